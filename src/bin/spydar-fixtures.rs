@@ -1,0 +1,60 @@
+//! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
+//! KIND is one of ios-backup, sysdiagnose, android-backup, bugreport, androidqf.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use spydar::fixtures::{self, GenOptions};
+
+#[derive(Parser)]
+#[command(name = "spydar-fixtures", about = "Generate synthetic test inputs with planted indicators and decoys")]
+struct Args {
+    /// ios-backup | sysdiagnose | android-backup | bugreport | androidqf
+    kind: String,
+    /// Output path (folder or file, depending on the kind). Must not exist.
+    out: PathBuf,
+    /// Scale factor: 1 is a small sample.
+    #[arg(long, default_value_t = 1)]
+    scale: u32,
+    /// Plant no indicators (decoys only): a clean device.
+    #[arg(long)]
+    clean: bool,
+    /// Encrypt with this password (test fixtures only; spydar itself never takes a password as an argument).
+    #[arg(long)]
+    password: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.out.exists() {
+        eprintln!("spydar-fixtures: {}: already exists; refusing to overwrite", args.out.display());
+        return ExitCode::from(2);
+    }
+    let opts = GenOptions {
+        scale: args.scale.max(1),
+        plant: !args.clean,
+        password: args.password,
+        seed: args.seed,
+    };
+    let result = match args.kind.as_str() {
+        "ios-backup" => fixtures::ios_backup::generate(&args.out, &opts),
+        "sysdiagnose" => fixtures::sysdiagnose::generate(&args.out, &opts),
+        "android-backup" => fixtures::android::generate_backup(&args.out, &opts),
+        "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),
+        "androidqf" => fixtures::android::generate_androidqf(&args.out, &opts),
+        other => {
+            eprintln!("spydar-fixtures: unknown kind {other:?}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spydar-fixtures: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! What kind of input a path is. Detection reads names and a few leading
+//! bytes, never whole files.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The input kinds spydar knows. The serialised names are what `--kind`
+/// takes and what `device.input_kind` says in a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// iTunes/Finder/libimobiledevice backup folder (plain or encrypted).
+    IosBackup,
+    /// Full iOS filesystem dump (folder with private/var/...).
+    IosFilesystem,
+    /// iOS sysdiagnose: .tar.gz, .tar or extracted folder.
+    Sysdiagnose,
+    /// Android `adb backup` file (.ab).
+    AndroidBackup,
+    /// Android bugreport: zip or extracted folder.
+    AndroidBugreport,
+    /// androidqf acquisition: folder, .zip or .zip.age.
+    Androidqf,
+}
+
+pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip or folder) and androidqf acquisitions (folder, .zip or .zip.age)";
+
+impl InputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IosBackup => "ios-backup",
+            Self::IosFilesystem => "ios-filesystem",
+            Self::Sysdiagnose => "sysdiagnose",
+            Self::AndroidBackup => "android-backup",
+            Self::AndroidBugreport => "android-bugreport",
+            Self::Androidqf => "androidqf",
+        }
+    }
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn head(path: &Path, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    let Ok(mut f) = File::open(path) else {
+        return Vec::new();
+    };
+    let mut filled = 0;
+    while filled < n {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => filled += k,
+        }
+    }
+    buf.truncate(filled);
+    buf
+}
+
+/// Zip member names (central directory only; nothing is decompressed).
+fn zip_names(path: &Path) -> Option<Vec<String>> {
+    let file = File::open(path).ok()?;
+    let archive = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
+    Some(archive.file_names().filter_map(Result::ok).map(|n| n.to_string()).collect())
+}
+
+fn is_backup_dir(path: &Path) -> bool {
+    path.join("Manifest.db").is_file()
+        && (path.join("Info.plist").is_file()
+            || path.join("Manifest.plist").is_file()
+            || path.join("Status.plist").is_file())
+}
+
+fn looks_like_bugreport(names: &[String]) -> bool {
+    names.iter().any(|n| {
+        let base = n.rsplit('/').next().unwrap_or(n);
+        base == "main_entry.txt"
+            || (base.starts_with("bugreport-") && base.ends_with(".txt"))
+            || base.starts_with("dumpstate")
+    })
+}
+
+fn looks_like_androidqf(names: &[String]) -> bool {
+    let base = |n: &String| n.rsplit('/').next().unwrap_or(n).to_string();
+    let bases: Vec<String> = names.iter().map(base).collect();
+    let has = |x: &str| bases.iter().any(|b| b == x);
+    (has("packages.json") || has("getprop.txt") || has("processes.json"))
+        && (has("packages.json") || has("ps.txt") || has("processes.txt") || has("dumpsys.txt"))
+}
+
+fn looks_like_sysdiagnose_dir(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    name.starts_with("sysdiagnose")
+        || path.join("system_logs.logarchive").is_dir()
+        || (path.join("ps.txt").is_file() && path.join("logs").is_dir())
+}
+
+/// Detects the kind of `path`, or explains which kinds spydar knows.
+pub fn detect(path: &Path) -> Result<InputKind> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let unsupported = || Error::Unsupported {
+        path: path.to_path_buf(),
+        known: KNOWN_KINDS,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if meta.is_dir() {
+        if is_backup_dir(path) {
+            return Ok(InputKind::IosBackup);
+        }
+        // A backup folder's usual parent holds one folder per device; the
+        // caller expands that. Here: the single-device kinds.
+        if path.join("private/var").is_dir() || path.join("private/var/mobile").is_dir() {
+            return Ok(InputKind::IosFilesystem);
+        }
+        if looks_like_sysdiagnose_dir(path) {
+            return Ok(InputKind::Sysdiagnose);
+        }
+        let names: Vec<String> = std::fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        if looks_like_androidqf(&names) {
+            return Ok(InputKind::Androidqf);
+        }
+        if looks_like_bugreport(&names) || path.join("FS").is_dir() && names.iter().any(|n| n.ends_with(".txt")) {
+            return Ok(InputKind::AndroidBugreport);
+        }
+        if names.is_empty() {
+            return Err(Error::input(path, "empty folder: nothing to scan"));
+        }
+        return Err(unsupported());
+    }
+    let magic = head(path, 512);
+    if magic.starts_with(b"ANDROID BACKUP\n") {
+        return Ok(InputKind::AndroidBackup);
+    }
+    if name.ends_with(".age") || magic.starts_with(b"age-encryption.org/") {
+        return Ok(InputKind::Androidqf);
+    }
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        // gzip: sysdiagnose archives are the only gzip input spydar reads.
+        return Ok(InputKind::Sysdiagnose);
+    }
+    if magic.len() > 262 && &magic[257..262] == b"ustar" {
+        return Ok(InputKind::Sysdiagnose);
+    }
+    if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+        let names = zip_names(path).ok_or_else(|| Error::input(path, "unreadable zip archive"))?;
+        if looks_like_androidqf(&names) {
+            return Ok(InputKind::Androidqf);
+        }
+        if looks_like_bugreport(&names) {
+            return Ok(InputKind::AndroidBugreport);
+        }
+        return Err(unsupported());
+    }
+    if magic.is_empty() {
+        return Err(Error::input(path, "empty file: nothing to scan"));
+    }
+    Err(unsupported())
+}
+
+/// Expands a folder that holds several devices (several backup folders, as
+/// in `~/Library/Application Support/MobileSync/Backup`) into one path each.
+/// Any other path stands for itself.
+pub fn expand_devices(path: &Path) -> Vec<std::path::PathBuf> {
+    if path.is_dir() && detect(path).is_err() {
+        let mut found: Vec<_> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && is_backup_dir(p))
+            .collect();
+        if !found.is_empty() {
+            found.sort();
+            return found;
+        }
+    }
+    vec![path.to_path_buf()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let ab = dir.path().join("x.ab");
+        std::fs::write(&ab, b"ANDROID BACKUP\n5\n1\nnone\n").unwrap();
+        assert_eq!(detect(&ab).unwrap(), InputKind::AndroidBackup);
+
+        let gz = dir.path().join("whatever.bin");
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0]).unwrap();
+        assert_eq!(detect(&gz).unwrap(), InputKind::Sysdiagnose);
+
+        let txt = dir.path().join("notes.txt");
+        std::fs::write(&txt, b"hello").unwrap();
+        let err = detect(&txt).unwrap_err().to_string();
+        assert!(err.contains("notes.txt") && err.contains("sysdiagnose"), "{err}");
+
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(detect(&empty).unwrap_err().to_string().contains("empty folder"));
+
+        let backup = dir.path().join("b");
+        std::fs::create_dir(&backup).unwrap();
+        std::fs::write(backup.join("Manifest.db"), b"").unwrap();
+        std::fs::write(backup.join("Info.plist"), b"").unwrap();
+        assert_eq!(detect(&backup).unwrap(), InputKind::IosBackup);
+        assert_eq!(expand_devices(dir.path()), vec![backup]);
+    }
+}

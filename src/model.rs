@@ -1,0 +1,292 @@
+//! The records every artifact module produces, and the device facts around them.
+//!
+//! Records are the boundary of the pipeline: artifact modules build them, the
+//! matcher reads them, `records/<module>.jsonl` stores them so `spydar recheck`
+//! can match them again without the device.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What kind of value an observable or an indicator is. The serialised names
+/// are part of the report contract (`TYPE` in REPORT.md); `text` is only ever
+/// an observable: free text swept by the automaton.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservableType {
+    Domain,
+    Url,
+    Ipv4,
+    Ipv6,
+    Email,
+    Process,
+    FilePath,
+    FileName,
+    AppId,
+    CertHash,
+    Sha256,
+    Sha1,
+    Md5,
+    ProfileId,
+    AndroidProperty,
+    /// Free text (a message body, a log line, a path mentioning a domain):
+    /// every indicator string is searched for inside it.
+    Text,
+}
+
+impl ObservableType {
+    pub const ALL: [ObservableType; 16] = [
+        Self::Domain,
+        Self::Url,
+        Self::Ipv4,
+        Self::Ipv6,
+        Self::Email,
+        Self::Process,
+        Self::FilePath,
+        Self::FileName,
+        Self::AppId,
+        Self::CertHash,
+        Self::Sha256,
+        Self::Sha1,
+        Self::Md5,
+        Self::ProfileId,
+        Self::AndroidProperty,
+        Self::Text,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Domain => "domain",
+            Self::Url => "url",
+            Self::Ipv4 => "ipv4",
+            Self::Ipv6 => "ipv6",
+            Self::Email => "email",
+            Self::Process => "process",
+            Self::FilePath => "file_path",
+            Self::FileName => "file_name",
+            Self::AppId => "app_id",
+            Self::CertHash => "cert_hash",
+            Self::Sha256 => "sha256",
+            Self::Sha1 => "sha1",
+            Self::Md5 => "md5",
+            Self::ProfileId => "profile_id",
+            Self::AndroidProperty => "android_property",
+            Self::Text => "text",
+        }
+    }
+}
+
+impl std::fmt::Display for ObservableType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed value taken from the device, as found there.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Observable {
+    #[serde(rename = "type")]
+    pub kind: ObservableType,
+    pub value: String,
+}
+
+/// Report levels (REPORT.md). Ordered from most to least serious.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Detected,
+    Warning,
+    Info,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Detected => "detected",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// Severity orders findings for a person (REPORT.md). Most serious first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// A heuristic raised by an artifact module on one record: not a published
+/// indicator, something an expert should look at (or context, at `info`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable rule id, e.g. `shutdown_log.sticky_process`.
+    pub rule: String,
+    /// `warning` or `info`; never `detected` (that is reserved for indicators).
+    pub level: Level,
+    pub severity: Severity,
+    /// One sentence a person can read.
+    pub message: String,
+}
+
+/// One thing an artifact module extracted: a visit, a message, a process, a
+/// package. `fields` holds the module's own columns; `observables` the typed
+/// values the matcher checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub module: String,
+    /// Logical path of the source, e.g. `HomeDomain/Library/SMS/sms.db`.
+    pub artifact: String,
+    pub timestamp: Option<Timestamp>,
+    /// Short event name for the timeline (`visit`, `message`, `reboot`, ...).
+    pub event: String,
+    /// One line for the timeline.
+    pub description: String,
+    pub fields: BTreeMap<String, Value>,
+    pub observables: Vec<Observable>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
+}
+
+impl Record {
+    pub fn new(module: &str, artifact: &str) -> Self {
+        Record {
+            module: module.to_string(),
+            artifact: artifact.to_string(),
+            timestamp: None,
+            event: String::new(),
+            description: String::new(),
+            fields: BTreeMap::new(),
+            observables: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
+
+    pub fn at(mut self, ts: Option<Timestamp>) -> Self {
+        self.timestamp = ts;
+        self
+    }
+
+    pub fn event(mut self, event: &str, description: impl Into<String>) -> Self {
+        self.event = event.to_string();
+        self.description = description.into();
+        self
+    }
+
+    pub fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Adds an observable; empty values are dropped so modules need not check.
+    pub fn observe(mut self, kind: ObservableType, value: impl Into<String>) -> Self {
+        self.push_observable(kind, value);
+        self
+    }
+
+    pub fn push_observable(&mut self, kind: ObservableType, value: impl Into<String>) {
+        let value = value.into();
+        if value.trim().is_empty() {
+            return;
+        }
+        let obs = Observable { kind, value };
+        if !self.observables.contains(&obs) {
+            self.observables.push(obs);
+        }
+    }
+
+    /// Raises a heuristic warning on this record.
+    pub fn warn(mut self, rule: &str, severity: Severity, message: impl Into<String>) -> Self {
+        self.push_alert(rule, Level::Warning, severity, message);
+        self
+    }
+
+    /// Adds context (level `info`), e.g. Lockdown Mode on.
+    pub fn info(mut self, rule: &str, message: impl Into<String>) -> Self {
+        self.push_alert(rule, Level::Info, Severity::Info, message);
+        self
+    }
+
+    pub fn push_alert(&mut self, rule: &str, level: Level, severity: Severity, message: impl Into<String>) {
+        self.alerts.push(Alert {
+            rule: rule.to_string(),
+            level,
+            severity,
+            message: message.into(),
+        });
+    }
+}
+
+/// How a module ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleStatus {
+    Ok,
+    /// The artifact is not in this input (common and not an error).
+    Missing,
+    /// The artifact is there but could not be read; `error` says why.
+    Error,
+}
+
+/// The outcome of one artifact module on one device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModuleOutput {
+    pub name: String,
+    pub artifact: String,
+    pub status: ModuleStatus,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Ios,
+    Android,
+}
+
+/// Device facts for the report header.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub platform: Option<Platform>,
+    pub input_kind: String,
+    pub input_path: String,
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub os_version: Option<String>,
+    pub build: Option<String>,
+    /// Anything else worth showing (backup date, encryption flag, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Everything one input produced before matching.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceScan {
+    pub device: DeviceInfo,
+    pub modules: Vec<ModuleOutput>,
+    /// Input-level problems that are not a module's (a truncated archive, a
+    /// refused member name). They go to stderr and into the report.
+    pub notes: Vec<String>,
+}
