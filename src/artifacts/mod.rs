@@ -28,6 +28,28 @@ pub struct ScanOptions {
     pub age_identity: Option<PathBuf>,
     /// Progress reporting; silent by default.
     pub progress: crate::progress::Progress,
+    /// Finds the lines of a large text that mention any indicator, so that a
+    /// module sweeping whole log files emits records only for those lines
+    /// (a record per line of a 1 GB archive would drown the report). It is
+    /// opaque on purpose: modules still never see an indicator. `None`
+    /// means no sweep (modules then emit no sweep records).
+    pub text_sweep: Option<std::sync::Arc<dyn TextSweep>>,
+}
+
+/// A line of a text that the sweep flagged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweptLine {
+    /// 1-based line number.
+    pub line_no: usize,
+    /// Byte range of the line (without its newline) in the text given.
+    pub range: std::ops::Range<usize>,
+}
+
+/// Implemented by the compiled indicator set; see `ScanOptions::text_sweep`.
+pub trait TextSweep: Send + Sync {
+    /// Every line of `text` that mentions an indicator at token boundaries,
+    /// in order. One pass over the bytes.
+    fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine>;
 }
 
 /// Why a module produced nothing.
