@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod error;
 pub mod evidence;
 pub mod fixtures;
+pub mod indicators;
 pub mod model;
 pub mod progress;
 pub mod scan;
