@@ -526,11 +526,8 @@ fn confirm(ind: &Indicator, text: &[u8], s: usize, e: usize) -> Option<Range<usi
         }
         T::FilePath => {
             let v = ind.value.as_bytes();
-            if v.first() == Some(&b'/') {
-                if prev.is_some_and(is_path_byte) {
-                    return None;
-                }
-            } else if prev.is_some_and(|p| is_path_byte(p)) {
+            // `/x/private/var/tmp` is not `/private/var/tmp`; `file:///private/...` is.
+            if prev.is_some_and(is_path_byte) {
                 return None;
             }
             let folder = v.last() == Some(&b'/');
