@@ -46,10 +46,10 @@ pub enum Command {
 #[derive(Args, Clone, Default)]
 pub struct IocArgs {
     /// A STIX2 file or a folder of them (*.stix2, *.json), in addition to the bundled sets. Repeatable.
-    #[arg(long = "iocs", value_name = "FILE|DIR")]
+    #[arg(long = "iocs", value_name = "FILE|DIR", global = true)]
     pub iocs: Vec<PathBuf>,
     /// Do not use the indicator sets embedded in spydar.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_bundled_iocs: bool,
 }
 
@@ -64,11 +64,6 @@ impl IocArgs {
         for path in &self.iocs {
             set.add_path(path)?;
         }
-        if set.indicators.is_empty() {
-            return Err(Error::Indicators(
-                "no indicators loaded (give --iocs, or drop --no-bundled-iocs)".into(),
-            ));
-        }
         for s in &set.sources {
             if !s.skipped.is_empty() {
                 eprintln!(
@@ -79,6 +74,11 @@ impl IocArgs {
                     s.skipped[0].1
                 );
             }
+        }
+        if set.indicators.is_empty() {
+            return Err(Error::Indicators(
+                "no indicators loaded (give --iocs, or drop --no-bundled-iocs)".into(),
+            ));
         }
         Ok(set)
     }

@@ -248,8 +248,15 @@ impl Matcher {
                         out.push(hit);
                     }
                 }
+                return out;
             }
         }
+        // A typed observable is reported as it was found (a URL stays a URL
+        // even when its host matched a domain indicator).
+        for hit in &mut out {
+            hit.found = obs.clone();
+        }
+        out.dedup_by(|a, b| a.indicator == b.indicator);
         out
     }
 
