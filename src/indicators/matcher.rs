@@ -50,7 +50,8 @@ struct Needle {
 
 pub struct Matcher {
     set: IndicatorSet,
-    exact: HashMap<(T, String), Vec<u32>>,
+    /// Exact values per type; nested so lookups borrow a `&str`.
+    exact: HashMap<T, HashMap<String, Vec<u32>>>,
     /// Folder indicators (`file:path` ending in `/`), keyed without the slash.
     folders: HashMap<String, Vec<u32>>,
     /// Relative `file:path` indicators, matched as a path suffix.
@@ -63,8 +64,8 @@ pub struct Matcher {
     needles: Vec<Needle>,
 }
 
-fn push(map: &mut HashMap<(T, String), Vec<u32>>, kind: T, value: String, i: u32) {
-    let v = map.entry((kind, value)).or_default();
+fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String, i: u32) {
+    let v = map.entry(kind).or_default().entry(value).or_default();
     if !v.contains(&i) {
         v.push(i);
     }
@@ -161,10 +162,9 @@ impl Matcher {
     }
 
     fn lookup(&self, kind: T, value: &str) -> &[u32] {
-        // Borrowing a (T, String) key needs an owned String; lookups are
-        // short strings, so the allocation is cheap next to the hashing.
         self.exact
-            .get(&(kind, value.to_string()))
+            .get(&kind)
+            .and_then(|m| m.get(value))
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -418,6 +418,8 @@ impl Matcher {
     /// with the byte range of the token that matched. One automaton pass.
     pub fn text_hits(&self, text: &[u8]) -> Vec<(Range<usize>, Hit)> {
         let mut out: Vec<(Range<usize>, Hit)> = Vec::new();
+        let mut seen: std::collections::HashSet<(usize, usize, u32)> =
+            std::collections::HashSet::new();
         let Some(ac) = &self.automaton else {
             return out;
         };
@@ -426,6 +428,9 @@ impl Matcher {
             for &i in &needle.indicators {
                 let ind = &self.set.indicators[i as usize];
                 if let Some(range) = confirm(ind, text, m.start(), m.end()) {
+                    if !seen.insert((range.start, range.end, i)) {
+                        continue;
+                    }
                     let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
                     let hit = Hit {
                         indicator: i as usize,
@@ -436,9 +441,7 @@ impl Matcher {
                         in_text: true,
                         how: MatchHow::InText,
                     };
-                    if !out.iter().any(|(r, h)| *r == range && *h == hit) {
-                        out.push((range, hit));
-                    }
+                    out.push((range, hit));
                 }
             }
         }
