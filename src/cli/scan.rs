@@ -143,6 +143,7 @@ fn scan_one(
     args: &ScanArgs,
     matcher: &Arc<Matcher>,
     password: &Option<Zeroizing<String>>,
+    multi: &indicatif::MultiProgress,
 ) -> Scanned {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
@@ -150,7 +151,7 @@ fn scan_one(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let progress = Progress::for_device(&label, !args.quiet && !args.json);
+    let progress = Progress::for_device(&label, !args.quiet && !args.json, multi);
     progress.message("reading");
     let mut opts = ScanOptions {
         password: password.clone(),
@@ -218,10 +219,11 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let pool = pool
         .build()
         .map_err(|e| Error::input("--jobs", e.to_string()))?;
+    let multi = indicatif::MultiProgress::new();
     let scanned: Vec<Scanned> = pool.install(|| {
         inputs
             .par_iter()
-            .map(|i| scan_one(i, &args, &matcher, &password))
+            .map(|i| scan_one(i, &args, &matcher, &password, &multi))
             .collect()
     });
 
