@@ -56,6 +56,10 @@ pub struct ScanArgs {
     /// age identity file for encrypted androidqf acquisitions (.zip.age).
     #[arg(long, value_name = "FILE")]
     pub age_identity: Option<PathBuf>,
+    /// Reviewed, known-benign findings to move to `suppressed` (lines of
+    /// `indicator--ID`, `rule:ID` or `TYPE:VALUE`, `# reason`).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -144,6 +148,7 @@ fn scan_one(
     matcher: &Arc<Matcher>,
     password: &Option<Zeroizing<String>>,
     multi: &indicatif::MultiProgress,
+    allow: &crate::scan::AllowList,
 ) -> Scanned {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
@@ -170,7 +175,7 @@ fn scan_one(
     }
     let outcome = read.map(|scan| {
         progress.message("matching");
-        let findings = crate::scan::findings(&scan, matcher);
+        let (findings, suppressed) = allow.split(crate::scan::findings(&scan, matcher));
         let times = ScanTimes {
             started,
             finished: jiff::Timestamp::now(),
@@ -180,6 +185,7 @@ fn scan_one(
             scan.device.clone(),
             &scan.modules,
             findings,
+            suppressed,
             scan.notes.clone(),
             IndicatorsInfo::from_set(matcher.set()),
             times,
@@ -202,6 +208,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     if let Some(out) = &args.output {
         check_output(out, &inputs, args.overwrite)?;
     }
+    let allow = super::load_allow(args.allow.as_deref())?;
     let password = password_from(args.password_file.as_deref(), args.password_env.as_deref())?;
     if !args.quiet && !args.json {
         eprintln!(
@@ -223,7 +230,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let scanned: Vec<Scanned> = pool.install(|| {
         inputs
             .par_iter()
-            .map(|i| scan_one(i, &args, &matcher, &password, &multi))
+            .map(|i| scan_one(i, &args, &matcher, &password, &multi, &allow))
             .collect()
     });
 

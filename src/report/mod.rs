@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::indicators::IndicatorSet;
 use crate::model::{DeviceInfo, Level, ModuleOutput, ModuleStatus, Platform, Record};
-use crate::scan::Finding;
+use crate::scan::{Finding, Suppressed};
 
 pub const REPORT_SCHEMA: &str = "spydar.report/1";
 pub const SUMMARY_SCHEMA: &str = "spydar.summary/1";
@@ -105,7 +105,7 @@ pub struct Report {
     pub indicators: IndicatorsInfo,
     pub modules: Vec<ModuleInfo>,
     pub findings: Vec<Finding>,
-    pub suppressed: Vec<Finding>,
+    pub suppressed: Vec<Suppressed>,
     pub summary: Summary,
     /// Input-level problems (truncated archive, refused member names).
     #[serde(default)]
@@ -117,6 +117,7 @@ impl Report {
         device: DeviceInfo,
         modules: &[ModuleOutput],
         findings: Vec<Finding>,
+        suppressed: Vec<Suppressed>,
         notes: Vec<String>,
         indicators: IndicatorsInfo,
         scan: ScanTimes,
@@ -172,7 +173,7 @@ impl Report {
                 })
                 .collect(),
             findings,
-            suppressed: Vec::new(),
+            suppressed,
             summary: Summary {
                 detected,
                 warning,
