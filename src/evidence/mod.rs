@@ -2,6 +2,8 @@
 //! what an SMS is.
 
 pub mod detect;
+pub mod ios_backup;
+pub mod nskeyed;
 pub mod sqlite;
 
 pub use detect::{InputKind, detect};
