@@ -109,20 +109,25 @@ fn describe(hit: &Hit, ind: &IndicatorRef, module: &str) -> String {
 }
 
 /// Matches one record: its observables against the indicators, and its
-/// heuristic alerts as findings. One finding per (record, indicator).
+/// heuristic alerts as findings. One finding per (record, malware): a
+/// record is one event (a visit, a file, a message), and the same domain
+/// published by two bundles of one campaign (cytrox and predator), or a path
+/// that is also a known file name, is one finding, named by the first
+/// indicator that matched a typed field.
 pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let mut seen: Vec<usize> = Vec::new();
+    let mut seen: Vec<Option<&str>> = Vec::new();
     // Typed observables first, so a URL field wins over the same URL in text.
     let mut observables: Vec<&Observable> = record.observables.iter().collect();
     observables.sort_by_key(|o| o.kind == ObservableType::Text);
     for obs in observables {
         for hit in matcher.match_observable(obs) {
-            if seen.contains(&hit.indicator) {
+            let ind = matcher.indicator(hit.indicator);
+            let key = ind.malware.as_deref();
+            if seen.contains(&key) {
                 continue;
             }
-            seen.push(hit.indicator);
-            let ind = matcher.indicator(hit.indicator);
+            seen.push(key);
             let iref = IndicatorRef {
                 kind: ind.kind,
                 value: ind.value.clone(),
