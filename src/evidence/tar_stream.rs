@@ -150,6 +150,12 @@ fn stream_tar<R: Read>(
             Ok(e) => e,
             Err(e) => {
                 if headers_read == 0 {
+                    if looks_cut(&e) {
+                        return Err(Error::Truncated {
+                            path: path.to_path_buf(),
+                            reason: format!("the archive ends before its first member ({e})"),
+                        });
+                    }
                     return Err(Error::input(path, format!("not a tar archive: {e}")));
                 }
                 summary.truncated = Some(truncation(&e, &last_member));
@@ -235,6 +241,14 @@ fn stream_tar<R: Read>(
         return Err(Error::input(path, "empty archive: no members"));
     }
     Ok(summary)
+}
+
+/// Whether a read error means the input stops early (rather than garbage).
+fn looks_cut(e: &std::io::Error) -> bool {
+    let msg = e.to_string();
+    e.kind() == std::io::ErrorKind::UnexpectedEof
+        || msg.contains("incomplete")
+        || msg.contains("unexpected end")
 }
 
 fn truncation(e: &std::io::Error, last: &str) -> String {

@@ -424,6 +424,9 @@ fn outcome(o: ModuleOutput, module: &'static str, piece: &Piece) -> Outcome {
     }
 }
 
+/// Per module: artifact, records, member errors, pieces read, milliseconds.
+type Acc = (&'static str, Vec<Record>, Vec<String>, usize, u64);
+
 /// One `ModuleOutput` per module: records in member and line order; a
 /// member that failed is a note, and the module is an error only if every
 /// member it read failed.
@@ -433,10 +436,7 @@ fn assemble(
     notes: &mut Vec<String>,
     progress: &Progress,
 ) -> Vec<ModuleOutput> {
-    let mut by_module: BTreeMap<
-        &'static str,
-        (&'static str, Vec<Record>, Vec<String>, usize, u64),
-    > = BTreeMap::new();
+    let mut by_module: BTreeMap<&'static str, Acc> = BTreeMap::new();
     for c in Claim::MODULES {
         by_module.insert(c.module(), (c.artifact(), Vec::new(), Vec::new(), 0, 0));
     }

@@ -197,7 +197,7 @@ pub fn jetsam(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, Mo
     let mut seen = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line
-            .split(|c: char| c == ',' || c == '\t' || c == ' ')
+            .split([',', '\t', ' '])
             .map(|f| f.trim().trim_matches('"'))
             .filter(|f| !f.is_empty())
             .collect();
