@@ -142,6 +142,7 @@ fn stream_tar<R: Read>(
     let mut last_member = String::new();
     let mut other_roots: Vec<String> = Vec::new();
     let mut headers_read = 0u64;
+    let mut scratch = vec![0u8; 1 << 20];
     let entries = archive
         .entries()
         .map_err(|e| Error::input(path, format!("not a tar archive: {e}")))?;
@@ -197,7 +198,14 @@ fn stream_tar<R: Read>(
         summary.bytes += size;
         last_member = raw.clone();
         match want(rest) {
-            Want::Skip => continue,
+            Want::Skip => {
+                // Skip with large reads (the tar crate's own skip reads 8 KiB
+                // at a time, which costs a lot on a gzip stream).
+                if let Err(e) = drain(&mut entry, &mut scratch, size) {
+                    summary.truncated = Some(truncation(&e, &raw));
+                    break;
+                }
+            }
             Want::Whole => {
                 if size > max_whole {
                     summary.notes.push(format!(
@@ -228,7 +236,13 @@ fn stream_tar<R: Read>(
             }
             Want::Lines => match read_lines(rest, &mut entry, size, sink) {
                 Ok(LinesOutcome::Done) => {}
-                Ok(LinesOutcome::Binary) => summary.binary_skipped += 1,
+                Ok(LinesOutcome::Binary) => {
+                    summary.binary_skipped += 1;
+                    if let Err(e) = drain(&mut entry, &mut scratch, 0) {
+                        summary.truncated = Some(truncation(&e, &raw));
+                        break;
+                    }
+                }
                 Ok(LinesOutcome::Stop) => break,
                 Err(e) => {
                     summary.truncated = Some(truncation(&e, &raw));
@@ -259,6 +273,27 @@ fn truncation(e: &std::io::Error, last: &str) -> String {
             "the archive is truncated or corrupt after member {last} ({e}); findings cover the members read so far"
         )
     }
+}
+
+/// Reads `reader` to its end; fewer than `at_least` bytes is an
+/// `UnexpectedEof` (a member cut short).
+fn drain(reader: &mut dyn Read, scratch: &mut [u8], at_least: u64) -> std::io::Result<()> {
+    let mut total = 0u64;
+    loop {
+        match reader.read(scratch) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if total < at_least {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "member shorter than its header says",
+        ));
+    }
+    Ok(())
 }
 
 enum LinesOutcome {
