@@ -167,6 +167,13 @@ fn planted_indicators_reach_observables() {
         ObservableType::FilePath,
         "/private/var/tmp/takePhoto"
     ));
+    assert!(observed(
+        &scan,
+        "unified_log_images",
+        ObservableType::Process,
+        planted::SHUTDOWN_PROCESS
+    ));
+    assert_eq!(records(&scan, "unified_log_images").len(), 7);
 
     // The domain in a log line: one text-sweep record naming member and line.
     let swept: Vec<&Record> = records(&scan, "text_sweep")

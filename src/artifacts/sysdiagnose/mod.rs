@@ -14,6 +14,7 @@ pub mod processes;
 pub mod profiles;
 pub mod shutdown_log;
 pub mod text_sweep;
+pub mod unified_log;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,12 +56,13 @@ pub enum Claim {
     NetworkExtension,
     Security,
     Wifi,
+    UuidText,
     RemoteCtl,
     SystemVersion,
 }
 
 impl Claim {
-    pub const MODULES: [Claim; 18] = [
+    pub const MODULES: [Claim; 19] = [
         Claim::ShutdownLog,
         Claim::Ps,
         Claim::PsThread,
@@ -79,6 +81,7 @@ impl Claim {
         Claim::NetworkExtension,
         Claim::Security,
         Claim::Wifi,
+        Claim::UuidText,
     ];
 
     /// The module that reads `name` (a member name relative to the root).
@@ -106,6 +109,7 @@ impl Claim {
                     return None;
                 }
             }
+            _ if unified_log::is_uuidtext(name) => Claim::UuidText,
             _ if base.starts_with("jetsam_priority") => Claim::Jetsam,
             _ if name.ends_with("tailspindb/UUIDToBinaryLocations") => Claim::UuidToBinary,
             _ if name.starts_with("crashes_and_spins/") && base.ends_with(".ips") => {
@@ -162,6 +166,7 @@ impl Claim {
             Claim::NetworkExtension => "network_extension",
             Claim::Security => "security_sysdiagnose",
             Claim::Wifi => "wifi",
+            Claim::UuidText => unified_log::MODULE,
             Claim::RemoteCtl | Claim::SystemVersion => "device",
         }
     }
@@ -186,6 +191,7 @@ impl Claim {
             Claim::NetworkExtension => "logs/Networking/*.plist",
             Claim::Security => "security-sysdiagnose.txt",
             Claim::Wifi => "WiFi/*.plist",
+            Claim::UuidText => "system_logs.logarchive/XX/<uuidtext>",
             Claim::RemoteCtl => "remotectl_dumpstate.txt",
             Claim::SystemVersion => "logs/SystemVersion/SystemVersion.plist",
         }
@@ -222,6 +228,7 @@ impl Claim {
             Claim::Swcutil => network::swcutil(m, name, data),
             Claim::NetworkExtension | Claim::Wifi => network::plist_hosts(m, name, data),
             Claim::Security => network::security(m, name, data),
+            Claim::UuidText => unified_log::records(name, data),
             Claim::RemoteCtl | Claim::SystemVersion => Ok(Vec::new()),
         }
     }
