@@ -47,6 +47,8 @@ struct Client {
     waits: usize,
     /// Largest delay (seconds since SIGTERM) at which it was still there.
     max_delay: f64,
+    /// 1-based line where it first appears in this reboot.
+    line: usize,
 }
 
 #[derive(Debug, Default)]
@@ -121,6 +123,7 @@ fn parse(text: &str) -> Vec<Reboot> {
                     path,
                     waits: 1,
                     max_delay: delay,
+                    line: i + 1,
                 }),
             }
             cur.line = i + 1;
@@ -203,7 +206,8 @@ fn client_record(
             ),
         )
         .field("member", member)
-        .field("line", reboot.line)
+        .field("line", c.line)
+        .field("sigterm_line", reboot.line)
         .field("reboot", index)
         .field("reboot_time", ts.map(|t| t.to_string()))
         .field("terminated", reboot.sigterm.is_some())
