@@ -33,6 +33,39 @@ const MAX_WHOLE: u64 = 256 * 1024 * 1024;
 /// Pieces waiting for a worker. With 4 MiB pieces this bounds the queue to
 /// about 32 MiB; claimed members are small except databases.
 const QUEUE: usize = 8;
+/// Bytes of pieces queued or being worked on, whatever the number of
+/// workers (a 64-core machine would otherwise hold 64 pieces at once).
+const IN_FLIGHT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A byte budget the reader waits on; workers give bytes back when done.
+struct Budget {
+    used: Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    /// Waits until `n` more bytes fit (one piece always fits when nothing
+    /// else is in flight, so a large member cannot block the stream).
+    fn take(&self, n: u64) {
+        let Ok(mut used) = self.used.lock() else {
+            return;
+        };
+        while *used > 0 && *used + n > IN_FLIGHT_BYTES {
+            used = match self.freed.wait(used) {
+                Ok(u) => u,
+                Err(_) => return,
+            };
+        }
+        *used += n;
+    }
+
+    fn give(&self, n: u64) {
+        if let Ok(mut used) = self.used.lock() {
+            *used = used.saturating_sub(n);
+        }
+        self.freed.notify_all();
+    }
+}
 
 /// Which module reads a member (or which device fact it holds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -271,8 +304,13 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let device: Mutex<DeviceInfo> = Mutex::new(DeviceInfo::default());
     let progress = opts.progress.clone();
+    let budget = Budget {
+        used: Mutex::new(0),
+        freed: std::sync::Condvar::new(),
+    };
 
     let (streamed, seen) = std::thread::scope(|s| {
+        let budget = &budget;
         let reader = s.spawn(move || {
             let mut seen = Seen::default();
             let mut count = 0u64;
@@ -292,12 +330,17 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
                     Want::Lines
                 }
             };
-            let mut sink = |p: Piece| tx.send(p).is_ok();
+            let mut sink = |p: Piece| {
+                budget.take(p.data.len() as u64);
+                tx.send(p).is_ok()
+            };
             let r = tar_stream::stream(path, MAX_WHOLE, &mut want, &mut sink);
             (r, seen)
         });
         rx.into_iter().par_bridge().for_each(|piece| {
+            let len = piece.data.len() as u64;
             let out = work(piece, sweeper.as_deref(), &device);
+            budget.give(len);
             if let Ok(mut all) = outcomes.lock() {
                 all.extend(out);
             }
