@@ -499,3 +499,46 @@ fn scaled_archive_streams_filler() {
     assert!(bytes > 10_000_000, "{bytes}");
     assert_eq!(records(&scan, "text_sweep").len(), 1);
 }
+
+#[test]
+fn links_and_second_roots_are_skipped_and_reported() {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        builder.append_data(&mut h, name, data).unwrap();
+    };
+    add(
+        "sysdiagnose_x/ps.txt",
+        b"USER PID COMMAND\nroot 1 /sbin/launchd\n",
+    );
+    add(
+        "other/ps.txt",
+        b"USER PID COMMAND\nroot 2 /usr/sbin/fservernetd\n",
+    );
+    let mut link = tar::Header::new_ustar();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_size(0);
+    builder
+        .append_link(&mut link, "sysdiagnose_x/taskinfo.txt", "/etc/passwd")
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&builder.into_inner().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.tar.gz");
+    std::fs::write(&p, gz.finish().unwrap()).unwrap();
+    let scan = sysdiagnose::scan(&p, &opts()).unwrap();
+    assert_eq!(records(&scan, "ps").len(), 1);
+    assert!(!all_values(&scan).iter().any(|v| v == planted::PS_PROCESS));
+    let notes = scan.notes.join("\n");
+    assert!(
+        notes.contains("second top-level folder \"other\""),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("link member") && notes.contains("taskinfo.txt"),
+        "{notes}"
+    );
+}
