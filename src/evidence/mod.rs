@@ -5,6 +5,7 @@ pub mod detect;
 pub mod ios_backup;
 pub mod nskeyed;
 pub mod sqlite;
+pub mod tar_stream;
 
 pub use detect::{InputKind, detect};
 
