@@ -152,7 +152,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                 indicator: Some(iref),
                 rule: None,
                 message,
-                record: record.fields.clone(),
+                record: record.fields.to_map(),
             });
         }
     }
@@ -168,7 +168,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             indicator: None,
             rule: Some(alert.rule.clone()),
             message: alert.message.clone(),
-            record: record.fields.clone(),
+            record: record.fields.to_map(),
         });
     }
     out
@@ -197,8 +197,156 @@ pub fn findings(scan: &DeviceScan, matcher: &Matcher) -> Vec<Finding> {
         .flat_map(|m| m.records.par_iter())
         .flat_map_iter(|r| record_findings(r, matcher))
         .collect();
-    all.sort_by(|a, b| finding_order(a).cmp(&finding_order(b)));
+    sort_findings(&mut all);
     all
+}
+
+/// Sorts findings so the order does not depend on thread count.
+pub fn sort_findings(all: &mut [Finding]) {
+    all.sort_by(|a, b| finding_order(a).cmp(&finding_order(b)));
+}
+
+/// One line of `timeline.csv`, kept without the rest of its record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimelineRow {
+    pub time: jiff::Timestamp,
+    /// Shared: a device has a few dozen modules and events, and a row per record.
+    pub module: std::sync::Arc<str>,
+    pub event: std::sync::Arc<str>,
+    pub description: Box<str>,
+}
+
+impl TimelineRow {
+    pub fn of(r: &Record) -> Option<Self> {
+        Some(TimelineRow {
+            time: r.timestamp?,
+            module: r.module.as_str().into(),
+            event: r.event.as_str().into(),
+            description: r.description.as_str().into(),
+        })
+    }
+}
+
+/// Hands out one shared copy of each module and event name.
+#[derive(Default)]
+struct Interner(std::collections::HashMap<String, std::sync::Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> std::sync::Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        self.0.insert(s.to_string(), a.clone());
+        a
+    }
+}
+
+/// A `RecordSink` that matches records as modules hand them over, writes
+/// them to `records/<module>.jsonl` (when given a folder), keeps their
+/// timeline rows, and drops them: memory stays bounded by a batch, not by
+/// the device.
+pub struct StreamingSink {
+    matcher: std::sync::Arc<Matcher>,
+    records_dir: Option<std::path::PathBuf>,
+    state: std::sync::Mutex<StreamState>,
+}
+
+#[derive(Default)]
+struct StreamState {
+    files: BTreeMap<String, std::io::BufWriter<std::fs::File>>,
+    counts: BTreeMap<String, usize>,
+    findings: Vec<Finding>,
+    timeline: Vec<TimelineRow>,
+    names: Interner,
+    error: Option<String>,
+}
+
+impl StreamingSink {
+    pub fn new(matcher: std::sync::Arc<Matcher>, records_dir: Option<std::path::PathBuf>) -> Self {
+        StreamingSink {
+            matcher,
+            records_dir,
+            state: std::sync::Mutex::new(StreamState::default()),
+        }
+    }
+
+    /// The findings and timeline rows of everything taken, and the first
+    /// error writing records, if any. Flushes the record files.
+    pub fn into_parts(self) -> (Vec<Finding>, Vec<TimelineRow>, Option<String>) {
+        let mut st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (name, f) in st.files.iter_mut() {
+            if let Err(e) = std::io::Write::flush(f)
+                && st.error.is_none()
+            {
+                st.error = Some(format!("records/{name}.jsonl: {e}"));
+            }
+        }
+        (st.findings, st.timeline, st.error)
+    }
+}
+
+impl crate::artifacts::RecordSink for StreamingSink {
+    fn take(&self, module: &str, records: Vec<Record>) {
+        use rayon::prelude::*;
+        // Matching and serialising run outside the lock.
+        let found: Vec<Finding> = records
+            .par_iter()
+            .flat_map_iter(|r| record_findings(r, &self.matcher))
+            .collect();
+        let mut lines = Vec::new();
+        if self.records_dir.is_some() {
+            for r in &records {
+                if serde_json::to_writer(&mut lines, r).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
+        }
+        let n = records.len();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.findings.extend(found);
+        for r in &records {
+            if let Some(time) = r.timestamp {
+                let row = TimelineRow {
+                    time,
+                    module: st.names.get(&r.module),
+                    event: st.names.get(&r.event),
+                    description: r.description.as_str().into(),
+                };
+                st.timeline.push(row);
+            }
+        }
+        drop(records);
+        *st.counts.entry(module.to_string()).or_default() += n;
+        if let Some(dir) = &self.records_dir {
+            if !st.files.contains_key(module) {
+                let path = dir.join(format!("{module}.jsonl"));
+                match std::fs::create_dir_all(dir).and_then(|_| std::fs::File::create(&path)) {
+                    Ok(f) => {
+                        st.files
+                            .insert(module.to_string(), std::io::BufWriter::new(f));
+                    }
+                    Err(e) => {
+                        st.error.get_or_insert(format!("{}: {e}", path.display()));
+                        return;
+                    }
+                }
+            }
+            let result = st
+                .files
+                .get_mut(module)
+                .map(|f| std::io::Write::write_all(f, &lines));
+            if let Some(Err(e)) = result {
+                st.error
+                    .get_or_insert(format!("records/{module}.jsonl: {e}"));
+            }
+        }
+    }
+
+    fn taken(&self, module: &str) -> usize {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.counts.get(module).copied().unwrap_or(0)
+    }
 }
 
 /// A finding moved out of `findings` by the `--allow` file, with the reason.

@@ -143,6 +143,7 @@ fn saved_device(out: &Path) {
         error: None,
         duration_ms: 1,
         records: vec![record, decoy],
+        streamed: 0,
     }];
     let device = DeviceInfo {
         platform: Some(Platform::Ios),
@@ -168,7 +169,7 @@ fn saved_device(out: &Path) {
             duration_ms: 0,
         },
     );
-    report::write_device(&out.join("00008030-TEST"), &r, &modules).unwrap();
+    report::write_device(&out.join("00008030-TEST"), &r, &modules, Vec::new()).unwrap();
 }
 
 #[test]

@@ -53,6 +53,7 @@ fn load_device(dir: &std::path::Path) -> Result<(Report, Vec<ModuleOutput>), Err
             error: info.error.clone(),
             duration_ms: info.duration_ms,
             records,
+            streamed: 0,
         });
     }
     Ok((old, modules))
@@ -107,7 +108,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
         if !args.quiet {
             eprint!("{}", report::text::summary(&report));
         }
-        report::write_device(&dir, &report, &scan.modules)?;
+        report::write_device(&dir, &report, &scan.modules, Vec::new())?;
         let id = dir
             .file_name()
             .map(|n| n.to_string_lossy().to_string())

@@ -399,7 +399,10 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     outcomes.sort_by(|a, b| {
         (a.module, &a.member, a.first_line).cmp(&(b.module, &b.member, b.first_line))
     });
-    let modules = assemble(outcomes, sweeping, &mut notes, &opts.progress);
+    let modules = assemble(outcomes, sweeping, &mut notes, &opts.progress)
+        .into_iter()
+        .map(|m| opts.finish(m))
+        .collect();
     Ok(DeviceScan {
         device: info,
         modules,
@@ -529,6 +532,7 @@ fn assemble(
                 error: all_failed.then(|| errors.join("; ")),
                 duration_ms: ms,
                 records,
+                streamed: 0,
             }
         })
         .collect()
