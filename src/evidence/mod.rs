@@ -1,8 +1,10 @@
 //! Read-only views of an input, and input-kind detection. Nothing here knows
 //! what an SMS is.
 
+pub mod android_backup;
 pub mod detect;
 pub mod sqlite;
+pub mod zip_source;
 
 pub use detect::{InputKind, detect};
 
@@ -48,7 +50,15 @@ mod tests {
         for ok in ["a", "a/b.txt", "./x/y", "sysdiagnose_2024/ps.txt"] {
             assert!(is_safe_member_name(ok), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a\\..\\b", "x\0y", "\\x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a\\..\\b",
+            "x\0y",
+            "\\x",
+        ] {
             assert!(!is_safe_member_name(bad), "{bad}");
         }
     }

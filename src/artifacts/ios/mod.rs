@@ -13,5 +13,8 @@ pub fn scan_backup(path: &Path, _opts: &ScanOptions) -> Result<DeviceScan> {
 
 /// Scans an iOS filesystem dump.
 pub fn scan_filesystem(path: &Path, _opts: &ScanOptions) -> Result<DeviceScan> {
-    Err(Error::input(path, "iOS filesystem dumps are not supported yet"))
+    Err(Error::input(
+        path,
+        "iOS filesystem dumps are not supported yet",
+    ))
 }
