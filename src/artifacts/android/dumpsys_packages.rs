@@ -120,8 +120,12 @@ fn split_packages(section: &str) -> Vec<Pkg> {
             block = Some("runtime");
             continue;
         }
+        if block == Some("runtime") && ind < 8 {
+            block = None;
+        }
+        let entry_indent = if block == Some("runtime") { 8 } else { 6 };
         if let Some(kind) = block
-            && ind >= 6
+            && ind == entry_indent
         {
             let name = t.split(':').next().unwrap_or(t).trim().to_string();
             if name.is_empty() || name.contains(' ') {
