@@ -100,8 +100,8 @@ impl Source {
             members,
             notes,
             backing: Backing::Dir,
-        })
-        .map(Source::strip_single_top)
+        }
+        .strip_single_top())
     }
 
     /// A zip file on disk.
