@@ -454,3 +454,55 @@ fn not_a_zip_is_a_clear_error() {
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/acq.zip"), "{e}");
 }
+
+/// A stand-in for the indicator sweep: flags lines holding the planted domain
+/// at a token boundary (the real one is the lead's Aho-Corasick automaton).
+struct DomainSweep;
+
+impl spydar::artifacts::TextSweep for DomainSweep {
+    fn flagged_lines(&self, text: &[u8]) -> Vec<spydar::artifacts::SweptLine> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+            let l = String::from_utf8_lossy(line);
+            if l.contains(&format!("//{}/", planted::DOMAIN)) {
+                out.push(spydar::artifacts::SweptLine {
+                    line_no: i + 1,
+                    range: start..start + line.len(),
+                });
+            }
+            start += line.len() + 1;
+        }
+        out
+    }
+}
+
+#[test]
+fn logs_are_swept_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("acq");
+    generate_androidqf(&folder, &gen_opts(true, None)).unwrap();
+    let opts = ScanOptions {
+        text_sweep: Some(std::sync::Arc::new(DomainSweep)),
+        ..ScanOptions::default()
+    };
+    let s = android::scan_androidqf(&folder, &opts).unwrap();
+    for m in ["logcat", "bugreport_logs"] {
+        let recs: Vec<_> = s
+            .modules
+            .iter()
+            .filter(|x| x.name == m)
+            .flat_map(|x| &x.records)
+            .collect();
+        assert_eq!(recs.len(), 1, "{m}");
+        assert!(recs[0].observables[0].value.contains(planted::DOMAIN));
+        assert_eq!(recs[0].observables[0].kind, T::Text);
+    }
+    let without = android::scan_androidqf(&folder, &ScanOptions::default()).unwrap();
+    assert!(
+        !without
+            .modules
+            .iter()
+            .any(|m| m.name == "logcat" || m.name == "bugreport_logs")
+    );
+}

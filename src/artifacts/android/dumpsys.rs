@@ -52,6 +52,35 @@ pub fn system_properties(text: &str) -> Option<&str> {
     Some(body)
 }
 
+/// The log blocks of a dumpstate (`------ SYSTEM LOG (...) ------`, EVENT
+/// LOG, RADIO LOG, KERNEL LOG, LAST LOGCAT ...): (title, body) pairs; a body
+/// ends at the next `------ ` line.
+pub fn log_blocks(text: &str) -> Vec<(&str, &str)> {
+    const TITLES: &[&str] = &[
+        "SYSTEM LOG",
+        "EVENT LOG",
+        "RADIO LOG",
+        "KERNEL LOG",
+        "LAST LOGCAT",
+        "LAST KMSG",
+    ];
+    let mut out = Vec::new();
+    let finder = memchr::memmem::Finder::new(b"\n------ ");
+    let bytes = text.as_bytes();
+    let starts: Vec<usize> = finder.find_iter(bytes).map(|i| i + 1).collect();
+    for (k, &at) in starts.iter().enumerate() {
+        let line_end = text[at..].find('\n').map(|i| at + i).unwrap_or(text.len());
+        let title = &text[at + 7..line_end];
+        let Some(name) = TITLES.iter().find(|t| title.starts_with(**t)) else {
+            continue;
+        };
+        let body_end = starts.get(k + 1).copied().unwrap_or(text.len());
+        let body_start = (line_end + 1).min(body_end);
+        out.push((*name, &text[body_start..body_end]));
+    }
+    out
+}
+
 /// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock, kept as UTC (as MVT does).
 pub fn parse_local(text: &str) -> Option<Timestamp> {
     crate::time::parse_iso(text.trim())
@@ -113,5 +142,10 @@ mod tests {
         assert_eq!(section(&text, "c"), None);
         let props = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------\n[x]: [y]\n";
         assert_eq!(system_properties(props), Some("[a]: [b]\n"));
+        let dump = "x\n------ SYSTEM LOG (logcat) ------\nl1\nl2\n------ 0.1s was the duration of 'SYSTEM LOG' ------\n------ EVENT LOG (logcat -b events) ------\ne1\n";
+        assert_eq!(
+            log_blocks(dump),
+            [("SYSTEM LOG", "l1\nl2\n"), ("EVENT LOG", "e1\n")]
+        );
     }
 }

@@ -362,6 +362,30 @@ fn bugreport_modules(
             }
         }
     }
+    if let (Ok(t), Some(sweep)) = (&text, opts.text_sweep.clone()) {
+        let art = dump_name.clone();
+        jobs.push((
+            "bugreport_logs".into(),
+            format!("{art}#LOGS"),
+            Box::new(move || {
+                let blocks = dumpsys::log_blocks(t);
+                if blocks.is_empty() {
+                    return Err(ModuleError::Missing);
+                }
+                Ok(blocks
+                    .into_iter()
+                    .flat_map(|(title, body)| {
+                        logcat::sweep(
+                            body.as_bytes(),
+                            sweep.as_ref(),
+                            "bugreport_logs",
+                            &format!("{art}#{title}"),
+                        )
+                    })
+                    .collect())
+            }),
+        ));
+    }
     let fs_src = src.clone();
     jobs.push((
         file_timestamps::MODULE_BUGREPORT.into(),
@@ -694,28 +718,49 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         }
     }
     scan.notes.extend(backup_notes);
-    let mut modules = run_jobs(jobs, opts);
-
-    // The nested bugreport.zip.
-    if let Some(m) = src.find_all(|b| b.ends_with("bugreport.zip")).next() {
-        let label = format!("{}:{}", src.label, m.name);
-        let nested = match src.disk_path(m) {
-            Some(p) => Source::open_zip(p).map_err(|e| e.to_string()),
-            None => src
-                .read(m)
-                .map_err(|e| e.to_string())
-                .and_then(|b| Source::open_zip_bytes(label.clone(), b).map_err(|e| e.to_string())),
-        };
-        match nested {
-            Ok(mut b) => {
-                b.label = label;
-                scan.notes.extend(b.notes.iter().cloned());
-                modules.extend(bugreport_modules(&b, &acq, opts, &mut scan.device));
+    // The nested bugreport.zip runs beside the other modules.
+    let nested = src
+        .find_all(|b| b.ends_with("bugreport.zip"))
+        .next()
+        .map(|m| {
+            let label = format!("{}:{}", src.label, m.name);
+            let opened = match src.disk_path(m) {
+                Some(p) => Source::open_zip(p).map_err(|e| e.to_string()),
+                None => src.read(m).map_err(|e| e.to_string()).and_then(|b| {
+                    Source::open_zip_bytes(label.clone(), b).map_err(|e| e.to_string())
+                }),
+            };
+            (label, opened)
+        });
+    let mut nested_dev = DeviceInfo::default();
+    let (mut modules, nested_modules) = rayon::join(
+        || run_jobs(jobs, opts),
+        || match &nested {
+            Some((label, Ok(b))) => {
+                let mut b = b.clone();
+                b.label = label.clone();
+                Ok(bugreport_modules(&b, &acq, opts, &mut nested_dev))
             }
-            Err(e) => scan.notes.push(format!(
+            Some((label, Err(e))) => Err(format!(
                 "{label}: skipping bugreport modules, unreadable bugreport.zip: {e}"
             )),
-        }
+            None => Ok(Vec::new()),
+        },
+    );
+    if let Some((_, Ok(b))) = &nested {
+        scan.notes.extend(b.notes.iter().cloned());
+    }
+    match nested_modules {
+        Ok(m) => modules.extend(m),
+        Err(e) => scan.notes.push(e),
+    }
+    scan.device.model = scan.device.model.take().or(nested_dev.model);
+    scan.device.name = scan.device.name.take().or(nested_dev.name);
+    scan.device.os_version = scan.device.os_version.take().or(nested_dev.os_version);
+    scan.device.build = scan.device.build.take().or(nested_dev.build);
+    scan.device.identifier = scan.device.identifier.take().or(nested_dev.identifier);
+    for (k, v) in nested_dev.extra {
+        scan.device.extra.entry(k).or_insert(v);
     }
     scan.modules = modules;
     Ok(scan)
