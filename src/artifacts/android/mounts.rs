@@ -73,11 +73,12 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
                 )
             };
             r = r.warn("android.system_rw", Severity::High, msg);
-        } else if system {
+        }
+        if system {
             let odd: Vec<&str> = opts
                 .iter()
                 .map(String::as_str)
-                .filter(|o| ["remount", "noatime", "nodiratime"].contains(o))
+                .filter(|o| ["rw", "remount", "noatime", "nodiratime"].contains(o))
                 .collect();
             let excused = opts.iter().any(|o| o == "noatime") && NOATIME_OK.contains(&mp.as_str());
             if !odd.is_empty() && !excused {
@@ -94,4 +95,32 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
         out.push(r);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_line_forms() {
+        let data = br#"["/dev/block/dm-0 on / type ext4 (ro,seclabel)",
+            "/dev/block/dm-1 on /system type ext4 (ro,seclabel,noatime)",
+            "/dev/block/dm-2 on /vendor type ext4 (ro,noatime)",
+            "/dev/block/dm-3 /product ext4 rw,seclabel 0 0"]"#;
+        let r = parse(data, "mounts.json").unwrap();
+        assert_eq!(r.len(), 4);
+        // /system with noatime: medium; /vendor with noatime: excused.
+        assert_eq!(r[1].alerts.len(), 1);
+        assert_eq!(r[1].alerts[0].severity, Severity::Medium);
+        assert!(r[2].alerts.is_empty());
+        // /proc/mounts form, read-write system partition: high + medium.
+        assert_eq!(r[3].fields["mount_point"], "/product");
+        assert_eq!(r[3].alerts[0].severity, Severity::High);
+        assert_eq!(
+            r.iter()
+                .filter(|x| x.observables.iter().any(|o| o.value == "/system"))
+                .count(),
+            1
+        );
+    }
 }
