@@ -323,8 +323,10 @@ pub fn zip_times(source: &mut Source) {
         Backing::ZipAge(a) => zip_infos(a),
         Backing::Dir => return,
     };
-    let by_index: std::collections::HashMap<usize, (u64, Option<Timestamp>)> =
-        infos.into_iter().map(|(i, size, ts)| (i, (size, ts))).collect();
+    let by_index: std::collections::HashMap<usize, (u64, Option<Timestamp>)> = infos
+        .into_iter()
+        .map(|(i, size, ts)| (i, (size, ts)))
+        .collect();
     for m in &mut source.members {
         if let Loc::Zip(i) = m.loc
             && let Some((size, ts)) = by_index.get(&i)
