@@ -140,8 +140,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                     .field("uid", pkg.uid.as_str())
                     .field("permission", perm.name.as_str())
                     .field("access", access.as_str())
-                    .field("type", ty.as_str())
-                    .observe(ObservableType::AppId, pkg.name.as_str());
+                    .field("type", ty.as_str());
                 if risky {
                     e = e.warn(
                         "android.risky_permission",

@@ -184,9 +184,10 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                 .field("version_code", p.version_code.as_str())
                 .field("installer", p.installer.as_str())
                 .field("system", p.system)
-                .observe(ObservableType::AppId, p.name.as_str())
         };
+        // Only the main record carries the app id: one finding per package.
         let mut main = base("package_install", &p.timestamp)
+            .observe(ObservableType::AppId, p.name.as_str())
             .field("first_install_time", first.as_str())
             .field("last_update_time", p.last_update.as_str())
             .field("permissions", perms);
