@@ -487,22 +487,62 @@ fn logs_are_swept_line_by_line() {
         ..ScanOptions::default()
     };
     let s = android::scan_androidqf(&folder, &opts).unwrap();
-    for m in ["logcat", "bugreport_logs"] {
-        let recs: Vec<_> = s
-            .modules
+    let swept = |s: &DeviceScan, m: &str| -> Vec<Record> {
+        s.modules
             .iter()
             .filter(|x| x.name == m)
-            .flat_map(|x| &x.records)
-            .collect();
-        assert_eq!(recs.len(), 1, "{m}");
-        assert!(recs[0].observables[0].value.contains(planted::DOMAIN));
-        assert_eq!(recs[0].observables[0].kind, T::Text);
-    }
+            .flat_map(|x| x.records.clone())
+            .collect()
+    };
+    let recs = swept(&s, "logcat");
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].observables[0].value.contains(planted::DOMAIN));
+    assert_eq!(recs[0].observables[0].kind, T::Text);
+    // The nested bugreport's logcat blocks are the same buffers as logcat.txt: not swept twice.
+    assert!(swept(&s, "bugreport_logs").is_empty());
+    let br = folder.join("bugreport.zip");
+    let s = android::scan_bugreport(&br, &opts).unwrap();
+    let recs = swept(&s, "bugreport_logs");
+    assert_eq!(recs.len(), 1);
+    assert!(
+        recs[0].artifact.ends_with("#SYSTEM LOG"),
+        "{}",
+        recs[0].artifact
+    );
     let without = android::scan_androidqf(&folder, &ScanOptions::default()).unwrap();
     assert!(
         !without
             .modules
             .iter()
             .any(|m| m.name == "logcat" || m.name == "bugreport_logs")
+    );
+}
+
+#[test]
+fn big_texts_are_swept_in_chunks_with_true_line_numbers() {
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..400_000usize {
+        if i % 97_003 == 5 {
+            text.push_str(&format!("line {i} https://{}/x/\n", planted::DOMAIN));
+            expected.push(i + 1);
+        } else {
+            text.push_str(&format!(
+                "line {i} nothing to see here, padding padding padding\n"
+            ));
+        }
+    }
+    assert!(text.len() > 16 << 20, "spans several chunks");
+    let recs =
+        spydar::artifacts::android::logcat::sweep(text.as_bytes(), &DomainSweep, "logcat", "t");
+    let got: Vec<usize> = recs
+        .iter()
+        .map(|r| r.fields["line_no"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        recs[1].observables[0]
+            .value
+            .starts_with(&format!("line {} ", expected[1] - 1))
     );
 }

@@ -175,6 +175,10 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
 #[derive(Clone, Debug, Default)]
 struct Acquisition {
     started: Option<Timestamp>,
+    /// The acquisition has its own `logcat.txt`: the bugreport's logcat
+    /// blocks (the same ring buffers, dumped moments apart) are not swept
+    /// twice.
+    has_logcat: bool,
     /// `Some("")` inside androidqf when no host key was recorded.
     host_key: Option<String>,
 }
@@ -364,11 +368,17 @@ fn bugreport_modules(
     }
     if let (Ok(t), Some(sweep)) = (&text, opts.text_sweep.clone()) {
         let art = dump_name.clone();
+        let has_logcat = acq.has_logcat;
         jobs.push((
             "bugreport_logs".into(),
             format!("{art}#LOGS"),
             Box::new(move || {
-                let blocks = dumpsys::log_blocks(t);
+                let blocks: Vec<_> = dumpsys::log_blocks(t)
+                    .into_iter()
+                    .filter(|(title, _)| {
+                        !(has_logcat && ["SYSTEM LOG", "EVENT LOG", "RADIO LOG"].contains(title))
+                    })
+                    .collect();
                 if blocks.is_empty() {
                     return Err(ModuleError::Missing);
                 }
@@ -495,6 +505,7 @@ fn open_androidqf(path: &Path, opts: &ScanOptions) -> Result<Source> {
 fn read_acquisition(src: &Source) -> Acquisition {
     let mut acq = Acquisition {
         started: None,
+        has_logcat: src.find("logcat.txt").is_some(),
         host_key: Some(String::new()),
     };
     if let Some(m) = src.find("acquisition.json")
