@@ -40,19 +40,25 @@ IOC_ARGS=()
 while IFS= read -r f; do IOC_ARGS+=(-i "$f"); done < <(find indicators -name '*.stix2' | sort)
 NIOC=$(( ${#IOC_ARGS[@]} / 2 ))
 
-measure() { # name logfile cmd...
+measure() { # name logfile cmd...   -> "wall_s cpu_s maxrss_kb"
   local name=$1 log=$2; shift 2
-  /usr/bin/time -f "%e %M" -o "$OUT/$name.time" "$@" >"$log" 2>&1 || true
+  /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.time" "$@" >"$log" 2>&1 || true
   # GNU time prefixes "Command exited with non-zero status N" when N != 0.
-  read -r WALL RSS < <(tail -n 1 "$OUT/$name.time")
-  echo "$WALL $RSS"
+  read -r WALL USR SYS RSS < <(tail -n 1 "$OUT/$name.time")
+  echo "$WALL $(python3 -c "print(round($USR + $SYS, 2))") $RSS"
 }
 
 rm -rf "$OUT/mvt-out" "$OUT/spydar-out"
-read -r MVT_WALL MVT_RSS < <(measure mvt "$OUT/mvt.log" env MVT_NETWORK_ACCESS_ALLOWED=False \
+read -r MVT_WALL MVT_CPU MVT_RSS < <(measure mvt "$OUT/mvt.log" env MVT_NETWORK_ACCESS_ALLOWED=False \
   "$VENV/bin/mvt-android" --disable-update-check --disable-indicator-update-check \
   check-androidqf -n "${IOC_ARGS[@]}" -o "$OUT/mvt-out" "$ACQ")
-read -r SP_WALL SP_RSS < <(measure spydar "$OUT/spydar.log" "$SPYDAR" scan "$ACQ" --kind androidqf -o "$OUT/spydar-out" --json)
+# spydar runs three times (the machine may be shared); the median run counts.
+RUNS=()
+for i in 1 2 3; do
+  rm -rf "$OUT/spydar-out"
+  RUNS+=("$(measure spydar "$OUT/spydar.log" "$SPYDAR" scan "$ACQ" --kind androidqf -o "$OUT/spydar-out" --json)")
+done
+read -r SP_WALL SP_CPU SP_RSS < <(printf '%s\n' "${RUNS[@]}" | sort -n | sed -n 2p)
 
 MVT_CRIT=$(python3 - "$OUT/mvt-out/alerts.json" <<'PY'
 import json, sys
@@ -88,10 +94,12 @@ echo
 echo "androidqf acquisition: $ACQ ($ACQ_MB MB; bugreport.zip $ZIP_MB MB, dumpstate ${DUMPSTATE_MB} MB); $NIOC STIX2 files"
 printf '%-24s %12s %12s\n' "" "MVT $MVT_VERSION" "spydar"
 printf '%-24s %12s %12s\n' "wall time (s)" "$MVT_WALL" "$SP_WALL"
+printf '%-24s %12s %12s\n' "CPU time (s, user+sys)" "$MVT_CPU" "$SP_CPU"
 printf '%-24s %12s %12s\n' "peak memory (MB)" "$((MVT_RSS / 1024))" "$((SP_RSS / 1024))"
 printf '%-24s %12s %12s\n' "detections" "$MVT_NCRIT" "$SP_NDET"
 printf '%-24s %12s %12s\n' "other alerts/warnings" "$MVT_NOTHER" "$SP_NWARN"
-python3 -c "import sys; m,s=float(sys.argv[1]),float(sys.argv[2]); print(f'speed-up: {m/max(s,1e-3):.1f}x (target >= 20x)')" "$MVT_WALL" "$SP_WALL"
+python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; print(f'speed-up: {a[0]/max(a[1],1e-3):.1f}x wall, {a[2]/max(a[3],1e-3):.1f}x CPU (target >= 20x)')" "$MVT_WALL" "$SP_WALL" "$MVT_CPU" "$SP_CPU"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "MVT matched:    $MVT_VALS"
 echo "spydar matched: $SP_VALS"
 echo "logs: $OUT/mvt.log $OUT/spydar.log"

@@ -311,7 +311,13 @@ fn read_zip<R: Read + Seek>(
             entry.size()
         )));
     }
-    read_capped(entry, limit)
+    // Sized up front: a 100 MB dumpstate is read without regrowing.
+    let mut buf = Vec::with_capacity(entry.size().min(limit) as usize);
+    entry.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("member larger than the {limit}-byte limit")));
+    }
+    Ok(buf)
 }
 
 /// Fills `size` and `modified` for zip members (zip times are local wall
