@@ -252,3 +252,83 @@ fn committed_androidqf_sample_folder() {
     assert_eq!(findings(&r, "detected").len(), 0);
     assert_eq!(code, 0);
 }
+
+/// A STIX2 bundle with one malware and the given patterns.
+fn stix(dir: &Path, patterns: &[&str]) -> std::path::PathBuf {
+    let mut objects = vec![serde_json::json!({
+        "type": "malware", "spec_version": "2.1", "id": "malware--00000000-0000-4000-8000-000000000001",
+        "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "name": "TestMalware", "is_family": false
+    })];
+    for (i, p) in patterns.iter().enumerate() {
+        let id = format!("indicator--00000000-0000-4000-8000-{:012}", i + 10);
+        objects.push(serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": id, "created": "2024-01-01T00:00:00Z",
+            "modified": "2024-01-01T00:00:00Z", "pattern": p, "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
+        }));
+        objects.push(serde_json::json!({
+            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8000-{:012}", i + 100),
+            "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "relationship_type": "indicates",
+            "source_ref": id, "target_ref": "malware--00000000-0000-4000-8000-000000000001"
+        }));
+    }
+    let path = dir.join("test.stix2");
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": objects});
+    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    path
+}
+
+#[test]
+#[ignore = "needs ../shared"]
+fn mvt_androidqf_sample_with_mvt_test_indicators() {
+    // MVT's test_packages.py: the app id com.malware.blah, the APK sha256
+    // and the certificate of com.malware.muahaha each give one detection;
+    // without indicators 4 medium warnings (+1 info) on packages.
+    let dir = tempfile::tempdir().unwrap();
+    let iocs = stix(
+        dir.path(),
+        &[
+            "[app:id = 'com.malware.blah']",
+            "[file:hashes.sha256 = '31037a27af59d4914906c01ad14a318eee2f3e31d48da8954dca62a99174e3fa']",
+            "[app:cert.sha256 = 'c7e56178748be1441370416d4c10e34817ea0c961eb636c8e9d98e0fd79bf730']",
+            "[android-property:name = 'dalvik.vm.heapmaxfree']",
+            "[domain-name:value = 'google.com']",
+        ],
+    );
+    let iocs = iocs.to_string_lossy().to_string();
+    let (code, r) = scan(
+        Path::new("../shared/fixtures/mvt/androidqf"),
+        &["--no-bundled-iocs", "--iocs", &iocs],
+        &[],
+    );
+    assert_eq!(code, 1);
+    let det = |module: &str, ty: &str| {
+        findings(&r, "detected")
+            .iter()
+            .filter(|f| f["module"] == module && f["observable"]["type"] == ty)
+            .count()
+    };
+    assert_eq!(det("aqf_packages", "app_id"), 1);
+    assert_eq!(det("aqf_packages", "sha256"), 1);
+    assert_eq!(det("aqf_packages", "cert_hash"), 1);
+    assert_eq!(det("aqf_get_prop", "android_property"), 1);
+    // Both SMS links of the nested backup.ab (MVT: urls.json has both).
+    assert_eq!(
+        findings(&r, "detected")
+            .iter()
+            .filter(|f| f["module"] == "sms")
+            .count(),
+        2,
+        "{:#?}",
+        findings(&r, "detected")
+    );
+    let pkg_warnings = findings(&r, "warning")
+        .iter()
+        .filter(|f| f["module"] == "aqf_packages")
+        .count();
+    assert_eq!(pkg_warnings, 4);
+    let root = findings(&r, "warning")
+        .iter()
+        .filter(|f| f["module"] == "root_binaries")
+        .count();
+    assert_eq!(root, 4);
+}
