@@ -315,7 +315,9 @@ fn read_zip<R: Read + Seek>(
     let mut buf = Vec::with_capacity(entry.size().min(limit) as usize);
     entry.take(limit + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
-        return Err(std::io::Error::other(format!("member larger than the {limit}-byte limit")));
+        return Err(std::io::Error::other(format!(
+            "member larger than the {limit}-byte limit"
+        )));
     }
     Ok(buf)
 }

@@ -100,3 +100,39 @@ pub fn parse_json(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_json_and_ps_text() {
+        let json = br#"[{"pid":1,"uid":0,"ppid":0,"filename":"init","command_line":["/system/bin/init","second_stage"],"context":"u:r:init:s0","path":"/system/bin/init"},
+                        {"pid":4242,"uid":10150,"ppid":700,"filename":"","command_line":["com.example.app:remote"],"context":"u:r:untrusted_app:s0"}]"#;
+        let r = parse_json(json, "processes.json").unwrap();
+        assert_eq!(r.len(), 2);
+        assert!(
+            r[0].observables
+                .iter()
+                .any(|o| o.kind == ObservableType::FilePath && o.value == "/system/bin/init")
+        );
+        assert!(
+            r[1].observables
+                .iter()
+                .any(|o| o.kind == ObservableType::AppId && o.value == "com.example.app")
+        );
+        assert!(
+            parse_json(b"{not json", "processes.json")
+                .unwrap_err()
+                .contains("processes.json")
+        );
+        let text = "USER PID PPID VSZ RSS WCHAN ADDR S NAME\nu:r:init:s0 root 1 0 100 10 0 0 S init\nroot 2 0 0 0 0 0 S [kthreadd]\nroot 3 0 0 0 0 0 S gatekeeperd\n";
+        let r = parse_text(text, "ps.txt");
+        let names: Vec<_> = r
+            .iter()
+            .map(|r| r.fields["proc_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["init", "kthreadd"]);
+        assert_eq!(r[0].fields["label"], "u:r:init:s0");
+    }
+}
