@@ -109,21 +109,22 @@ fn describe(hit: &Hit, ind: &IndicatorRef, module: &str) -> String {
 }
 
 /// Matches one record: its observables against the indicators, and its
-/// heuristic alerts as findings. One finding per (record, malware): a
-/// record is one event (a visit, a file, a message), and the same domain
-/// published by two bundles of one campaign (cytrox and predator), or a path
-/// that is also a known file name, is one finding, named by the first
-/// indicator that matched a typed field.
+/// heuristic alerts as findings. One finding per (record, malware,
+/// indicator type): a record is one event (a visit, a file, a package), so
+/// the same domain published by two bundles of one campaign (cytrox and
+/// predator), or a path matching both an absolute and a relative path
+/// indicator, is one finding, named by the first indicator that matched a
+/// typed field; a package whose app id and certificate both match gives two.
 pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let mut seen: Vec<Option<&str>> = Vec::new();
+    let mut seen: Vec<(Option<&str>, ObservableType)> = Vec::new();
     // Typed observables first, so a URL field wins over the same URL in text.
     let mut observables: Vec<&Observable> = record.observables.iter().collect();
     observables.sort_by_key(|o| o.kind == ObservableType::Text);
     for obs in observables {
         for hit in matcher.match_observable(obs) {
             let ind = matcher.indicator(hit.indicator);
-            let key = ind.malware.as_deref();
+            let key = (ind.malware.as_deref(), ind.kind);
             if seen.contains(&key) {
                 continue;
             }

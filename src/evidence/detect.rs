@@ -99,8 +99,15 @@ fn looks_like_androidqf(names: &[String]) -> bool {
     let base = |n: &String| n.rsplit('/').next().unwrap_or(n).to_string();
     let bases: Vec<String> = names.iter().map(base).collect();
     let has = |x: &str| bases.iter().any(|b| b == x);
-    (has("packages.json") || has("getprop.txt") || has("processes.json"))
-        && (has("packages.json") || has("ps.txt") || has("processes.txt") || has("dumpsys.txt"))
+    // androidqf writes acquisition.json; an encrypted acquisition may hold
+    // only its backup.ab (MVT's androidqf_encrypted sample).
+    has("acquisition.json")
+        || has("backup.ab")
+        || ((has("packages.json") || has("getprop.txt") || has("processes.json"))
+            && (has("packages.json")
+                || has("ps.txt")
+                || has("processes.txt")
+                || has("dumpsys.txt")))
 }
 
 fn looks_like_sysdiagnose_dir(path: &Path) -> bool {
@@ -133,16 +140,17 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         if path.join("private/var").is_dir() || path.join("private/var/mobile").is_dir() {
             return Ok(InputKind::IosFilesystem);
         }
-        if looks_like_sysdiagnose_dir(path) {
-            return Ok(InputKind::Sysdiagnose);
-        }
         let names: Vec<String> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().to_string())
             .collect();
+        // Before the sysdiagnose test: androidqf also writes ps.txt and logs/.
         if looks_like_androidqf(&names) {
             return Ok(InputKind::Androidqf);
+        }
+        if looks_like_sysdiagnose_dir(path) {
+            return Ok(InputKind::Sysdiagnose);
         }
         if looks_like_bugreport(&names)
             || path.join("FS").is_dir() && names.iter().any(|n| n.ends_with(".txt"))
@@ -235,6 +243,21 @@ mod tests {
                 .to_string()
                 .contains("empty folder")
         );
+
+        let aqf = dir.path().join("aqf");
+        std::fs::create_dir_all(aqf.join("logs")).unwrap();
+        for f in ["ps.txt", "getprop.txt", "packages.json"] {
+            std::fs::write(aqf.join(f), b"").unwrap();
+        }
+        assert_eq!(detect(&aqf).unwrap(), InputKind::Androidqf);
+        let enc = dir.path().join("enc");
+        std::fs::create_dir(&enc).unwrap();
+        std::fs::write(enc.join("backup.ab"), b"ANDROID BACKUP\n").unwrap();
+        assert_eq!(detect(&enc).unwrap(), InputKind::Androidqf);
+        let sd = dir.path().join("sysdiagnose_2024");
+        std::fs::create_dir_all(sd.join("logs")).unwrap();
+        std::fs::write(sd.join("ps.txt"), b"").unwrap();
+        assert_eq!(detect(&sd).unwrap(), InputKind::Sysdiagnose);
 
         let backup = dir.path().join("b");
         std::fs::create_dir(&backup).unwrap();

@@ -1,11 +1,13 @@
 //! Read-only views of an input, and input-kind detection. Nothing here knows
 //! what an SMS is.
 
+pub mod android_backup;
 pub mod detect;
 pub mod ios_backup;
 pub mod nskeyed;
 pub mod sqlite;
 pub mod tar_stream;
+pub mod zip_source;
 
 pub use detect::{InputKind, detect};
 

@@ -1,0 +1,230 @@
+//! `dumpsys package`, "Packages:": installed packages with install times,
+//! installer, system flag and permissions. Root-related packages are
+//! warnings.
+
+use serde_json::json;
+
+use crate::model::{ObservableType, Record, Severity};
+
+use super::dumpsys::{indent, is_root_package, parse_local};
+
+pub const MODULE: &str = "dumpsys_packages";
+
+const DANGEROUS_PERMISSIONS: &[&str] = &[
+    "android.permission.ACCESS_COARSE_LOCATION",
+    "android.permission.ACCESS_FINE_LOCATION",
+    "android.permission.AUTHENTICATE_ACCOUNTS",
+    "android.permission.CAMERA",
+    "android.permission.DISABLE_KEYGUARD",
+    "android.permission.PROCESS_OUTGOING_CALLS",
+    "android.permission.READ_CALENDAR",
+    "android.permission.READ_CALL_LOG",
+    "android.permission.READ_CONTACTS",
+    "android.permission.READ_PHONE_STATE",
+    "android.permission.READ_SMS",
+    "android.permission.RECEIVE_MMS",
+    "android.permission.RECEIVE_SMS",
+    "android.permission.RECEIVE_WAP_PUSH",
+    "android.permission.RECORD_AUDIO",
+    "android.permission.SEND_SMS",
+    "android.permission.SYSTEM_ALERT_WINDOW",
+    "android.permission.USE_CREDENTIALS",
+    "android.permission.USE_SIP",
+    "com.android.browser.permission.READ_HISTORY_BOOKMARKS",
+];
+
+#[derive(Default)]
+struct Pkg {
+    name: String,
+    uid: String,
+    version_name: String,
+    version_code: String,
+    timestamp: String,
+    first_install: Vec<(Option<String>, String)>,
+    last_update: String,
+    installer: String,
+    system: bool,
+    permissions: Vec<(String, Option<bool>, &'static str)>,
+}
+
+fn split_packages(section: &str) -> Vec<Pkg> {
+    let mut out = Vec::new();
+    let mut started = false;
+    let mut cur: Option<Pkg> = None;
+    let mut block: Option<&'static str> = None;
+    let mut user: Option<String> = None;
+    for line in section.lines() {
+        if line.starts_with("Packages:") {
+            started = true;
+            continue;
+        }
+        if !started {
+            continue;
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("  Package [") {
+            out.extend(cur.take());
+            let name = rest.split(']').next().unwrap_or("").to_string();
+            cur = Some(Pkg {
+                name,
+                ..Pkg::default()
+            });
+            block = None;
+            user = None;
+            continue;
+        }
+        let Some(p) = cur.as_mut() else { continue };
+        let ind = indent(line);
+        let t = line.trim();
+        if ind == 4 {
+            block = match t {
+                "install permissions:" => Some("install"),
+                "runtime permissions:" => Some("runtime"),
+                "declared permissions:" => Some("declared"),
+                "requested permissions:" => Some("requested"),
+                _ => None,
+            };
+            if t.starts_with("User ") {
+                user = t
+                    .split(':')
+                    .next()
+                    .map(|u| u.trim_start_matches("User ").to_string());
+            }
+            if let Some(v) = t.strip_prefix("userId=") {
+                p.uid = v.to_string();
+            } else if let Some(v) = t.strip_prefix("versionName=") {
+                p.version_name = v.to_string();
+            } else if let Some(v) = t.strip_prefix("versionCode=") {
+                p.version_code = v.to_string();
+            } else if let Some(v) = t.strip_prefix("timeStamp=") {
+                p.timestamp = v.to_string();
+            } else if let Some(v) = t.strip_prefix("installerPackageName=") {
+                p.installer = v.to_string();
+            } else if let Some(v) = t.strip_prefix("pkgFlags=") {
+                p.system = v.split_whitespace().any(|x| x == "SYSTEM");
+            } else if let Some(v) = t.strip_prefix("firstInstallTime=") {
+                p.first_install.push((None, v.to_string()));
+            } else if let Some(v) = t.strip_prefix("lastUpdateTime=") {
+                p.last_update = v.to_string();
+            }
+            continue;
+        }
+        if ind == 6 && t.starts_with("firstInstallTime=") {
+            p.first_install
+                .push((user.clone(), t["firstInstallTime=".len()..].to_string()));
+            continue;
+        }
+        if ind == 6 && t == "runtime permissions:" {
+            block = Some("runtime");
+            continue;
+        }
+        if block == Some("runtime") && ind < 8 {
+            block = None;
+        }
+        let entry_indent = if block == Some("runtime") { 8 } else { 6 };
+        if let Some(kind) = block
+            && ind == entry_indent
+        {
+            let name = t.split(':').next().unwrap_or(t).trim().to_string();
+            if name.is_empty() || name.contains(' ') {
+                continue;
+            }
+            let granted = if t.contains("granted=true") {
+                Some(true)
+            } else if t.contains("granted=false") {
+                Some(false)
+            } else {
+                None
+            };
+            if !p
+                .permissions
+                .iter()
+                .any(|(n, _, k)| *n == name && *k == kind)
+            {
+                p.permissions.push((name, granted, kind));
+            }
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
+    let mut out = Vec::new();
+    for p in split_packages(section) {
+        let first = p
+            .first_install
+            .iter()
+            .find(|(u, _)| u.as_deref() == Some("0"))
+            .or_else(|| p.first_install.iter().find(|(u, _)| u.is_none()))
+            .or_else(|| p.first_install.first())
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
+        let perms: Vec<_> = p
+            .permissions
+            .iter()
+            .map(|(n, g, k)| json!({"name": n, "granted": g, "type": k}))
+            .collect();
+        let dangerous = p
+            .permissions
+            .iter()
+            .filter(|(n, g, _)| *g != Some(false) && DANGEROUS_PERMISSIONS.contains(&n.as_str()))
+            .map(|(n, _, _)| n.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let base = |event: &str, when: &str| {
+            Record::new(MODULE, artifact)
+                .at(parse_local(when))
+                .event(event, format!("Install or update of package {}", p.name))
+                .field("package_name", p.name.as_str())
+                .field("uid", p.uid.as_str())
+                .field("version_name", p.version_name.as_str())
+                .field("version_code", p.version_code.as_str())
+                .field("installer", p.installer.as_str())
+                .field("system", p.system)
+        };
+        // Only the main record carries the app id: one finding per package.
+        let mut main = base("package_install", &p.timestamp)
+            .observe(ObservableType::AppId, p.name.as_str())
+            .field("first_install_time", first.as_str())
+            .field("last_update_time", p.last_update.as_str())
+            .field("permissions", perms);
+        if is_root_package(&p.name) {
+            main = main.warn(
+                "android.root_package",
+                Severity::Medium,
+                format!(
+                    "Found an installed package related to rooting/jailbreaking: \"{}\"",
+                    p.name
+                ),
+            );
+        }
+        if dangerous >= 10 && !p.system {
+            main = main.info(
+                "android.many_dangerous_permissions",
+                format!(
+                    "Package \"{}\" holds {dangerous} dangerous permissions",
+                    p.name
+                ),
+            );
+        }
+        out.push(main);
+        if !first.is_empty() {
+            out.push(base("package_first_install", &first));
+        }
+        if !p.last_update.is_empty() {
+            out.push(base("package_last_update", &p.last_update));
+        }
+    }
+    out
+}
+
+/// Number of distinct packages in a `parse` result.
+pub fn package_count(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.event == "package_install")
+        .count()
+}
