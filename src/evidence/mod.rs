@@ -2,6 +2,7 @@
 //! what an SMS is.
 
 pub mod detect;
+pub mod ios_crypto;
 pub mod sqlite;
 
 pub use detect::{InputKind, detect};
@@ -48,7 +49,15 @@ mod tests {
         for ok in ["a", "a/b.txt", "./x/y", "sysdiagnose_2024/ps.txt"] {
             assert!(is_safe_member_name(ok), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a\\..\\b", "x\0y", "\\x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a\\..\\b",
+            "x\0y",
+            "\\x",
+        ] {
             assert!(!is_safe_member_name(bad), "{bad}");
         }
     }
