@@ -59,7 +59,8 @@ pub enum CryptoError {
     NotBlockAligned(u64),
     #[error("decrypted {have} bytes but the manifest records {want}")]
     ShortCiphertext { have: u64, want: u64 },
-    #[error("key file: {0}")]
+    /// A key file that cannot be written or read (the caller names it).
+    #[error("{0}")]
     KeyFile(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -523,24 +524,21 @@ pub fn save_key(path: &Path, key: &Key) -> Result<(), CryptoError> {
     }
     let mut file = options.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            CryptoError::KeyFile(format!(
-                "{}: already exists; refusing to overwrite",
-                path.display()
-            ))
+            CryptoError::KeyFile("already exists; refusing to overwrite".into())
         } else {
-            CryptoError::KeyFile(format!("{}: {e}", path.display()))
+            CryptoError::KeyFile(e.to_string())
         }
     })?;
     let hex = Zeroizing::new(hex::encode(key.as_ref()));
     file.write_all(hex.as_bytes())
         .and_then(|_| file.sync_all())
-        .map_err(|e| CryptoError::KeyFile(format!("{}: {e}", path.display())))
+        .map_err(|e| CryptoError::KeyFile(e.to_string()))
 }
 
 /// Reads a key saved by [`save_key`] (or by `mvt-ios extract-key -k`).
 /// Surrounding whitespace, such as a trailing newline, is ignored.
 pub fn load_key(path: &Path) -> Result<Key, CryptoError> {
-    let fail = |why: String| CryptoError::KeyFile(format!("{}: {why}", path.display()));
+    let fail = CryptoError::KeyFile;
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let raw =
         Zeroizing::new(crate::evidence::read_capped(file, 1024).map_err(|e| fail(e.to_string()))?);

@@ -2,7 +2,9 @@
 //! what an SMS is.
 
 pub mod detect;
+pub mod ios_backup_decrypt;
 pub mod ios_crypto;
+pub mod private_tmp;
 pub mod sqlite;
 
 pub use detect::{InputKind, detect};
