@@ -2,8 +2,10 @@
 //! what an SMS is.
 
 pub mod detect;
+pub mod ios_backup;
 pub mod ios_backup_decrypt;
 pub mod ios_crypto;
+pub mod nskeyed;
 pub mod private_tmp;
 pub mod sqlite;
 

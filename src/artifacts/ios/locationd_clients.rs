@@ -1,0 +1,65 @@
+//! `locationd_clients`: apps and daemons that used location services
+//! (`clients.plist`). Process names, bundle ids and executables are matched.
+
+use super::Ctx;
+use super::util::{basename, jts, plist_time};
+use crate::artifacts::ModuleError;
+use crate::model::{ObservableType, Record};
+
+pub const ARTIFACT: &str = "RootDomain/Library/Caches/locationd/clients.plist";
+const TIME_KEYS: [&str; 9] = [
+    "ConsumptionPeriodBegin",
+    "ReceivingLocationInformationTimeStopped",
+    "VisitTimeStopped",
+    "LocationTimeStopped",
+    "BackgroundLocationTimeStopped",
+    "SignificantTimeStopped",
+    "NonPersistentSignificantTimeStopped",
+    "FenceTimeStopped",
+    "BeaconRegionTimeStopped",
+];
+
+pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
+    let (entry, value) = ctx
+        .backup
+        .read_plist_at("RootDomain", "Library/Caches/locationd/clients.plist")?;
+    let artifact = entry.logical_path();
+    let Some(top) = value.as_dictionary() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (key, v) in top.iter() {
+        let Some(d) = v.as_dictionary() else { continue };
+        let package = key.strip_suffix(':').unwrap_or(key).to_string();
+        let mut r = Record::new("locationd_clients", &artifact)
+            .event("location_client", format!("Location client {package}"));
+        let mut first: Option<jiff::Timestamp> = None;
+        for k in TIME_KEYS {
+            let t = d.get(k).and_then(plist_time);
+            if let Some(t) = t {
+                first = Some(first.map_or(t, |f: jiff::Timestamp| f.min(t)));
+            }
+            r = r.field(k, jts(t));
+        }
+        r = r.at(first).field("package", package.clone());
+        r.push_observable(ObservableType::Process, basename(&package).to_string());
+        for k in ["BundleId", "BundlePath", "Executable", "Registered"] {
+            let Some(s) = d.get(k).and_then(|v| v.as_string()) else {
+                continue;
+            };
+            r = r.field(k, s.to_string());
+            match k {
+                "BundleId" => {
+                    r.push_observable(ObservableType::Process, s.to_string());
+                    r.push_observable(ObservableType::AppId, s.to_string());
+                }
+                _ => {
+                    r.push_observable(ObservableType::FilePath, s.to_string());
+                    r.push_observable(ObservableType::Process, basename(s).to_string());
+                }
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
+}

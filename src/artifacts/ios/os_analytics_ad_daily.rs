@@ -1,0 +1,59 @@
+//! `os_analytics_ad_daily`: daily per-process network baseline
+//! (`com.apple.osanalytics.addaily.plist` `netUsageBaseline`).
+
+use super::Ctx;
+use super::util::{jts, plist_time};
+use crate::artifacts::ModuleError;
+use crate::model::{ObservableType, Record};
+
+pub const ARTIFACT: &str = "HomeDomain/Library/Preferences/com.apple.osanalytics.addaily.plist";
+
+pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
+    let (entry, value) = ctx.backup.read_plist_at(
+        "HomeDomain",
+        "Library/Preferences/com.apple.osanalytics.addaily.plist",
+    )?;
+    let artifact = entry.logical_path();
+    let Some(base) = value
+        .as_dictionary()
+        .and_then(|d| d.get("netUsageBaseline"))
+        .and_then(|v| v.as_dictionary())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (process, v) in base.iter() {
+        let list = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let ts = list.first().and_then(plist_time);
+        let num = |i: usize| -> f64 {
+            list.get(i)
+                .and_then(|v| {
+                    v.as_real()
+                        .or_else(|| v.as_signed_integer().map(|n| n as f64))
+                })
+                .unwrap_or(0.0)
+        };
+        out.push(
+            Record::new("os_analytics_ad_daily", &artifact)
+                .at(ts)
+                .event(
+                    "network_usage",
+                    format!(
+                        "{process} WIFI IN: {}, WIFI OUT: {} - WWAN IN: {}, WWAN OUT: {}",
+                        num(1),
+                        num(2),
+                        num(3),
+                        num(4)
+                    ),
+                )
+                .field("package", process.clone())
+                .field("ts", jts(ts))
+                .field("wifi_in", num(1))
+                .field("wifi_out", num(2))
+                .field("wwan_in", num(3))
+                .field("wwan_out", num(4))
+                .observe(ObservableType::Process, process.clone()),
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,135 @@
+//! Small helpers shared by the iOS modules: tolerant SQLite value access,
+//! link extraction, plist → JSON.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rusqlite::types::ValueRef;
+use serde_json::Value;
+
+static LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)https?://[^\s<>\x22']+").expect("static regex"));
+
+/// Every `http(s)://` link in a text (MVT's `check_for_links`, minus
+/// trailing punctuation that ends a sentence).
+pub fn links(text: &str) -> Vec<String> {
+    LINK.find_iter(text)
+        .map(|m| {
+            m.as_str()
+                .trim_end_matches(['.', ',', ';', ')', ']', '!', '?'])
+                .to_string()
+        })
+        .filter(|s| s.len() > 8)
+        .collect()
+}
+
+/// Text of a column, whether stored as TEXT or as a UTF-8 BLOB.
+pub fn text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Null => None,
+    }
+}
+
+pub fn real(v: ValueRef<'_>) -> Option<f64> {
+    match v {
+        ValueRef::Integer(i) => Some(i as f64),
+        ValueRef::Real(f) => Some(f),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn int(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Integer(i) => Some(i),
+        ValueRef::Real(f) if f.is_finite() => Some(f as i64),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Column `name` of a row, as text (`None` if absent or NULL).
+pub fn col_text(row: &rusqlite::Row<'_>, name: &str) -> Option<String> {
+    row.get_ref(name)
+        .ok()
+        .and_then(text)
+        .filter(|s| !s.is_empty())
+}
+
+pub fn col_real(row: &rusqlite::Row<'_>, name: &str) -> Option<f64> {
+    row.get_ref(name).ok().and_then(real)
+}
+
+pub fn col_int(row: &rusqlite::Row<'_>, name: &str) -> Option<i64> {
+    row.get_ref(name).ok().and_then(int)
+}
+
+/// JSON for an optional string.
+pub fn js(v: Option<String>) -> Value {
+    v.map(Value::String).unwrap_or(Value::Null)
+}
+
+/// JSON for an optional timestamp (RFC 3339).
+pub fn jts(ts: Option<jiff::Timestamp>) -> Value {
+    ts.map(|t| Value::String(t.to_string()))
+        .unwrap_or(Value::Null)
+}
+
+/// A plist value as JSON (dates RFC 3339, data as hex with a length cap).
+pub fn plist_json(v: &plist::Value) -> Value {
+    match v {
+        plist::Value::Array(a) => Value::Array(a.iter().map(plist_json).collect()),
+        plist::Value::Dictionary(d) => {
+            Value::Object(d.iter().map(|(k, v)| (k.clone(), plist_json(v))).collect())
+        }
+        plist::Value::Boolean(b) => Value::Bool(*b),
+        plist::Value::Data(d) => Value::String(hex::encode(&d[..d.len().min(256)])),
+        plist::Value::Date(_) => js(crate::evidence::ios_backup::plist_scalar(v)),
+        plist::Value::Real(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        plist::Value::Integer(i) => i
+            .as_signed()
+            .map(Value::from)
+            .or_else(|| i.as_unsigned().map(Value::from))
+            .unwrap_or(Value::Null),
+        plist::Value::String(s) => Value::String(s.clone()),
+        plist::Value::Uid(u) => Value::from(u.get()),
+        _ => Value::Null,
+    }
+}
+
+/// A plist date or number (Apple absolute time) as a timestamp.
+pub fn plist_time(v: &plist::Value) -> Option<jiff::Timestamp> {
+    match v {
+        plist::Value::Date(d) => {
+            let st: std::time::SystemTime = (*d).into();
+            jiff::Timestamp::try_from(st).ok()
+        }
+        plist::Value::Real(f) => crate::time::from_apple_nonzero(*f),
+        plist::Value::Integer(i) => crate::time::from_apple_nonzero(i.as_signed()? as f64),
+        _ => None,
+    }
+}
+
+/// The last `/`-separated component of a process path.
+pub fn basename(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_links() {
+        assert_eq!(
+            links("Please click here https://badbadbad.example.org/ now. Or http://x.y/z."),
+            vec!["https://badbadbad.example.org/", "http://x.y/z"]
+        );
+        assert!(links("no link http:// here").is_empty());
+    }
+}

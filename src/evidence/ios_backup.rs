@@ -1,0 +1,621 @@
+//! Read-only view of an iTunes/Finder/libimobiledevice iOS backup folder.
+//!
+//! A backup stores each file under `<root>/<fileID[0..2]>/<fileID>` where
+//! `fileID = SHA1("<domain>-<relativePath>")`; `Manifest.db` (table `Files`)
+//! maps the logical `domain` + `relativePath` to that ID and carries an
+//! NSKeyedArchiver `MBFile` blob with the file's metadata. `Info.plist`,
+//! `Manifest.plist` and `Status.plist` describe the device and the backup.
+//!
+//! Every file access of the iOS modules goes through [`IosBackup`]: plain
+//! backups are read from disk (SQLite opened immutable, so nothing is ever
+//! written beside the evidence); encrypted backups plug a [`FileDecryptor`]
+//! and an in-memory `Manifest.db` in through [`IosBackup::open_decrypted`],
+//! and the same modules then read decrypted bytes from memory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension};
+use sha1::{Digest, Sha1};
+
+use super::nskeyed::{MbFile, decode_mbfile};
+use super::sqlite::{open_bytes, open_immutable};
+use crate::artifacts::ModuleError;
+use crate::error::{Error, Result};
+use crate::model::{DeviceInfo, Platform};
+
+/// One row of `Manifest.db` `Files`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// 40 hex characters: `SHA1("<domain>-<relative_path>")`.
+    pub file_id: String,
+    /// e.g. `HomeDomain`, `AppDomain-net.whatsapp.WhatsApp`.
+    pub domain: String,
+    /// Path inside the domain, e.g. `Library/SMS/sms.db` (empty for the domain root).
+    pub relative_path: String,
+    /// `Files.flags`: 1 file, 2 directory, 4 symlink (0 when unknown).
+    pub flags: i64,
+    /// The decoded `Files.file` blob, when it was present and decodable.
+    pub mbfile: Option<MbFile>,
+}
+
+impl FileEntry {
+    /// `Domain/relative/path`, the name records use for their source.
+    pub fn logical_path(&self) -> String {
+        if self.relative_path.is_empty() {
+            self.domain.clone()
+        } else {
+            format!("{}/{}", self.domain, self.relative_path)
+        }
+    }
+
+    /// Where this file lived on the device, when its domain has a known
+    /// root (`HomeDomain` → `/private/var/mobile`, ...). App containers have
+    /// a random UUID on the device, so they have no known absolute path.
+    pub fn device_path(&self) -> Option<String> {
+        device_path(&self.domain, &self.relative_path)
+    }
+}
+
+/// The on-device root folder of a backup domain, where it is fixed.
+pub fn domain_root(domain: &str) -> Option<&'static str> {
+    Some(match domain {
+        "HomeDomain" | "MediaDomain" | "CameraRollDomain" | "HealthDomain" | "HomeKitDomain"
+        | "KeyboardDomain" | "MobileDeviceDomain" | "TonesDomain" | "BooksDomain" => {
+            "/private/var/mobile"
+        }
+        "RootDomain" => "/private/var/root",
+        "WirelessDomain" => "/private/var/wireless",
+        "SystemPreferencesDomain" => "/private/var/preferences",
+        "ManagedPreferencesDomain" => "/private/var/Managed Preferences",
+        "KeychainDomain" => "/private/var/Keychains",
+        "DatabaseDomain" => "/private/var/db",
+        "NetworkDomain" => "/private/var/networkd",
+        "ProtectedDomain" => "/private/var/protected",
+        "InstallDomain" => "/private/var/installd",
+        _ => return None,
+    })
+}
+
+/// `domain` + `relative_path` → absolute device path, if the domain root is fixed.
+pub fn device_path(domain: &str, relative_path: &str) -> Option<String> {
+    let root = domain_root(domain)?;
+    Some(if relative_path.is_empty() {
+        root.to_string()
+    } else {
+        format!("{root}/{relative_path}")
+    })
+}
+
+/// `SHA1("<domain>-<relative_path>")` in hex: the name of the file in the backup.
+pub fn file_id(domain: &str, relative_path: &str) -> String {
+    let mut h = Sha1::new();
+    h.update(domain.as_bytes());
+    h.update(b"-");
+    h.update(relative_path.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Decrypts a file's bytes (the encrypted-backup support implements this).
+pub trait FileDecryptor: Send + Sync {
+    /// `data` is the file as stored in the backup; returns the plaintext
+    /// (truncated to `MbFile::size`) or a one-line reason.
+    fn decrypt(&self, entry: &FileEntry, data: Vec<u8>) -> std::result::Result<Vec<u8>, String>;
+}
+
+enum ManifestSource {
+    File(PathBuf),
+    Memory(Vec<u8>),
+}
+
+/// An opened backup. `Sync`: modules share it across threads.
+pub struct IosBackup {
+    root: PathBuf,
+    manifest: ManifestSource,
+    /// One connection for the (indexed, quick) lookups of all modules.
+    lookup: Mutex<Connection>,
+    decryptor: Option<Box<dyn FileDecryptor>>,
+    info: Option<plist::Dictionary>,
+    manifest_plist: Option<plist::Dictionary>,
+    status: Option<plist::Dictionary>,
+}
+
+fn read_plist_dict(path: &Path) -> Result<Option<plist::Dictionary>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let value = plist::Value::from_file(path)
+        .map_err(|e| Error::input(path, format!("not a property list: {e}")))?;
+    match value {
+        plist::Value::Dictionary(d) => Ok(Some(d)),
+        _ => Err(Error::input(path, "property list is not a dictionary")),
+    }
+}
+
+impl IosBackup {
+    /// Opens a plain (unencrypted) backup folder.
+    ///
+    /// An encrypted backup (`Manifest.plist` `IsEncrypted`, or a
+    /// `Manifest.db` that is not SQLite) is refused with a clear message.
+    pub fn open(root: &Path) -> Result<Self> {
+        let (info, manifest_plist, status) = Self::read_plists(root)?;
+        let encrypted = manifest_plist
+            .as_ref()
+            .and_then(|d| d.get("IsEncrypted"))
+            .and_then(|v| v.as_boolean())
+            .unwrap_or(false);
+        if encrypted {
+            return Err(Error::input(
+                root,
+                "encrypted backup: decryption support is being added; for now decrypt it first (e.g. `mvt-ios decrypt-backup`) and scan the decrypted copy",
+            ));
+        }
+        let db_path = root.join("Manifest.db");
+        if !db_path.is_file() {
+            return Err(Error::input(
+                root,
+                "not an iOS backup: Manifest.db is missing",
+            ));
+        }
+        let conn = open_immutable(&db_path).map_err(|e| {
+            Error::input(
+                &db_path,
+                format!(
+                    "cannot read Manifest.db ({e}); if the backup is encrypted, decrypt it first"
+                ),
+            )
+        })?;
+        check_manifest_schema(&conn).map_err(|reason| Error::input(&db_path, reason))?;
+        Ok(IosBackup {
+            root: root.to_path_buf(),
+            manifest: ManifestSource::File(db_path),
+            lookup: Mutex::new(conn),
+            decryptor: None,
+            info,
+            manifest_plist,
+            status,
+        })
+    }
+
+    /// Opens a backup whose `Manifest.db` was decrypted into memory; every
+    /// file read goes through `decryptor`. For the encrypted-backup support.
+    pub fn open_decrypted(
+        root: &Path,
+        manifest_db: Vec<u8>,
+        decryptor: Box<dyn FileDecryptor>,
+    ) -> Result<Self> {
+        let (info, manifest_plist, status) = Self::read_plists(root)?;
+        let db_path = root.join("Manifest.db");
+        let conn = open_bytes(&manifest_db).map_err(|e| {
+            Error::input(
+                &db_path,
+                format!("decrypted Manifest.db is not a database: {e}"),
+            )
+        })?;
+        check_manifest_schema(&conn).map_err(|reason| Error::input(&db_path, reason))?;
+        Ok(IosBackup {
+            root: root.to_path_buf(),
+            manifest: ManifestSource::Memory(manifest_db),
+            lookup: Mutex::new(conn),
+            decryptor: Some(decryptor),
+            info,
+            manifest_plist,
+            status,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn read_plists(
+        root: &Path,
+    ) -> Result<(
+        Option<plist::Dictionary>,
+        Option<plist::Dictionary>,
+        Option<plist::Dictionary>,
+    )> {
+        Ok((
+            read_plist_dict(&root.join("Info.plist"))?,
+            read_plist_dict(&root.join("Manifest.plist"))?,
+            // Status.plist is informative only; a broken one is not fatal.
+            read_plist_dict(&root.join("Status.plist")).unwrap_or(None),
+        ))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn info_plist(&self) -> Option<&plist::Dictionary> {
+        self.info.as_ref()
+    }
+
+    pub fn manifest_plist(&self) -> Option<&plist::Dictionary> {
+        self.manifest_plist.as_ref()
+    }
+
+    pub fn status_plist(&self) -> Option<&plist::Dictionary> {
+        self.status.as_ref()
+    }
+
+    /// Whether `Manifest.plist` says the backup is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.manifest_plist
+            .as_ref()
+            .and_then(|d| d.get("IsEncrypted"))
+            .and_then(|v| v.as_boolean())
+            .unwrap_or(false)
+    }
+
+    /// Device facts for the report, from Info.plist, then Manifest.plist's `Lockdown`.
+    pub fn device_info(&self) -> DeviceInfo {
+        let info = self.info.as_ref();
+        let lockdown = self
+            .manifest_plist
+            .as_ref()
+            .and_then(|d| d.get("Lockdown"))
+            .and_then(|v| v.as_dictionary());
+        let get = |info_key: &str, lockdown_key: &str| -> Option<String> {
+            info.and_then(|d| d.get(info_key))
+                .and_then(plist_scalar)
+                .or_else(|| {
+                    lockdown
+                        .and_then(|d| d.get(lockdown_key))
+                        .and_then(plist_scalar)
+                })
+                .filter(|s| !s.is_empty())
+        };
+        let mut device = DeviceInfo {
+            platform: Some(Platform::Ios),
+            identifier: get("Unique Identifier", "UniqueDeviceID"),
+            name: get("Device Name", "DeviceName"),
+            model: get("Product Type", "ProductType"),
+            os_version: get("Product Version", "ProductVersion"),
+            build: get("Build Version", "BuildVersion"),
+            ..Default::default()
+        };
+        if let Some(s) = get("Serial Number", "SerialNumber") {
+            device.extra.insert("serial_number".into(), s);
+        }
+        if let Some(d) = info
+            .and_then(|d| d.get("Last Backup Date"))
+            .or_else(|| self.manifest_plist.as_ref().and_then(|d| d.get("Date")))
+            .and_then(plist_scalar)
+        {
+            device.extra.insert("backup_date".into(), d);
+        }
+        device
+            .extra
+            .insert("encrypted".into(), self.is_encrypted().to_string());
+        if let Some(full) = self
+            .status
+            .as_ref()
+            .and_then(|d| d.get("IsFullBackup"))
+            .and_then(|v| v.as_boolean())
+        {
+            device.extra.insert("full_backup".into(), full.to_string());
+        }
+        device
+    }
+
+    /// A fresh connection to `Manifest.db`, for streaming all rows.
+    pub fn manifest_connection(&self) -> std::result::Result<Connection, ModuleError> {
+        match &self.manifest {
+            ManifestSource::File(p) => open_immutable(p).map_err(|e| fail(p, e)),
+            ManifestSource::Memory(bytes) => {
+                open_bytes(bytes).map_err(|e| fail(&self.root.join("Manifest.db"), e))
+            }
+        }
+    }
+
+    fn with_lookup<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> std::result::Result<T, ModuleError> {
+        let conn = self
+            .lookup
+            .lock()
+            .map_err(|_| ModuleError::Failed("Manifest.db: lookup connection poisoned".into()))?;
+        f(&conn).map_err(|e| {
+            ModuleError::Failed(format!("{}: {e}", self.root.join("Manifest.db").display()))
+        })
+    }
+
+    /// The entry for `domain` + `relative_path`. Falls back to the computed
+    /// fileID when the Manifest has no row but the file is there (iOS omits
+    /// a few files from the Manifest, e.g. WhatsApp's `LID.sqlite`).
+    pub fn entry(
+        &self,
+        domain: &str,
+        relative_path: &str,
+    ) -> std::result::Result<Option<FileEntry>, ModuleError> {
+        let row = self.with_lookup(|c| {
+            c.prepare_cached(
+                "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE domain = ?1 AND relativePath = ?2 LIMIT 1",
+            )?
+            .query_row([domain, relative_path], row_to_entry)
+            .optional()
+        })?;
+        if row.is_some() {
+            return Ok(row);
+        }
+        let id = file_id(domain, relative_path);
+        let entry = FileEntry {
+            file_id: id,
+            domain: domain.to_string(),
+            relative_path: relative_path.to_string(),
+            flags: 1,
+            mbfile: None,
+        };
+        Ok(self
+            .stored_path(&entry)
+            .filter(|p| p.is_file())
+            .map(|_| entry))
+    }
+
+    /// Entries whose `relativePath` matches a glob (`*` matches across `/`,
+    /// as in SQLite GLOB), optionally within one domain; sorted by domain
+    /// then path. Example: `Library/Safari/Profiles/*/History.db`.
+    pub fn find(
+        &self,
+        domain: Option<&str>,
+        relative_glob: &str,
+    ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
+        self.with_lookup(|c| {
+            let mut out = Vec::new();
+            match domain {
+                Some(d) => {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
+                    )?;
+                    for r in stmt.query_map([d, relative_glob], row_to_entry)? {
+                        out.push(r?);
+                    }
+                }
+                None => {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE relativePath GLOB ?1 ORDER BY domain, relativePath",
+                    )?;
+                    for r in stmt.query_map([relative_glob], row_to_entry)? {
+                        out.push(r?);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Entries whose domain matches a glob (e.g. `AppDomainGroup-*whatsapp*`) and
+    /// whose relativePath equals `relative_path`.
+    pub fn find_in_domains(
+        &self,
+        domain_glob: &str,
+        relative_path: &str,
+    ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
+        self.with_lookup(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE relativePath = ?2 AND domain GLOB ?1 ORDER BY domain, relativePath",
+            )?;
+            let rows = stmt.query_map([domain_glob, relative_path], row_to_entry)?;
+            rows.collect()
+        })
+    }
+
+    /// Where the entry's bytes are stored, if its fileID is well-formed
+    /// (40 hex digits: nothing from the Manifest can point outside the folder).
+    fn stored_path(&self, entry: &FileEntry) -> Option<PathBuf> {
+        let id = entry.file_id.as_str();
+        if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(self.root.join(&id[..2]).join(id))
+    }
+
+    /// Whether the entry's content is present in the backup.
+    pub fn has_content(&self, entry: &FileEntry) -> bool {
+        self.stored_path(entry).is_some_and(|p| p.is_file())
+    }
+
+    /// The plaintext bytes of an entry. `Missing` when the file is listed but
+    /// absent (partial backups list files they do not hold).
+    pub fn read(&self, entry: &FileEntry) -> std::result::Result<Vec<u8>, ModuleError> {
+        let path = self.stored_path(entry).ok_or_else(|| {
+            ModuleError::Failed(format!(
+                "{}: malformed fileID {:?}",
+                entry.logical_path(),
+                entry.file_id
+            ))
+        })?;
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModuleError::Missing),
+            Err(e) => {
+                return Err(ModuleError::Failed(format!(
+                    "{}: {e}",
+                    self.describe(entry)
+                )));
+            }
+        };
+        let data = super::read_capped(file, super::MAX_MEMBER_BYTES)
+            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))?;
+        match &self.decryptor {
+            Some(d) => d
+                .decrypt(entry, data)
+                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry)))),
+            None => Ok(data),
+        }
+    }
+
+    /// `Domain/path (xx/fileID)` for messages.
+    pub fn describe(&self, entry: &FileEntry) -> String {
+        let id = &entry.file_id;
+        format!(
+            "{} ({}/{})",
+            entry.logical_path(),
+            id.get(..2).unwrap_or(""),
+            id
+        )
+    }
+
+    /// Opens an entry as a read-only SQLite database (immutable on disk, or
+    /// from decrypted bytes in memory).
+    pub fn open_sqlite(&self, entry: &FileEntry) -> std::result::Result<Connection, ModuleError> {
+        if self.decryptor.is_some() {
+            let bytes = self.read(entry)?;
+            return open_bytes(&bytes)
+                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+        }
+        let path = self.stored_path(entry).ok_or_else(|| {
+            ModuleError::Failed(format!("{}: malformed fileID", entry.logical_path()))
+        })?;
+        if !path.is_file() {
+            return Err(ModuleError::Missing);
+        }
+        open_immutable(&path)
+            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))
+    }
+
+    /// Looks up and opens a database; `Missing` if it is not in the backup.
+    pub fn open_sqlite_at(
+        &self,
+        domain: &str,
+        relative_path: &str,
+    ) -> std::result::Result<(FileEntry, Connection), ModuleError> {
+        let entry = self
+            .entry(domain, relative_path)?
+            .ok_or(ModuleError::Missing)?;
+        let conn = self.open_sqlite(&entry)?;
+        Ok((entry, conn))
+    }
+
+    /// Reads and parses a property list entry (XML or binary).
+    pub fn read_plist(&self, entry: &FileEntry) -> std::result::Result<plist::Value, ModuleError> {
+        let bytes = self.read(entry)?;
+        plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| {
+            ModuleError::Failed(format!(
+                "{}: not a property list: {e}",
+                self.describe(entry)
+            ))
+        })
+    }
+
+    /// Looks up and parses a property list; `Missing` if it is not in the backup.
+    pub fn read_plist_at(
+        &self,
+        domain: &str,
+        relative_path: &str,
+    ) -> std::result::Result<(FileEntry, plist::Value), ModuleError> {
+        let entry = self
+            .entry(domain, relative_path)?
+            .ok_or(ModuleError::Missing)?;
+        let value = self.read_plist(&entry)?;
+        Ok((entry, value))
+    }
+}
+
+fn fail(path: &Path, e: impl std::fmt::Display) -> ModuleError {
+    ModuleError::Failed(format!("{}: {e}", path.display()))
+}
+
+fn check_manifest_schema(conn: &Connection) -> std::result::Result<(), String> {
+    let cols = super::sqlite::columns(conn, "Files");
+    for needed in ["fileID", "domain", "relativePath", "flags", "file"] {
+        if !cols.iter().any(|c| c == needed) {
+            return Err(format!(
+                "Manifest.db has no Files.{needed} column; not an iOS backup manifest"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Maps a `SELECT fileID, domain, relativePath, flags, file` row. Text
+/// columns stored as BLOBs (seen in the wild) are read lossily.
+pub fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<FileEntry> {
+    let text = |i: usize| -> rusqlite::Result<String> {
+        Ok(match row.get_ref(i)? {
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                String::from_utf8_lossy(t).into_owned()
+            }
+            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+            _ => String::new(),
+        })
+    };
+    let flags = match row.get_ref(3)? {
+        rusqlite::types::ValueRef::Integer(n) => n,
+        _ => 0,
+    };
+    let mbfile = match row.get_ref(4)? {
+        rusqlite::types::ValueRef::Blob(b) if !b.is_empty() => decode_mbfile(b).ok(),
+        _ => None,
+    };
+    Ok(FileEntry {
+        file_id: text(0)?,
+        domain: text(1)?,
+        relative_path: text(2)?,
+        flags,
+        mbfile,
+    })
+}
+
+/// A plist scalar as text (dates in RFC 3339 UTC).
+pub fn plist_scalar(v: &plist::Value) -> Option<String> {
+    Some(match v {
+        plist::Value::String(s) => s.clone(),
+        plist::Value::Integer(i) => i.to_string(),
+        plist::Value::Real(f) => f.to_string(),
+        plist::Value::Boolean(b) => b.to_string(),
+        plist::Value::Date(d) => {
+            let st: std::time::SystemTime = (*d).into();
+            jiff::Timestamp::try_from(st).ok()?.to_string()
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_ids_are_sha1_of_domain_and_path() {
+        assert_eq!(
+            file_id("HomeDomain", "Library/SMS/sms.db"),
+            "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
+        );
+        assert_eq!(
+            file_id(
+                "AppDomainGroup-group.net.whatsapp.WhatsApp.shared",
+                "LID.sqlite"
+            ),
+            "e794f6ffcc3c222535f47684a63d5178da3c4500"
+        );
+    }
+
+    #[test]
+    fn device_paths() {
+        assert_eq!(
+            device_path("HomeDomain", "Library/SMS/sms.db").as_deref(),
+            Some("/private/var/mobile/Library/SMS/sms.db")
+        );
+        assert_eq!(device_path("AppDomain-x", "Library/a"), None);
+    }
+
+    #[test]
+    fn refuses_non_backups_and_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(IosBackup::open(dir.path()).is_err());
+        std::fs::write(
+            dir.path().join("Manifest.db"),
+            b"not sqlite, encrypted bytes ...",
+        )
+        .unwrap();
+        let err = IosBackup::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("Manifest.db"), "{err}");
+        let mut d = plist::Dictionary::new();
+        d.insert("IsEncrypted".into(), true.into());
+        plist::Value::Dictionary(d)
+            .to_file_xml(dir.path().join("Manifest.plist"))
+            .unwrap();
+        let err = IosBackup::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("encrypted backup"), "{err}");
+    }
+}
