@@ -332,37 +332,50 @@ fn decrypt_refuses_to_write_inside_the_input_or_over_files() {
 #[test]
 fn large_database_goes_through_a_private_temp_dir_that_is_removed() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, enc) = encrypted_twin(tmp.path(), &EncryptParams::fast(PASSWORD));
+    let (plain, enc) = encrypted_twin(tmp.path(), &EncryptParams::fast(PASSWORD));
+    let base = tmp.path().join("tmp");
+    std::fs::create_dir(&base).unwrap();
     let keys = BackupKeys::unlock(&enc, Secret::Password(PASSWORD.as_bytes())).unwrap();
     let manifest = keys.manifest_db(&enc).unwrap().to_vec();
-    // Limit 0: every file counts as large.
-    let decryptor = Decryptor::with_in_memory_max(keys, 0);
-    let lookup = IosBackup::open_decrypted(
-        &enc,
-        manifest,
-        Box::new(Decryptor::new(
-            BackupKeys::unlock(&enc, Secret::Password(PASSWORD.as_bytes())).unwrap(),
-        )),
-    )
-    .unwrap();
-    let entry = lookup
+    // Limit 0: every database counts as too large for memory.
+    let decryptor = Decryptor::with_limits(keys, 0, Some(base.clone()));
+    let backup = IosBackup::open_decrypted(&enc, manifest, Box::new(decryptor)).unwrap();
+    let entry = backup
         .entry("HomeDomain", "Library/SMS/sms.db")
         .unwrap()
         .unwrap();
-    let id = &entry.file_id;
-    let conn = decryptor
-        .open_sqlite(&entry, &enc.join(&id[..2]).join(id))
-        .unwrap();
-    let dir = decryptor.temp_dir().expect("large file used the temp dir");
-    // Opened, then unlinked at once: the folder is empty while still in use.
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let conn = backup.open_sqlite(&entry).unwrap();
+    // The private folder exists (mode 0700) but is already empty: the
+    // decrypted file was unlinked as soon as SQLite had it open.
+    let dirs: Vec<_> = std::fs::read_dir(&base).unwrap().flatten().collect();
+    assert_eq!(dirs.len(), 1);
+    assert_eq!(std::fs::read_dir(dirs[0].path()).unwrap().count(), 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = dirs[0].metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
     let text: String = conn
         .query_row("SELECT text FROM message", [], |r| r.get(0))
         .unwrap();
     assert!(text.contains("planted-indicator"));
+    // Same rows as the plain twin.
+    let plain_backup = IosBackup::open(&plain).unwrap();
+    let (_, plain_conn) = plain_backup
+        .open_sqlite_at("HomeDomain", "Library/SMS/sms.db")
+        .unwrap();
+    let plain_text: String = plain_conn
+        .query_row("SELECT text FROM message", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(text, plain_text);
     drop(conn);
-    drop(decryptor);
-    assert!(!dir.exists());
+    drop(backup);
+    assert_eq!(
+        std::fs::read_dir(&base).unwrap().count(),
+        0,
+        "temp folder left behind"
+    );
 }
 
 /// The same round trip on MVT's own sample backup (3,721 manifest rows).

@@ -215,19 +215,22 @@ pub struct Decryptor {
     keys: Arc<BackupKeys>,
     tmp: Mutex<Option<PrivateTempDir>>,
     in_memory_max: u64,
+    temp_base: Option<PathBuf>,
 }
 
 impl Decryptor {
     pub fn new(keys: BackupKeys) -> Self {
-        Self::with_in_memory_max(keys, in_memory_max())
+        Self::with_limits(keys, in_memory_max(), None)
     }
 
-    /// As `new`, with an explicit in-memory limit (tests).
-    pub fn with_in_memory_max(keys: BackupKeys, in_memory_max: u64) -> Self {
+    /// As `new`, with an explicit in-memory limit and, optionally, the
+    /// folder to create the private temporary folder in (default `TMPDIR`).
+    pub fn with_limits(keys: BackupKeys, in_memory_max: u64, temp_base: Option<PathBuf>) -> Self {
         Decryptor {
             keys: Arc::new(keys),
             tmp: Mutex::new(None),
             in_memory_max,
+            temp_base,
         }
     }
 
@@ -240,11 +243,10 @@ impl Decryptor {
             .map(|t| t.path().to_path_buf())
     }
 
-    /// Opens a stored encrypted database as SQLite. Up to [`in_memory_max`]
-    /// it is decrypted in memory; above, into the private temporary folder,
-    /// opened, and unlinked at once (the open connection keeps reading it;
-    /// the name is gone from the disk).
-    pub fn open_sqlite(
+    /// Opens a stored encrypted database as SQLite through the private
+    /// temporary folder: decrypted there, opened, and unlinked at once (the
+    /// open connection keeps reading it; the name is gone from the disk).
+    pub fn open_sqlite_via_temp(
         &self,
         entry: &FileEntry,
         stored: &Path,
@@ -258,18 +260,6 @@ impl Decryptor {
             Some(Err(e)) => return Err(e.to_string()),
             None => return Err("no MBFile metadata in Manifest.db, so no key".into()),
         };
-        if len <= self.in_memory_max {
-            let data = super::read_capped(
-                File::open(stored).map_err(|e| e.to_string())?,
-                super::MAX_MEMBER_BYTES,
-            )
-            .map_err(|e| e.to_string())?;
-            let plain = self
-                .keys
-                .decrypt_file(entry.mbfile.as_ref(), data)
-                .map_err(|e| e.to_string())?;
-            return super::sqlite::open_bytes(&plain).map_err(|e| e.to_string());
-        }
         let size = entry.mbfile.as_ref().and_then(|m| m.size).unwrap_or(len);
         let path = {
             let mut tmp = self
@@ -277,9 +267,11 @@ impl Decryptor {
                 .lock()
                 .map_err(|_| "temporary folder lock poisoned".to_string())?;
             if tmp.is_none() {
-                *tmp = Some(
-                    PrivateTempDir::new().map_err(|e| format!("private temporary folder: {e}"))?,
-                );
+                let made = match &self.temp_base {
+                    Some(base) => PrivateTempDir::new_in(base),
+                    None => PrivateTempDir::new(),
+                };
+                *tmp = Some(made.map_err(|e| format!("private temporary folder: {e}"))?);
             }
             let dir = tmp
                 .as_ref()
@@ -296,6 +288,16 @@ impl Decryptor {
 }
 
 impl FileDecryptor for Decryptor {
+    /// Files over the in-memory limit go through the private temp folder.
+    fn open_sqlite(
+        &self,
+        entry: &FileEntry,
+        stored: &Path,
+    ) -> Option<std::result::Result<Connection, String>> {
+        let len = std::fs::metadata(stored).ok()?.len();
+        (len > self.in_memory_max).then(|| self.open_sqlite_via_temp(entry, stored))
+    }
+
     fn decrypt(&self, entry: &FileEntry, data: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
         let mut plain = self
             .keys

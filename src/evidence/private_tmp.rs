@@ -24,6 +24,11 @@ pub struct PrivateTempDir {
 impl PrivateTempDir {
     /// Creates the folder in the system temporary folder (`TMPDIR`).
     pub fn new() -> std::io::Result<Self> {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// Creates the folder inside `base`.
+    pub fn new_in(base: &Path) -> std::io::Result<Self> {
         install_signal_cleanup();
         let mut builder = tempfile::Builder::new();
         builder.prefix(PREFIX);
@@ -32,7 +37,7 @@ impl PrivateTempDir {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o700));
         }
-        let dir = builder.tempdir()?;
+        let dir = builder.tempdir_in(base)?;
         if let Ok(mut live) = LIVE.lock() {
             live.push(dir.path().to_path_buf());
         }
