@@ -17,7 +17,9 @@ pub enum Error {
     Input { path: PathBuf, reason: String },
     #[error("{path}: wrong password")]
     WrongPassword { path: PathBuf },
-    #[error("{path}: this backup is encrypted; give its password with --password-file or --password-env (or type it at the prompt)")]
+    #[error(
+        "{path}: this backup is encrypted; give its password with --password-file or --password-env (or type it at the prompt)"
+    )]
     PasswordRequired { path: PathBuf },
     #[error("{path}: truncated: {reason}")]
     Truncated { path: PathBuf, reason: String },

@@ -7,10 +7,13 @@
 //! `scan` (findings per device) → `report` (JSON, HTML, CSV, JSONL).
 
 pub mod artifacts;
+pub mod cli;
 pub mod error;
 pub mod evidence;
 pub mod fixtures;
+pub mod indicators;
 pub mod model;
 pub mod progress;
+pub mod report;
 pub mod scan;
 pub mod time;

@@ -225,7 +225,13 @@ impl Record {
         self
     }
 
-    pub fn push_alert(&mut self, rule: &str, level: Level, severity: Severity, message: impl Into<String>) {
+    pub fn push_alert(
+        &mut self,
+        rule: &str,
+        level: Level,
+        severity: Severity,
+        message: impl Into<String>,
+    ) {
         self.alerts.push(Alert {
             rule: rule.to_string(),
             level,

@@ -38,7 +38,11 @@ pub fn from_apple(value: f64) -> Option<Timestamp> {
     if !value.is_finite() {
         return None;
     }
-    let secs = if value.abs() > 1e12 { value / 1e9 } else { value };
+    let secs = if value.abs() > 1e12 {
+        value / 1e9
+    } else {
+        value
+    };
     from_unix_f64(secs + APPLE_EPOCH_OFFSET as f64)
 }
 
@@ -49,7 +53,11 @@ pub fn from_webkit(us: i64) -> Option<Timestamp> {
 
 /// Like `from_apple` but treats 0 as "no time" (a common placeholder).
 pub fn from_apple_nonzero(value: f64) -> Option<Timestamp> {
-    if value == 0.0 { None } else { from_apple(value) }
+    if value == 0.0 {
+        None
+    } else {
+        from_apple(value)
+    }
 }
 
 /// Parses an RFC 3339 / ISO 8601 instant; a naive date-time is taken as UTC.

@@ -69,7 +69,12 @@ impl<E: std::fmt::Display> From<E> for ModuleError {
 
 /// Runs one module, timing it and turning its error (or, as a last line of
 /// defence, its panic) into a status so the other modules carry on.
-pub fn run_module<F>(name: &str, artifact: &str, progress: &crate::progress::Progress, f: F) -> ModuleOutput
+pub fn run_module<F>(
+    name: &str,
+    artifact: &str,
+    progress: &crate::progress::Progress,
+    f: F,
+) -> ModuleOutput
 where
     F: FnOnce() -> Result<Vec<Record>, ModuleError>,
 {
@@ -80,7 +85,9 @@ where
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        Err(ModuleError::Failed(format!("internal error while reading: {what}")))
+        Err(ModuleError::Failed(format!(
+            "internal error while reading: {what}"
+        )))
     });
     let duration_ms = started.elapsed().as_millis() as u64;
     progress.module_done(name);
@@ -113,8 +120,13 @@ mod tests {
         assert_eq!(missing.status, ModuleStatus::Missing);
         let failed = run_module("c", "x", &p, || Err("x.db: file is not a database".into()));
         assert_eq!(failed.status, ModuleStatus::Error);
-        assert_eq!(failed.error.as_deref(), Some("x.db: file is not a database"));
-        let panicked = run_module("d", "x", &p, || -> Result<Vec<Record>, ModuleError> { panic!("boom") });
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("x.db: file is not a database")
+        );
+        let panicked = run_module("d", "x", &p, || -> Result<Vec<Record>, ModuleError> {
+            panic!("boom")
+        });
         assert_eq!(panicked.status, ModuleStatus::Error);
         assert!(panicked.error.unwrap().contains("boom"));
     }

@@ -8,7 +8,10 @@ use clap::Parser;
 use spydar::fixtures::{self, GenOptions};
 
 #[derive(Parser)]
-#[command(name = "spydar-fixtures", about = "Generate synthetic test inputs with planted indicators and decoys")]
+#[command(
+    name = "spydar-fixtures",
+    about = "Generate synthetic test inputs with planted indicators and decoys"
+)]
 struct Args {
     /// ios-backup | sysdiagnose | android-backup | bugreport | androidqf
     kind: String,
@@ -30,7 +33,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.out.exists() {
-        eprintln!("spydar-fixtures: {}: already exists; refusing to overwrite", args.out.display());
+        eprintln!(
+            "spydar-fixtures: {}: already exists; refusing to overwrite",
+            args.out.display()
+        );
         return ExitCode::from(2);
     }
     let opts = GenOptions {

@@ -70,7 +70,13 @@ fn head(path: &Path, n: usize) -> Vec<u8> {
 fn zip_names(path: &Path) -> Option<Vec<String>> {
     let file = File::open(path).ok()?;
     let archive = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
-    Some(archive.file_names().filter_map(Result::ok).map(|n| n.to_string()).collect())
+    Some(
+        archive
+            .file_names()
+            .filter_map(Result::ok)
+            .map(|n| n.to_string())
+            .collect(),
+    )
 }
 
 fn is_backup_dir(path: &Path) -> bool {
@@ -98,7 +104,10 @@ fn looks_like_androidqf(names: &[String]) -> bool {
 }
 
 fn looks_like_sysdiagnose_dir(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     name.starts_with("sysdiagnose")
         || path.join("system_logs.logarchive").is_dir()
         || (path.join("ps.txt").is_file() && path.join("logs").is_dir())
@@ -135,7 +144,9 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         if looks_like_androidqf(&names) {
             return Ok(InputKind::Androidqf);
         }
-        if looks_like_bugreport(&names) || path.join("FS").is_dir() && names.iter().any(|n| n.ends_with(".txt")) {
+        if looks_like_bugreport(&names)
+            || path.join("FS").is_dir() && names.iter().any(|n| n.ends_with(".txt"))
+        {
             return Ok(InputKind::AndroidBugreport);
         }
         if names.is_empty() {
@@ -211,11 +222,19 @@ mod tests {
         let txt = dir.path().join("notes.txt");
         std::fs::write(&txt, b"hello").unwrap();
         let err = detect(&txt).unwrap_err().to_string();
-        assert!(err.contains("notes.txt") && err.contains("sysdiagnose"), "{err}");
+        assert!(
+            err.contains("notes.txt") && err.contains("sysdiagnose"),
+            "{err}"
+        );
 
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        assert!(detect(&empty).unwrap_err().to_string().contains("empty folder"));
+        assert!(
+            detect(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("empty folder")
+        );
 
         let backup = dir.path().join("b");
         std::fs::create_dir(&backup).unwrap();

@@ -20,7 +20,9 @@ pub fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
     uri.push_str("?mode=ro&immutable=1");
     let conn = Connection::open_with_flags(
         uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // Fail now, not at the first query, when the file is not a database.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
@@ -48,7 +50,10 @@ pub fn has_table(conn: &Connection, table: &str) -> bool {
 
 /// The column names of a table, for schema-tolerant queries.
 pub fn columns(conn: &Connection, table: &str) -> Vec<String> {
-    let Ok(mut stmt) = conn.prepare(&format!("PRAGMA table_info(\"{}\")", table.replace('"', "\"\""))) else {
+    let Ok(mut stmt) = conn.prepare(&format!(
+        "PRAGMA table_info(\"{}\")",
+        table.replace('"', "\"\"")
+    )) else {
         return Vec::new();
     };
     stmt.query_map([], |row| row.get::<_, String>(1))
@@ -66,17 +71,27 @@ mod tests {
         let path = dir.path().join("odd name #1.db");
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-                .unwrap();
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
         }
         // The writer above checkpointed on close; only the db file remains.
-        let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let before: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         let conn = open_immutable(&path).unwrap();
-        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 1);
         assert!(conn.execute("INSERT INTO t VALUES (2)", []).is_err());
         drop(conn);
-        let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let after: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(before, after);
         assert!(has_table(&open_immutable(&path).unwrap(), "t"));
         assert_eq!(columns(&open_immutable(&path).unwrap(), "t"), vec!["x"]);
@@ -95,7 +110,10 @@ mod tests {
     fn database_from_memory() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
-        Connection::open(&path).unwrap().execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (7);").unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (7);")
+            .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let conn = open_bytes(&bytes).unwrap();
         let n: i64 = conn.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();

@@ -8,7 +8,10 @@ use crate::model::DeviceScan;
 
 /// Scans an `adb backup` file.
 pub fn scan_backup(path: &Path, _opts: &ScanOptions) -> Result<DeviceScan> {
-    Err(Error::input(path, "Android backup reading is not built yet"))
+    Err(Error::input(
+        path,
+        "Android backup reading is not built yet",
+    ))
 }
 
 /// Scans a bugreport zip or folder.

@@ -1,0 +1,147 @@
+//! `spydar indicators list|stats|check VALUE`.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+
+use super::{EXIT_CLEAN, EXIT_FINDINGS, IocArgs};
+use crate::error::Error;
+use crate::indicators::{BUNDLED_ATTRIBUTION, Matcher, normalize};
+use crate::model::{Observable, ObservableType as T};
+
+#[derive(Args)]
+pub struct IndicatorsArgs {
+    #[command(subcommand)]
+    pub action: Action,
+    #[command(flatten)]
+    pub iocs: IocArgs,
+}
+
+#[derive(Subcommand)]
+pub enum Action {
+    /// One line per source: indicators, malware, sha256.
+    List,
+    /// Counts per source and per STIX key.
+    Stats,
+    /// Says which indicators a value matches (domain, URL, process, path, hash, app id, ...). Exit 1 if any.
+    Check { value: String },
+}
+
+pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
+    let set = args.iocs.load()?;
+    match args.action {
+        Action::List => {
+            for s in &set.sources {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    s.name,
+                    s.indicators,
+                    s.malware.join(", "),
+                    s.sha256
+                );
+            }
+            eprintln!("{BUNDLED_ATTRIBUTION}");
+            Ok(EXIT_CLEAN)
+        }
+        Action::Stats => {
+            let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+            for s in &set.sources {
+                println!(
+                    "{}: {} indicators ({})",
+                    s.name,
+                    s.indicators,
+                    s.malware.join(", ")
+                );
+                for (k, n) in &s.per_key {
+                    println!("    {k:<28} {n}");
+                    *totals.entry(k.clone()).or_default() += n;
+                }
+                if !s.skipped.is_empty() {
+                    println!("    {:<28} {}", "skipped", s.skipped.len());
+                }
+            }
+            println!(
+                "total: {} indicators in {} sources",
+                set.total(),
+                set.sources.len()
+            );
+            for (k, n) in &totals {
+                println!("    {k:<28} {n}");
+            }
+            Ok(EXIT_CLEAN)
+        }
+        Action::Check { value } => {
+            let matcher = Matcher::new(set);
+            let mut found = false;
+            for kind in guess_kinds(&value) {
+                for hit in matcher.match_observable(&Observable {
+                    kind,
+                    value: value.clone(),
+                }) {
+                    let ind = matcher.indicator(hit.indicator);
+                    found = true;
+                    println!(
+                        "{} {:?} matches {} {}  [{}]  {}  {}",
+                        kind,
+                        value,
+                        ind.malware.as_deref().unwrap_or("(no malware name)"),
+                        ind.pattern,
+                        ind.id,
+                        ind.source,
+                        match hit.how {
+                            crate::indicators::matcher::MatchHow::Exact => "exact",
+                            crate::indicators::matcher::MatchHow::SubDomain => "sub-domain",
+                            crate::indicators::matcher::MatchHow::UrlHost => "URL host",
+                            crate::indicators::matcher::MatchHow::TruncatedProcess =>
+                                "truncated process name",
+                            crate::indicators::matcher::MatchHow::UnderFolder => "under folder",
+                            crate::indicators::matcher::MatchHow::BaseName => "file name",
+                            crate::indicators::matcher::MatchHow::InText => "in text",
+                        }
+                    );
+                }
+            }
+            if !found {
+                println!("{value:?}: no indicator matches");
+            }
+            Ok(if found { EXIT_FINDINGS } else { EXIT_CLEAN })
+        }
+    }
+}
+
+/// The observable types a bare value could be, most specific first.
+fn guess_kinds(v: &str) -> Vec<T> {
+    let v = v.trim();
+    if v.contains("://") {
+        return vec![T::Url];
+    }
+    if v.parse::<std::net::IpAddr>().is_ok() {
+        return vec![T::Ipv4, T::Ipv6];
+    }
+    if v.contains('@') {
+        return vec![T::Email];
+    }
+    if v.starts_with('/') {
+        return vec![T::FilePath, T::Process];
+    }
+    let hex = v
+        .chars()
+        .filter(|c| *c != ':')
+        .all(|c| c.is_ascii_hexdigit());
+    if hex && matches!(v.replace(':', "").len(), 32 | 40 | 64) {
+        return vec![T::Sha256, T::Sha1, T::Md5, T::CertHash];
+    }
+    let mut kinds = vec![
+        T::Process,
+        T::AppId,
+        T::ProfileId,
+        T::AndroidProperty,
+        T::FileName,
+    ];
+    if v.contains('/') {
+        kinds.insert(0, T::Url);
+    } else if normalize::domain(v).is_some() && v.contains('.') {
+        kinds.insert(0, T::Domain);
+    }
+    kinds
+}

@@ -1,0 +1,602 @@
+//! The compiled indicator set: hash lookups for typed observables, one
+//! Aho-Corasick automaton for free text. Built once, `Send + Sync`, shared
+//! by every worker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::normalize::{self, base_name};
+use super::{Indicator, IndicatorSet};
+use crate::artifacts::{SweptLine, TextSweep};
+use crate::model::{Observable, ObservableType as T};
+
+/// Shortest process or file name searched for inside free text: shorter
+/// names (Pegasus's `bh`) would fire on ordinary words, so they are matched
+/// only where a module gives a typed process name.
+pub const MIN_TEXT_NAME_LEN: usize = 4;
+
+/// One indicator matched by one observable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Index into `Matcher::indicators()`.
+    pub indicator: usize,
+    /// What was found on the device, typed as the indicator it matched
+    /// (for text: the matching token, e.g. the full host name).
+    pub found: Observable,
+    /// Found inside free text or a path rather than in a typed field.
+    pub in_text: bool,
+    /// How the match was made, for the finding's message.
+    pub how: MatchHow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchHow {
+    Exact,
+    SubDomain,
+    /// A 15/16-character process name that an indicator starts with.
+    TruncatedProcess,
+    UnderFolder,
+    BaseName,
+    UrlHost,
+    InText,
+}
+
+/// A needle of the free-text automaton: one string, the indicators it stands for.
+struct Needle {
+    indicators: Vec<u32>,
+}
+
+pub struct Matcher {
+    set: IndicatorSet,
+    /// Exact values per type; nested so lookups borrow a `&str`.
+    exact: HashMap<T, HashMap<String, Vec<u32>>>,
+    /// Folder indicators (`file:path` ending in `/`), keyed without the slash.
+    folders: HashMap<String, Vec<u32>>,
+    /// Relative `file:path` indicators, matched as a path suffix.
+    relative_paths: HashMap<String, Vec<u32>>,
+    /// Process indicators in order, for the truncated-name prefix lookup.
+    processes: BTreeMap<String, Vec<u32>>,
+    /// `host/path` indicators by host.
+    url_paths: HashMap<String, Vec<(String, u32)>>,
+    automaton: Option<AhoCorasick>,
+    needles: Vec<Needle>,
+}
+
+fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String, i: u32) {
+    let v = map.entry(kind).or_default().entry(value).or_default();
+    if !v.contains(&i) {
+        v.push(i);
+    }
+}
+
+impl Matcher {
+    pub fn new(set: IndicatorSet) -> Self {
+        let mut exact = HashMap::new();
+        let mut folders: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut relative_paths: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut processes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut url_paths: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+        let mut needle_index: HashMap<String, usize> = HashMap::new();
+        let mut needle_strings: Vec<String> = Vec::new();
+        let mut needles: Vec<Needle> = Vec::new();
+        for (i, ind) in set.indicators.iter().enumerate() {
+            let i = i as u32;
+            let v = ind.value.clone();
+            match ind.kind {
+                T::FilePath if v.ends_with('/') => {
+                    folders
+                        .entry(v.trim_end_matches('/').to_string())
+                        .or_default()
+                        .push(i);
+                }
+                T::FilePath if !v.starts_with('/') => {
+                    relative_paths.entry(v.clone()).or_default().push(i);
+                }
+                T::Process => {
+                    processes.entry(v.clone()).or_default().push(i);
+                    push(&mut exact, T::Process, v.clone(), i);
+                }
+                T::Url => {
+                    push(&mut exact, T::Url, v.clone(), i);
+                    if let Some((host, rest)) = normalize::url_host(&v)
+                        && !rest.is_empty()
+                    {
+                        url_paths
+                            .entry(host.to_string())
+                            .or_default()
+                            .push((rest.to_string(), i));
+                    }
+                }
+                kind => push(&mut exact, kind, v.clone(), i),
+            }
+            let searchable = match ind.kind {
+                T::Process | T::FileName => v.len() >= MIN_TEXT_NAME_LEN,
+                T::Text => false,
+                _ => v.len() >= 3,
+            };
+            if searchable {
+                let key = v.to_ascii_lowercase();
+                let n = *needle_index.entry(key.clone()).or_insert_with(|| {
+                    needle_strings.push(key);
+                    needles.push(Needle {
+                        indicators: Vec::new(),
+                    });
+                    needles.len() - 1
+                });
+                needles[n].indicators.push(i);
+            }
+        }
+        let automaton = if needle_strings.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&needle_strings)
+                .ok()
+        };
+        Matcher {
+            set,
+            exact,
+            folders,
+            relative_paths,
+            processes,
+            url_paths,
+            automaton,
+            needles,
+        }
+    }
+
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.set.indicators
+    }
+
+    pub fn indicator(&self, i: usize) -> &Indicator {
+        &self.set.indicators[i]
+    }
+
+    pub fn set(&self) -> &IndicatorSet {
+        &self.set
+    }
+
+    fn lookup(&self, kind: T, value: &str) -> &[u32] {
+        self.exact
+            .get(&kind)
+            .and_then(|m| m.get(value))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    fn hits(
+        &self,
+        out: &mut Vec<Hit>,
+        ids: &[u32],
+        kind: T,
+        found: &str,
+        in_text: bool,
+        how: MatchHow,
+    ) {
+        for &i in ids {
+            let hit = Hit {
+                indicator: i as usize,
+                found: Observable {
+                    kind,
+                    value: found.to_string(),
+                },
+                in_text,
+                how,
+            };
+            if !out.contains(&hit) {
+                out.push(hit);
+            }
+        }
+    }
+
+    /// Every indicator `obs` matches.
+    pub fn match_observable(&self, obs: &Observable) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let v = obs.value.trim();
+        match obs.kind {
+            T::Domain => self.match_host(&mut out, v, v, false),
+            T::Url => self.match_url(&mut out, v),
+            T::Ipv4 | T::Ipv6 => {
+                if let Some(n) = normalize::value_of(obs.kind, v) {
+                    self.hits(
+                        &mut out,
+                        self.lookup(obs.kind, &n),
+                        obs.kind,
+                        v,
+                        false,
+                        MatchHow::Exact,
+                    );
+                }
+            }
+            T::Process => self.match_process(&mut out, v),
+            T::FilePath => self.match_path(&mut out, v),
+            T::FileName => self.hits(
+                &mut out,
+                self.lookup(T::FileName, base_name(v)),
+                T::FileName,
+                v,
+                false,
+                MatchHow::Exact,
+            ),
+            T::Email
+            | T::Sha256
+            | T::Sha1
+            | T::Md5
+            | T::CertHash
+            | T::AppId
+            | T::ProfileId
+            | T::AndroidProperty => {
+                if let Some(n) = normalize::value_of(obs.kind, v) {
+                    self.hits(
+                        &mut out,
+                        self.lookup(obs.kind, &n),
+                        obs.kind,
+                        v,
+                        false,
+                        MatchHow::Exact,
+                    );
+                }
+            }
+            T::Text => {
+                for (_, hit) in self.text_hits(obs.value.as_bytes()) {
+                    if !out.contains(&hit) {
+                        out.push(hit);
+                    }
+                }
+                return out;
+            }
+        }
+        // A typed observable is reported as it was found (a URL stays a URL
+        // even when its host matched a domain indicator).
+        for hit in &mut out {
+            hit.found = obs.clone();
+        }
+        out.dedup_by(|a, b| a.indicator == b.indicator);
+        out
+    }
+
+    /// A host matches a domain indicator for itself and every parent domain,
+    /// label-wise; an IP literal matches IP indicators.
+    fn match_host(&self, out: &mut Vec<Hit>, host: &str, found: &str, in_text: bool) {
+        if host.contains("://") || host.contains('/') {
+            return self.match_url(out, host);
+        }
+        let h = host.trim().trim_matches(['[', ']']);
+        // A host with a port (`evil.com:443`), but not an IPv6 literal.
+        let h = match h.rsplit_once(':') {
+            Some((name, port))
+                if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                name
+            }
+            _ => h,
+        };
+        if let Ok(ip) = h.parse::<std::net::IpAddr>() {
+            let kind = if ip.is_ipv4() { T::Ipv4 } else { T::Ipv6 };
+            self.hits(
+                out,
+                self.lookup(kind, &ip.to_string()),
+                kind,
+                found,
+                in_text,
+                MatchHow::Exact,
+            );
+            return;
+        }
+        let Some(norm) = normalize::domain(h) else {
+            return;
+        };
+        let mut suffix = norm.as_str();
+        let mut how = MatchHow::Exact;
+        loop {
+            self.hits(
+                out,
+                self.lookup(T::Domain, suffix),
+                T::Domain,
+                found,
+                in_text,
+                how,
+            );
+            match suffix.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => {
+                    suffix = parent;
+                    how = MatchHow::SubDomain;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn match_url(&self, out: &mut Vec<Hit>, url: &str) {
+        let key = normalize::url_key(url);
+        self.hits(
+            out,
+            self.lookup(T::Url, &key),
+            T::Url,
+            url,
+            false,
+            MatchHow::Exact,
+        );
+        let Some((host, rest)) = normalize::url_host(url) else {
+            return;
+        };
+        let before = out.len();
+        self.match_host(out, host, url, false);
+        for hit in &mut out[before..] {
+            hit.how = MatchHow::UrlHost;
+        }
+        if let Some(norm) = normalize::domain(host)
+            && let Some(paths) = self.url_paths.get(&norm)
+        {
+            for (path, i) in paths {
+                let boundary = rest
+                    .strip_prefix(path.as_str())
+                    .is_some_and(|after| after.is_empty() || after.starts_with(['/', '?', '#']));
+                if boundary && !self.lookup(T::Url, &key).contains(i) {
+                    self.hits(out, &[*i], T::Url, url, false, MatchHow::Exact);
+                }
+            }
+        }
+    }
+
+    /// Exact base name; a 15/16-character name also matches the indicators it
+    /// is a prefix of, because iOS truncates process names.
+    fn match_process(&self, out: &mut Vec<Hit>, value: &str) {
+        let name = base_name(value);
+        self.hits(
+            out,
+            self.lookup(T::Process, name),
+            T::Process,
+            value,
+            false,
+            MatchHow::Exact,
+        );
+        if matches!(name.len(), 15 | 16) {
+            for (full, ids) in self.processes.range(name.to_string()..) {
+                if !full.starts_with(name) {
+                    break;
+                }
+                if full.len() > name.len() {
+                    self.hits(
+                        out,
+                        ids,
+                        T::Process,
+                        value,
+                        false,
+                        MatchHow::TruncatedProcess,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Exact path, under a folder indicator (at a `/` boundary), a relative
+    /// indicator as a path suffix, and file-name indicators by base name.
+    fn match_path(&self, out: &mut Vec<Hit>, path: &str) {
+        self.hits(
+            out,
+            self.lookup(T::FilePath, path),
+            T::FilePath,
+            path,
+            false,
+            MatchHow::Exact,
+        );
+        let trimmed = path.trim_end_matches('/');
+        if let Some(ids) = self.folders.get(trimmed) {
+            self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
+        }
+        for (pos, _) in trimmed.match_indices('/') {
+            if pos > 0
+                && let Some(ids) = self.folders.get(&trimmed[..pos])
+            {
+                self.hits(out, ids, T::FilePath, path, false, MatchHow::UnderFolder);
+            }
+            if let Some(ids) = self.relative_paths.get(&trimmed[pos + 1..]) {
+                self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
+            }
+        }
+        if let Some(ids) = self.relative_paths.get(trimmed) {
+            self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
+        }
+        let base = base_name(path);
+        self.hits(
+            out,
+            self.lookup(T::FileName, base),
+            T::FileName,
+            path,
+            false,
+            MatchHow::BaseName,
+        );
+    }
+
+    /// Every indicator mentioned in `text`, confirmed at token boundaries,
+    /// with the byte range of the token that matched. One automaton pass.
+    pub fn text_hits(&self, text: &[u8]) -> Vec<(Range<usize>, Hit)> {
+        let mut out: Vec<(Range<usize>, Hit)> = Vec::new();
+        let mut seen: std::collections::HashSet<(usize, usize, u32)> =
+            std::collections::HashSet::new();
+        let Some(ac) = &self.automaton else {
+            return out;
+        };
+        for m in ac.find_overlapping_iter(text) {
+            let needle = &self.needles[m.pattern().as_usize()];
+            for &i in &needle.indicators {
+                let ind = &self.set.indicators[i as usize];
+                if let Some(range) = confirm(ind, text, m.start(), m.end()) {
+                    if !seen.insert((range.start, range.end, i)) {
+                        continue;
+                    }
+                    let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
+                    let hit = Hit {
+                        indicator: i as usize,
+                        found: Observable {
+                            kind: ind.kind,
+                            value: found,
+                        },
+                        in_text: true,
+                        how: MatchHow::InText,
+                    };
+                    out.push((range, hit));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any indicator is mentioned in `text` (the sweep's fast path).
+    pub fn text_mentions_any(&self, text: &[u8]) -> bool {
+        !self.text_hits(text).is_empty()
+    }
+}
+
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_.-~".contains(&b)
+}
+
+/// Confirms an automaton hit of `ind` at `text[s..e]` at token boundaries,
+/// returning the range of the token as found (for a domain, the whole host
+/// including sub-domains).
+fn confirm(ind: &Indicator, text: &[u8], s: usize, e: usize) -> Option<Range<usize>> {
+    let prev = if s > 0 { Some(text[s - 1]) } else { None };
+    let next = text.get(e).copied();
+    let next2 = text.get(e + 1).copied();
+    // `.` ends a sentence, but `.x` continues a dotted name.
+    let dotted_continues = next == Some(b'.') && next2.is_some_and(is_word_byte);
+    match ind.kind {
+        T::Domain => {
+            if prev.is_some_and(|p| p != b'.' && is_host_byte(p)) {
+                return None;
+            }
+            if next.is_some_and(|n| n != b'.' && is_host_byte(n))
+                || (next == Some(b'.') && next2.is_some_and(is_host_byte) && next2 != Some(b'.'))
+            {
+                return None;
+            }
+            let mut l = s;
+            while l > 0 && is_host_byte(text[l - 1]) {
+                l -= 1;
+            }
+            while l < s && text[l] == b'.' {
+                l += 1;
+            }
+            Some(l..e)
+        }
+        T::Ipv4 | T::Ipv6 => {
+            let bad = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b':';
+            if prev.is_some_and(bad)
+                || (next.is_some_and(|n| n != b'.' && bad(n)))
+                || (next == Some(b'.') && next2.is_some_and(|b| b.is_ascii_digit()))
+            {
+                return None;
+            }
+            Some(s..e)
+        }
+        T::Url => {
+            if prev.is_some_and(|p| p != b'.' && is_host_byte(p)) {
+                return None;
+            }
+            if next.is_some_and(|n| is_path_byte(n) || n == b'%') && !dotted_end(next, next2) {
+                return None;
+            }
+            let mut l = s;
+            while l > 0 && is_host_byte(text[l - 1]) {
+                l -= 1;
+            }
+            Some(l..e)
+        }
+        T::Email => {
+            if prev.is_some_and(|p| is_word_byte(p) || b".%+-".contains(&p))
+                || next.is_some_and(|n| is_word_byte(n) || n == b'-')
+                || dotted_continues
+            {
+                return None;
+            }
+            Some(s..e)
+        }
+        T::Sha256 | T::Sha1 | T::Md5 | T::CertHash => {
+            if prev.is_some_and(|p| p.is_ascii_alphanumeric())
+                || next.is_some_and(|n| n.is_ascii_alphanumeric())
+            {
+                return None;
+            }
+            Some(s..e)
+        }
+        T::FilePath => {
+            let v = ind.value.as_bytes();
+            // `/x/private/var/tmp` is not `/private/var/tmp`; `file:///private/...` is.
+            if prev.is_some_and(is_path_byte) {
+                return None;
+            }
+            let folder = v.last() == Some(&b'/');
+            if !folder && next.is_some_and(is_path_byte) && !dotted_end(next, next2) {
+                return None;
+            }
+            Some(s..e)
+        }
+        T::Process | T::FileName | T::AndroidProperty => {
+            // Case matters for these names.
+            if &text[s..e] != ind.value.as_bytes() {
+                return None;
+            }
+            identifier_bounds(prev, next, dotted_continues).then_some(s..e)
+        }
+        T::AppId | T::ProfileId => identifier_bounds(prev, next, dotted_continues).then_some(s..e),
+        T::Text => None,
+    }
+}
+
+/// `x.` at the end of a sentence: a dot followed by nothing word-like.
+fn dotted_end(next: Option<u8>, next2: Option<u8>) -> bool {
+    next == Some(b'.') && !next2.is_some_and(is_word_byte)
+}
+
+fn identifier_bounds(prev: Option<u8>, next: Option<u8>, dotted_continues: bool) -> bool {
+    let left_ok = !prev.is_some_and(|p| is_word_byte(p) || p == b'.' || p == b'-');
+    let right_ok = !next.is_some_and(is_word_byte) && !dotted_continues;
+    left_ok && right_ok
+}
+
+impl TextSweep for Matcher {
+    fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine> {
+        let mut hits: Vec<usize> = self
+            .text_hits(text)
+            .into_iter()
+            .map(|(r, _)| r.start)
+            .collect();
+        hits.sort_unstable();
+        hits.dedup();
+        let mut out: Vec<SweptLine> = Vec::new();
+        let mut line_no = 1;
+        let mut counted_to = 0;
+        for pos in hits {
+            let start = memchr::memrchr(b'\n', &text[..pos]).map_or(0, |i| i + 1);
+            if out.last().is_some_and(|l| l.range.start == start) {
+                continue;
+            }
+            line_no += memchr::memchr_iter(b'\n', &text[counted_to..start]).count();
+            counted_to = start;
+            let mut end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |i| pos + i);
+            if end > start && text[end - 1] == b'\r' {
+                end -= 1;
+            }
+            out.push(SweptLine {
+                line_no,
+                range: start..end,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,155 @@
+//! The STIX 2.1 bundle envelope: indicators, malware, relationships and
+//! reports. Unknown object types are skipped, never fatal.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Bundle {
+    #[serde(default)]
+    objects: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Object {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    pattern_type: Option<String>,
+    #[serde(default)]
+    relationship_type: Option<String>,
+    #[serde(default)]
+    source_ref: Option<String>,
+    #[serde(default)]
+    target_ref: Option<String>,
+    #[serde(default)]
+    object_refs: Vec<String>,
+}
+
+pub struct RawIndicator {
+    pub id: String,
+    pub pattern: String,
+    pub malware: Option<String>,
+}
+
+pub struct ParsedBundle {
+    pub indicators: Vec<RawIndicator>,
+    pub malware_names: Vec<String>,
+}
+
+/// Parses a bundle. Indicators link to malware through `indicates`
+/// relationships (as MVT does) or a `report`'s `object_refs`; dangling links
+/// are ignored; an unlinked indicator has no malware name.
+pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
+    let bundle: Bundle =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a STIX2 JSON bundle: {e}"))?;
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut links: HashMap<String, String> = HashMap::new();
+    let mut indicators = Vec::new();
+    let mut malware_names = Vec::new();
+    let mut reports = Vec::new();
+    for value in bundle.objects {
+        let Ok(obj) = serde_json::from_value::<Object>(value) else {
+            continue;
+        };
+        match obj.kind.as_str() {
+            "indicator" => {
+                if let Some(pattern) = obj.pattern
+                    && obj.pattern_type.as_deref().is_none_or(|t| t == "stix")
+                {
+                    indicators.push((obj.id, pattern));
+                }
+            }
+            "malware" | "threat-actor" | "intrusion-set" | "tool" | "campaign" => {
+                if let Some(name) = obj.name {
+                    if obj.kind == "malware" && !malware_names.contains(&name) {
+                        malware_names.push(name.clone());
+                    }
+                    names.insert(obj.id, name);
+                }
+            }
+            "relationship" if obj.relationship_type.as_deref() == Some("indicates") => {
+                if let (Some(s), Some(t)) = (obj.source_ref, obj.target_ref) {
+                    links.entry(s).or_insert(t);
+                }
+            }
+            "report" => reports.push((obj.name, obj.object_refs)),
+            _ => {}
+        }
+    }
+    for (name, refs) in reports {
+        if let Some(name) = name {
+            for r in refs {
+                links
+                    .entry(r.clone())
+                    .or_insert_with(|| format!("report:{name}"));
+            }
+        }
+    }
+    let indicators = indicators
+        .into_iter()
+        .map(|(id, pattern)| {
+            let malware = links.get(&id).and_then(|target| {
+                names
+                    .get(target)
+                    .cloned()
+                    .or_else(|| target.strip_prefix("report:").map(str::to_string))
+            });
+            RawIndicator {
+                id,
+                pattern,
+                malware,
+            }
+        })
+        .collect();
+    Ok(ParsedBundle {
+        indicators,
+        malware_names,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_through_relationships_and_skips_the_rest() {
+        let json = br#"{"type":"bundle","id":"bundle--1","objects":[
+            {"type":"indicator","id":"indicator--a","pattern":"[domain-name:value='a.com']","pattern_type":"stix"},
+            {"type":"malware","id":"malware--m","name":"Pegasus"},
+            {"type":"relationship","id":"r1","relationship_type":"indicates","source_ref":"indicator--a","target_ref":"malware--m"},
+            {"type":"relationship","id":"r2","relationship_type":"indicates","source_ref":"indicator--gone","target_ref":"malware--m"},
+            {"type":"indicator","id":"indicator--b","pattern":"[domain-name:value='b.com']"},
+            {"type":"indicator","id":"indicator--c","pattern":"rule x {}","pattern_type":"yara"},
+            {"type":"x-custom","id":"x--1","whatever":[1,2,3]},
+            42
+        ]}"#;
+        let b = parse_bundle(json).unwrap();
+        assert_eq!(b.indicators.len(), 2);
+        assert_eq!(b.indicators[0].malware.as_deref(), Some("Pegasus"));
+        assert_eq!(b.indicators[1].malware, None);
+        assert_eq!(b.malware_names, vec!["Pegasus"]);
+    }
+
+    #[test]
+    fn report_object_refs_name_the_collection() {
+        let json = br#"{"type":"bundle","objects":[
+            {"type":"report","id":"report--1","name":"OTX pulse","object_refs":["indicator--a"]},
+            {"type":"indicator","id":"indicator--a","pattern":"[url:value = 'http://x.org/a']"}]}"#;
+        let b = parse_bundle(json).unwrap();
+        assert_eq!(b.indicators[0].malware.as_deref(), Some("OTX pulse"));
+    }
+
+    #[test]
+    fn not_json_is_an_error() {
+        let err = parse_bundle(b"not json").err().unwrap_or_default();
+        assert!(err.contains("not a STIX2 JSON bundle"), "{err}");
+    }
+}
