@@ -92,7 +92,10 @@ fn generator_entry_point_builds_an_encrypted_backup() {
     // The generator's one entry point encrypts when given a password.
     generate(&out, &opts).unwrap();
     assert!(spydar::evidence::ios_backup_decrypt::is_encrypted(&out));
-    assert!(generate_encrypted(&out, &opts).is_err(), "must not overwrite");
+    assert!(
+        generate_encrypted(&out, &opts).is_err(),
+        "must not overwrite"
+    );
     assert!(scan_backup(&out, &with_password(PASSWORD)).is_ok());
     assert!(matches!(
         scan_backup(&out, &with_password("wrong")),
