@@ -29,81 +29,95 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let total: i64 = conn
         .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
         .map_err(err)?;
-    let sweep = ctx
+    if let Some(sweep) = ctx
         .opts
         .text_sweep
         .as_ref()
-        .filter(|_| total > FULL_RECORDS_LIMIT);
+        .filter(|_| total > FULL_RECORDS_LIMIT)
+    {
+        return swept(&conn, sweep.as_ref(), total).map_err(err);
+    }
     // rowid order is insertion order: stable and cheap to stream.
     let mut stmt = conn
         .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY rowid")
         .map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
     let mut out = Vec::new();
-    let mut batch: Vec<FileEntry> = Vec::new();
-    let mut kept = 0usize;
     while let Some(row) = rows.next().map_err(err)? {
         // A row whose blob is not an MBFile still lists a path; keep it.
-        let entry = match row_to_entry(row) {
-            Ok(e) => e,
-            Err(_) => continue,
-        };
-        let Some(sweep) = sweep else {
+        if let Ok(entry) = row_to_entry(row) {
             out.push(record(&entry));
-            continue;
-        };
-        batch.push(entry);
-        if batch.len() >= BATCH {
-            kept += flush(sweep.as_ref(), &mut batch, &mut out);
         }
-    }
-    if let Some(sweep) = sweep {
-        kept += flush(sweep.as_ref(), &mut batch, &mut out);
-        out.push(
-            Record::new(MODULE, "Manifest.db")
-                .event(
-                    "manifest_summary",
-                    format!(
-                        "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (rows above {FULL_RECORDS_LIMIT} are swept, not all recorded)"
-                    ),
-                )
-                .field("rows", total)
-                .field("rows_kept", kept as i64),
-        );
     }
     Ok(out)
 }
 
-/// Sends one batch through the sweep; keeps the flagged rows as records.
-fn flush(
+/// Large manifests: only paths go through the sweep, in batches; the
+/// `MBFile` blob is decoded only for the rows it flags.
+fn swept(
+    conn: &rusqlite::Connection,
     sweep: &dyn crate::artifacts::TextSweep,
-    batch: &mut Vec<FileEntry>,
-    out: &mut Vec<Record>,
-) -> usize {
+    total: i64,
+) -> rusqlite::Result<Vec<Record>> {
+    let mut stmt = conn.prepare("SELECT rowid, domain, relativePath FROM Files ORDER BY rowid")?;
+    let mut fetch = conn
+        .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files WHERE rowid = ?1")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    let mut batch: Vec<i64> = Vec::with_capacity(BATCH);
     let mut text = String::new();
-    for e in batch.iter() {
-        text.push_str(&sweep_line(e));
-        text.push('\n');
-    }
-    let flagged = sweep.flagged_lines(text.as_bytes());
-    let n = flagged.len();
-    for line in flagged {
-        if let Some(e) = batch.get(line.line_no.wrapping_sub(1)) {
-            out.push(record(e));
+    let mut kept = 0usize;
+    loop {
+        let row = rows.next()?;
+        if let Some(row) = row {
+            let domain = super::util::text(row.get_ref(1)?).unwrap_or_default();
+            let rel = super::util::text(row.get_ref(2)?).unwrap_or_default();
+            text.push_str(&sweep_line(&domain, &rel));
+            text.push('\n');
+            batch.push(row.get(0)?);
+            if batch.len() < BATCH {
+                continue;
+            }
+        }
+        for line in sweep.flagged_lines(text.as_bytes()) {
+            if let Some(rowid) = batch.get(line.line_no.wrapping_sub(1)) {
+                if let Ok(entry) = fetch.query_row([rowid], row_to_entry) {
+                    out.push(record(&entry));
+                    kept += 1;
+                }
+            }
+        }
+        batch.clear();
+        text.clear();
+        if row.is_none() {
+            break;
         }
     }
-    batch.clear();
-    n
+    out.push(
+        Record::new(MODULE, "Manifest.db")
+            .event(
+                "manifest_summary",
+                format!(
+                    "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
+                ),
+            )
+            .field("rows", total)
+            .field("rows_kept", kept as i64),
+    );
+    Ok(out)
 }
 
 /// One line per row: every string the record's observables carry, space
 /// separated, so a token-boundary sweep sees each one whole.
-fn sweep_line(e: &FileEntry) -> String {
-    let mut s = String::with_capacity(e.domain.len() + e.relative_path.len() * 2 + 24);
-    s.push_str(&file_path(e));
+fn sweep_line(domain: &str, relative_path: &str) -> String {
+    let mut s = String::with_capacity(domain.len() + relative_path.len() * 2 + 24);
+    s.push_str(
+        &crate::evidence::ios_backup::device_path(domain, relative_path)
+            .unwrap_or_else(|| format!("/{relative_path}")),
+    );
     s.push(' ');
-    s.push_str(name(e));
-    for d in embedded_domains(&e.relative_path) {
+    s.push_str(relative_path.rsplit('/').next().unwrap_or(""));
+    for d in embedded_domains(relative_path) {
         s.push(' ');
         s.push_str(&d);
     }
@@ -215,5 +229,60 @@ mod tests {
         );
         assert!(embedded_domains("Library/Preferences/com.apple.x.plist").is_empty());
         assert!(embedded_domains("Library/https_nodot_0").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+    use crate::artifacts::{SweptLine, TextSweep};
+
+    struct Contains(&'static str);
+    impl TextSweep for Contains {
+        fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine> {
+            let text = String::from_utf8_lossy(text);
+            let mut out = Vec::new();
+            let mut at = 0;
+            for (n, line) in text.split('\n').enumerate() {
+                if line.contains(self.0) {
+                    out.push(SweptLine {
+                        line_no: n + 1,
+                        range: at..at + line.len(),
+                    });
+                }
+                at += line.len() + 1;
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn large_manifests_keep_only_swept_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        crate::fixtures::ios_backup::generate(&out, &crate::fixtures::GenOptions::default())
+            .unwrap();
+        let backup = crate::evidence::ios_backup::IosBackup::open(&out).unwrap();
+        let conn = backup.manifest_connection().unwrap();
+        let total: i64 = conn
+            .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
+            .unwrap();
+        let recs = swept(&conn, &Contains("accountcanceled.com"), total).unwrap();
+        // The planted localstorage file and its decoy sibling are flagged by
+        // this naive stand-in; the summary comes last.
+        let paths: Vec<_> = recs
+            .iter()
+            .filter_map(|r| r.fields.get("relative_path"))
+            .collect();
+        assert_eq!(paths.len(), 2, "{paths:?}");
+        let last = recs.last().unwrap();
+        assert_eq!(last.event, "manifest_summary");
+        assert_eq!(last.fields["rows"], total);
+        assert!(
+            recs[0]
+                .observables
+                .iter()
+                .any(|o| o.kind == ObservableType::Domain)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! visit redirected in under a second to another domain.
 
 use super::Ctx;
-use super::util::{col_int, col_real, col_text, js, jts};
+use super::util::{col_int, col_real, col_text};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record, Severity};
 
@@ -46,20 +46,19 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 let ts = crate::time::from_apple_nonzero(t);
                 let visit_id = col_int(r, "visit_id").unwrap_or(0);
                 let dest = col_int(r, "redirect_destination");
-                let rec = Record::new("safari_history", &artifact)
+                let mut rec = Record::new("safari_history", &artifact)
                     .at(ts)
                     .event("safari_visit", format!("Safari visit to {url}"))
                     .field("id", col_int(r, "id").unwrap_or(0))
                     .field("url", url.clone())
                     .field("visit_id", visit_id)
-                    .field("isodate", jts(ts))
-                    .field(
-                        "redirect_source",
-                        js(col_int(r, "redirect_source").map(|v| v.to_string())),
-                    )
-                    .field("redirect_destination", js(dest.map(|v| v.to_string())))
-                    .field("safari_history_db", artifact.clone())
                     .observe(ObservableType::Url, url.clone());
+                if let Some(src) = col_int(r, "redirect_source") {
+                    rec = rec.field("redirect_source", src);
+                }
+                if let Some(d) = dest {
+                    rec = rec.field("redirect_destination", d);
+                }
                 Ok((
                     rec,
                     Visit {

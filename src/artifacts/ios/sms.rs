@@ -4,7 +4,7 @@
 //! threat notifications are a heuristic.
 
 use super::Ctx;
-use super::util::{col_int, col_real, col_text, js, jts, links};
+use super::util::{col_int, col_real, col_text, js, links};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record, Severity};
 
@@ -65,22 +65,18 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                         col_text(r, "service").unwrap_or_else(|| "SMS".into()),
                         if from_me { "to" } else { "from" },
                         phone.as_deref().unwrap_or("?"),
-                        text.chars().take(200).collect::<String>()
+                        text.chars().take(100).collect::<String>()
                     ),
                 )
                 .field("id", col_int(r, "id").unwrap_or(0))
-                .field("guid", js(col_text(r, "guid")))
                 .field("text", text.clone())
                 .field("service", js(col_text(r, "service")))
-                .field("account", js(col_text(r, "account")))
                 .field("phone_number", js(phone))
                 .field("direction", if from_me { "sent" } else { "received" })
-                .field("isodate", jts(date))
-                .field(
-                    "isodate_read",
-                    jts(col_real(r, "date_read").and_then(crate::time::from_apple_nonzero)),
-                )
-                .field("links", found.clone());
+                ;
+            if !found.is_empty() {
+                rec = rec.field("links", found.clone());
+            }
             for l in found {
                 rec.push_observable(ObservableType::Url, l);
             }

@@ -39,10 +39,11 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 .and_then(|v| v.as_string())
                 .unwrap_or("")
                 .to_string();
-            let seen = s
-                .get("lastSeen")
-                .and_then(|v| v.as_real())
-                .and_then(crate::time::from_unix_f64);
+            // Seconds since 1970 in older iOS, a plist date in newer ones.
+            let seen = s.get("lastSeen").and_then(|v| match v {
+                plist::Value::Real(f) => crate::time::from_unix_f64(*f),
+                other => plist_time(other),
+            });
             let mut r = Record::new("webkit_session_resource_log", &entry.logical_path())
                 .at(seen)
                 .event(

@@ -130,13 +130,18 @@ fn messages(conn: &rusqlite::Connection, artifact: &str) -> rusqlite::Result<Vec
             .field("kind", "message")
             .field("id", col_int(r, "id").unwrap_or(0))
             .field("text", text.clone())
-            .field("isodate", jts(date))
             .field("from_jid", js(col_text(r, "from_jid")))
             .field("to_jid", js(col_text(r, "to_jid")))
-            .field("direction", if from_me { "sent" } else { "received" })
-            .field("media_url", js(col_text(r, "media_url")))
-            .field("title", js(col_text(r, "title")))
-            .field("links", found.clone());
+            .field("direction", if from_me { "sent" } else { "received" });
+        if let Some(m) = col_text(r, "media_url") {
+            rec = rec.field("media_url", m);
+        }
+        if let Some(t) = col_text(r, "title") {
+            rec = rec.field("title", t);
+        }
+        if !found.is_empty() {
+            rec = rec.field("links", found.clone());
+        }
         for l in found {
             rec.push_observable(ObservableType::Url, l);
         }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Compare spydar with MVT on the same generated input and the same indicators.
+#
+#   benches/compare-mvt.sh [ios|android] [SCALE]
+#
+# ios (default): generates an iOS backup at SCALE (default 400: 200,000
+# Manifest rows, 200,000 messages, 80,000 Safari visits, 2,000 processes)
+# with planted indicators and decoys, runs `mvt-ios check-backup` and
+# `spydar scan` on it with the bundled STIX2 files (indicators/**/*.stix2,
+# given to MVT with -i), and prints wall time, peak memory (/usr/bin/time -v)
+# and each side's detections. MVT is installed from PyPI into
+# bench-out/mvt-venv if missing. Network access is off for MVT (no URL
+# unshortening, no update checks) and its config/indicator folders live
+# under bench-out, so the machine's own MVT setup is not used.
+#
+# android: runs benches/compare-mvt-android.sh if it exists.
+set -euo pipefail
+
+CASE="${1:-ios}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "$CASE" = "android" ]; then
+    if [ -x "$ROOT/benches/compare-mvt-android.sh" ]; then
+        exec "$ROOT/benches/compare-mvt-android.sh" "${@:2}"
+    fi
+    echo "compare-mvt: benches/compare-mvt-android.sh is not there yet" >&2
+    exit 2
+fi
+if [ "$CASE" != "ios" ]; then
+    echo "usage: $0 [ios|android] [SCALE]" >&2
+    exit 2
+fi
+SCALE="${2:-400}"
+OUT="$ROOT/bench-out"
+VENV="$OUT/mvt-venv"
+mkdir -p "$OUT"
+cd "$ROOT"
+
+if [ ! -x "$VENV/bin/mvt-ios" ]; then
+    echo "== installing MVT from PyPI into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet mvt
+fi
+MVT_VERSION="$("$VENV/bin/pip" show mvt 2>/dev/null | sed -n 's/^Version: //p')"
+
+echo "== building spydar (release)" >&2
+cargo build --release --quiet --bin spydar --bin spydar-fixtures
+
+BACKUP="$OUT/ios-backup-scale$SCALE"
+if [ ! -d "$BACKUP" ]; then
+    echo "== generating $BACKUP" >&2
+    target/release/spydar-fixtures ios-backup "$BACKUP" --scale "$SCALE"
+fi
+
+IOC_ARGS=()
+while IFS= read -r f; do IOC_ARGS+=(-i "$f"); done < <(find indicators -name '*.stix2' | sort)
+
+rm -rf "$OUT/mvt-result" "$OUT/spydar-result"
+export HOME="$OUT/home" XDG_CONFIG_HOME="$OUT/home/.config" XDG_DATA_HOME="$OUT/home/.local/share"
+mkdir -p "$HOME"
+echo "== mvt-ios check-backup (MVT $MVT_VERSION)" >&2
+MVT_NETWORK_ACCESS_ALLOWED=false /usr/bin/time -v -o "$OUT/mvt.time" \
+    "$VENV/bin/mvt-ios" --disable-update-check --disable-indicator-update-check \
+    check-backup "${IOC_ARGS[@]}" -o "$OUT/mvt-result" "$BACKUP" > "$OUT/mvt.log" 2>&1 || true
+
+echo "== spydar scan" >&2
+set +e
+/usr/bin/time -v -o "$OUT/spydar.time" \
+    target/release/spydar scan "$BACKUP" -o "$OUT/spydar-result" --quiet > "$OUT/spydar.log" 2>&1
+SPYDAR_EXIT=$?
+set -e
+
+python3 - "$OUT" "$SCALE" "$MVT_VERSION" "$SPYDAR_EXIT" <<'PY'
+import glob, json, os, re, sys
+out, scale, mvt_version, spydar_exit = sys.argv[1:5]
+
+def timing(path):
+    text = open(path).read() if os.path.exists(path) else ""
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    secs = None
+    if wall:
+        parts = [float(p) for p in wall.group(1).split(":")]
+        secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return secs, int(rss.group(1)) / 1024 if rss else None
+
+def mvt_detections():
+    path = os.path.join(out, "mvt-result", "alerts.json")
+    found = set()
+    if os.path.exists(path):
+        for a in json.load(open(path)):
+            ioc = a.get("matched_indicator")
+            if ioc:
+                found.add((a.get("module", "?"), ioc.get("value", "?")))
+    return found
+
+def spydar_detections():
+    found = set()
+    for path in glob.glob(os.path.join(out, "spydar-result", "**", "report.json"), recursive=True):
+        for f in json.load(open(path)).get("findings", []):
+            if f.get("level") == "detected" and f.get("indicator"):
+                found.add((f.get("module", "?"), f["indicator"].get("value", "?")))
+    return found
+
+mt, mm = timing(os.path.join(out, "mvt.time"))
+st, sm = timing(os.path.join(out, "spydar.time"))
+fmt = lambda v, u: f"{v:,.1f} {u}" if v is not None else "n/a"
+print(f"iOS backup, scale {scale} ({out}/ios-backup-scale{scale}); MVT {mvt_version}")
+print(f"{'':18}{'MVT':>16}{'spydar':>16}{'ratio':>10}")
+print(f"{'wall time':18}{fmt(mt, 's'):>16}{fmt(st, 's'):>16}{(f'{mt / st:,.1f}x' if mt and st else 'n/a'):>10}")
+print(f"{'peak memory':18}{fmt(mm, 'MB'):>16}{fmt(sm, 'MB'):>16}{(f'{mm / sm:,.1f}x' if mm and sm else 'n/a'):>10}")
+print(f"spydar exit code: {spydar_exit}")
+m, s = mvt_detections(), spydar_detections()
+print(f"\ndetections (module, indicator): MVT {len(m)}, spydar {len(s)}")
+print(f"{'module':34}{'indicator':44}{'MVT':>5}{'spydar':>8}")
+for mod, val in sorted(m | s):
+    print(f"{mod:34}{val[:43]:44}{('yes' if (mod, val) in m else '-'):>5}{('yes' if (mod, val) in s else '-'):>8}")
+PY
