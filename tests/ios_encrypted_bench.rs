@@ -5,6 +5,9 @@
 //! SPYDAR_BENCH=1 SPYDAR_BENCH_FILES=200000 SPYDAR_BENCH_DIR=bench-out cargo test --release --test ios_encrypted_bench decrypt -- --ignored --nocapture
 //! ```
 //!
+//! `SPYDAR_BENCH_KEEP=PATH` only builds the encrypted backup, at PATH
+//! (`benches/decrypt-vs-mvt.sh` uses it).
+//!
 //! Without `SPYDAR_BENCH=1` both return at once, so CI's
 //! `cargo test -- --include-ignored` does not build a 200,000-file backup.
 //!
@@ -83,6 +86,9 @@ fn write_many(dir: &Path, files: u32) -> u64 {
     plist::Value::Dictionary(plist::Dictionary::new())
         .to_file_xml(dir.join("Info.plist"))
         .unwrap();
+    plist::Value::Dictionary(plist::Dictionary::new())
+        .to_file_binary(dir.join("Status.plist"))
+        .unwrap();
     bytes
 }
 
@@ -107,7 +113,10 @@ fn decrypt_many_files() {
         None => tempfile::tempdir().unwrap(),
     };
     let plain = tmp.path().join("plain");
-    let enc = tmp.path().join("encrypted");
+    // SPYDAR_BENCH_KEEP=PATH keeps the encrypted backup there (for
+    // benches/decrypt-vs-mvt.sh) and skips the decryption here.
+    let keep = std::env::var_os("SPYDAR_BENCH_KEEP").map(std::path::PathBuf::from);
+    let enc = keep.clone().unwrap_or_else(|| tmp.path().join("encrypted"));
     let started = Instant::now();
     let bytes = write_many(&plain, files);
     println!(
@@ -121,6 +130,10 @@ fn decrypt_many_files() {
         started.elapsed()
     );
     std::fs::remove_dir_all(&plain).unwrap();
+    if keep.is_some() {
+        println!("kept the encrypted backup in {}", enc.display());
+        return;
+    }
 
     let started = Instant::now();
     let keys = BackupKeys::unlock(&enc, Secret::Password(b"bench")).unwrap();
