@@ -369,6 +369,18 @@ fn large_database_goes_through_a_private_temp_dir_that_is_removed() {
         .query_row("SELECT text FROM message", [], |r| r.get(0))
         .unwrap();
     assert_eq!(text, plain_text);
+    // Modules open the same database in parallel (sms, sms_attachments).
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let c = backup.open_sqlite(&entry).unwrap();
+                let n: i64 = c
+                    .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 1);
+            });
+        }
+    });
     drop(conn);
     drop(backup);
     assert_eq!(

@@ -216,6 +216,7 @@ pub struct Decryptor {
     tmp: Mutex<Option<PrivateTempDir>>,
     in_memory_max: u64,
     temp_base: Option<PathBuf>,
+    opened: std::sync::atomic::AtomicU64,
 }
 
 impl Decryptor {
@@ -231,6 +232,7 @@ impl Decryptor {
             tmp: Mutex::new(None),
             in_memory_max,
             temp_base,
+            opened: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -277,7 +279,12 @@ impl Decryptor {
                 .as_ref()
                 .map(|t| t.path().to_path_buf())
                 .unwrap_or_default();
-            dir.join(&entry.file_id)
+            // Two modules may open the same database at once (sms and
+            // sms_attachments): each gets its own copy.
+            let n = self
+                .opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            dir.join(format!("{n}.db"))
         };
         let result = decrypt_to_file(&key, stored, &path, size)
             .map_err(|e| e.to_string())
