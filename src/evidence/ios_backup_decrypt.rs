@@ -495,36 +495,51 @@ fn decrypt_unsized(
 /// complete backup.
 pub fn decrypt_backup(src: &Path, out: &Path, keys: &BackupKeys) -> Result<DecryptSummary> {
     prepare_output(src, out)?;
-    let manifest = keys.manifest_db(src)?;
     let db_path = src.join("Manifest.db");
-    let conn =
-        super::sqlite::open_bytes(&manifest).map_err(|e| Error::input(&db_path, e.to_string()))?;
-    let entries: Vec<FileEntry> = conn
-        .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
-        .and_then(|mut stmt| stmt.query_map([], row_to_entry)?.collect())
-        .map_err(|e| Error::input(&db_path, e.to_string()))?;
-    drop(conn);
-
-    let outcomes: Vec<Outcome> = entries
-        .par_iter()
-        .map(|entry| decrypt_one(keys, src, out, entry))
-        .collect();
+    let conn = {
+        // SQLite keeps its own copy; this one is decrypted again at the end.
+        let manifest = keys.manifest_db(src)?;
+        super::sqlite::open_bytes(&manifest).map_err(|e| Error::input(&db_path, e.to_string()))?
+    };
+    // Rows in batches (by fileID, the primary key), so memory holds one
+    // batch of entries and not the whole manifest's.
+    const BATCH: i64 = 10_000;
     let mut summary = DecryptSummary::default();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Decrypted(n) => {
-                summary.files_decrypted += 1;
-                summary.bytes += n;
+    let mut after = String::new();
+    loop {
+        let batch: Vec<FileEntry> = conn
+            .prepare_cached(
+                "SELECT fileID, domain, relativePath, flags, file FROM Files \
+                 WHERE fileID > ?1 ORDER BY fileID LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(rusqlite::params![after, BATCH], row_to_entry)?
+                    .collect()
+            })
+            .map_err(|e| Error::input(&db_path, e.to_string()))?;
+        let Some(last) = batch.last() else { break };
+        after = last.file_id.clone();
+        let outcomes: Vec<Outcome> = batch
+            .par_iter()
+            .map(|entry| decrypt_one(keys, src, out, entry))
+            .collect();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Decrypted(n) => {
+                    summary.files_decrypted += 1;
+                    summary.bytes += n;
+                }
+                Outcome::Copied(n) => {
+                    summary.files_copied += 1;
+                    summary.bytes += n;
+                }
+                Outcome::Missing => summary.files_missing += 1,
+                Outcome::Skipped => {}
+                Outcome::Failed(why) => summary.failures.push(why),
             }
-            Outcome::Copied(n) => {
-                summary.files_copied += 1;
-                summary.bytes += n;
-            }
-            Outcome::Missing => summary.files_missing += 1,
-            Outcome::Skipped => {}
-            Outcome::Failed(why) => summary.failures.push(why),
         }
     }
+    drop(conn);
     summary.failures.sort();
 
     // Other root files (Info.plist, Status.plist, ...), then the manifests.
@@ -538,6 +553,7 @@ pub fn decrypt_backup(src: &Path, out: &Path, keys: &BackupKeys) -> Result<Decry
         std::fs::copy(item.path(), out.join(&name)).map_err(|e| Error::io(item.path(), e))?;
     }
     let out_db = out.join("Manifest.db");
+    let manifest = keys.manifest_db(src)?;
     std::fs::write(&out_db, &*manifest).map_err(|e| Error::io(&out_db, e))?;
     let mut dict = read_manifest_plist(src)?;
     dict.insert("IsEncrypted".into(), plist::Value::Boolean(false));

@@ -459,14 +459,22 @@ pub fn decrypt_stream(
     mut writer: impl Write,
     size: u64,
 ) -> Result<u64, CryptoError> {
-    const CHUNK: usize = 1 << 20;
+    const CHUNK: u64 = 1 << 20;
     let mut dec = CbcDecryptor::new(key);
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+    // Sized to the file (one padded block more than `size`), up to 1 MiB:
+    // the buffer is wiped on drop, and wiping 1 MiB for each of 200,000
+    // small files would cost more than decrypting them.
+    let cap = size
+        .div_ceil(16)
+        .saturating_mul(16)
+        .saturating_add(16)
+        .min(CHUNK) as usize;
+    let mut buf = Zeroizing::new(vec![0u8; cap]);
     let mut written = 0u64;
     let mut read_total = 0u64;
     loop {
         let mut filled = 0;
-        while filled < CHUNK {
+        while filled < cap {
             match reader.read(&mut buf[filled..])? {
                 0 => break,
                 n => filled += n,
@@ -483,7 +491,7 @@ pub fn decrypt_stream(
         let take = (size - written).min(filled as u64) as usize;
         writer.write_all(&buf[..take])?;
         written += take as u64;
-        if filled < CHUNK {
+        if filled < cap {
             break;
         }
     }
@@ -770,6 +778,18 @@ mod tests {
             Err(CryptoError::ShortCiphertext { have: 16, want: 40 })
         ));
         assert!(decrypt_stream(&k, &[0u8; 20][..], Vec::new(), 4).is_err());
+        // A lying recorded size: too large is an error, too small trims.
+        let ct = encrypt_padded(&k, &[7u8; 3_000_000]);
+        assert!(matches!(
+            decrypt_stream(&k, &ct[..], std::io::sink(), u64::MAX),
+            Err(CryptoError::ShortCiphertext {
+                have: 3_000_016,
+                ..
+            })
+        ));
+        let mut out = Vec::new();
+        assert_eq!(decrypt_stream(&k, &ct[..], &mut out, 5).unwrap(), 5);
+        assert_eq!(out, vec![7u8; 5]);
     }
 
     /// NIST SP 800-38A F.2.5 (CBC-AES256 decrypt), first block, with its IV
