@@ -286,7 +286,7 @@ impl Decryptor {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             dir.join(format!("{n}.db"))
         };
-        let result = decrypt_to_file(&key, stored, &path, size)
+        let result = decrypt_to_file(&key, stored, &path, size, None)
             .map_err(|e| e.to_string())
             .and_then(|_| super::sqlite::open_immutable(&path).map_err(|e| e.to_string()));
         let _ = std::fs::remove_file(&path);
@@ -319,6 +319,7 @@ fn decrypt_to_file(
     src: &Path,
     dst: &Path,
     size: u64,
+    mtime: Option<std::time::SystemTime>,
 ) -> std::result::Result<u64, CryptoError> {
     let input = File::open(src)?;
     let mut options = std::fs::OpenOptions::new();
@@ -332,6 +333,8 @@ fn decrypt_to_file(
     let written = crypto::decrypt_stream(key, input, &mut output, size);
     if written.is_err() {
         let _ = std::fs::remove_file(dst);
+    } else if let Some(when) = mtime {
+        let _ = output.set_modified(when);
     }
     output.flush()?;
     written
@@ -443,27 +446,34 @@ fn decrypt_one(keys: &BackupKeys, src: &Path, out: &Path, entry: &FileEntry) -> 
         Some(Err(e)) => return fail(&e),
         None => return fail(&"no MBFile metadata in Manifest.db, so no key"),
     };
+    let mtime = entry
+        .mbfile
+        .as_ref()
+        .and_then(|m| m.last_modified)
+        .filter(|t| *t > 0)
+        .map(|t| std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64));
     let outcome = match key {
         None => std::fs::copy(&stored, &target)
             .map(Outcome::Copied)
             .map_err(CryptoError::from),
         Some(key) => match entry.mbfile.as_ref().and_then(|m| m.size) {
-            Some(size) => decrypt_to_file(&key, &stored, &target, size).map(Outcome::Decrypted),
+            Some(size) => {
+                // The usual case: the modification time is set on the
+                // handle that wrote the file.
+                return match decrypt_to_file(&key, &stored, &target, size, mtime) {
+                    Ok(n) => Outcome::Decrypted(n),
+                    Err(e) => fail(&e),
+                };
+            }
             None => decrypt_unsized(keys, entry, &stored, &target),
         },
     };
     match outcome {
         Ok(done) => {
-            if let Some(mtime) = entry
-                .mbfile
-                .as_ref()
-                .and_then(|m| m.last_modified)
-                .filter(|t| *t > 0)
+            if let Some(when) = mtime
+                && let Ok(f) = File::options().write(true).open(&target)
             {
-                let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime as u64);
-                if let Ok(f) = File::options().write(true).open(&target) {
-                    let _ = f.set_modified(when);
-                }
+                let _ = f.set_modified(when);
             }
             done
         }
