@@ -233,6 +233,14 @@ fn legacy_single_pbkdf2_scheme() {
         open_backup(&enc, &opts_with_password("x")),
         Err(Error::WrongPassword { .. })
     ));
+    let keys = BackupKeys::unlock(&enc, Secret::Password(PASSWORD.as_bytes())).unwrap();
+    let out = tmp.path().join("decrypted");
+    let summary = decrypt_backup(&enc, &out, &keys).unwrap();
+    assert_eq!(summary.files_decrypted, 4);
+    assert_eq!(
+        all_contents(&IosBackup::open(&out).unwrap()),
+        all_contents(&IosBackup::open(&plain).unwrap())
+    );
 }
 
 #[test]

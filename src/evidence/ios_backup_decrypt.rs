@@ -150,6 +150,46 @@ impl BackupKeys {
         Ok(plain)
     }
 
+    /// `Manifest.db` in the clear, as an in-memory read-only SQLite
+    /// database, decrypted straight into SQLite's buffer (one copy).
+    pub fn open_manifest(&self, root: &Path) -> Result<Connection> {
+        let path = root.join("Manifest.db");
+        let fail = |e: &dyn std::fmt::Display| Error::input(&path, e.to_string());
+        let Some(key) = &self.manifest_key else {
+            return super::sqlite::open_immutable(&path).map_err(|e| fail(&e));
+        };
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let len = crypto::padded_plaintext_len(key, &mut file).map_err(|e| fail(&e))?;
+        // SQLite allocates the buffer with a C int size.
+        if len > i32::MAX as u64 {
+            return Err(fail(&format!("{len} bytes is too large to load")));
+        }
+        let reader = crypto::DecryptingReader::new(key, std::io::BufReader::new(file), len);
+        let mut conn = Connection::open_in_memory().map_err(|e| fail(&e))?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, reader, len as usize, true)
+            .map_err(|e| fail(&e))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(|_| fail(&"does not decrypt to a SQLite database"))?;
+        Ok(conn)
+    }
+
+    /// Writes `Manifest.db` in the clear to `out`, streamed.
+    fn write_manifest(&self, root: &Path, out: &Path) -> Result<()> {
+        let path = root.join("Manifest.db");
+        let Some(key) = &self.manifest_key else {
+            return std::fs::copy(&path, out)
+                .map(|_| ())
+                .map_err(|e| Error::io(&path, e));
+        };
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let len = crypto::padded_plaintext_len(key, &mut file)
+            .map_err(|e| Error::input(&path, e.to_string()))?;
+        let mut dst = File::create(out).map_err(|e| Error::io(out, e))?;
+        crypto::decrypt_stream(key, file, &mut dst, len)
+            .map_err(|e| Error::input(&path, e.to_string()))?;
+        Ok(())
+    }
+
     /// The AES key of one file, or `None` when the file is stored in the
     /// clear (no `EncryptionKey` in its `MBFile`).
     pub fn file_key(&self, mbfile: &MbFile) -> std::result::Result<Option<Key>, CryptoError> {
@@ -506,11 +546,7 @@ fn decrypt_unsized(
 pub fn decrypt_backup(src: &Path, out: &Path, keys: &BackupKeys) -> Result<DecryptSummary> {
     prepare_output(src, out)?;
     let db_path = src.join("Manifest.db");
-    let conn = {
-        // SQLite keeps its own copy; this one is decrypted again at the end.
-        let manifest = keys.manifest_db(src)?;
-        super::sqlite::open_bytes(&manifest).map_err(|e| Error::input(&db_path, e.to_string()))?
-    };
+    let conn = keys.open_manifest(src)?;
     // Rows in batches (by fileID, the primary key), so memory holds one
     // batch of entries and not the whole manifest's.
     const BATCH: i64 = 10_000;
@@ -563,8 +599,7 @@ pub fn decrypt_backup(src: &Path, out: &Path, keys: &BackupKeys) -> Result<Decry
         std::fs::copy(item.path(), out.join(&name)).map_err(|e| Error::io(item.path(), e))?;
     }
     let out_db = out.join("Manifest.db");
-    let manifest = keys.manifest_db(src)?;
-    std::fs::write(&out_db, &*manifest).map_err(|e| Error::io(&out_db, e))?;
+    keys.write_manifest(src, &out_db)?;
     let mut dict = read_manifest_plist(src)?;
     dict.insert("IsEncrypted".into(), plist::Value::Boolean(false));
     dict.remove("ManifestKey");

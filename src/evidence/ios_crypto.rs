@@ -504,6 +504,92 @@ pub fn decrypt_stream(
     Ok(written)
 }
 
+/// The plaintext length of a whole CBC/PKCS#7 file (`Manifest.db`, which
+/// has no recorded size): only the last block is decrypted (its IV is the
+/// block before it) and its padding read. Leaves the reader at the start.
+pub fn padded_plaintext_len(
+    key: &Key,
+    file: &mut (impl Read + std::io::Seek),
+) -> Result<u64, CryptoError> {
+    use std::io::SeekFrom;
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 || len % 16 != 0 {
+        return Err(CryptoError::NotBlockAligned(len));
+    }
+    let start = len.saturating_sub(32);
+    let mut tail = [0u8; 32];
+    let n = (len - start) as usize;
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut tail[..n])?;
+    file.seek(SeekFrom::Start(0))?;
+    let (iv, last) = if n == 32 {
+        let (a, b) = tail.split_at(16);
+        (<[u8; 16]>::try_from(a).unwrap_or_default(), b)
+    } else {
+        ([0u8; 16], &tail[..16])
+    };
+    let mut block = Zeroizing::new([0u8; 16]);
+    block.copy_from_slice(last);
+    let mut dec = cbc::Decryptor::<aes::Aes256>::new(key_array(key), &iv.into());
+    dec.decrypt_block((&mut *block).into());
+    Ok(len - 16 + pkcs7_unpadded_len(&*block) as u64)
+}
+
+/// Decrypts a reader on the fly (AES-256-CBC, zero IV), yielding exactly
+/// `len` plaintext bytes: lets SQLite load a decrypted `Manifest.db` with
+/// no second copy in memory.
+pub struct DecryptingReader<R> {
+    inner: R,
+    dec: CbcDecryptor,
+    buf: Zeroizing<Vec<u8>>,
+    pos: usize,
+    end: usize,
+    remaining: u64,
+}
+
+impl<R: Read> DecryptingReader<R> {
+    pub fn new(key: &Key, inner: R, len: u64) -> Self {
+        DecryptingReader {
+            inner,
+            dec: CbcDecryptor::new(key),
+            buf: Zeroizing::new(vec![0u8; 64 * 1024]),
+            pos: 0,
+            end: 0,
+            remaining: len,
+        }
+    }
+}
+
+impl<R: Read> Read for DecryptingReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.end {
+            if self.remaining == 0 {
+                return Ok(0);
+            }
+            let mut filled = 0;
+            while filled < self.buf.len() {
+                match self.inner.read(&mut self.buf[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            if filled == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.dec
+                .decrypt(&mut self.buf[..filled])
+                .map_err(std::io::Error::other)?;
+            self.pos = 0;
+            self.end = (filled as u64).min(self.remaining) as usize;
+        }
+        let n = out.len().min(self.end - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
 /// AES-256-CBC encryption with a zero IV and PKCS#7 padding, as the phone
 /// does (the encryption side, for the generator).
 pub fn encrypt_padded(key: &Key, plaintext: &[u8]) -> Vec<u8> {
@@ -790,6 +876,24 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(decrypt_stream(&k, &ct[..], &mut out, 5).unwrap(), 5);
         assert_eq!(out, vec![7u8; 5]);
+        // Manifest.db: length from the last block, then a streaming reader.
+        for len in [0usize, 1, 15, 16, 17, 70_000, 131_072] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 13) as u8).collect();
+            let ct = encrypt_padded(&k, &plain);
+            let mut cursor = std::io::Cursor::new(ct);
+            let n = padded_plaintext_len(&k, &mut cursor).unwrap();
+            assert_eq!(n, len as u64);
+            let mut got = Vec::new();
+            DecryptingReader::new(&k, cursor, n)
+                .read_to_end(&mut got)
+                .unwrap();
+            assert_eq!(got, plain, "{len}");
+        }
+        let mut odd = std::io::Cursor::new(vec![0u8; 33]);
+        assert!(padded_plaintext_len(&k, &mut odd).is_err());
+        let mut short = Vec::new();
+        let reader = DecryptingReader::new(&k, &[0u8; 16][..], 100);
+        assert!(reader.take(200).read_to_end(&mut short).is_err());
     }
 
     /// NIST SP 800-38A F.2.5 (CBC-AES256 decrypt), first block, with its IV
