@@ -13,6 +13,8 @@
 # unshortening, no update checks) and its config/indicator folders live
 # under bench-out, so the machine's own MVT setup is not used.
 #
+# MVT_REUSE=1 reuses a previous MVT run of the same backup (it takes minutes).
+#
 # android: runs benches/compare-mvt-android.sh if it exists.
 set -euo pipefail
 
@@ -54,13 +56,20 @@ fi
 IOC_ARGS=()
 while IFS= read -r f; do IOC_ARGS+=(-i "$f"); done < <(find indicators -name '*.stix2' | sort)
 
-rm -rf "$OUT/mvt-result" "$OUT/spydar-result"
-export HOME="$OUT/home" XDG_CONFIG_HOME="$OUT/home/.config" XDG_DATA_HOME="$OUT/home/.local/share"
-mkdir -p "$HOME"
-echo "== mvt-ios check-backup (MVT $MVT_VERSION)" >&2
-MVT_NETWORK_ACCESS_ALLOWED=false /usr/bin/time -v -o "$OUT/mvt.time" \
-    "$VENV/bin/mvt-ios" --disable-update-check --disable-indicator-update-check \
-    check-backup "${IOC_ARGS[@]}" -o "$OUT/mvt-result" "$BACKUP" > "$OUT/mvt.log" 2>&1 || true
+rm -rf "$OUT/spydar-result"
+if [ -n "${MVT_REUSE:-}" ] && [ -f "$OUT/mvt-result/alerts.json" ] && [ -f "$OUT/mvt.time" ]; then
+    echo "== reusing the MVT run in $OUT/mvt-result (MVT_REUSE set)" >&2
+else
+    rm -rf "$OUT/mvt-result"
+    echo "== mvt-ios check-backup (MVT $MVT_VERSION)" >&2
+    (
+        export HOME="$OUT/home" XDG_CONFIG_HOME="$OUT/home/.config" XDG_DATA_HOME="$OUT/home/.local/share"
+        mkdir -p "$HOME"
+        MVT_NETWORK_ACCESS_ALLOWED=false /usr/bin/time -v -o "$OUT/mvt.time" \
+            "$VENV/bin/mvt-ios" --disable-update-check --disable-indicator-update-check \
+            check-backup "${IOC_ARGS[@]}" -o "$OUT/mvt-result" "$BACKUP" > "$OUT/mvt.log" 2>&1 || true
+    )
+fi
 
 echo "== spydar scan" >&2
 set +e
@@ -84,22 +93,26 @@ def timing(path):
     return secs, int(rss.group(1)) / 1024 if rss else None
 
 def mvt_detections():
+    """(module, indicator value) -> number of MVT alerts with a matched indicator."""
     path = os.path.join(out, "mvt-result", "alerts.json")
-    found = set()
+    found = {}
     if os.path.exists(path):
         for a in json.load(open(path)):
             ioc = a.get("matched_indicator")
             if ioc:
-                found.add((a.get("module", "?"), ioc.get("value", "?")))
+                key = (a.get("module", "?"), str(ioc.get("value", "?")).lower())
+                found[key] = found.get(key, 0) + 1
     return found
 
 def spydar_detections():
-    found = set()
+    """(module, indicator value) -> number of distinct observables spydar detected."""
+    seen = {}
     for path in glob.glob(os.path.join(out, "spydar-result", "**", "report.json"), recursive=True):
         for f in json.load(open(path)).get("findings", []):
             if f.get("level") == "detected" and f.get("indicator"):
-                found.add((f.get("module", "?"), f["indicator"].get("value", "?")))
-    return found
+                key = (f.get("module", "?"), str(f["indicator"].get("value", "?")).lower())
+                seen.setdefault(key, set()).add((f.get("observable") or {}).get("value"))
+    return {k: len(v) for k, v in seen.items()}
 
 mt, mm = timing(os.path.join(out, "mvt.time"))
 st, sm = timing(os.path.join(out, "spydar.time"))
@@ -110,8 +123,8 @@ print(f"{'wall time':18}{fmt(mt, 's'):>16}{fmt(st, 's'):>16}{(f'{mt / st:,.1f}x'
 print(f"{'peak memory':18}{fmt(mm, 'MB'):>16}{fmt(sm, 'MB'):>16}{(f'{mm / sm:,.1f}x' if mm and sm else 'n/a'):>10}")
 print(f"spydar exit code: {spydar_exit}")
 m, s = mvt_detections(), spydar_detections()
-print(f"\ndetections (module, indicator): MVT {len(m)}, spydar {len(s)}")
+print(f"\ndetections (module, indicator): MVT {len(m)}, spydar {len(s)}; numbers are alerts (MVT) / distinct matched values (spydar)")
 print(f"{'module':34}{'indicator':44}{'MVT':>5}{'spydar':>8}")
-for mod, val in sorted(m | s):
-    print(f"{mod:34}{val[:43]:44}{('yes' if (mod, val) in m else '-'):>5}{('yes' if (mod, val) in s else '-'):>8}")
+for mod, val in sorted(set(m) | set(s)):
+    print(f"{mod:34}{val[:43]:44}{m.get((mod, val), '-'):>5}{s.get((mod, val), '-'):>8}")
 PY

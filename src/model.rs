@@ -160,7 +160,7 @@ pub struct Record {
     pub event: String,
     /// One line for the timeline.
     pub description: String,
-    pub fields: BTreeMap<String, Value>,
+    pub fields: Fields,
     pub observables: Vec<Observable>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<Alert>,
@@ -174,7 +174,7 @@ impl Record {
             timestamp: None,
             event: String::new(),
             description: String::new(),
-            fields: BTreeMap::new(),
+            fields: Fields::default(),
             observables: Vec::new(),
             alerts: Vec::new(),
         }
@@ -241,6 +241,81 @@ impl Record {
     }
 }
 
+/// A record's own columns, in the order the module set them. A small vector
+/// rather than a map: a backup yields hundreds of thousands of records with
+/// a handful of fields each, and a B-tree node per record costs ~650 bytes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fields(Vec<(String, Value)>);
+
+impl Fields {
+    /// Sets `key`, replacing an earlier value; returns the old one.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.0.push((key, value));
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The fields sorted by key, as findings and reports show them.
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        self.0.iter().cloned().collect()
+    }
+}
+
+impl std::ops::Index<&str> for Fields {
+    type Output = Value;
+
+    /// `Value::Null` for a missing key, as `serde_json::Value` indexing does.
+    fn index(&self, key: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Sorted by key, so the JSON is the same whatever order a module used.
+        let mut sorted: Vec<&(String, Value)> = self.0.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut map = serializer.serialize_map(Some(sorted.len()))?;
+        for (k, v) in sorted {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        Ok(Fields(map.into_iter().collect()))
+    }
+}
+
 /// How a module ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -260,8 +335,19 @@ pub struct ModuleOutput {
     pub status: ModuleStatus,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// Records still held here (those not handed to a `RecordSink`).
     #[serde(skip)]
     pub records: Vec<Record>,
+    /// Records already handed to a `RecordSink`.
+    #[serde(skip)]
+    pub streamed: usize,
+}
+
+impl ModuleOutput {
+    /// Every record the module made, held here or streamed.
+    pub fn record_count(&self) -> usize {
+        self.records.len() + self.streamed
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

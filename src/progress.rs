@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 #[derive(Clone, Default)]
 pub struct Progress {
@@ -16,12 +16,13 @@ impl Progress {
         Progress { bar: None }
     }
 
-    /// A spinner for one device, if stderr is a terminal and `enabled`.
-    pub fn for_device(label: &str, enabled: bool) -> Self {
+    /// A spinner for one device, if stderr is a terminal and `enabled`;
+    /// devices scanned at once share `multi` so their lines do not fight.
+    pub fn for_device(label: &str, enabled: bool, multi: &MultiProgress) -> Self {
         if !enabled || !std::io::stderr().is_terminal() {
             return Self::hidden();
         }
-        let bar = ProgressBar::new_spinner();
+        let bar = multi.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),

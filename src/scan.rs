@@ -109,20 +109,25 @@ fn describe(hit: &Hit, ind: &IndicatorRef, module: &str) -> String {
 }
 
 /// Matches one record: its observables against the indicators, and its
-/// heuristic alerts as findings. One finding per (record, indicator).
+/// heuristic alerts as findings. One finding per (record, malware): a
+/// record is one event (a visit, a file, a message), and the same domain
+/// published by two bundles of one campaign (cytrox and predator), or a path
+/// that is also a known file name, is one finding, named by the first
+/// indicator that matched a typed field.
 pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let mut seen: Vec<usize> = Vec::new();
+    let mut seen: Vec<Option<&str>> = Vec::new();
     // Typed observables first, so a URL field wins over the same URL in text.
     let mut observables: Vec<&Observable> = record.observables.iter().collect();
     observables.sort_by_key(|o| o.kind == ObservableType::Text);
     for obs in observables {
         for hit in matcher.match_observable(obs) {
-            if seen.contains(&hit.indicator) {
+            let ind = matcher.indicator(hit.indicator);
+            let key = ind.malware.as_deref();
+            if seen.contains(&key) {
                 continue;
             }
-            seen.push(hit.indicator);
-            let ind = matcher.indicator(hit.indicator);
+            seen.push(key);
             let iref = IndicatorRef {
                 kind: ind.kind,
                 value: ind.value.clone(),
@@ -147,7 +152,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                 indicator: Some(iref),
                 rule: None,
                 message,
-                record: record.fields.clone(),
+                record: record.fields.to_map(),
             });
         }
     }
@@ -163,7 +168,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             indicator: None,
             rule: Some(alert.rule.clone()),
             message: alert.message.clone(),
-            record: record.fields.clone(),
+            record: record.fields.to_map(),
         });
     }
     out
@@ -192,6 +197,334 @@ pub fn findings(scan: &DeviceScan, matcher: &Matcher) -> Vec<Finding> {
         .flat_map(|m| m.records.par_iter())
         .flat_map_iter(|r| record_findings(r, matcher))
         .collect();
-    all.sort_by(|a, b| finding_order(a).cmp(&finding_order(b)));
+    sort_findings(&mut all);
     all
+}
+
+/// Sorts findings so the order does not depend on thread count.
+pub fn sort_findings(all: &mut [Finding]) {
+    all.sort_by(|a, b| finding_order(a).cmp(&finding_order(b)));
+}
+
+/// One line of `timeline.csv`, kept without the rest of its record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimelineRow {
+    pub time: jiff::Timestamp,
+    /// Shared: a device has a few dozen modules and events, and a row per record.
+    pub module: std::sync::Arc<str>,
+    pub event: std::sync::Arc<str>,
+    pub description: Box<str>,
+}
+
+impl TimelineRow {
+    pub fn of(r: &Record) -> Option<Self> {
+        Some(TimelineRow {
+            time: r.timestamp?,
+            module: r.module.as_str().into(),
+            event: r.event.as_str().into(),
+            description: r.description.as_str().into(),
+        })
+    }
+}
+
+/// Hands out one shared copy of each module and event name.
+#[derive(Default)]
+struct Interner(std::collections::HashMap<String, std::sync::Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> std::sync::Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        self.0.insert(s.to_string(), a.clone());
+        a
+    }
+}
+
+/// A `RecordSink` that matches records as modules hand them over, writes
+/// them to `records/<module>.jsonl` (when given a folder), keeps their
+/// timeline rows, and drops them: memory stays bounded by a batch, not by
+/// the device.
+pub struct StreamingSink {
+    matcher: std::sync::Arc<Matcher>,
+    records_dir: Option<std::path::PathBuf>,
+    state: std::sync::Mutex<StreamState>,
+}
+
+#[derive(Default)]
+struct StreamState {
+    files: BTreeMap<String, std::io::BufWriter<std::fs::File>>,
+    counts: BTreeMap<String, usize>,
+    findings: Vec<Finding>,
+    timeline: Vec<TimelineRow>,
+    names: Interner,
+    error: Option<String>,
+}
+
+impl StreamingSink {
+    pub fn new(matcher: std::sync::Arc<Matcher>, records_dir: Option<std::path::PathBuf>) -> Self {
+        StreamingSink {
+            matcher,
+            records_dir,
+            state: std::sync::Mutex::new(StreamState::default()),
+        }
+    }
+
+    /// The findings and timeline rows of everything taken, and the first
+    /// error writing records, if any. Flushes the record files.
+    pub fn into_parts(self) -> (Vec<Finding>, Vec<TimelineRow>, Option<String>) {
+        let mut st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (name, f) in st.files.iter_mut() {
+            if let Err(e) = std::io::Write::flush(f)
+                && st.error.is_none()
+            {
+                st.error = Some(format!("records/{name}.jsonl: {e}"));
+            }
+        }
+        (st.findings, st.timeline, st.error)
+    }
+}
+
+impl crate::artifacts::RecordSink for StreamingSink {
+    fn take(&self, module: &str, records: Vec<Record>) {
+        use rayon::prelude::*;
+        // Matching and serialising run outside the lock.
+        let found: Vec<Finding> = records
+            .par_iter()
+            .flat_map_iter(|r| record_findings(r, &self.matcher))
+            .collect();
+        let mut lines = Vec::new();
+        if self.records_dir.is_some() {
+            for r in &records {
+                if serde_json::to_writer(&mut lines, r).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
+        }
+        let n = records.len();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.findings.extend(found);
+        for r in &records {
+            if let Some(time) = r.timestamp {
+                let row = TimelineRow {
+                    time,
+                    module: st.names.get(&r.module),
+                    event: st.names.get(&r.event),
+                    description: r.description.as_str().into(),
+                };
+                st.timeline.push(row);
+            }
+        }
+        drop(records);
+        *st.counts.entry(module.to_string()).or_default() += n;
+        if let Some(dir) = &self.records_dir {
+            if !st.files.contains_key(module) {
+                let path = dir.join(format!("{module}.jsonl"));
+                match std::fs::create_dir_all(dir).and_then(|_| std::fs::File::create(&path)) {
+                    Ok(f) => {
+                        st.files
+                            .insert(module.to_string(), std::io::BufWriter::new(f));
+                    }
+                    Err(e) => {
+                        st.error.get_or_insert(format!("{}: {e}", path.display()));
+                        return;
+                    }
+                }
+            }
+            let result = st
+                .files
+                .get_mut(module)
+                .map(|f| std::io::Write::write_all(f, &lines));
+            if let Some(Err(e)) = result {
+                st.error
+                    .get_or_insert(format!("records/{module}.jsonl: {e}"));
+            }
+        }
+    }
+
+    fn taken(&self, module: &str) -> usize {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.counts.get(module).copied().unwrap_or(0)
+    }
+}
+
+/// A finding moved out of `findings` by the `--allow` file, with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AllowRule {
+    /// `indicator--...`: one indicator.
+    IndicatorId(String),
+    /// `rule:ID`: one heuristic.
+    Heuristic(String),
+    /// `TYPE:VALUE`: an indicator or an observed value of that type.
+    Value(ObservableType, String),
+}
+
+/// Known-benign findings a team has reviewed (`--allow FILE`): one rule per
+/// line, `#` starts a comment that becomes the reason.
+///
+/// ```text
+/// indicator--6587a15f-85ce-4c37-9188-e887c75a8c69   # reviewed 2026-11, lab device
+/// rule:shutdown_log.sticky_process
+/// file_name:com.apple.photolibraryd.plist           # present on every iPhone
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AllowList {
+    rules: Vec<(AllowRule, String)>,
+}
+
+impl AllowList {
+    pub fn parse(text: &str, origin: &str) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            let (body, comment) = raw.split_once('#').unwrap_or((raw, ""));
+            let body = body.trim();
+            if body.is_empty() {
+                continue;
+            }
+            let reason = if comment.trim().is_empty() {
+                format!("allowed by {origin}:{}", n + 1)
+            } else {
+                format!("allowed by {origin}:{}: {}", n + 1, comment.trim())
+            };
+            let rule = if body.starts_with("indicator--") {
+                AllowRule::IndicatorId(body.to_string())
+            } else if let Some(id) = body.strip_prefix("rule:") {
+                AllowRule::Heuristic(id.trim().to_string())
+            } else {
+                let (kind, value) = body.split_once(':').ok_or_else(|| {
+                    format!(
+                        "{origin}:{}: expected indicator--ID, rule:ID or TYPE:VALUE",
+                        n + 1
+                    )
+                })?;
+                let kind: ObservableType = serde_json::from_value(serde_json::Value::String(
+                    kind.trim().into(),
+                ))
+                .map_err(|_| format!("{origin}:{}: unknown type {:?}", n + 1, kind.trim()))?;
+                let value = crate::indicators::normalize::value_of(kind, value.trim())
+                    .ok_or_else(|| format!("{origin}:{}: not a valid {kind} value", n + 1))?;
+                AllowRule::Value(kind, value)
+            };
+            rules.push((rule, reason));
+        }
+        Ok(AllowList { rules })
+    }
+
+    fn reason(&self, f: &Finding) -> Option<&str> {
+        self.rules.iter().find_map(|(rule, reason)| {
+            let hit = match rule {
+                AllowRule::IndicatorId(id) => f.indicator.as_ref().is_some_and(|i| &i.id == id),
+                AllowRule::Heuristic(id) => f.rule.as_deref() == Some(id.as_str()),
+                AllowRule::Value(kind, value) => {
+                    let same = |k: ObservableType, v: &str| {
+                        k == *kind
+                            && crate::indicators::normalize::value_of(k, v).as_deref()
+                                == Some(value.as_str())
+                    };
+                    f.indicator.as_ref().is_some_and(|i| same(i.kind, &i.value))
+                        || f.observable
+                            .as_ref()
+                            .is_some_and(|o| same(o.kind, &o.value))
+                }
+            };
+            hit.then_some(reason.as_str())
+        })
+    }
+
+    /// Splits findings into those kept and those the list suppresses.
+    pub fn split(&self, findings: Vec<Finding>) -> (Vec<Finding>, Vec<Suppressed>) {
+        if self.rules.is_empty() {
+            return (findings, Vec::new());
+        }
+        let mut kept = Vec::new();
+        let mut suppressed = Vec::new();
+        for f in findings {
+            match self.reason(&f) {
+                Some(reason) => suppressed.push(Suppressed {
+                    reason: reason.to_string(),
+                    finding: f,
+                }),
+                None => kept.push(f),
+            }
+        }
+        (kept, suppressed)
+    }
+}
+
+#[cfg(test)]
+mod allow_tests {
+    use super::*;
+
+    fn finding(kind: ObservableType, value: &str, id: &str, rule: Option<&str>) -> Finding {
+        Finding {
+            level: if rule.is_some() {
+                Level::Warning
+            } else {
+                Level::Detected
+            },
+            severity: Severity::Critical,
+            kind: if rule.is_some() {
+                FindingKind::Heuristic
+            } else {
+                FindingKind::Indicator
+            },
+            module: "m".into(),
+            artifact: "a".into(),
+            timestamp: None,
+            observable: Some(Observable {
+                kind,
+                value: value.into(),
+            }),
+            indicator: rule.is_none().then(|| IndicatorRef {
+                kind,
+                value: value.to_lowercase(),
+                pattern: String::new(),
+                id: id.into(),
+                malware: None,
+                source: String::new(),
+            }),
+            rule: rule.map(str::to_string),
+            message: String::new(),
+            record: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn rules_by_id_value_and_heuristic() {
+        let allow = AllowList::parse(
+            "# team list\nindicator--1 # lab phone\nfile_name:com.apple.photolibraryd.plist\nrule:x.y\n",
+            "allow.txt",
+        )
+        .unwrap();
+        let (kept, gone) = allow.split(vec![
+            finding(ObservableType::Domain, "evil.com", "indicator--1", None),
+            finding(
+                ObservableType::FileName,
+                "com.apple.photolibraryd.plist",
+                "indicator--2",
+                None,
+            ),
+            finding(ObservableType::Domain, "other.com", "indicator--3", None),
+            finding(ObservableType::Process, "p", "", Some("x.y")),
+            finding(ObservableType::Process, "p", "", Some("x.z")),
+        ]);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(gone.len(), 3);
+        assert_eq!(gone[0].reason, "allowed by allow.txt:2: lab phone");
+        assert_eq!(gone[1].reason, "allowed by allow.txt:3");
+        assert!(AllowList::parse("nonsense", "f").is_err());
+        assert!(
+            AllowList::parse("colour:blue", "f")
+                .unwrap_err()
+                .contains("unknown type")
+        );
+    }
 }

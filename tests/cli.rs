@@ -143,6 +143,7 @@ fn saved_device(out: &Path) {
         error: None,
         duration_ms: 1,
         records: vec![record, decoy],
+        streamed: 0,
     }];
     let device = DeviceInfo {
         platform: Some(Platform::Ios),
@@ -157,6 +158,7 @@ fn saved_device(out: &Path) {
         &modules,
         Vec::new(),
         Vec::new(),
+        Vec::new(),
         IndicatorsInfo {
             total: 0,
             sources: Vec::new(),
@@ -167,7 +169,7 @@ fn saved_device(out: &Path) {
             duration_ms: 0,
         },
     );
-    report::write_device(&out.join("00008030-TEST"), &r, &modules).unwrap();
+    report::write_device(&out.join("00008030-TEST"), &r, &modules, Vec::new()).unwrap();
 }
 
 #[test]
@@ -234,6 +236,7 @@ fn recheck_matches_saved_records_against_new_indicators() {
     assert_eq!(lines.len(), 3);
     assert!(lines[1].starts_with("2023-11-14T22:13:20Z,safari_history,visit,"));
     let html = std::fs::read_to_string(out.join("00008030-TEST/report.html")).unwrap();
+    assert!(html.contains("TestSpy"));
     assert!(html.contains("Traces of known spyware were found") && !html.contains("<script"));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -248,4 +251,56 @@ fn fail_on_never_and_unknown_flags() {
         .assert()
         .code(2);
     spydar().args(["scan"]).assert().code(2);
+}
+
+#[test]
+fn allow_file_moves_reviewed_findings_to_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    saved_device(&out);
+    let stix = dir.path().join("new.stix2");
+    std::fs::write(
+        &stix,
+        r#"{"type":"bundle","objects":[{"type":"indicator","id":"indicator--1","pattern":"[domain-name:value = 'tracker-zz.example']"}]}"#,
+    )
+    .unwrap();
+    let allow = dir.path().join("allow.txt");
+    std::fs::write(
+        &allow,
+        "# reviewed\ndomain:tracker-zz.example  # our own test server\n",
+    )
+    .unwrap();
+    spydar()
+        .arg("recheck")
+        .arg(&out)
+        .arg("--iocs")
+        .arg(&stix)
+        .arg("--allow")
+        .arg(&allow)
+        .arg("-q")
+        .assert()
+        .code(0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("00008030-TEST/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0);
+    let suppressed = report["suppressed"].as_array().unwrap();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["level"], "detected");
+    assert!(
+        suppressed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("our own test server")
+    );
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "colour:blue\n").unwrap();
+    spydar()
+        .arg("recheck")
+        .arg(&out)
+        .arg("--allow")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.txt").and(predicate::str::contains("unknown type")));
 }

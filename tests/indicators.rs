@@ -371,3 +371,33 @@ fn bad_stix_inputs_are_errors_not_panics() {
     assert_eq!(set.add_path(&odd).unwrap(), 1);
     assert_eq!(set.skipped(), 2);
 }
+
+/// Every bundled indicator of 5 bytes or more is found in text at every
+/// alignment and case, whatever table of the prefilter serves it.
+#[test]
+fn free_text_finds_every_bundled_indicator() {
+    use spydar::artifacts::TextSweep;
+    let m = matcher();
+    let mut missed = Vec::new();
+    for (i, ind) in m.indicators().iter().enumerate() {
+        if ind.value.len() < spydar::indicators::matcher::MIN_TEXT_LEN {
+            continue;
+        }
+        let pad = " ".repeat(i % 7);
+        let text = format!("2024-05-01 kernel: {pad}x {} y\n", ind.value);
+        if m.flagged_lines(text.as_bytes()).len() != 1 {
+            missed.push(ind.value.clone());
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "{} missed: {:?}",
+        missed.len(),
+        &missed[..missed.len().min(10)]
+    );
+    assert_eq!(m.flagged_lines(b"visit apiapple.com today").len(), 1);
+    assert!(
+        m.flagged_lines(b"visit apple.com and www.apple.com today")
+            .is_empty()
+    );
+}

@@ -34,6 +34,69 @@ pub struct ScanOptions {
     /// opaque on purpose: modules still never see an indicator. `None`
     /// means no sweep (modules then emit no sweep records).
     pub text_sweep: Option<std::sync::Arc<dyn TextSweep>>,
+    /// Takes records off the modules as they are made, so that a device's
+    /// records need not all be in memory at once. `None`: records stay in
+    /// each `ModuleOutput`.
+    pub sink: Option<std::sync::Arc<dyn RecordSink>>,
+}
+
+/// Records in batches of this many are handed to the sink while a module runs.
+pub const SINK_BATCH: usize = 8192;
+
+/// Receives records as modules make them (see `ScanOptions::sink`).
+pub trait RecordSink: Send + Sync {
+    /// Takes a batch of `module`'s records. Batches of one module arrive in
+    /// the module's order, from one thread at a time.
+    fn take(&self, module: &str, records: Vec<Record>);
+    /// How many records of `module` were taken so far.
+    fn taken(&self, module: &str) -> usize;
+}
+
+impl ScanOptions {
+    /// Hands a finished module's records to the sink, if there is one; the
+    /// output then keeps only their count.
+    pub fn finish(&self, mut out: ModuleOutput) -> ModuleOutput {
+        if let Some(sink) = &self.sink {
+            let records = std::mem::take(&mut out.records);
+            if !records.is_empty() {
+                sink.take(&out.name, records);
+            }
+            out.streamed = sink.taken(&out.name);
+        }
+        out
+    }
+
+    /// A record collector for one module that hands full batches to the
+    /// sink as it goes.
+    pub fn batches(&self, module: &'static str) -> Batches<'_> {
+        Batches {
+            sink: self.sink.as_deref(),
+            module,
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// See `ScanOptions::batches`. `finish` returns what was not handed over.
+pub struct Batches<'a> {
+    sink: Option<&'a dyn RecordSink>,
+    module: &'static str,
+    buf: Vec<Record>,
+}
+
+impl Batches<'_> {
+    pub fn push(&mut self, record: Record) {
+        self.buf.push(record);
+        if let Some(sink) = self.sink
+            && self.buf.len() >= SINK_BATCH
+        {
+            sink.take(self.module, std::mem::take(&mut self.buf));
+        }
+    }
+
+    pub fn finish(self) -> Vec<Record> {
+        self.buf
+    }
 }
 
 /// A line of a text that the sweep flagged.
@@ -103,6 +166,7 @@ where
         error,
         duration_ms,
         records,
+        streamed: 0,
     }
 }
 

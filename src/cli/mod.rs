@@ -104,6 +104,16 @@ impl FailOn {
     }
 }
 
+/// The `--allow` file, or an empty list.
+pub fn load_allow(path: Option<&std::path::Path>) -> Result<crate::scan::AllowList, Error> {
+    let Some(path) = path else {
+        return Ok(crate::scan::AllowList::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    crate::scan::AllowList::parse(&text, &path.display().to_string())
+        .map_err(|e| Error::input(path, e))
+}
+
 /// Runs the parsed command; returns the exit code.
 pub fn run(cli: Cli) -> u8 {
     let outcome = match cli.command {

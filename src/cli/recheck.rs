@@ -21,6 +21,9 @@ pub struct RecheckArgs {
     /// Lowest finding level that makes the exit code 1.
     #[arg(long, value_enum, default_value = "detected")]
     pub fail_on: FailOn,
+    /// Reviewed, known-benign findings to move to `suppressed` (as for scan).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -50,6 +53,7 @@ fn load_device(dir: &std::path::Path) -> Result<(Report, Vec<ModuleOutput>), Err
             error: info.error.clone(),
             duration_ms: info.duration_ms,
             records,
+            streamed: 0,
         });
     }
     Ok((old, modules))
@@ -57,6 +61,7 @@ fn load_device(dir: &std::path::Path) -> Result<(Report, Vec<ModuleOutput>), Err
 
 pub fn run(args: RecheckArgs) -> Result<u8, Error> {
     let matcher = Matcher::new(args.iocs.load()?);
+    let allow = super::load_allow(args.allow.as_deref())?;
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.outdir)
         .map_err(|e| Error::io(&args.outdir, e))?
         .filter_map(|e| e.ok())
@@ -81,7 +86,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
             modules,
             notes: old.notes.clone(),
         };
-        let findings = crate::scan::findings(&scan, &matcher);
+        let (findings, suppressed) = allow.split(crate::scan::findings(&scan, &matcher));
         let mut notes = old.notes.clone();
         notes.push(format!(
             "rechecked from saved records; originally scanned {}",
@@ -91,6 +96,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
             scan.device.clone(),
             &scan.modules,
             findings,
+            suppressed,
             notes,
             IndicatorsInfo::from_set(matcher.set()),
             ScanTimes {
@@ -102,7 +108,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
         if !args.quiet {
             eprint!("{}", report::text::summary(&report));
         }
-        report::write_device(&dir, &report, &scan.modules)?;
+        report::write_device(&dir, &report, &scan.modules, Vec::new())?;
         let id = dir
             .file_name()
             .map(|n| n.to_string_lossy().to_string())

@@ -56,6 +56,10 @@ pub struct ScanArgs {
     /// age identity file for encrypted androidqf acquisitions (.zip.age).
     #[arg(long, value_name = "FILE")]
     pub age_identity: Option<PathBuf>,
+    /// Reviewed, known-benign findings to move to `suppressed` (lines of
+    /// `indicator--ID`, `rule:ID` or `TYPE:VALUE`, `# reason`).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -135,7 +139,55 @@ fn check_output(out: &Path, inputs: &[PathBuf], overwrite: bool) -> Result<(), E
 
 struct Scanned {
     input: PathBuf,
-    outcome: Result<(Report, DeviceScan), Error>,
+    outcome: Result<Device, Error>,
+    /// Where the sink wrote this input's records before its device id was known.
+    staging: Option<PathBuf>,
+}
+
+struct Device {
+    report: Report,
+    scan: DeviceScan,
+    streamed_rows: Vec<crate::scan::TimelineRow>,
+}
+
+/// Reads one input with a streaming sink, so its records are matched and
+/// written as modules make them, then builds its report.
+fn read_streaming(
+    input: &Path,
+    args: &ScanArgs,
+    matcher: &Arc<Matcher>,
+    opts: &mut ScanOptions,
+    staging: Option<&Path>,
+) -> Result<
+    (
+        DeviceScan,
+        Vec<crate::scan::Finding>,
+        Vec<crate::scan::TimelineRow>,
+    ),
+    Error,
+> {
+    let sink = Arc::new(crate::scan::StreamingSink::new(
+        matcher.clone(),
+        staging.map(|s| s.join("records")),
+    ));
+    opts.sink = Some(sink.clone() as Arc<dyn crate::artifacts::RecordSink>);
+    let read = crate::scan::read_input(input, args.kind, opts);
+    opts.sink = None;
+    let (mut found, rows, write_error) = match Arc::try_unwrap(sink) {
+        Ok(sink) => sink.into_parts(),
+        Err(_) => (
+            Vec::new(),
+            Vec::new(),
+            Some("record sink still in use".to_string()),
+        ),
+    };
+    let scan = read?;
+    if let Some(e) = write_error {
+        return Err(Error::input(staging.unwrap_or(Path::new("-o")), e));
+    }
+    found.extend(crate::scan::findings(&scan, matcher));
+    crate::scan::sort_findings(&mut found);
+    Ok((scan, found, rows))
 }
 
 fn scan_one(
@@ -143,6 +195,9 @@ fn scan_one(
     args: &ScanArgs,
     matcher: &Arc<Matcher>,
     password: &Option<Zeroizing<String>>,
+    multi: &indicatif::MultiProgress,
+    allow: &crate::scan::AllowList,
+    staging: Option<PathBuf>,
 ) -> Scanned {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
@@ -150,7 +205,7 @@ fn scan_one(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let progress = Progress::for_device(&label, !args.quiet && !args.json);
+    let progress = Progress::for_device(&label, !args.quiet && !args.json, multi);
     progress.message("reading");
     let mut opts = ScanOptions {
         password: password.clone(),
@@ -158,18 +213,18 @@ fn scan_one(
         age_identity: args.age_identity.clone(),
         progress: progress.clone(),
         text_sweep: Some(matcher.clone() as Arc<dyn TextSweep>),
+        sink: None,
     };
-    let mut read = crate::scan::read_input(input, args.kind, &opts);
+    let mut read = read_streaming(input, args, matcher, &mut opts, staging.as_deref());
     if matches!(read, Err(Error::PasswordRequired { .. }))
         && opts.password.is_none()
         && let Some(pw) = prompt_password(input)
     {
         opts.password = Some(pw);
-        read = crate::scan::read_input(input, args.kind, &opts);
+        read = read_streaming(input, args, matcher, &mut opts, staging.as_deref());
     }
-    let outcome = read.map(|scan| {
-        progress.message("matching");
-        let findings = crate::scan::findings(&scan, matcher);
+    let outcome = read.map(|(scan, all, streamed_rows)| {
+        let (findings, suppressed) = allow.split(all);
         let times = ScanTimes {
             started,
             finished: jiff::Timestamp::now(),
@@ -179,17 +234,42 @@ fn scan_one(
             scan.device.clone(),
             &scan.modules,
             findings,
+            suppressed,
             scan.notes.clone(),
             IndicatorsInfo::from_set(matcher.set()),
             times,
         );
-        (report, scan)
+        Device {
+            report,
+            scan,
+            streamed_rows,
+        }
     });
     progress.finish();
     Scanned {
         input: input.to_path_buf(),
         outcome,
+        staging,
     }
+}
+
+/// Moves a device's staged records to `OUTDIR/<id>` and writes the rest.
+fn write_device_dir(
+    out: &Path,
+    id: &str,
+    staging: Option<&Path>,
+    report: &Report,
+    scan: &DeviceScan,
+    rows: Vec<crate::scan::TimelineRow>,
+) -> Result<(), Error> {
+    let dir = out.join(id);
+    if let Some(stage) = staging.filter(|s| s.exists()) {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        std::fs::rename(stage, &dir).map_err(|e| Error::io(stage, e))?;
+    }
+    report::write_device(&dir, report, &scan.modules, rows)
 }
 
 pub fn run(args: ScanArgs) -> Result<u8, Error> {
@@ -201,6 +281,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     if let Some(out) = &args.output {
         check_output(out, &inputs, args.overwrite)?;
     }
+    let allow = super::load_allow(args.allow.as_deref())?;
     let password = password_from(args.password_file.as_deref(), args.password_env.as_deref())?;
     if !args.quiet && !args.json {
         eprintln!(
@@ -218,65 +299,86 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let pool = pool
         .build()
         .map_err(|e| Error::input("--jobs", e.to_string()))?;
+    let multi = indicatif::MultiProgress::new();
+    // Records are staged per input under OUTDIR until the device id is known.
+    let staging = |n: usize| {
+        args.output
+            .as_ref()
+            .map(|o| o.join(format!(".spydar-partial-{n}")))
+    };
     let scanned: Vec<Scanned> = pool.install(|| {
         inputs
             .par_iter()
-            .map(|i| scan_one(i, &args, &matcher, &password))
+            .enumerate()
+            .map(|(n, i)| scan_one(i, &args, &matcher, &password, &multi, &allow, staging(n)))
             .collect()
     });
 
     let mut summaries = Vec::new();
-    let mut reports: Vec<&Report> = Vec::new();
+    let mut reports: Vec<Report> = Vec::new();
     let mut used_ids: Vec<String> = Vec::new();
     let mut failed_inputs = 0;
     let mut module_errors = 0;
     let mut write_error = None;
-    for s in &scanned {
-        match &s.outcome {
+    for s in scanned {
+        let device = match s.outcome {
             Err(e) => {
                 eprintln!("spydar: {e}");
                 failed_inputs += 1;
                 summaries.push(DeviceSummary::failed(&s.input, e.to_string()));
+                if let Some(stage) = &s.staging {
+                    let _ = std::fs::remove_dir_all(stage);
+                }
+                continue;
             }
-            Ok((report, scan)) => {
-                let mut id = report.device_id();
-                let base = id.clone();
-                let mut n = 2;
-                while used_ids.contains(&id) {
-                    id = format!("{base}-{n}");
-                    n += 1;
-                }
-                used_ids.push(id.clone());
-                module_errors += report
-                    .modules
-                    .iter()
-                    .filter(|m| m.status == ModuleStatus::Error)
-                    .count();
-                if !args.quiet && !args.json {
-                    eprint!("{}", report::text::summary(report));
-                } else {
-                    for m in report
-                        .modules
-                        .iter()
-                        .filter(|m| m.status == ModuleStatus::Error)
-                    {
-                        eprintln!(
-                            "spydar: {}: module {}: {}",
-                            s.input.display(),
-                            m.name,
-                            m.error.as_deref().unwrap_or("")
-                        );
-                    }
-                }
-                if let Some(out) = &args.output
-                    && let Err(e) = report::write_device(&out.join(&id), report, &scan.modules)
-                {
-                    write_error = Some(e);
-                }
-                summaries.push(DeviceSummary::of(report, &id));
-                reports.push(report);
+            Ok(device) => device,
+        };
+        let report = &device.report;
+        let mut id = report.device_id();
+        let base = id.clone();
+        let mut n = 2;
+        while used_ids.contains(&id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        used_ids.push(id.clone());
+        let failed_modules: Vec<_> = report
+            .modules
+            .iter()
+            .filter(|m| m.status == ModuleStatus::Error)
+            .collect();
+        module_errors += failed_modules.len();
+        if !args.quiet && !args.json {
+            eprint!("{}", report::text::summary(report));
+        } else {
+            for m in failed_modules {
+                eprintln!(
+                    "spydar: {}: module {}: {}",
+                    s.input.display(),
+                    m.name,
+                    m.error.as_deref().unwrap_or("")
+                );
             }
         }
+        summaries.push(DeviceSummary::of(report, &id));
+        let Device {
+            report,
+            scan,
+            streamed_rows,
+        } = device;
+        if let Some(out) = &args.output
+            && let Err(e) = write_device_dir(
+                out,
+                &id,
+                s.staging.as_deref(),
+                &report,
+                &scan,
+                streamed_rows,
+            )
+        {
+            write_error = Some(e);
+        }
+        reports.push(report);
     }
     if let Some(out) = &args.output {
         report::write_run(out, &summaries)?;
@@ -291,7 +393,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         let written = if reports.len() == 1 && failed_inputs == 0 {
-            serde_json::to_writer_pretty(&mut lock, reports[0])
+            serde_json::to_writer_pretty(&mut lock, &reports[0])
         } else {
             serde_json::to_writer_pretty(&mut lock, &report::run_summary(summaries.clone()))
         };

@@ -633,4 +633,73 @@ mod tests {
         let err = IosBackup::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("encrypted backup"), "{err}");
     }
+
+    /// A backup whose files are "encrypted" with XOR 0x5A, read through the
+    /// decryptor hook: modules see plaintext, from memory.
+    struct Xor;
+    impl FileDecryptor for Xor {
+        fn decrypt(
+            &self,
+            _entry: &FileEntry,
+            data: Vec<u8>,
+        ) -> std::result::Result<Vec<u8>, String> {
+            Ok(data.into_iter().map(|b| b ^ 0x5A).collect())
+        }
+    }
+
+    #[test]
+    fn decryptor_hook_serves_plaintext_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("b");
+        crate::fixtures::ios_backup::generate(&root, &crate::fixtures::GenOptions::default())
+            .unwrap();
+        let manifest = std::fs::read(root.join("Manifest.db")).unwrap();
+        let id = file_id("HomeDomain", "Library/TCC/TCC.db");
+        let stored = root.join(&id[..2]).join(&id);
+        let plain = std::fs::read(&stored).unwrap();
+        std::fs::write(&stored, plain.iter().map(|b| b ^ 0x5A).collect::<Vec<_>>()).unwrap();
+        std::fs::write(root.join("Manifest.db"), b"ciphertext").unwrap();
+        let backup = IosBackup::open_decrypted(&root, manifest, Box::new(Xor)).unwrap();
+        let (_, conn) = backup
+            .open_sqlite_at("HomeDomain", "Library/TCC/TCC.db")
+            .unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM access", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 0);
+        assert!(backup.manifest_connection().is_ok());
+    }
+
+    #[test]
+    fn hostile_manifest_rows_do_not_escape_or_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let conn = Connection::open(root.join("Manifest.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+             INSERT INTO Files VALUES ('../../../../etc/passwd', 'HomeDomain', 'Library/SMS/sms.db', 1, x'00');
+             INSERT INTO Files VALUES ('abc', 'HomeDomain', 'Library/x', 1, 'not a plist');
+             INSERT INTO Files VALUES (NULL, NULL, NULL, NULL, NULL);",
+        )
+        .unwrap();
+        drop(conn);
+        let backup = IosBackup::open(root).unwrap();
+        let e = backup
+            .entry("HomeDomain", "Library/SMS/sms.db")
+            .unwrap()
+            .unwrap();
+        assert!(e.mbfile.is_none());
+        assert!(matches!(backup.read(&e), Err(ModuleError::Failed(_))));
+        assert!(matches!(
+            backup.open_sqlite(&e),
+            Err(ModuleError::Failed(_))
+        ));
+        assert_eq!(backup.find(None, "*").unwrap().len(), 2);
+        assert!(
+            backup
+                .entry("HomeDomain", "Library/missing")
+                .unwrap()
+                .is_none()
+        );
+    }
 }

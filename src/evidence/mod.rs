@@ -8,6 +8,7 @@ pub mod ios_crypto;
 pub mod nskeyed;
 pub mod private_tmp;
 pub mod sqlite;
+pub mod tar_stream;
 
 pub use detect::{InputKind, detect};
 

@@ -5,17 +5,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::normalize::{self, base_name};
+use super::prefilter::{self, Prefilter};
 use super::{Indicator, IndicatorSet};
 use crate::artifacts::{SweptLine, TextSweep};
 use crate::model::{Observable, ObservableType as T};
 
-/// Shortest process or file name searched for inside free text: shorter
-/// names (Pegasus's `bh`) would fire on ordinary words, so they are matched
-/// only where a module gives a typed process name.
-pub const MIN_TEXT_NAME_LEN: usize = 4;
+/// Shortest indicator searched for inside free text (`prefilter::MIN_NEEDLE`):
+/// shorter names (Pegasus's `bh`, `fmld`, `pcsd`) would fire on ordinary
+/// words, so they are matched only where a module gives a typed value.
+pub const MIN_TEXT_LEN: usize = prefilter::MIN_NEEDLE;
 
 /// One indicator matched by one observable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +61,9 @@ pub struct Matcher {
     processes: BTreeMap<String, Vec<u32>>,
     /// `host/path` indicators by host.
     url_paths: HashMap<String, Vec<(String, u32)>>,
+    /// Free text: a strided q-gram prefilter, then an automaton over the
+    /// lower-cased needles that runs only on the candidate regions.
+    prefilter: Prefilter,
     automaton: Option<AhoCorasick>,
     needles: Vec<Needle>,
 }
@@ -112,9 +116,8 @@ impl Matcher {
                 kind => push(&mut exact, kind, v.clone(), i),
             }
             let searchable = match ind.kind {
-                T::Process | T::FileName => v.len() >= MIN_TEXT_NAME_LEN,
                 T::Text => false,
-                _ => v.len() >= 3,
+                _ => v.len() >= MIN_TEXT_LEN,
             };
             if searchable {
                 let key = v.to_ascii_lowercase();
@@ -131,12 +134,15 @@ impl Matcher {
         let automaton = if needle_strings.is_empty() {
             None
         } else {
+            // The contiguous NFA builds in a few milliseconds; it only ever
+            // sees the short candidate regions, so its speed matters little.
             AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .match_kind(MatchKind::Standard)
                 .build(&needle_strings)
                 .ok()
         };
+        let prefilter = Prefilter::new(&needle_strings);
         Matcher {
             set,
             exact,
@@ -144,6 +150,7 @@ impl Matcher {
             relative_paths,
             processes,
             url_paths,
+            prefilter,
             automaton,
             needles,
         }
@@ -423,29 +430,54 @@ impl Matcher {
         let Some(ac) = &self.automaton else {
             return out;
         };
-        for m in ac.find_overlapping_iter(text) {
-            let needle = &self.needles[m.pattern().as_usize()];
-            for &i in &needle.indicators {
-                let ind = &self.set.indicators[i as usize];
-                if let Some(range) = confirm(ind, text, m.start(), m.end()) {
-                    if !seen.insert((range.start, range.end, i)) {
-                        continue;
-                    }
-                    let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
-                    let hit = Hit {
-                        indicator: i as usize,
-                        found: Observable {
-                            kind: ind.kind,
-                            value: found,
-                        },
-                        in_text: true,
-                        how: MatchHow::InText,
-                    };
-                    out.push((range, hit));
-                }
+        let mut lower: Vec<u8> = Vec::new();
+        for region in self.prefilter.candidates(text) {
+            lower.clear();
+            lower.extend(text[region.clone()].iter().map(u8::to_ascii_lowercase));
+            for m in ac.find_overlapping_iter(&lower[..]) {
+                let (start, end) = (region.start + m.start(), region.start + m.end());
+                self.confirm_needle(
+                    &mut out,
+                    &mut seen,
+                    text,
+                    m.pattern().as_usize(),
+                    start,
+                    end,
+                );
             }
         }
         out
+    }
+
+    fn confirm_needle(
+        &self,
+        out: &mut Vec<(Range<usize>, Hit)>,
+        seen: &mut std::collections::HashSet<(usize, usize, u32)>,
+        text: &[u8],
+        needle: usize,
+        start: usize,
+        end: usize,
+    ) {
+        for &i in &self.needles[needle].indicators {
+            let ind = &self.set.indicators[i as usize];
+            let Some(range) = confirm(ind, text, start, end) else {
+                continue;
+            };
+            if !seen.insert((range.start, range.end, i)) {
+                continue;
+            }
+            let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
+            let hit = Hit {
+                indicator: i as usize,
+                found: Observable {
+                    kind: ind.kind,
+                    value: found,
+                },
+                in_text: true,
+                how: MatchHow::InText,
+            };
+            out.push((range, hit));
+        }
     }
 
     /// Whether any indicator is mentioned in `text` (the sweep's fast path).

@@ -7,6 +7,7 @@ mod bundled {
 pub mod matcher;
 pub mod normalize;
 pub mod pattern;
+pub mod prefilter;
 mod stix;
 
 pub use matcher::{Hit, Matcher};

@@ -5,6 +5,14 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+/// The fast path: every object a JSON object (as in every published feed).
+#[derive(Deserialize)]
+struct TypedBundle {
+    #[serde(default)]
+    objects: Vec<Object>,
+}
+
+/// The slow path: objects of any JSON shape, the odd ones skipped.
 #[derive(Deserialize)]
 struct Bundle {
     #[serde(default)]
@@ -48,17 +56,24 @@ pub struct ParsedBundle {
 /// relationships (as MVT does) or a `report`'s `object_refs`; dangling links
 /// are ignored; an unlinked indicator has no malware name.
 pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
-    let bundle: Bundle =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a STIX2 JSON bundle: {e}"))?;
+    let objects: Vec<Object> = match serde_json::from_slice::<TypedBundle>(bytes) {
+        Ok(b) => b.objects,
+        Err(_) => {
+            let bundle: Bundle = serde_json::from_slice(bytes)
+                .map_err(|e| format!("not a STIX2 JSON bundle: {e}"))?;
+            bundle
+                .objects
+                .into_iter()
+                .filter_map(|v| serde_json::from_value::<Object>(v).ok())
+                .collect()
+        }
+    };
     let mut names: HashMap<String, String> = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut indicators = Vec::new();
     let mut malware_names = Vec::new();
     let mut reports = Vec::new();
-    for value in bundle.objects {
-        let Ok(obj) = serde_json::from_value::<Object>(value) else {
-            continue;
-        };
+    for obj in objects {
         match obj.kind.as_str() {
             "indicator" => {
                 if let Some(pattern) = obj.pattern

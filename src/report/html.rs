@@ -127,6 +127,22 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("</table>");
     }
+    if !r.suppressed.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Suppressed by the allow list ({})</h2><ul>",
+            r.suppressed.len()
+        );
+        for s in &r.suppressed {
+            let _ = write!(
+                h,
+                "<li>{} <span class=\"muted\">({})</span></li>",
+                escape(&s.finding.message),
+                escape(&s.reason)
+            );
+        }
+        h.push_str("</ul>");
+    }
     if !r.notes.is_empty() {
         h.push_str("<h2>Problems reading the input</h2><ul>");
         for n in &r.notes {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::indicators::IndicatorSet;
-use crate::model::{DeviceInfo, Level, ModuleOutput, ModuleStatus, Platform, Record};
-use crate::scan::Finding;
+use crate::model::{DeviceInfo, Level, ModuleOutput, ModuleStatus, Platform};
+use crate::scan::{Finding, Suppressed, TimelineRow};
 
 pub const REPORT_SCHEMA: &str = "spydar.report/1";
 pub const SUMMARY_SCHEMA: &str = "spydar.summary/1";
@@ -105,7 +105,7 @@ pub struct Report {
     pub indicators: IndicatorsInfo,
     pub modules: Vec<ModuleInfo>,
     pub findings: Vec<Finding>,
-    pub suppressed: Vec<Finding>,
+    pub suppressed: Vec<Suppressed>,
     pub summary: Summary,
     /// Input-level problems (truncated archive, refused member names).
     #[serde(default)]
@@ -117,6 +117,7 @@ impl Report {
         device: DeviceInfo,
         modules: &[ModuleOutput],
         findings: Vec<Finding>,
+        suppressed: Vec<Suppressed>,
         notes: Vec<String>,
         indicators: IndicatorsInfo,
         scan: ScanTimes,
@@ -166,13 +167,13 @@ impl Report {
                     name: m.name.clone(),
                     artifact: m.artifact.clone(),
                     status: m.status,
-                    records: m.records.len(),
+                    records: m.record_count(),
                     error: m.error.clone(),
                     duration_ms: m.duration_ms,
                 })
                 .collect(),
             findings,
-            suppressed: Vec::new(),
+            suppressed,
             summary: Summary {
                 detected,
                 warning,
@@ -305,32 +306,19 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Writes `timeline.csv`: every timestamped record, sorted by time.
-pub fn write_timeline(path: &Path, records: &[&Record]) -> crate::error::Result<()> {
-    let mut rows: Vec<(&jiff::Timestamp, &str, &str, &str)> = records
-        .iter()
-        .filter_map(|r| {
-            r.timestamp.as_ref().map(|t| {
-                (
-                    t,
-                    r.module.as_str(),
-                    r.event.as_str(),
-                    r.description.as_str(),
-                )
-            })
-        })
-        .collect();
+pub fn write_timeline(path: &Path, mut rows: Vec<TimelineRow>) -> crate::error::Result<()> {
     rows.sort();
     let file = std::fs::File::create(path).map_err(io_err(path))?;
     let mut w = std::io::BufWriter::new(file);
     writeln!(w, "time,module,event,description").map_err(io_err(path))?;
-    for (t, m, e, d) in rows {
+    for r in rows {
         writeln!(
             w,
             "{},{},{},{}",
-            t,
-            csv_field(m),
-            csv_field(e),
-            csv_field(d)
+            r.time,
+            csv_field(&r.module),
+            csv_field(&r.event),
+            csv_field(&r.description)
         )
         .map_err(io_err(path))?;
     }
@@ -354,18 +342,27 @@ pub fn write_records(dir: &Path, modules: &[ModuleOutput]) -> crate::error::Resu
     Ok(())
 }
 
-/// Writes one device's folder: report.json, report.html, timeline.csv, records/.
+/// Writes one device's folder: report.json, report.html, timeline.csv, and
+/// records/ for the records still held in `modules` (a `StreamingSink` has
+/// written the others there already; `streamed_rows` are their timeline).
 pub fn write_device(
     dir: &Path,
     report: &Report,
     modules: &[ModuleOutput],
+    streamed_rows: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     write_json(&dir.join("report.json"), report)?;
     let html_path = dir.join("report.html");
     std::fs::write(&html_path, html::render(report)).map_err(io_err(&html_path))?;
-    let records: Vec<&Record> = modules.iter().flat_map(|m| m.records.iter()).collect();
-    write_timeline(&dir.join("timeline.csv"), &records)?;
+    let mut rows = streamed_rows;
+    rows.extend(
+        modules
+            .iter()
+            .flat_map(|m| m.records.iter())
+            .filter_map(TimelineRow::of),
+    );
+    write_timeline(&dir.join("timeline.csv"), rows)?;
     write_records(&dir.join("records"), modules)
 }
 

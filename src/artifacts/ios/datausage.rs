@@ -88,7 +88,7 @@ pub fn read(conn: &Connection, module: &str, artifact: &str) -> rusqlite::Result
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    rows.sort_by(|a, b| (a.live_ts, a.proc_id, a.live_id).cmp(&(b.live_ts, b.proc_id, b.live_id)));
+    rows.sort_by_key(|a| (a.live_ts, a.proc_id, a.live_id));
 
     let mut out = Vec::with_capacity(rows.len() + 4);
     for row in &rows {

@@ -80,11 +80,11 @@ fn swept(
             }
         }
         for line in sweep.flagged_lines(text.as_bytes()) {
-            if let Some(rowid) = batch.get(line.line_no.wrapping_sub(1)) {
-                if let Ok(entry) = fetch.query_row([rowid], row_to_entry) {
-                    out.push(record(&entry));
-                    kept += 1;
-                }
+            if let Some(rowid) = batch.get(line.line_no.wrapping_sub(1))
+                && let Ok(entry) = fetch.query_row([rowid], row_to_entry)
+            {
+                out.push(record(&entry));
+                kept += 1;
             }
         }
         batch.clear();

@@ -172,7 +172,9 @@ pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleO
     let ctx = Ctx { backup, opts };
     BACKUP_MODULES
         .par_iter()
-        .map(|(name, artifact, f)| run_module(name, artifact, &opts.progress, || f(&ctx)))
+        .map(|(name, artifact, f)| {
+            opts.finish(run_module(name, artifact, &opts.progress, || f(&ctx)))
+        })
         .collect()
 }
 

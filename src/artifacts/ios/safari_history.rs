@@ -11,7 +11,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let mut entries = b.find(None, "Library/Safari/History.db")?;
     entries.extend(b.find(None, "Library/Safari/Profiles/*/History.db")?);
-    let mut out = Vec::new();
+    let mut out = ctx.opts.batches("safari_history");
     let mut any = false;
     for entry in entries {
         let conn = match b.open_sqlite(&entry) {
@@ -31,82 +31,71 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                  ORDER BY history_visits.id",
             )
             .map_err(err)?;
+        // Light rows first: the redirect heuristic needs every visit of a
+        // database; records are built afterwards and handed over in batches.
         struct Visit {
+            item: i64,
             id: i64,
             url: String,
             time: f64,
+            source: Option<i64>,
             dest: Option<i64>,
         }
-        let mut visits = Vec::new();
-        let mut records = Vec::new();
         let rows = stmt
             .query_map([], |r| {
-                let url = col_text(r, "url").unwrap_or_default();
-                let t = col_real(r, "visit_time").unwrap_or(0.0);
-                let ts = crate::time::from_apple_nonzero(t);
-                let visit_id = col_int(r, "visit_id").unwrap_or(0);
-                let dest = col_int(r, "redirect_destination");
-                let mut rec = Record::new("safari_history", &artifact)
-                    .at(ts)
-                    .event("safari_visit", format!("Safari visit to {url}"))
-                    .field("id", col_int(r, "id").unwrap_or(0))
-                    .field("url", url.clone())
-                    .field("visit_id", visit_id)
-                    .observe(ObservableType::Url, url.clone());
-                if let Some(src) = col_int(r, "redirect_source") {
-                    rec = rec.field("redirect_source", src);
-                }
-                if let Some(d) = dest {
-                    rec = rec.field("redirect_destination", d);
-                }
-                Ok((
-                    rec,
-                    Visit {
-                        id: visit_id,
-                        url,
-                        time: t,
-                        dest,
-                    },
-                ))
+                Ok(Visit {
+                    item: col_int(r, "id").unwrap_or(0),
+                    id: col_int(r, "visit_id").unwrap_or(0),
+                    url: col_text(r, "url").unwrap_or_default(),
+                    time: col_real(r, "visit_time").unwrap_or(0.0),
+                    source: col_int(r, "redirect_source"),
+                    dest: col_int(r, "redirect_destination"),
+                })
             })
             .map_err(err)?;
-        for r in rows {
-            let (rec, v) = r.map_err(err)?;
-            records.push(rec);
-            visits.push(v);
-        }
+        let visits = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)?;
         // Redirect heuristic (same DB only: visit ids are per database).
         let index: std::collections::HashMap<i64, usize> =
             visits.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
-        for (i, v) in visits.iter().enumerate() {
-            let Some(d) = v.dest.and_then(|d| index.get(&d)) else {
-                continue;
-            };
-            let target = &visits[*d];
-            if !v.url.starts_with("http://") {
-                continue;
+        for v in &visits {
+            let mut rec = Record::new("safari_history", &artifact)
+                .at(crate::time::from_apple_nonzero(v.time))
+                .event("safari_visit", format!("Safari visit to {}", v.url))
+                .field("id", v.item)
+                .field("url", v.url.clone())
+                .field("visit_id", v.id)
+                .observe(ObservableType::Url, v.url.clone());
+            if let Some(src) = v.source {
+                rec = rec.field("redirect_source", src);
             }
-            let (h1, h2) = (host(&v.url), host(&target.url));
-            let elapsed_ms = ((target.time - v.time) * 1000.0).round() as i64;
-            if h1 != h2 && (0..1000).contains(&elapsed_ms) {
-                let msg = format!(
-                    "Redirect from {} to {} took less than a second ({elapsed_ms} ms): possible network injection",
-                    v.url, target.url
-                );
-                records[i].push_alert(
-                    "safari_history.fast_redirect",
-                    crate::model::Level::Warning,
-                    Severity::Medium,
-                    msg,
-                );
+            if let Some(d) = v.dest {
+                rec = rec.field("redirect_destination", d);
             }
+            if let Some(target) = v.dest.and_then(|d| index.get(&d)).map(|&d| &visits[d])
+                && v.url.starts_with("http://")
+            {
+                let (h1, h2) = (host(&v.url), host(&target.url));
+                let elapsed_ms = ((target.time - v.time) * 1000.0).round() as i64;
+                if h1 != h2 && (0..1000).contains(&elapsed_ms) {
+                    let msg = format!(
+                        "Redirect from {} to {} took less than a second ({elapsed_ms} ms): possible network injection",
+                        v.url, target.url
+                    );
+                    rec.push_alert(
+                        "safari_history.fast_redirect",
+                        crate::model::Level::Warning,
+                        Severity::Medium,
+                        msg,
+                    );
+                }
+            }
+            out.push(rec);
         }
-        out.extend(records);
     }
     if !any {
         return Err(ModuleError::Missing);
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn host(u: &str) -> String {

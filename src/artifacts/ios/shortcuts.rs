@@ -25,20 +25,19 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             let created = col_real(r, "created").and_then(crate::time::from_apple_nonzero);
             let mut actions = Vec::new();
             let mut urls = Vec::new();
-            if let Ok(rusqlite::types::ValueRef::Blob(data)) = r.get_ref("data") {
-                if let Ok(plist::Value::Array(list)) =
+            if let Ok(rusqlite::types::ValueRef::Blob(data)) = r.get_ref("data")
+                && let Ok(plist::Value::Array(list)) =
                     plist::Value::from_reader(std::io::Cursor::new(data))
-                {
-                    for a in list.iter().filter_map(|a| a.as_dictionary()) {
-                        if let Some(id) = a
-                            .get("WFWorkflowActionIdentifier")
-                            .and_then(|v| v.as_string())
-                        {
-                            actions.push(id.to_string());
-                        }
-                        if let Some(p) = a.get("WFWorkflowActionParameters") {
-                            collect_urls(p, &mut urls);
-                        }
+            {
+                for a in list.iter().filter_map(|a| a.as_dictionary()) {
+                    if let Some(id) = a
+                        .get("WFWorkflowActionIdentifier")
+                        .and_then(|v| v.as_string())
+                    {
+                        actions.push(id.to_string());
+                    }
+                    if let Some(p) = a.get("WFWorkflowActionParameters") {
+                        collect_urls(p, &mut urls);
                     }
                 }
             }

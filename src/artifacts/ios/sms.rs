@@ -40,6 +40,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         opt("account"),
     );
     let mut stmt = conn.prepare(&sql).map_err(err)?;
+    let mut out = ctx.opts.batches("sms");
     let rows = stmt
         .query_map([], |r| {
             let text = col_text(r, "text").unwrap_or_default();
@@ -91,5 +92,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             Ok(rec)
         })
         .map_err(err)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    for row in rows {
+        out.push(row.map_err(err)?);
+    }
+    Ok(out.finish())
 }

@@ -1,0 +1,291 @@
+//! `crashes_and_spins/**/*.ips`: a one-line JSON header, then a body that is
+//! JSON (modern reports), an XML plist or legacy `Key: value` text. The
+//! process name and path, the bundle id, the images used, and the process
+//! name in the file name are all observables. `summaries/crashes_and_spins.log`
+//! lists report paths; their file names name processes too.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::artifacts::ModuleError;
+use crate::model::{ObservableType, Record};
+
+pub const MODULE: &str = "crash_reports";
+
+/// `<name>-YYYY-MM-DD-HHMMSS.ips` (or with `-HH-MM-SS`) → `<name>`.
+pub fn name_from_file(file: &str) -> Option<&str> {
+    let stem = file.rsplit('/').next()?.strip_suffix(".ips")?;
+    // Walk back over the date parts: all-digit dash-separated fields.
+    let mut end = stem.len();
+    let mut digits_fields = 0;
+    for (i, part) in stem.rmatch_indices('-') {
+        let field = &stem[i + part.len()..end];
+        if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
+            digits_fields += 1;
+            end = i;
+        } else {
+            break;
+        }
+    }
+    (digits_fields >= 4 && end > 0).then(|| &stem[..end])
+}
+
+/// Parses `2024-08-30 11:18:54.6207 +0200` (captureTime / header timestamp).
+fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    let s = s.trim();
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%d %H:%M:%S %z"] {
+        if let Ok(z) = jiff::fmt::strtime::parse(fmt, s).and_then(|p| p.to_timestamp()) {
+            return Some(z);
+        }
+    }
+    None
+}
+
+fn str_at<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
+        .filter(|s| !s.is_empty())
+}
+
+fn observe_path(r: &mut Record, path: &str) {
+    if path.starts_with('/') {
+        r.push_observable(ObservableType::FilePath, path);
+        r.push_observable(
+            ObservableType::Process,
+            path.rsplit('/').next().unwrap_or(path),
+        );
+    }
+}
+
+/// One record per report.
+pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
+    let text = String::from_utf8_lossy(data);
+    let (head_line, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let header: Value = serde_json::from_str(head_line.trim()).map_err(|e| {
+        ModuleError::Failed(format!(
+            "{member}: the first line is not a JSON header ({e})"
+        ))
+    })?;
+    let body_json: Option<Value> = serde_json::from_str(body.trim()).ok();
+    let body_plist: Option<plist::Value> =
+        if body_json.is_none() && body.trim_start().starts_with("<?xml") {
+            plist::from_bytes(body.trim().as_bytes()).ok()
+        } else {
+            None
+        };
+    let bug_type = header.get("bug_type").map(|b| {
+        b.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| b.to_string())
+    });
+    let mut names: Vec<String> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
+    let mut bundles: Vec<String> = Vec::new();
+    for k in ["app_name", "name", "procName"] {
+        if let Some(n) = str_at(&header, &[k]) {
+            names.push(n.to_string());
+        }
+    }
+    if let Some(b) = str_at(&header, &["bundleID"]) {
+        bundles.push(b.to_string());
+    }
+    let mut ts = str_at(&header, &["timestamp"]).and_then(parse_time);
+    let mut images = BTreeSet::new();
+    if let Some(b) = &body_json {
+        if let Some(t) = str_at(b, &["captureTime"]).and_then(parse_time) {
+            ts = Some(t);
+        }
+        if let Some(n) = str_at(b, &["procName"]) {
+            names.push(n.to_string());
+        }
+        if let Some(p) = str_at(b, &["procPath"]) {
+            paths.push(p.to_string());
+        }
+        if let Some(id) = b
+            .pointer("/bundleInfo/CFBundleIdentifier")
+            .and_then(|x| x.as_str())
+        {
+            bundles.push(id.to_string());
+        }
+        for img in b
+            .get("usedImages")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = str_at(img, &["path"]) {
+                images.insert(p.to_string());
+            }
+        }
+        // Jetsam events (298) list every process by name.
+        for p in b
+            .get("processes")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = str_at(p, &["name"]) {
+                names.push(n.to_string());
+            }
+        }
+    } else if let Some(p) = &body_plist {
+        let d = p.as_dictionary();
+        for (k, list) in [
+            ("procName", &mut names),
+            ("procPath", &mut paths),
+            ("bundleID", &mut bundles),
+        ] {
+            if let Some(s) = d.and_then(|d| d.get(k)).and_then(|v| v.as_string()) {
+                list.push(s.to_string());
+            }
+        }
+    } else {
+        // Legacy text: `Process:  name [pid]`, `Path:  /x`, `Identifier: id`,
+        // Binary Images lines ending in a path.
+        let mut in_images = false;
+        for line in body.lines() {
+            let t = line.trim();
+            if let Some(v) = t.strip_prefix("Process:") {
+                let n = v.trim().split(" [").next().unwrap_or("").trim();
+                names.push(n.to_string());
+            } else if let Some(v) = t.strip_prefix("Path:") {
+                paths.push(v.trim().to_string());
+            } else if let Some(v) = t.strip_prefix("Identifier:") {
+                bundles.push(v.trim().to_string());
+            } else if t.starts_with("Binary Images") {
+                in_images = true;
+            } else if in_images && t.starts_with("0x") {
+                if let Some(i) = t.find(" /") {
+                    images.insert(t[i + 1..].trim().to_string());
+                }
+            } else if t.is_empty() {
+                in_images = false;
+            }
+        }
+    }
+    if let Some(n) = name_from_file(member) {
+        names.push(n.to_string());
+    }
+    names.retain(|n| !n.is_empty());
+    names.dedup();
+    let main = names
+        .first()
+        .cloned()
+        .or_else(|| paths.first().cloned())
+        .unwrap_or_else(|| "?".into());
+    let mut r = Record::new(MODULE, member)
+        .at(ts)
+        .event(
+            "crash_report",
+            format!(
+                "report of {main} (bug type {})",
+                bug_type.as_deref().unwrap_or("?")
+            ),
+        )
+        .field("member", member)
+        .field("bug_type", bug_type)
+        .field("proc_name", names.first().cloned())
+        .field("proc_path", paths.first().cloned())
+        .field("bundle_id", bundles.first().cloned())
+        .field("used_images", images.len());
+    for n in &names {
+        r.push_observable(ObservableType::Process, n.as_str());
+    }
+    for p in &paths {
+        observe_path(&mut r, p);
+    }
+    for b in &bundles {
+        r.push_observable(ObservableType::AppId, b.as_str());
+    }
+    for p in &images {
+        observe_path(&mut r, p);
+    }
+    Ok(vec![r])
+}
+
+/// `summaries/crashes_and_spins.log`: lines starting with `/` are report paths.
+pub fn summary(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
+    let text = String::from_utf8_lossy(data);
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.starts_with('/') {
+            continue;
+        }
+        let path = line.split(',').next().unwrap_or(line).trim();
+        let mut r = Record::new(MODULE, member)
+            .event("crash_report_listed", path.to_string())
+            .field("member", member)
+            .field("line", i + 1)
+            .field("path", path)
+            .observe(ObservableType::FilePath, path);
+        if let Some(n) = name_from_file(path) {
+            r.push_observable(ObservableType::Process, n);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_files() {
+        assert_eq!(
+            name_from_file("crashes_and_spins/ExampleApp-2024-01-01-101010.ips"),
+            Some("ExampleApp")
+        );
+        assert_eq!(
+            name_from_file("x/com.apple.WebKit.Networking-2024-01-01-10-10-10.ips"),
+            Some("com.apple.WebKit.Networking")
+        );
+        assert_eq!(
+            name_from_file("x/JetsamEvent-2024-01-01-101010.ips"),
+            Some("JetsamEvent")
+        );
+        assert_eq!(name_from_file("x/weird.ips"), None);
+    }
+
+    #[test]
+    fn json_report() {
+        let text = concat!(
+            "{\"app_name\":\"bh\",\"timestamp\":\"2024-08-30 11:18:54.00 +0200\",\"bug_type\":\"309\",\"bundleID\":\"com.example.app\"}\n",
+            "{\"procName\":\"bh\",\"procPath\":\"/private/var/db/com.apple.xpc.roleaccountd.staging/bh\",",
+            "\"captureTime\":\"2024-08-30 11:18:54.6207 +0200\",",
+            "\"usedImages\":[{\"path\":\"/usr/lib/dyld\"},{\"path\":\"/private/var/tmp/hooker\"}]}\n"
+        );
+        let r = &ips(
+            "crashes_and_spins/bh-2024-08-30-111854.ips",
+            text.as_bytes(),
+        )
+        .unwrap()[0];
+        assert_eq!(
+            r.timestamp.unwrap().to_string(),
+            "2024-08-30T09:18:54.6207Z"
+        );
+        assert_eq!(r.fields["bug_type"], "309");
+        let has = |k, v: &str| r.observables.iter().any(|o| o.kind == k && o.value == v);
+        assert!(has(ObservableType::Process, "bh"));
+        assert!(has(
+            ObservableType::FilePath,
+            "/private/var/db/com.apple.xpc.roleaccountd.staging/bh"
+        ));
+        assert!(has(ObservableType::FilePath, "/private/var/tmp/hooker"));
+        assert!(has(ObservableType::AppId, "com.example.app"));
+        assert!(ips("x.ips", b"not json\n{}").is_err());
+    }
+
+    #[test]
+    fn legacy_text_report() {
+        let text = "{\"bug_type\":109}\nProcess:   takePhoto [77]\nPath:   /private/var/tmp/takePhoto\nIdentifier: takePhoto\n\nBinary Images:\n0x1 - 0x2 takePhoto arm64 <abc> /private/var/tmp/takePhoto\n";
+        let r = &ips("a.ips", text.as_bytes()).unwrap()[0];
+        assert_eq!(r.fields["bug_type"], "109");
+        assert!(
+            r.observables
+                .iter()
+                .any(|o| o.value == "/private/var/tmp/takePhoto")
+        );
+    }
+}
