@@ -154,3 +154,27 @@ fn decrypt_many_files() {
         rayon::current_num_threads()
     );
 }
+
+#[test]
+#[ignore = "benchmark: run by hand with --release"]
+fn wrong_password_apple_counts() {
+    if std::env::var_os("SPYDAR_BENCH").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    let enc = tmp.path().join("encrypted");
+    write_many(&plain, 10);
+    encrypt_backup(&plain, &enc, &EncryptParams::apple("right")).unwrap();
+    let started = Instant::now();
+    let wrong = BackupKeys::unlock(&enc, Secret::Password(b"wrong"));
+    let took = started.elapsed();
+    assert!(matches!(
+        wrong,
+        Err(spydar::error::Error::WrongPassword { .. })
+    ));
+    println!("wrong password reported after {took:.2?} (Apple's 10,000,000 + 10,000 rounds)");
+    let started = Instant::now();
+    assert!(BackupKeys::unlock(&enc, Secret::Password(b"right")).is_ok());
+    println!("right password unlocked in {:.2?}", started.elapsed());
+}
