@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. `main.rs` only parses and
 //! turns the outcome into an exit code.
 
+pub mod decrypt;
 pub mod indicators;
 pub mod recheck;
 pub mod scan;
@@ -40,6 +41,8 @@ pub enum Command {
     Indicators(indicators::IndicatorsArgs),
     /// Match the records saved in an output folder again, against current indicators.
     Recheck(recheck::RecheckArgs),
+    /// Write a plain copy of an encrypted iOS backup, or save its derived key.
+    Decrypt(decrypt::DecryptArgs),
 }
 
 /// Indicator options shared by scan, indicators and recheck.
@@ -117,6 +120,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Scan(args) => scan::run(args),
         Command::Indicators(args) => indicators::run(args),
         Command::Recheck(args) => recheck::run(args),
+        Command::Decrypt(args) => decrypt::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -101,6 +101,16 @@ pub trait FileDecryptor: Send + Sync {
     /// `data` is the file as stored in the backup; returns the plaintext
     /// (truncated to `MbFile::size`) or a one-line reason.
     fn decrypt(&self, entry: &FileEntry, data: Vec<u8>) -> std::result::Result<Vec<u8>, String>;
+
+    /// Opens the stored file at `stored` as SQLite without going through
+    /// memory (files too large for it), or `None` to use `decrypt`.
+    fn open_sqlite(
+        &self,
+        _entry: &FileEntry,
+        _stored: &Path,
+    ) -> Option<std::result::Result<Connection, String>> {
+        None
+    }
 }
 
 enum ManifestSource {
@@ -458,7 +468,12 @@ impl IosBackup {
     /// Opens an entry as a read-only SQLite database (immutable on disk, or
     /// from decrypted bytes in memory).
     pub fn open_sqlite(&self, entry: &FileEntry) -> std::result::Result<Connection, ModuleError> {
-        if self.decryptor.is_some() {
+        if let Some(d) = &self.decryptor {
+            let stored = self.stored_path(entry).filter(|p| p.is_file());
+            if let Some(opened) = stored.and_then(|p| d.open_sqlite(entry, &p)) {
+                return opened
+                    .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+            }
             let bytes = self.read(entry)?;
             return open_bytes(&bytes)
                 .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));

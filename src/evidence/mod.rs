@@ -4,7 +4,10 @@
 pub mod android_backup;
 pub mod detect;
 pub mod ios_backup;
+pub mod ios_backup_decrypt;
+pub mod ios_crypto;
 pub mod nskeyed;
+pub mod private_tmp;
 pub mod sqlite;
 pub mod tar_stream;
 pub mod zip_source;

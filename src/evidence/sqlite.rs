@@ -32,6 +32,16 @@ pub fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
 /// Opens a database held in memory (decrypted or read from an archive), so
 /// no plaintext touches the disk.
 pub fn open_bytes(bytes: &[u8]) -> rusqlite::Result<Connection> {
+    // SQLite sizes in-memory databases with a C int; rusqlite would panic.
+    if bytes.len() > i32::MAX as usize {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+            Some(format!(
+                "database of {} bytes is too large to open from memory",
+                bytes.len()
+            )),
+        ));
+    }
     let mut conn = Connection::open_in_memory()?;
     conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), true)?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;

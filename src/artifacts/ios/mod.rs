@@ -180,7 +180,7 @@ pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleO
 
 /// Scans an iOS backup folder.
 pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
-    let backup = IosBackup::open(path)?;
+    let backup = crate::evidence::ios_backup_decrypt::open_backup(path, opts)?;
     let mut modules = run_backup_modules(&backup, opts);
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(DeviceScan {

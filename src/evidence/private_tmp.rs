@@ -1,0 +1,127 @@
+//! A private temporary folder for decrypted files too large to hold in
+//! memory: mode 0700, and removed when dropped (normal end, error, panic
+//! unwinding) and on Ctrl-C / SIGTERM / SIGHUP.
+//!
+//! Drop cannot run when a signal kills the process, so every live folder is
+//! also listed in a process-wide registry that a signal handler empties
+//! before exiting. That registry is the one piece of global state in the
+//! evidence layer: a signal handler has no other way to find the folders.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
+
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static HANDLER: Once = Once::new();
+
+/// Prefix of every private folder's name (tests look for it).
+pub const PREFIX: &str = "spydar-decrypted-";
+
+/// A private temporary folder; see the module documentation.
+pub struct PrivateTempDir {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl PrivateTempDir {
+    /// Creates the folder in the system temporary folder (`TMPDIR`).
+    pub fn new() -> std::io::Result<Self> {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// Creates the folder inside `base`.
+    pub fn new_in(base: &Path) -> std::io::Result<Self> {
+        install_signal_cleanup();
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(PREFIX);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let dir = builder.tempdir_in(base)?;
+        if let Ok(mut live) = LIVE.lock() {
+            live.push(dir.path().to_path_buf());
+        }
+        Ok(PrivateTempDir { dir: Some(dir) })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for PrivateTempDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            let _ = dir.close();
+            if let Ok(mut live) = LIVE.lock() {
+                live.retain(|p| p != &path);
+            }
+        }
+    }
+}
+
+/// Removes every live private folder. Called by the signal handler; a
+/// program that installs its own Ctrl-C handler (only one is allowed per
+/// process) must call this from it.
+pub fn remove_all() {
+    // The handler may run while another thread holds the lock after a
+    // panic; take the list anyway.
+    let paths = match LIVE.lock() {
+        Ok(mut live) => std::mem::take(&mut *live),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for path in paths {
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
+/// Installs (once) a Ctrl-C / SIGTERM / SIGHUP handler that removes the
+/// live folders and exits with 130. If the program already installed a
+/// handler of its own, that one stays, and must call [`remove_all`].
+pub fn install_signal_cleanup() {
+    HANDLER.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            remove_all();
+            std::process::exit(130);
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_removed_on_drop() {
+        let dir = PrivateTempDir::new().unwrap();
+        let path = dir.path().to_path_buf();
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(PREFIX)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        std::fs::write(path.join("plain"), b"secret").unwrap();
+        assert!(LIVE.lock().unwrap().contains(&path));
+        drop(dir);
+        assert!(!path.exists());
+        assert!(!LIVE.lock().unwrap().contains(&path));
+
+        // (One test, not two: remove_all would race with a parallel test.)
+        let dir = PrivateTempDir::new().unwrap();
+        let path = dir.path().to_path_buf();
+        std::fs::write(path.join("plain"), b"secret").unwrap();
+        remove_all();
+        assert!(!path.exists());
+        drop(dir); // dropping after removal is harmless
+    }
+}
