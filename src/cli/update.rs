@@ -480,6 +480,15 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
             }
         }
     }
+    if ok == 0 {
+        // Nothing fetched: leave the folder and sources.json as they were.
+        eprintln!(
+            "spydar: update: none of the {} bundles could be fetched; {} unchanged",
+            planned.len(),
+            dir.display()
+        );
+        return Ok(EXIT_ERROR);
+    }
     // Bundles the index no longer lists are retired with it.
     let listed: BTreeSet<&str> = planned.iter().map(|p| p.file.as_str()).collect();
     for e in &old.sources {
@@ -506,7 +515,7 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
             String::new()
         }
     );
-    Ok(if ok > 0 { EXIT_CLEAN } else { EXIT_ERROR })
+    Ok(EXIT_CLEAN)
 }
 
 #[cfg(test)]
