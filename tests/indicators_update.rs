@@ -168,6 +168,15 @@ const INDEX: &str = r#"indicators:
       repo: mvt-indicators
       branch: main
       path: 2022-06-23_rcs_lab/rcs.stix2
+
+  -
+    type: github
+    name: Cellebrite (newer than the bundled copy)
+    github:
+      owner: mvt-project
+      repo: mvt-indicators
+      branch: main
+      path: cellebrite/cellebrite.stix2
 "#;
 
 struct Fixture {
@@ -177,6 +186,7 @@ struct Fixture {
     base: String,
     alpha: Vec<u8>,
     beta: Vec<u8>,
+    cellebrite: Vec<u8>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -196,7 +206,20 @@ fn fixture() -> Fixture {
             "[email-addr:value = 'beta@beta-c2.example']",
         ],
     );
+    // The bundled copy lists app id com.client.appA; this "newer" one
+    // retracts it and adds two.
+    let cellebrite = bundle(
+        "Cellebrite",
+        &[
+            "[app:id = 'com.client.appB']",
+            "[domain-name:value = 'cb-new.example']",
+        ],
+    );
     let mut routes: HashMap<String, Reply> = HashMap::new();
+    routes.insert(
+        "/mvt-project/mvt-indicators/main/cellebrite/cellebrite.stix2".into(),
+        Reply::Ok(cellebrite.clone()),
+    );
     routes.insert(
         "/lab/iocs/main/2026/alpha.stix2".into(),
         Reply::Ok(alpha.clone()),
@@ -222,6 +245,7 @@ fn fixture() -> Fixture {
         base,
         alpha,
         beta,
+        cellebrite,
         log,
     }
 }
@@ -332,6 +356,7 @@ impl Fixture {
 const ALPHA: &str = "lab_iocs_2026_alpha.stix2";
 const BETA: &str = "127.0.0.1_dl_beta.json";
 const RCS: &str = "mvt-project_mvt-indicators_2022-06-23_rcs_lab_rcs.stix2";
+const CB: &str = "mvt-project_mvt-indicators_cellebrite_cellebrite.stix2";
 
 #[test]
 fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
@@ -345,11 +370,21 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    let mut want = vec![BETA, ALPHA, RCS, "sources.json"];
+    let mut want = vec![BETA, ALPHA, RCS, CB, "sources.json"];
     want.sort();
     assert_eq!(files, want);
     assert_eq!(std::fs::read(f.dir.join(ALPHA)).unwrap(), f.alpha);
     assert_eq!(std::fs::read(f.dir.join(BETA)).unwrap(), f.beta);
+    assert_eq!(std::fs::read(f.dir.join(CB)).unwrap(), f.cellebrite);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(f.dir.join(ALPHA))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
 
     // One clear line per failure, naming the URL.
     let broken = format!("{}/lab/iocs/main/broken.stix2", f.base);
@@ -381,8 +416,8 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
     assert!(n_rcs > 30, "the bundled RCS set has 40 indicators: {n_rcs}");
     assert!(
         out.stderr.contains(&format!(
-            "3 of 5 bundles current ({} indicators)",
-            5 + n_rcs
+            "4 of 6 bundles current ({} indicators)",
+            7 + n_rcs
         )) && out.stderr.contains("; 2 failed"),
         "{}",
         out.stderr
@@ -393,7 +428,7 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(f.dir.join("sources.json")).unwrap()).unwrap();
     let sources = manifest["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 3);
+    assert_eq!(sources.len(), 4);
     let alpha = sources.iter().find(|s| s["file"] == ALPHA).unwrap();
     assert_eq!(
         alpha["url"],
@@ -417,15 +452,19 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
     assert_eq!(without.code, 0, "{}", without.stderr);
     let (n_with, s_with) = totals(&with.stdout);
     let (n_without, s_without) = totals(&without.stdout);
-    assert_eq!(n_with, n_without + 5, "2 alpha + 3 beta");
-    assert_eq!(s_with, s_without + 2);
+    assert_eq!(
+        n_with,
+        n_without + 5 + 2 - 1,
+        "2 alpha + 3 beta, cellebrite 1 -> 2"
+    );
+    assert_eq!(s_with, s_without + 2, "alpha, beta; cellebrite replaced");
     assert!(
         with.stdout
             .contains(&format!("downloaded/{ALPHA}: 2 indicators (AlphaSpy)"))
     );
     assert!(!with.stdout.contains(RCS));
     let only = run(f.reader(), &["indicators", "stats", "--no-bundled-iocs"]);
-    assert_eq!(totals(&only.stdout), (5 + n_rcs, 3), "{}", only.stdout);
+    assert_eq!(totals(&only.stdout), (7 + n_rcs, 4), "{}", only.stdout);
 
     // A downloaded indicator matches; --no-updated-iocs drops it.
     let hit = run(f.reader(), &["indicators", "check", "beta-c2.example"]);
@@ -441,6 +480,24 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
         ],
     );
     assert_eq!(miss.code, 0, "{}", miss.stdout);
+    // The newer Cellebrite copy replaces the bundled one: its retracted
+    // indicator no longer matches, its new ones do.
+    let retracted = run(f.reader(), &["indicators", "check", "com.client.appA"]);
+    assert_eq!(retracted.code, 0, "{}", retracted.stdout);
+    let bundled = run(
+        f.reader(),
+        &[
+            "indicators",
+            "check",
+            "com.client.appA",
+            "--no-updated-iocs",
+        ],
+    );
+    assert_eq!(bundled.code, 1, "{}", bundled.stdout);
+    assert_eq!(
+        run(f.reader(), &["indicators", "check", "cb-new.example"]).code,
+        1
+    );
     // Without the folder named, the (empty) temporary home is used.
     let home_only = run(spydar(&f.home), &["indicators", "check", "beta-c2.example"]);
     assert_eq!(home_only.code, 0);
@@ -460,9 +517,16 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
     assert!(list.stdout.lines().any(|l| {
         l.starts_with("mvt-indicators/2022-06-23_rcs_lab/rcs.stix2\t") && l.ends_with("\tbundled")
     }));
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("downloaded/{CB}\t"))
+                && l.ends_with("(replaces bundled mvt-indicators/cellebrite/cellebrite.stix2)"))
+    );
+    assert!(!list.stdout.contains("\nmvt-indicators/cellebrite/"));
 
     // A second update with the same content leaves the files as they were.
-    let before: Vec<(Vec<u8>, std::time::SystemTime)> = [ALPHA, BETA, RCS]
+    let before: Vec<(Vec<u8>, std::time::SystemTime)> = [ALPHA, BETA, RCS, CB]
         .iter()
         .map(|n| {
             let p = f.dir.join(n);
@@ -479,7 +543,7 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
             .stdout
             .contains(&format!("{ALPHA}\t2 indicators\tunchanged"))
     );
-    for (n, (bytes, mtime)) in [ALPHA, BETA, RCS].iter().zip(before) {
+    for (n, (bytes, mtime)) in [ALPHA, BETA, RCS, CB].iter().zip(before) {
         let p = f.dir.join(n);
         assert_eq!(std::fs::read(&p).unwrap(), bytes, "{n}");
         assert_eq!(
@@ -489,7 +553,7 @@ fn update_keeps_good_bundles_names_bad_urls_and_scans_use_them() {
         );
     }
     // No temporary file is left behind.
-    assert_eq!(std::fs::read_dir(&f.dir).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(&f.dir).unwrap().count(), 5);
 
     // An index that lists only failures updates nothing: exit 2, and the
     // earlier downloads stay as they were.

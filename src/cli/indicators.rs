@@ -41,7 +41,18 @@ pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
         Action::List => {
             let fetched: BTreeMap<String, String> = super::update::default_dir()
                 .and_then(|d| super::update::read_manifest(&d))
-                .map(|m| m.sources.into_iter().map(|e| (e.file, e.fetched)).collect())
+                .map(|m| {
+                    m.sources
+                        .into_iter()
+                        .map(|e| {
+                            let note = match e.replaces {
+                                Some(r) => format!("{} (replaces bundled {r})", e.fetched),
+                                None => e.fetched,
+                            };
+                            (e.file, note)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             for s in &set.sources {
                 let origin =

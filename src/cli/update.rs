@@ -92,6 +92,10 @@ pub struct ManifestEntry {
     /// When this bundle was last fetched and validated (RFC 3339, UTC).
     pub fetched: String,
     pub indicators: usize,
+    /// The bundled source this is a newer copy of (same repository and
+    /// path), which it replaces when loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// Reads `sources.json` from `dir`; `None` if absent or unreadable.
@@ -101,9 +105,10 @@ pub fn read_manifest(dir: &Path) -> Option<Manifest> {
 }
 
 /// Adds the bundles listed in `dir/sources.json` to `set`, skipping any
-/// whose content is already loaded (a bundled set fetched again). A file
-/// that is missing, altered since download, or no longer parses is skipped
-/// with a one-line warning: it never stops a scan.
+/// whose content is already loaded (a bundled set fetched again); a newer
+/// copy of a bundled file replaces the bundled one, so indicators retracted
+/// upstream go too. A file that is missing, altered since download, or no
+/// longer parses is skipped with a one-line warning: it never stops a scan.
 pub fn add_downloaded(set: &mut IndicatorSet, dir: &Path) {
     let Some(manifest) = read_manifest(dir) else {
         if dir.join(MANIFEST).exists() {
@@ -139,6 +144,11 @@ pub fn add_downloaded(set: &mut IndicatorSet, dir: &Path) {
         }
         if let Err(e) = set.add_bytes(&format!("{DOWNLOADED_PREFIX}{}", entry.file), &bytes) {
             eprintln!("spydar: {e}; skipped");
+            continue;
+        }
+        if let Some(old) = &entry.replaces {
+            set.sources.retain(|s| &s.name != old);
+            set.indicators.retain(|i| &i.source != old);
         }
     }
 }
@@ -191,6 +201,8 @@ pub struct Planned {
     pub name: String,
     pub url: String,
     pub file: String,
+    /// Name of the bundled source this entry is the upstream of.
+    pub replaces: Option<String>,
 }
 
 /// Turns the index text into download plans; entries that cannot be used
@@ -215,20 +227,21 @@ pub fn plan(index_yaml: &[u8], raw_base: &str) -> Result<(Vec<Planned>, Vec<Stri
         let item = match e.kind.as_deref() {
             Some("github") => github_plan(e.github.as_ref(), base),
             Some("download") => match e.download_url.as_deref().map(str::trim) {
-                Some(u) if !u.is_empty() => download_plan(u),
+                Some(u) if !u.is_empty() => download_plan(u).map(|(u, f)| (u, f, None)),
                 _ => Err("type download without download_url".into()),
             },
             Some(other) => Err(format!("type {other:?} is not supported")),
             None => Err("no type".into()),
         };
         match item {
-            Ok((url, file)) => {
+            Ok((url, file, replaces)) => {
                 // Two entries naming one file: the first wins.
                 if files.insert(file.clone()) {
                     planned.push(Planned {
                         name: e.name.unwrap_or_default(),
                         url,
                         file,
+                        replaces,
                     });
                 }
             }
@@ -238,7 +251,15 @@ pub fn plan(index_yaml: &[u8], raw_base: &str) -> Result<(Vec<Planned>, Vec<Stri
     Ok((planned, problems))
 }
 
-fn github_plan(g: Option<&GithubRef>, base: &str) -> Result<(String, String), String> {
+/// The repositories whose files are bundled, and their folder under `indicators/`.
+const BUNDLED_REPOS: &[(&str, &str, &str)] = &[
+    ("mvt-project", "mvt-indicators", "mvt-indicators"),
+    ("AmnestyTech", "investigations", "amnesty-investigations"),
+];
+
+type Plan = (String, String, Option<String>);
+
+fn github_plan(g: Option<&GithubRef>, base: &str) -> Result<Plan, String> {
     let g = g.ok_or("type github without a github: section")?;
     let field = |v: &Option<String>, what: &str| -> Result<String, String> {
         match v.as_deref().map(str::trim) {
@@ -271,7 +292,11 @@ fn github_plan(g: Option<&GithubRef>, base: &str) -> Result<(String, String), St
     }
     let url = format!("{base}/{owner}/{repo}/{branch}/{path}");
     check_url(&url)?;
-    Ok((url, file_name(&format!("{owner}_{repo}_{path}"))))
+    let replaces = BUNDLED_REPOS
+        .iter()
+        .find(|(o, r, _)| o.eq_ignore_ascii_case(&owner) && r.eq_ignore_ascii_case(&repo))
+        .map(|(_, _, folder)| format!("{folder}/{path}"));
+    Ok((url, file_name(&format!("{owner}_{repo}_{path}")), replaces))
 }
 
 fn download_plan(u: &str) -> Result<(String, String), String> {
@@ -375,6 +400,15 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    // Published data: readable like any file the user writes (the
+    // temporary file starts private).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
@@ -466,6 +500,7 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
                     size: bytes.len() as u64,
                     fetched: now(),
                     indicators: n,
+                    replaces: p.replaces.clone(),
                 });
                 ok += 1;
                 indicators += n;
@@ -541,6 +576,16 @@ mod tests {
             "NSO Group Pegasus Indicators of Compromise"
         );
         assert!(planned.iter().all(|p| p.file.ends_with(".stix2")));
+        assert_eq!(
+            planned[0].replaces.as_deref(),
+            Some("amnesty-investigations/2021-07-18_nso/pegasus.stix2")
+        );
+        assert_eq!(
+            planned[1].replaces.as_deref(),
+            Some("mvt-indicators/intellexa_predator/predator.stix2")
+        );
+        // Stalkerware is not bundled.
+        assert_eq!(planned[3].replaces, None);
     }
 
     #[test]
