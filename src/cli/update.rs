@@ -381,9 +381,18 @@ fn fetch(agent: &ureq::Agent, url: &str, cap: u64, timeout: u64) -> Result<Vec<u
         ureq::Error::BodyExceedsLimit(_) => format!("larger than {} MB; refused", cap >> 20),
         ureq::Error::HostNotFound => "host not found".to_string(),
         ureq::Error::ConnectionFailed => "connection failed".to_string(),
+        ureq::Error::RequireHttpsOnly(_) => "redirected to plain http; refused".to_string(),
         other => one_line(other.to_string()),
     };
-    let mut resp = agent.get(url).call().map_err(describe)?;
+    // An https download may not be redirected to plain http.
+    let https = url.starts_with("https://");
+    let mut resp = agent
+        .get(url)
+        .config()
+        .https_only(https)
+        .build()
+        .call()
+        .map_err(describe)?;
     resp.body_mut()
         .with_config()
         .limit(cap)
