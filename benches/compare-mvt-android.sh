@@ -6,8 +6,6 @@
 #
 #   bash benches/compare-mvt-android.sh [SCALE]     (default 100: ~100 MB dumpstate)
 #
-# `--kind androidqf`: folder detection currently mistakes an androidqf folder
-# holding ps.txt and logs/ for a sysdiagnose (see the Android report).
 # Needs python3 with venv (MVT is installed with pip into ./bench-out/mvt-venv
 # the first time) and GNU time (/usr/bin/time).
 set -euo pipefail

@@ -36,16 +36,7 @@ use crate::indicators::matcher::{Hit, MatchHow};
 use crate::model::{Level, Observable, ObservableType, Record, Severity};
 
 /// An indicator as a finding names it (REPORT.md `indicator`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct IndicatorRef {
-    #[serde(rename = "type")]
-    pub kind: ObservableType,
-    pub value: String,
-    pub pattern: String,
-    pub id: String,
-    pub malware: Option<String>,
-    pub source: String,
-}
+pub use crate::indicators::Indicator as IndicatorRef;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,14 +120,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                 continue;
             }
             seen.push(key);
-            let iref = IndicatorRef {
-                kind: ind.kind,
-                value: ind.value.clone(),
-                pattern: ind.pattern.clone(),
-                id: ind.id.clone(),
-                malware: ind.malware.clone(),
-                source: ind.source.clone(),
-            };
+            let iref = ind.clone();
             let message = describe(&hit, &iref, &record.module);
             out.push(Finding {
                 level: Level::Detected,

@@ -9,15 +9,17 @@ pub const APPLE_EPOCH_OFFSET: i64 = 978_307_200;
 pub const WEBKIT_EPOCH_OFFSET_US: i64 = 11_644_473_600_000_000;
 
 /// Unix seconds (possibly fractional).
+/// Rounded to the microsecond: an f64 of seconds since 1970 or 2001 holds
+/// no more, and finer digits would be float noise (`…09.253101824Z`).
 pub fn from_unix_f64(secs: f64) -> Option<Timestamp> {
     if !secs.is_finite() {
         return None;
     }
-    let nanos = (secs * 1e9).round();
-    if nanos.abs() > 2.5e20 {
+    let micros = (secs * 1e6).round();
+    if micros.abs() > 2.5e17 {
         return None;
     }
-    Timestamp::from_nanosecond(nanos as i128).ok()
+    Timestamp::from_microsecond(micros as i64).ok()
 }
 
 pub fn from_unix(secs: i64) -> Option<Timestamp> {
@@ -85,6 +87,14 @@ mod tests {
         let nanos = from_apple(600_000_000.0 * 1e9).unwrap();
         assert_eq!(secs, nanos);
         assert_eq!(secs.to_string(), "2020-01-06T10:40:00Z");
+    }
+
+    #[test]
+    fn fractional_seconds_are_microseconds() {
+        assert_eq!(
+            from_apple(652_000_000.253_101_8).unwrap().to_string(),
+            "2021-08-30T07:06:40.253102Z"
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ struct Args {
     password: Option<String>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// ios-backup only: number of Manifest rows (default 500 × scale).
+    #[arg(long)]
+    manifest_rows: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         plant: !args.clean,
         password: args.password,
         seed: args.seed,
+        manifest_rows: args.manifest_rows,
     };
     let result = match args.kind.as_str() {
         "ios-backup" => fixtures::ios_backup::generate(&args.out, &opts),

@@ -3,12 +3,10 @@
 //! that read only plain backups; and `--save-key` to keep the derived key
 //! for `spydar scan --key-file`.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use zeroize::Zeroizing;
 
 use super::scan::password_from;
 use super::{EXIT_CLEAN, EXIT_ERROR};
@@ -46,15 +44,6 @@ pub struct DecryptArgs {
     pub quiet: bool,
 }
 
-fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    rpassword::prompt_password(format!("Password for {}: ", path.display()))
-        .ok()
-        .map(Zeroizing::new)
-}
-
 fn unlock(args: &DecryptArgs) -> Result<BackupKeys, Error> {
     if let Some(key_file) = &args.key_file {
         let key =
@@ -64,9 +53,11 @@ fn unlock(args: &DecryptArgs) -> Result<BackupKeys, Error> {
     let password = match password_from(args.password_file.as_deref(), args.password_env.as_deref())?
     {
         Some(p) => p,
-        None => prompt_password(&args.backup).ok_or_else(|| Error::PasswordRequired {
-            path: args.backup.clone(),
-        })?,
+        None => {
+            super::scan::prompt_password(&args.backup).ok_or_else(|| Error::PasswordRequired {
+                path: args.backup.clone(),
+            })?
+        }
     };
     if !args.quiet {
         eprintln!("deriving the backup key (a few seconds)...");

@@ -90,7 +90,8 @@ pub fn password_from(
     Ok(None)
 }
 
-fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
+/// Asks for a password on the terminal (no echo); `None` without a terminal.
+pub fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return None;
     }

@@ -467,6 +467,26 @@ impl IosBackup {
 
     /// Opens an entry as a read-only SQLite database (immutable on disk, or
     /// from decrypted bytes in memory).
+    /// Opens the database of every entry, skipping files the backup lists
+    /// but does not hold; `Missing` when none could be opened.
+    pub fn open_sqlite_all(
+        &self,
+        entries: Vec<FileEntry>,
+    ) -> std::result::Result<Vec<(FileEntry, Connection)>, ModuleError> {
+        let mut out = Vec::new();
+        for entry in entries {
+            match self.open_sqlite(&entry) {
+                Ok(conn) => out.push((entry, conn)),
+                Err(ModuleError::Missing) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if out.is_empty() {
+            return Err(ModuleError::Missing);
+        }
+        Ok(out)
+    }
+
     pub fn open_sqlite(&self, entry: &FileEntry) -> std::result::Result<Connection, ModuleError> {
         if let Some(d) = &self.decryptor {
             let stored = self.stored_path(entry).filter(|p| p.is_file());

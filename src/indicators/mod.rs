@@ -15,14 +15,15 @@ pub use matcher::{Hit, Matcher};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::model::ObservableType;
 
-/// One published indicator, normalised for matching.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One published indicator, normalised for matching; also what a finding
+/// names (REPORT.md `indicator`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Indicator {
     #[serde(rename = "type")]
     pub kind: ObservableType,

@@ -50,6 +50,14 @@ SpringBoard CommCenter mDNSResponder locationd symptomsd nsurlsessiond apsd wifi
 identityservicesd imagent assertiond runningboardd backboardd powerd securityd trustd \
 2024-01-01 00:00:00.000000 +0000 0x0000 uuid pid tid";
 
+/// Bits per key of the pair table: log text repeats the same few thousand
+/// 8-byte sequences, so one false positive recurs on every line; 256 bits
+/// keep that rare while the table stays in L2.
+const PAIR_BITS: usize = 256;
+/// Bits per key of the short table, probed twice as often: small enough
+/// for L1.
+const SHORT_BITS: usize = 128;
+
 /// A blocked Bloom filter: each key sets two bits of one 64-bit word.
 struct Bits {
     words: Vec<u64>,
@@ -57,10 +65,8 @@ struct Bits {
 }
 
 impl Bits {
-    fn new(keys: usize) -> Self {
-        // About 256 bits per key: log text repeats the same few thousand
-        // 8-byte sequences, so one false positive recurs on every line.
-        let bits = (keys.max(1) * 256)
+    fn new(keys: usize, bits_per_key: usize) -> Self {
+        let bits = (keys.max(1) * bits_per_key)
             .next_power_of_two()
             .clamp(1 << 12, 1 << 27);
         let log = bits.trailing_zeros();
@@ -141,10 +147,14 @@ impl Prefilter {
     pub fn new(needles: &[String]) -> Self {
         let count =
             |r: std::ops::Range<usize>| needles.iter().filter(|n| r.contains(&n.len())).count();
-        let mut pairs = Bits::new(count(MIN_PAIR..usize::MAX) * STRIDE);
+        let mut pairs = Bits::new(count(MIN_PAIR..usize::MAX) * STRIDE, PAIR_BITS);
         let short_count = count(MIN_NEEDLE..MIN_PAIR);
-        let mut short =
-            (short_count > 0).then(|| Bits::new((short_count + needles.len() / 16) * SHORT_STRIDE));
+        let mut short = (short_count > 0).then(|| {
+            Bits::new(
+                (short_count + needles.len() / 16) * SHORT_STRIDE,
+                SHORT_BITS,
+            )
+        });
         let common: std::collections::HashSet<u32> = {
             let c = COMMON.as_bytes();
             (0..c.len().saturating_sub(3))
@@ -202,7 +212,8 @@ impl Prefilter {
                 let k = (0..=last)
                     .min_by_key(|&k| cost(b, k, SHORT_STRIDE))
                     .unwrap_or(0);
-                let s = short.get_or_insert_with(|| Bits::new(needles.len() * SHORT_STRIDE));
+                let s = short
+                    .get_or_insert_with(|| Bits::new(needles.len() * SHORT_STRIDE, SHORT_BITS));
                 for off in k..k + SHORT_STRIDE {
                     s.insert(u64::from(gram_at(b, off)));
                 }

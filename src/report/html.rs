@@ -26,8 +26,9 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-seri
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .verdict{padding:1rem 1.2rem;border-radius:.5rem;margin:1rem 0;font-size:1.05rem}
 .detected{background:#fde8e8;border:2px solid #c81e1e}.warnings{background:#fdf6e3;border:2px solid #c27803}.no-findings{background:#eef6ee;border:2px solid #3f7f3f}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #e5e5e5;text-align:left;padding:.35rem .5rem;vertical-align:top}
-th{background:#f6f6f6}td.v{font-family:ui-monospace,Menlo,monospace;word-break:break-all}
+table{border-collapse:collapse;width:100%;font-size:.9rem;table-layout:fixed}th,td{border-bottom:1px solid #e5e5e5;text-align:left;padding:.35rem .5rem;vertical-align:top;overflow-wrap:anywhere}
+table.kv th{width:12rem}col.lvl{width:8rem}col.time{width:11rem}col.ind{width:30%}
+th{background:#f6f6f6}td.v,.mono{font-family:ui-monospace,Menlo,monospace}
 .lvl-detected{color:#c81e1e;font-weight:bold}.lvl-warning{color:#b45309;font-weight:bold}.lvl-info{color:#555}
 .err{color:#c81e1e}.muted{color:#666;font-size:.85rem}details{margin:.3rem 0}";
 
@@ -66,9 +67,15 @@ pub fn render(r: &Report) -> String {
         r.summary.info,
         escape(&r.summary.note)
     );
-    h.push_str("<h2>Device</h2><table>");
+    h.push_str("<h2>Device</h2><table class=\"kv\">");
     let rows = [
-        ("Platform", d.platform.map(|p| format!("{p:?}"))),
+        (
+            "Platform",
+            d.platform.map(|p| match p {
+                crate::model::Platform::Ios => "iOS".to_string(),
+                crate::model::Platform::Android => "Android".to_string(),
+            }),
+        ),
         (
             "Input",
             Some(format!("{} ({})", d.input_path, d.input_kind)),
@@ -99,13 +106,16 @@ pub fn render(r: &Report) -> String {
     if r.findings.is_empty() {
         h.push_str("<p>None.</p>");
     } else {
-        h.push_str("<table><tr><th>Level</th><th>Time (UTC)</th><th>Module</th><th>What</th><th>Indicator</th></tr>");
+        h.push_str(
+            "<table><colgroup><col class=\"lvl\"><col class=\"time\"><col><col class=\"ind\"></colgroup>\
+             <tr><th>Level</th><th>Time (UTC)</th><th>What was found</th><th>Indicator</th></tr>",
+        );
         for f in &r.findings {
             let lvl = f.level.as_str();
             let time = f.timestamp.map(|t| t.to_string()).unwrap_or_default();
             let ind = match &f.indicator {
                 Some(i) => format!(
-                    "{}<br><span class=\"muted\">{} · {}</span>",
+                    "<strong>{}</strong><br><span class=\"muted mono\">{}</span><br><span class=\"muted\">{}</span>",
                     escape(i.malware.as_deref().unwrap_or("-")),
                     escape(&i.pattern),
                     escape(&i.source)
@@ -117,12 +127,13 @@ pub fn render(r: &Report) -> String {
             };
             let _ = write!(
                 h,
-                "<tr><td class=\"lvl-{lvl}\">{lvl} ({})</td><td>{}</td><td>{}<br><span class=\"muted\">{}</span></td><td class=\"v\">{}</td><td>{ind}</td></tr>",
+                "<tr><td class=\"lvl-{lvl}\">{lvl}<br><span class=\"muted\">{}</span></td><td>{}</td>\
+                 <td>{}<br><span class=\"muted\">{} · <span class=\"mono\">{}</span></span></td><td>{ind}</td></tr>",
                 f.severity.as_str(),
                 escape(&time),
+                escape(&f.message),
                 escape(&f.module),
-                escape(&f.artifact),
-                escape(&f.message)
+                escape(&f.artifact)
             );
         }
         h.push_str("</table>");

@@ -11,14 +11,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let mut entries = b.find(None, "Library/Safari/BrowserState.db")?;
     entries.extend(b.find(None, "Library/Safari/Profiles/*/BrowserState.db")?);
     let mut out = Vec::new();
-    let mut any = false;
-    for entry in entries {
-        let conn = match b.open_sqlite(&entry) {
-            Ok(c) => c,
-            Err(ModuleError::Missing) => continue,
-            Err(e) => return Err(e),
-        };
-        any = true;
+    for (entry, conn) in b.open_sqlite_all(entries)? {
         let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
         let sessions = crate::evidence::sqlite::has_table(&conn, "tab_sessions");
         let tab_cols = crate::evidence::sqlite::columns(&conn, "tabs");
@@ -64,9 +57,6 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         for r in rows {
             out.push(r.map_err(err)?);
         }
-    }
-    if !any {
-        return Err(ModuleError::Missing);
     }
     Ok(out)
 }

@@ -12,14 +12,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let mut entries = b.find(None, "Library/Safari/History.db")?;
     entries.extend(b.find(None, "Library/Safari/Profiles/*/History.db")?);
     let mut out = ctx.opts.batches("safari_history");
-    let mut any = false;
-    for entry in entries {
-        let conn = match b.open_sqlite(&entry) {
-            Ok(c) => c,
-            Err(ModuleError::Missing) => continue,
-            Err(e) => return Err(e),
-        };
-        any = true;
+    for (entry, conn) in b.open_sqlite_all(entries)? {
         let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
         let artifact = entry.logical_path();
         let mut stmt = conn
@@ -91,9 +84,6 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             }
             out.push(rec);
         }
-    }
-    if !any {
-        return Err(ModuleError::Missing);
     }
     Ok(out.finish())
 }

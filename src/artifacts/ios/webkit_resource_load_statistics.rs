@@ -12,14 +12,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let entries = b.find(None, PATH)?;
     let mut out = Vec::new();
-    let mut any = false;
-    for entry in entries {
-        let conn = match b.open_sqlite(&entry) {
-            Ok(c) => c,
-            Err(ModuleError::Missing) => continue,
-            Err(e) => return Err(e),
-        };
-        any = true;
+    for (entry, conn) in b.open_sqlite_all(entries)? {
         let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
         let cols = crate::evidence::sqlite::columns(&conn, "ObservedDomains");
         let opt = |c: &str| {
@@ -66,9 +59,6 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         for r in rows {
             out.push(r.map_err(err)?);
         }
-    }
-    if !any {
-        return Err(ModuleError::Missing);
     }
     Ok(out)
 }
