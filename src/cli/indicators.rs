@@ -1,4 +1,4 @@
-//! `spydar indicators list|stats|check VALUE`.
+//! `spydar indicators list|stats|check VALUE|update`.
 
 use std::collections::BTreeMap;
 
@@ -19,25 +19,65 @@ pub struct IndicatorsArgs {
 
 #[derive(Subcommand)]
 pub enum Action {
-    /// One line per source: indicators, malware, sha256.
+    /// One line per source: indicators, malware, sha256, origin (bundled, downloaded when, or file).
     List,
     /// Counts per source and per STIX key.
     Stats,
     /// Says which indicators a value matches (domain, URL, process, path, hash, app id, ...). Exit 1 if any.
     Check { value: String },
+    /// Download the published bundles (mvt-indicators' index) for later scans. Exit 2 if none could be fetched.
+    Update(super::update::UpdateArgs),
 }
 
 pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
+    let action = match args.action {
+        Action::Update(update) => return super::update::run(update),
+        other => other,
+    };
     let set = args.iocs.load()?;
-    match args.action {
+    match action {
+        // Answered above, before any indicator is loaded.
+        Action::Update(_) => Ok(EXIT_CLEAN),
         Action::List => {
+            let fetched: BTreeMap<String, String> = super::update::default_dir()
+                .and_then(|d| super::update::read_manifest(&d))
+                .map(|m| {
+                    m.sources
+                        .into_iter()
+                        .map(|e| {
+                            let note = match e.replaces {
+                                Some(r) => format!("{} (replaces bundled {r})", e.fetched),
+                                None => e.fetched,
+                            };
+                            (e.file, note)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             for s in &set.sources {
+                let origin =
+                    if let Some(file) = s.name.strip_prefix(super::update::DOWNLOADED_PREFIX) {
+                        format!(
+                            "downloaded {}",
+                            fetched.get(file).map(String::as_str).unwrap_or("")
+                        )
+                    } else if args
+                        .iocs
+                        .iocs
+                        .iter()
+                        .any(|p| s.name.starts_with(&*p.display().to_string()))
+                    {
+                        "file".to_string()
+                    } else {
+                        "bundled".to_string()
+                    };
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}",
                     s.name,
                     s.indicators,
                     s.malware.join(", "),
-                    s.sha256
+                    s.sha256,
+                    origin.trim_end()
                 );
             }
             eprintln!("{BUNDLED_ATTRIBUTION}");

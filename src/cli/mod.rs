@@ -5,6 +5,7 @@ pub mod decrypt;
 pub mod indicators;
 pub mod recheck;
 pub mod scan;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -37,7 +38,7 @@ pub struct Cli {
 pub enum Command {
     /// Scan one or more inputs and write a report per device.
     Scan(scan::ScanArgs),
-    /// Inspect the indicator sets: list, stats, check VALUE.
+    /// Inspect the indicator sets (list, stats, check VALUE), or fetch the published ones (update).
     Indicators(indicators::IndicatorsArgs),
     /// Match the records saved in an output folder again, against current indicators.
     Recheck(recheck::RecheckArgs),
@@ -54,6 +55,9 @@ pub struct IocArgs {
     /// Do not use the indicator sets embedded in spydar.
     #[arg(long, global = true)]
     pub no_bundled_iocs: bool,
+    /// Do not use the sets fetched by `spydar indicators update`.
+    #[arg(long, global = true)]
+    pub no_updated_iocs: bool,
 }
 
 impl IocArgs {
@@ -64,6 +68,11 @@ impl IocArgs {
         } else {
             IndicatorSet::bundled()
         };
+        if !self.no_updated_iocs
+            && let Some(dir) = update::default_dir()
+        {
+            update::add_downloaded(&mut set, &dir);
+        }
         for path in &self.iocs {
             set.add_path(path)?;
         }
