@@ -13,6 +13,7 @@ use spydar::fixtures::android::{
 
 fn scan(input: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let mut cmd = cargo_bin_cmd!("spydar");
+    cmd.env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests");
     cmd.arg("scan")
         .arg(input)
         .args(extra)
@@ -219,6 +220,7 @@ fn encrypted_backup_end_to_end() {
     no_decoy(&r);
     // Wrong password: exit 2 and a one-line message naming the file.
     let out = cargo_bin_cmd!("spydar")
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .arg("scan")
         .arg(&p)
         .args(["--password-env", "AB_PW", "--quiet"])

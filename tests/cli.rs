@@ -8,8 +8,11 @@ use predicates::prelude::*;
 use spydar::model::{DeviceInfo, ModuleOutput, ModuleStatus, ObservableType, Platform, Record};
 use spydar::report::{self, IndicatorsInfo, Report, ScanTimes};
 
+/// The binary, blind to any indicators `spydar indicators update` left on this machine.
 fn spydar() -> assert_cmd::Command {
-    cargo_bin_cmd!("spydar")
+    let mut cmd = cargo_bin_cmd!("spydar");
+    cmd.env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests");
+    cmd
 }
 
 #[test]

@@ -34,6 +34,7 @@ fn scan(input: &Path, jobs: &str) -> (tempfile::TempDir, BTreeMap<PathBuf, Vec<u
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("o");
     let code = cargo_bin_cmd!("spydar")
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .arg("scan")
         .arg(input)
         .args(["-o"])

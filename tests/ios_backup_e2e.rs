@@ -14,6 +14,7 @@ use spydar::fixtures::ios_backup::{DECOYS, PLANTS, generate};
 fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
     let assert = Command::cargo_bin("spydar")
         .unwrap()
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .arg("scan")
         .arg(input)
         .arg("-o")

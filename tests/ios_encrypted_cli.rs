@@ -17,7 +17,9 @@ use spydar::fixtures::ios_crypto_gen::{EncryptParams, encrypt_backup};
 const PASSWORD: &str = "open sesame 2024";
 
 fn spydar() -> assert_cmd::Command {
-    cargo_bin_cmd!("spydar")
+    let mut cmd = cargo_bin_cmd!("spydar");
+    cmd.env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests");
+    cmd
 }
 
 struct Twins {
@@ -219,6 +221,7 @@ fn ctrl_c_during_a_scan_leaves_no_plaintext() {
     let mut interrupted = false;
     for _attempt in 0..5 {
         let mut child = std::process::Command::new(bin)
+            .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
             .args(["scan", "-q", "--password-file"])
             .arg(&t.password_file)
             .arg(&t.enc)

@@ -24,6 +24,7 @@ fn generate(dir: &Path, name: &str, plant: bool) -> PathBuf {
 /// Runs `spydar scan INPUT -o OUT --quiet`, checks the exit code, returns report.json.
 fn scan(input: &Path, out: &Path, code: i32) -> Value {
     cargo_bin_cmd!("spydar")
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .arg("scan")
         .arg(input)
         .arg("-o")
@@ -198,6 +199,7 @@ fn non_sysdiagnose_tar_gz_is_refused() {
     let p = dir.path().join("photos.tar.gz");
     std::fs::write(&p, gz.finish().unwrap()).unwrap();
     let out = cargo_bin_cmd!("spydar")
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .arg("scan")
         .arg(&p)
         .arg("-o")
