@@ -19,6 +19,16 @@ use super::{MAX_MEMBER_BYTES, is_safe_member_name, read_capped};
 /// millions of empty entries).
 pub const MAX_ENTRIES: usize = 1_000_000;
 
+/// A member that inflates past this size...
+pub const BOMB_MIN_BYTES: u64 = 256 * 1024 * 1024;
+/// ...at more than this ratio is refused unread: text logs deflate about
+/// 10-50 times; deflate's ceiling is about 1,000 (runs of one byte).
+pub const BOMB_RATIO: u64 = 200;
+
+fn looks_like_bomb(size: u64, compressed: u64) -> bool {
+    size > BOMB_MIN_BYTES && size / compressed.max(1) > BOMB_RATIO
+}
+
 /// One readable member.
 #[derive(Clone, Debug)]
 pub struct Member {
@@ -305,6 +315,13 @@ fn read_zip<R: Read + Seek>(
         .lock()
         .map_err(|_| std::io::Error::other("archive lock poisoned"))?;
     let entry = guard.by_index(index).map_err(zip_err)?;
+    if looks_like_bomb(entry.size(), entry.compressed_size()) {
+        return Err(std::io::Error::other(format!(
+            "refused: looks like a zip bomb ({} bytes from {} compressed)",
+            entry.size(),
+            entry.compressed_size()
+        )));
+    }
     if entry.size() > limit {
         return Err(std::io::Error::other(format!(
             "member of {} bytes is larger than the {limit}-byte limit",
@@ -399,6 +416,44 @@ mod tests {
         assert_eq!(names, ["getprop.txt", "logs/x.txt"]);
         let m = s.find("getprop.txt").unwrap();
         assert_eq!(s.read(m).unwrap(), b"[a]: [b]");
+    }
+
+    #[test]
+    fn zip_bomb_member_is_refused_unread() {
+        // 300 MiB of zeros deflates to about 300 KB (ratio ~1,000).
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            z.start_file("dumpstate.txt", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            let chunk = vec![0u8; 1 << 20];
+            for _ in 0..300 {
+                z.write_all(&chunk).unwrap();
+            }
+            z.start_file("ok.txt", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(b"fine").unwrap();
+            z.finish().unwrap();
+        }
+        let bytes = buf.into_inner();
+        assert!(bytes.len() < 2 * 1024 * 1024);
+        let s = Source::open_zip_bytes("bomb.zip".into(), bytes).unwrap();
+        let bomb = s
+            .members
+            .iter()
+            .find(|m| m.name == "dumpstate.txt")
+            .unwrap();
+        let err = s.read(bomb).unwrap_err().to_string();
+        assert!(
+            err.contains("dumpstate.txt") && err.contains("zip bomb"),
+            "{err}"
+        );
+        let ok = s.members.iter().find(|m| m.name == "ok.txt").unwrap();
+        assert_eq!(s.read(ok).unwrap(), b"fine");
+        // A large but ordinary log ratio is not a bomb.
+        assert!(!looks_like_bomb(300 << 20, 20 << 20));
+        assert!(looks_like_bomb(300 << 20, 300 << 10));
+        assert!(!looks_like_bomb(10 << 20, 10 << 10));
     }
 
     #[test]
