@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod fixtures;
 pub mod indicators;
 pub mod model;
+pub mod options;
 pub mod progress;
 pub mod report;
 pub mod scan;

@@ -10,125 +10,12 @@ pub mod ios;
 pub mod sysdiagnose;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::time::Instant;
 
-use zeroize::Zeroizing;
-
 use crate::model::{ModuleOutput, ModuleStatus, Record};
-
-/// Options an input reader may need. No indicator in here, on purpose.
-#[derive(Default)]
-pub struct ScanOptions {
-    /// Backup password (encrypted iOS backups, encrypted `.ab`).
-    pub password: Option<Zeroizing<String>>,
-    /// A saved derived key for an encrypted iOS backup (`--key-file`).
-    pub key_file: Option<PathBuf>,
-    /// age identity file for `.zip.age` androidqf acquisitions.
-    pub age_identity: Option<PathBuf>,
-    /// Progress reporting; silent by default.
-    pub progress: crate::progress::Progress,
-    /// Finds the lines of a large text that mention any indicator, so that a
-    /// module sweeping whole log files emits records only for those lines
-    /// (a record per line of a 1 GB archive would drown the report). It is
-    /// opaque on purpose: modules still never see an indicator. `None`
-    /// means no sweep (modules then emit no sweep records).
-    pub text_sweep: Option<std::sync::Arc<dyn TextSweep>>,
-    /// Takes records off the modules as they are made, so that a device's
-    /// records need not all be in memory at once. `None`: records stay in
-    /// each `ModuleOutput`.
-    pub sink: Option<std::sync::Arc<dyn RecordSink>>,
-}
-
-/// Records in batches of this many are handed to the sink while a module runs.
-pub const SINK_BATCH: usize = 8192;
-
-/// Receives records as modules make them (see `ScanOptions::sink`).
-pub trait RecordSink: Send + Sync {
-    /// Takes a batch of `module`'s records. Batches of one module arrive in
-    /// the module's order, from one thread at a time.
-    fn take(&self, module: &str, records: Vec<Record>);
-    /// How many records of `module` were taken so far.
-    fn taken(&self, module: &str) -> usize;
-}
-
-impl ScanOptions {
-    /// Hands a finished module's records to the sink, if there is one; the
-    /// output then keeps only their count.
-    pub fn finish(&self, mut out: ModuleOutput) -> ModuleOutput {
-        if let Some(sink) = &self.sink {
-            let records = std::mem::take(&mut out.records);
-            if !records.is_empty() {
-                sink.take(&out.name, records);
-            }
-            out.streamed = sink.taken(&out.name);
-        }
-        out
-    }
-
-    /// A record collector for one module that hands full batches to the
-    /// sink as it goes.
-    pub fn batches(&self, module: &'static str) -> Batches<'_> {
-        Batches {
-            sink: self.sink.as_deref(),
-            module,
-            buf: Vec::new(),
-        }
-    }
-}
-
-/// See `ScanOptions::batches`. `finish` returns what was not handed over.
-pub struct Batches<'a> {
-    sink: Option<&'a dyn RecordSink>,
-    module: &'static str,
-    buf: Vec<Record>,
-}
-
-impl Batches<'_> {
-    pub fn push(&mut self, record: Record) {
-        self.buf.push(record);
-        if let Some(sink) = self.sink
-            && self.buf.len() >= SINK_BATCH
-        {
-            sink.take(self.module, std::mem::take(&mut self.buf));
-        }
-    }
-
-    pub fn finish(self) -> Vec<Record> {
-        self.buf
-    }
-}
-
-/// A line of a text that the sweep flagged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SweptLine {
-    /// 1-based line number.
-    pub line_no: usize,
-    /// Byte range of the line (without its newline) in the text given.
-    pub range: std::ops::Range<usize>,
-}
-
-/// Implemented by the compiled indicator set; see `ScanOptions::text_sweep`.
-pub trait TextSweep: Send + Sync {
-    /// Every line of `text` that mentions an indicator at token boundaries,
-    /// in order. One pass over the bytes.
-    fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine>;
-}
-
-/// Why a module produced nothing.
-#[derive(Debug)]
-pub enum ModuleError {
-    /// The artifact is not in this input.
-    Missing,
-    /// The artifact is there but unreadable; the reason names file and cause.
-    Failed(String),
-}
-
-impl<E: std::fmt::Display> From<E> for ModuleError {
-    fn from(e: E) -> Self {
-        ModuleError::Failed(e.to_string())
-    }
-}
+pub use crate::options::{
+    Batches, ModuleError, RecordSink, SINK_BATCH, ScanOptions, SweptLine, TextSweep,
+};
 
 /// Runs one module, timing it and turning its error (or, as a last line of
 /// defence, its panic) into a status so the other modules carry on.

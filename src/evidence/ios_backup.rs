@@ -20,9 +20,9 @@ use sha1::{Digest, Sha1};
 
 use super::nskeyed::{MbFile, decode_mbfile};
 use super::sqlite::{open_bytes, open_immutable};
-use crate::artifacts::ModuleError;
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
+use crate::options::ModuleError;
 
 /// One row of `Manifest.db` `Files`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,8 +21,8 @@ use super::ios_backup::{FileDecryptor, FileEntry, IosBackup, row_to_entry};
 use super::ios_crypto::{self as crypto, ClassKeys, CryptoError, Key, KeyBag};
 use super::nskeyed::MbFile;
 use super::private_tmp::PrivateTempDir;
-use crate::artifacts::ScanOptions;
 use crate::error::{Error, Result};
+use crate::options::ScanOptions;
 
 /// Databases up to this size are decrypted in memory; larger ones go to a
 /// private temporary folder. `SPYDAR_DECRYPT_IN_MEMORY_MAX` (bytes) changes it.

@@ -10,8 +10,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use super::normalize::{self, base_name};
 use super::prefilter::{self, Prefilter};
 use super::{Indicator, IndicatorSet};
-use crate::artifacts::{SweptLine, TextSweep};
 use crate::model::{Observable, ObservableType as T};
+use crate::options::{SweptLine, TextSweep};
 
 /// Shortest indicator searched for inside free text (`prefilter::MIN_NEEDLE`):
 /// shorter names (Pegasus's `bh`, `fmld`, `pcsd`) would fire on ordinary
