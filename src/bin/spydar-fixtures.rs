@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     };
     let result = match args.kind.as_str() {
         "ios-backup" => fixtures::ios_backup::generate(&args.out, &opts),
+        "ios-filesystem" => fixtures::ios_fs::generate(&args.out, &opts),
         "sysdiagnose" => fixtures::sysdiagnose::generate(&args.out, &opts),
         "android-backup" => fixtures::android::generate_backup(&args.out, &opts),
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),

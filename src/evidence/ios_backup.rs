@@ -12,7 +12,8 @@
 //! and an in-memory `Manifest.db` in through [`IosBackup::open_decrypted`],
 //! and the same modules then read decrypted bytes from memory.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -128,6 +129,11 @@ pub struct IosBackup {
     info: Option<plist::Dictionary>,
     manifest_plist: Option<plist::Dictionary>,
     status: Option<plist::Dictionary>,
+    /// Filesystem dumps ([`super::ios_fs`]): each domain's folder in the
+    /// dump; files are read at `folder/relative_path`, not by fileID.
+    fs_roots: Option<HashMap<String, PathBuf>>,
+    /// Filesystem dumps: the device facts found in the dump.
+    fs_device: Option<DeviceInfo>,
 }
 
 fn read_plist_dict(path: &Path) -> Result<Option<plist::Dictionary>> {
@@ -184,6 +190,8 @@ impl IosBackup {
             info,
             manifest_plist,
             status,
+            fs_roots: None,
+            fs_device: None,
         })
     }
 
@@ -211,7 +219,39 @@ impl IosBackup {
             info,
             manifest_plist,
             status,
+            fs_roots: None,
+            fs_device: None,
         })
+    }
+
+    /// A filesystem dump seen as a backup: `index` is an in-memory
+    /// `Manifest.db` (same `Files` schema) built by walking the dump, and
+    /// `fs_roots` maps each domain to its folder. For [`super::ios_fs`].
+    pub(crate) fn open_filesystem_index(
+        root: &Path,
+        index: Vec<u8>,
+        fs_roots: HashMap<String, PathBuf>,
+        device: DeviceInfo,
+    ) -> Result<Self> {
+        let conn = open_bytes(&index)
+            .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
+        check_manifest_schema(&conn).map_err(|reason| Error::input(root, reason))?;
+        Ok(IosBackup {
+            root: root.to_path_buf(),
+            manifest: ManifestSource::Memory(index),
+            lookup: Mutex::new(conn),
+            decryptor: None,
+            info: None,
+            manifest_plist: None,
+            status: None,
+            fs_roots: Some(fs_roots),
+            fs_device: Some(device),
+        })
+    }
+
+    /// Whether this is a filesystem dump rather than a backup.
+    pub fn is_filesystem(&self) -> bool {
+        self.fs_roots.is_some()
     }
 
     #[allow(clippy::type_complexity)]
@@ -257,6 +297,9 @@ impl IosBackup {
 
     /// Device facts for the report, from Info.plist, then Manifest.plist's `Lockdown`.
     pub fn device_info(&self) -> DeviceInfo {
+        if let Some(d) = &self.fs_device {
+            return d.clone();
+        }
         let info = self.info.as_ref();
         let lockdown = self
             .manifest_plist
@@ -411,7 +454,20 @@ impl IosBackup {
 
     /// Where the entry's bytes are stored, if its fileID is well-formed
     /// (40 hex digits: nothing from the Manifest can point outside the folder).
+    ///
+    /// In a filesystem dump: the domain's folder joined with the relative
+    /// path, only when every component is a plain name and the file itself
+    /// is a regular file (never a symlink, which could point outside the dump).
     fn stored_path(&self, entry: &FileEntry) -> Option<PathBuf> {
+        if let Some(roots) = &self.fs_roots {
+            let rel = Path::new(&entry.relative_path);
+            if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+                return None;
+            }
+            let path = roots.get(&entry.domain)?.join(rel);
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            return meta.file_type().is_file().then_some(path);
+        }
         let id = entry.file_id.as_str();
         if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -427,6 +483,9 @@ impl IosBackup {
     /// The plaintext bytes of an entry. `Missing` when the file is listed but
     /// absent (partial backups list files they do not hold).
     pub fn read(&self, entry: &FileEntry) -> std::result::Result<Vec<u8>, ModuleError> {
+        if self.is_filesystem() && self.stored_path(entry).is_none() {
+            return Err(ModuleError::Missing);
+        }
         let path = self.stored_path(entry).ok_or_else(|| {
             ModuleError::Failed(format!(
                 "{}: malformed fileID {:?}",
@@ -456,6 +515,13 @@ impl IosBackup {
 
     /// `Domain/path (xx/fileID)` for messages.
     pub fn describe(&self, entry: &FileEntry) -> String {
+        if let Some(root) = &self.fs_roots.as_ref().and_then(|r| r.get(&entry.domain)) {
+            return format!(
+                "{} ({})",
+                entry.logical_path(),
+                root.join(&entry.relative_path).display()
+            );
+        }
         let id = &entry.file_id;
         format!(
             "{} ({}/{})",
@@ -497,6 +563,9 @@ impl IosBackup {
             let bytes = self.read(entry)?;
             return open_bytes(&bytes)
                 .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+        }
+        if self.is_filesystem() && self.stored_path(entry).is_none() {
+            return Err(ModuleError::Missing);
         }
         let path = self.stored_path(entry).ok_or_else(|| {
             ModuleError::Failed(format!("{}: malformed fileID", entry.logical_path()))

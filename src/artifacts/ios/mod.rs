@@ -10,7 +10,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{ModuleError, ScanOptions, run_module};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::evidence::ios_backup::IosBackup;
 use crate::model::{DeviceScan, ModuleOutput, Record};
 
@@ -190,10 +190,16 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     })
 }
 
-/// Scans an iOS filesystem dump.
-pub fn scan_filesystem(path: &Path, _opts: &ScanOptions) -> Result<DeviceScan> {
-    Err(Error::input(
-        path,
-        "iOS filesystem dumps are not supported yet",
-    ))
+/// Scans an iOS filesystem dump: the dump is indexed as a backup (see
+/// [`crate::evidence::ios_fs`]) and the backup modules run on it; the
+/// `manifest` module then lists the walked files.
+pub fn scan_filesystem(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
+    let backup = crate::evidence::ios_fs::open(path)?;
+    let mut modules = run_backup_modules(&backup, opts);
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(DeviceScan {
+        device: backup.device_info(),
+        modules,
+        notes: Vec::new(),
+    })
 }

@@ -1,0 +1,245 @@
+//! Read-only view of an iOS full filesystem extraction (a folder holding
+//! `private/var/mobile/...`, as checkm8 or agent-based tools produce) as an
+//! [`IosBackup`], so the backup modules run on it unchanged.
+//!
+//! The dump is walked once (symlinks are listed, never followed) into an
+//! in-memory `Manifest.db` with the backup schema, each file under the
+//! backup domain its folder belongs to: `private/var/mobile` is
+//! `HomeDomain`, the fixed roots of [`domain_root`] give the other system
+//! domains, and app containers (random UUID folders) are named by the
+//! `MCMMetadataIdentifier` of their
+//! `.com.apple.mobile_container_manager.metadata.plist`
+//! (`AppDomain-<bundle id>`, `AppDomainGroup-<group id>`,
+//! `AppDomainPlugin-<id>`, `SysSharedContainerDomain-<id>`). Nothing is
+//! written to the dump; databases are opened immutable.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::ios_backup::{IosBackup, domain_root, file_id, plist_scalar};
+use super::nskeyed::{MbFile, encode_mbfile};
+use crate::error::{Error, Result};
+use crate::model::{DeviceInfo, Platform};
+
+/// Domains with a fixed device folder, one per folder (`HomeDomain` stands
+/// for every domain rooted at `/private/var/mobile`).
+const FIXED_DOMAINS: &[&str] = &[
+    "HomeDomain",
+    "RootDomain",
+    "WirelessDomain",
+    "SystemPreferencesDomain",
+    "ManagedPreferencesDomain",
+    "KeychainDomain",
+    "DatabaseDomain",
+    "NetworkDomain",
+    "ProtectedDomain",
+    "InstallDomain",
+];
+
+/// Container parents: `(device folder, domain prefix)`.
+pub const CONTAINER_PARENTS: &[(&str, &str)] = &[
+    (
+        "private/var/mobile/Containers/Data/Application",
+        "AppDomain-",
+    ),
+    (
+        "private/var/mobile/Containers/Shared/AppGroup",
+        "AppDomainGroup-",
+    ),
+    (
+        "private/var/mobile/Containers/Data/PluginKitPlugin",
+        "AppDomainPlugin-",
+    ),
+    (
+        "private/var/containers/Shared/SystemGroup",
+        "SysSharedContainerDomain-",
+    ),
+];
+
+/// The container metadata file that names a container folder.
+pub const CONTAINER_METADATA: &str = ".com.apple.mobile_container_manager.metadata.plist";
+
+/// The identifier in a container folder's metadata plist, if readable.
+fn container_id(dir: &Path) -> Option<String> {
+    let path = dir.join(CONTAINER_METADATA);
+    if !std::fs::symlink_metadata(&path).ok()?.file_type().is_file() {
+        return None;
+    }
+    let value = plist::Value::from_file(&path).ok()?;
+    value
+        .as_dictionary()?
+        .get("MCMMetadataIdentifier")?
+        .as_string()
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+        .map(str::to_string)
+}
+
+/// Every domain of the dump and its folder.
+fn domain_folders(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for d in FIXED_DOMAINS {
+        if let Some(dev) = domain_root(d) {
+            out.push((d.to_string(), root.join(dev.trim_start_matches('/'))));
+        }
+    }
+    for (parent, prefix) in CONTAINER_PARENTS {
+        let Ok(rd) = std::fs::read_dir(root.join(parent)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            // Without metadata the folder name (its UUID) stands in for the id.
+            let id = container_id(&dir).unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            out.push((format!("{prefix}{id}"), dir));
+        }
+    }
+    out
+}
+
+fn unix(t: std::io::Result<std::time::SystemTime>) -> Option<i64> {
+    let t = t.ok()?;
+    jiff::Timestamp::try_from(t).ok().map(|t| t.as_second())
+}
+
+/// The `MBFile` a backup would carry, from the file's metadata.
+fn mbfile(meta: &std::fs::Metadata, target: Option<String>) -> MbFile {
+    #[cfg(unix)]
+    let (mode, uid, gid, ino, ctime) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            Some(meta.mode()),
+            Some(i64::from(meta.uid())),
+            Some(i64::from(meta.gid())),
+            Some(meta.ino()),
+            Some(meta.ctime()),
+        )
+    };
+    #[cfg(not(unix))]
+    let (mode, uid, gid, ino, ctime) = (None, None, None, None, None);
+    MbFile {
+        size: Some(meta.len()),
+        mode,
+        user_id: uid,
+        group_id: gid,
+        inode: ino,
+        last_modified: unix(meta.modified()),
+        last_status_change: ctime,
+        birth: unix(meta.created()),
+        target,
+        ..Default::default()
+    }
+}
+
+/// Walks the dump into an in-memory `Manifest.db`.
+fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.execute_batch(
+        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+         CREATE INDEX FilesDomainIdx ON Files(domain);
+         CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
+    )?;
+    // Container folders are their own domains, not part of HomeDomain.
+    let skip: Vec<PathBuf> = CONTAINER_PARENTS
+        .iter()
+        .map(|(p, _)| root.join(p))
+        .collect();
+    conn.execute_batch("BEGIN")?;
+    {
+        let mut insert = conn.prepare(
+            "INSERT OR IGNORE INTO Files (fileID, domain, relativePath, flags, file) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (domain, folder) in folders {
+            let walk = walkdir::WalkDir::new(folder)
+                .follow_links(false)
+                .follow_root_links(false)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| !skip.iter().any(|s| s == e.path()));
+            for entry in walk.filter_map(|e| e.ok()) {
+                let Ok(rel) = entry.path().strip_prefix(folder) else {
+                    continue;
+                };
+                let Some(rel) = rel.to_str() else { continue };
+                let ft = entry.file_type();
+                let (flags, target) = if ft.is_symlink() {
+                    let t = std::fs::read_link(entry.path())
+                        .ok()
+                        .map(|t| t.to_string_lossy().into_owned());
+                    (4, t)
+                } else if ft.is_dir() {
+                    (2, None)
+                } else if ft.is_file() {
+                    (1, None)
+                } else {
+                    continue;
+                };
+                let blob = entry
+                    .metadata()
+                    .ok()
+                    .map(|m| encode_mbfile(&mbfile(&m, target)));
+                insert.execute(rusqlite::params![
+                    file_id(domain, rel),
+                    domain,
+                    rel,
+                    flags,
+                    blob
+                ])?;
+            }
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(conn.serialize("main")?.to_vec())
+}
+
+/// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
+/// the extraction includes the system volume) and the dump's folder name.
+fn device_info(root: &Path) -> DeviceInfo {
+    let mut device = DeviceInfo {
+        platform: Some(Platform::Ios),
+        ..Default::default()
+    };
+    let sv = root.join("System/Library/CoreServices/SystemVersion.plist");
+    let dict = std::fs::symlink_metadata(&sv)
+        .ok()
+        .filter(|m| m.file_type().is_file())
+        .and_then(|_| plist::Value::from_file(&sv).ok())
+        .and_then(|v| v.into_dictionary());
+    if let Some(d) = dict {
+        let get = |k: &str| d.get(k).and_then(plist_scalar).filter(|s| !s.is_empty());
+        device.os_version = get("ProductVersion");
+        device.build = get("ProductBuildVersion");
+    }
+    if let Some(name) = root.file_name() {
+        device
+            .extra
+            .insert("dump_folder".into(), name.to_string_lossy().into_owned());
+    }
+    device
+}
+
+/// Opens a filesystem dump rooted at `root` (the folder holding `private/`).
+pub fn open(root: &Path) -> Result<IosBackup> {
+    let mobile = root.join("private/var/mobile");
+    if !std::fs::symlink_metadata(&mobile).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::input(
+            root,
+            "not an iOS filesystem dump: private/var/mobile is missing",
+        ));
+    }
+    let folders = domain_folders(root);
+    let index = build_index(root, &folders)
+        .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
+    let roots: HashMap<String, PathBuf> = folders.into_iter().collect();
+    IosBackup::open_filesystem_index(root, index, roots, device_info(root))
+}
