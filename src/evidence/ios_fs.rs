@@ -95,13 +95,18 @@ fn domain_folders(root: &Path) -> Vec<(String, PathBuf)> {
             .collect();
         dirs.sort();
         for dir in dirs {
+            let uuid = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             // Without metadata the folder name (its UUID) stands in for the id.
-            let id = container_id(&dir).unwrap_or_else(|| {
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            out.push((format!("{prefix}{id}"), dir));
+            let mut domain = format!("{prefix}{}", container_id(&dir).unwrap_or(uuid.clone()));
+            // Two containers claiming one id (a stale copy): the second is
+            // told apart by its UUID, so each file is read from its own folder.
+            if out.iter().any(|(d, _)| *d == domain) {
+                domain = format!("{domain}-{uuid}");
+            }
+            out.push((domain, dir));
         }
     }
     out
