@@ -129,6 +129,17 @@ fn dump_detects_what_its_backup_twin_detects() {
         manifest["records"].as_u64().unwrap_or(0) > 100,
         "{manifest}"
     );
+    let manifest_finding = fs_report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["module"] == "manifest" && f["level"] == "detected")
+        .unwrap();
+    assert_eq!(
+        manifest_finding["artifact"],
+        spydar::artifacts::ios::manifest::FS_ARTIFACT
+    );
+    assert_eq!(manifest_finding["record"]["domain"], "HomeDomain");
 
     // Decoys stay silent.
     for f in fs_report["findings"].as_array().unwrap() {

@@ -22,7 +22,21 @@ pub const MODULE: &str = "manifest";
 pub const FULL_RECORDS_LIMIT: i64 = 100_000;
 const BATCH: usize = 20_000;
 
+/// Source name of the records of a filesystem dump, whose index is the
+/// walk of the dump rather than a `Manifest.db`.
+pub const FS_ARTIFACT: &str = "filesystem (walked index)";
+
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
+    let mut records = rows(ctx)?;
+    if ctx.backup.is_filesystem() {
+        for r in &mut records {
+            r.artifact = FS_ARTIFACT.to_string();
+        }
+    }
+    Ok(records)
+}
+
+fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let conn = ctx.backup.manifest_connection()?;
     let manifest = ctx.backup.root().join("Manifest.db");
     let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", manifest.display()));
