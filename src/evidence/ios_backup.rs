@@ -573,6 +573,12 @@ impl IosBackup {
         if !path.is_file() {
             return Err(ModuleError::Missing);
         }
+        if self.is_filesystem()
+            && let Some(opened) = super::ios_fs::open_with_wal(&path)
+        {
+            return opened
+                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+        }
         open_immutable(&path)
             .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))
     }

@@ -248,3 +248,77 @@ pub fn open(root: &Path) -> Result<IosBackup> {
     let roots: HashMap<String, PathBuf> = folders.into_iter().collect();
     IosBackup::open_filesystem_index(root, index, roots, device_info(root))
 }
+
+/// A live database in a dump often has recent rows only in its `-wal`
+/// file, which an immutable open ignores. When `path-wal` is there (and
+/// the pair fits the member cap), both are copied to a private temporary
+/// folder, opened there so SQLite applies the log, and the result is
+/// served from memory; the dump itself is never opened writable. `None`
+/// when there is no log to apply.
+pub(crate) fn open_with_wal(path: &Path) -> Option<std::result::Result<Connection, String>> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let wal_meta = std::fs::symlink_metadata(&wal).ok()?;
+    if !wal_meta.file_type().is_file() || wal_meta.len() == 0 {
+        return None;
+    }
+    let db_len = std::fs::metadata(path).ok()?.len();
+    if db_len.saturating_add(wal_meta.len()) > super::MAX_MEMBER_BYTES {
+        return None;
+    }
+    Some((|| {
+        let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let copy = tmp.path().join("db");
+        std::fs::copy(path, &copy).map_err(|e| e.to_string())?;
+        std::fs::copy(&wal, tmp.path().join("db-wal")).map_err(|e| e.to_string())?;
+        let bytes = {
+            let mut conn = Connection::open(&copy).map_err(|e| e.to_string())?;
+            // Folds the log into the copy and leaves a rollback-journal
+            // header, which an in-memory image needs.
+            conn.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+                .map_err(|e| e.to_string())?;
+            conn.serialize("main").map_err(|e| e.to_string())?.to_vec()
+        };
+        super::sqlite::open_bytes(&bytes).map_err(|e| e.to_string())
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_only_in_the_wal_are_read_and_the_dump_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump");
+        let lib = dump.join("private/var/mobile/Library");
+        std::fs::create_dir_all(&lib).unwrap();
+        let src = dir.path().join("live.db");
+        let conn = Connection::open(&src).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE t (a TEXT); INSERT INTO t VALUES ('only in the wal');",
+        )
+        .unwrap();
+        // Copied while the writer is still open: the rows are in the log.
+        std::fs::copy(&src, lib.join("x.db")).unwrap();
+        std::fs::copy(dir.path().join("live.db-wal"), lib.join("x.db-wal")).unwrap();
+        drop(conn);
+        let read = |p: &str| std::fs::read(lib.join(p)).unwrap();
+        let before = (read("x.db"), read("x.db-wal"));
+        let fs = open(&dump).unwrap();
+        let (_, c) = fs.open_sqlite_at("HomeDomain", "Library/x.db").unwrap();
+        let a: String = c.query_row("SELECT a FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(a, "only in the wal");
+        assert_eq!((read("x.db"), read("x.db-wal")), before);
+        assert!(!lib.join("x.db-shm").exists());
+    }
+
+    #[test]
+    fn refuses_a_folder_without_private_var_mobile() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("private/var/mobile"), "{err}");
+    }
+}
