@@ -252,9 +252,9 @@ pub fn open(root: &Path) -> Result<IosBackup> {
 /// A live database in a dump often has recent rows only in its `-wal`
 /// file, which an immutable open ignores. When `path-wal` is there (and
 /// the pair fits the member cap), both are copied to a private temporary
-/// folder, opened there so SQLite applies the log, and the result is
-/// served from memory; the dump itself is never opened writable. `None`
-/// when there is no log to apply.
+/// folder ([`super::private_tmp`]), opened there so SQLite applies the
+/// log, and the result is served from memory; the dump itself is never
+/// opened writable. `None` when there is no log to apply.
 pub(crate) fn open_with_wal(path: &Path) -> Option<std::result::Result<Connection, String>> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
@@ -268,7 +268,8 @@ pub(crate) fn open_with_wal(path: &Path) -> Option<std::result::Result<Connectio
         return None;
     }
     Some((|| {
-        let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // Mode 0700, removed on drop and on Ctrl-C.
+        let tmp = super::private_tmp::PrivateTempDir::new().map_err(|e| e.to_string())?;
         let copy = tmp.path().join("db");
         std::fs::copy(path, &copy).map_err(|e| e.to_string())?;
         std::fs::copy(&wal, tmp.path().join("db-wal")).map_err(|e| e.to_string())?;
