@@ -24,7 +24,7 @@ pub const EXIT_ERROR: u8 = 2;
     name = "spydar",
     version,
     about = "Scan phone backups and archives for published traces of mercenary spyware",
-    long_about = "spydar reads iOS backups (plain and encrypted), iOS sysdiagnose archives, \
+    long_about = "spydar reads iOS backups (plain and encrypted), iOS sysdiagnose archives, iOS filesystem dumps, \
 Android adb backups, bugreports and androidqf acquisitions, and matches what it finds against published STIX2 \
 indicators of compromise (bundled: Amnesty International Security Lab, mvt-indicators).\n\n\
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 nothing could be scanned."
