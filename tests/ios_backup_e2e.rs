@@ -3,6 +3,8 @@
 //! exit codes; a corrupt database fails only its module; the input tree is
 //! byte-identical after a scan.
 
+mod common;
+use common::tree;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -46,24 +48,6 @@ fn detected(report: &Value) -> Vec<(String, String, String)> {
                     .as_str()
                     .unwrap_or("")
                     .to_lowercase(),
-            )
-        })
-        .collect()
-}
-
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-                std::fs::read(e.path()).unwrap(),
             )
         })
         .collect()

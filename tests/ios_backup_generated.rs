@@ -3,7 +3,8 @@
 //! matcher is really tested against it), heuristics fire, and the committed
 //! sample cannot rot.
 
-use std::collections::BTreeMap;
+mod common;
+use common::tree;
 use std::path::Path;
 
 use spydar::artifacts::ScanOptions;
@@ -153,25 +154,6 @@ fn scale_grows_counts() {
     assert!(count("manifest") >= 2000, "{}", count("manifest"));
     assert!(count("sms") >= 2000);
     assert!(count("safari_history") >= 800);
-}
-
-/// Relative path → bytes of every file under `root`.
-pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 #[test]
