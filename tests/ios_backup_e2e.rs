@@ -4,35 +4,13 @@
 //! byte-identical after a scan.
 
 mod common;
-use common::tree;
+use common::{scan, tree};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use spydar::fixtures::GenOptions;
 use spydar::fixtures::ios_backup::{DECOYS, PLANTS, generate};
-
-fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
-    let assert = Command::cargo_bin("spydar")
-        .unwrap()
-        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
-        .arg("scan")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
-        .assert();
-    let code = assert.get_output().status.code().unwrap_or(-1);
-    let report = walkdir::WalkDir::new(out)
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name() == "report.json")
-        .expect("report.json written");
-    let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
-    (code, report)
-}
 
 fn detected(report: &Value) -> Vec<(String, String, String)> {
     report["findings"]

@@ -3,33 +3,15 @@
 //! the dump is byte-identical after the scan; a corrupt database fails only
 //! its modules.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use spydar::fixtures::GenOptions;
 use spydar::fixtures::ios_backup::DECOYS;
-
-fn scan(input: &Path, out: &Path) -> (i32, Value) {
-    let assert = Command::cargo_bin("spydar")
-        .unwrap()
-        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
-        .arg("scan")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .arg("--quiet")
-        .assert();
-    let code = assert.get_output().status.code().unwrap_or(-1);
-    let report = walkdir::WalkDir::new(out)
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name() == "report.json")
-        .expect("report.json written");
-    let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
-    (code, report)
-}
 
 /// `(module, indicator value)` of every detected finding.
 fn detected(report: &Value) -> BTreeSet<(String, String)> {
@@ -95,9 +77,9 @@ fn dump_detects_what_its_backup_twin_detects() {
     spydar::fixtures::ios_backup::generate(&backup, &GenOptions::default()).unwrap();
     let before = tree(&dump);
 
-    let (code, fs_report) = scan(&dump, &dir.path().join("out-fs"));
+    let (code, fs_report) = common::scan(&dump, &dir.path().join("out-fs"), &[]);
     assert_eq!(code, 1, "findings give exit code 1");
-    let (_, bk_report) = scan(&backup, &dir.path().join("out-bk"));
+    let (_, bk_report) = common::scan(&backup, &dir.path().join("out-bk"), &[]);
     assert_eq!(fs_report["device"]["input_kind"], "ios-filesystem");
     assert_eq!(fs_report["device"]["os_version"], "14.7.1");
 
@@ -167,7 +149,7 @@ fn clean_dump_exits_zero() {
         ..Default::default()
     };
     spydar::fixtures::ios_fs::generate(&dump, &opts).unwrap();
-    let (code, report) = scan(&dump, &dir.path().join("out"));
+    let (code, report) = common::scan(&dump, &dir.path().join("out"), &[]);
     assert!(detected(&report).is_empty(), "{:#?}", detected(&report));
     assert_eq!(code, 0);
 }
@@ -182,7 +164,7 @@ fn corrupt_database_is_one_module_error() {
         vec![0x42u8; 8192],
     )
     .unwrap();
-    let (code, report) = scan(&dump, &dir.path().join("out"));
+    let (code, report) = common::scan(&dump, &dir.path().join("out"), &[]);
     assert_eq!(code, 1, "other modules still detect");
     for m in report["modules"].as_array().unwrap() {
         let name = m["name"].as_str().unwrap();

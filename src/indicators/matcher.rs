@@ -208,18 +208,6 @@ impl Matcher {
         match obs.kind {
             T::Domain => self.match_host(&mut out, v, v, false),
             T::Url => self.match_url(&mut out, v),
-            T::Ipv4 | T::Ipv6 => {
-                if let Some(n) = normalize::value_of(obs.kind, v) {
-                    self.hits(
-                        &mut out,
-                        self.lookup(obs.kind, &n),
-                        obs.kind,
-                        v,
-                        false,
-                        MatchHow::Exact,
-                    );
-                }
-            }
             T::Process => self.match_process(&mut out, v),
             T::FilePath => self.match_path(&mut out, v),
             T::FileName => self.hits(
@@ -230,7 +218,9 @@ impl Matcher {
                 false,
                 MatchHow::Exact,
             ),
-            T::Email
+            T::Ipv4
+            | T::Ipv6
+            | T::Email
             | T::Sha256
             | T::Sha1
             | T::Md5

@@ -1,7 +1,11 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (each test file uses some of them).
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
 
 /// Relative path → bytes of every file under `root`, for byte-identity
 /// checks (evidence untouched, outputs equal).
@@ -22,4 +26,27 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             )
         })
         .collect()
+}
+
+/// Runs `spydar scan INPUT -o OUT --quiet EXTRA...` (blind to downloaded
+/// indicators) and returns the exit code and the device's report.json.
+pub fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
+    let assert = Command::cargo_bin("spydar")
+        .unwrap()
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+        .arg("scan")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra)
+        .assert();
+    let code = assert.get_output().status.code().unwrap_or(-1);
+    let report = walkdir::WalkDir::new(out)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "report.json")
+        .expect("report.json written");
+    let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    (code, report)
 }
