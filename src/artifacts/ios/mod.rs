@@ -33,6 +33,7 @@ pub mod profile_events;
 pub mod safari_browser_state;
 pub mod safari_history;
 pub mod shortcuts;
+pub mod shutdown_log;
 pub mod sms;
 pub mod sms_attachments;
 pub mod tcc;
@@ -149,6 +150,7 @@ pub const BACKUP_MODULES: &[(&str, &str, ModuleFn)] = &[
         "HomeDomain/Library/Shortcuts/Shortcuts.sqlite",
         shortcuts::run,
     ),
+    ("shutdown_log", shutdown_log::ARTIFACT, shutdown_log::run),
     (
         "applications",
         "Info.plist (Applications)",

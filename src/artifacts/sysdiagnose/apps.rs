@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::local_time;
 use crate::artifacts::ModuleError;
 use crate::evidence::sqlite;
 use crate::model::{ObservableType, Record};
@@ -121,31 +122,93 @@ pub fn app_store(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>,
     Ok(out)
 }
 
-static APP_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\bID=|\bidentifier[:=]?\s+|\bbundle ?ID[:=]?\s+|\bbundleIdentifier[:=]?\s+|\bIdentity:\s+)\[?([A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+)")
-        .expect("static regex")
+/// A bundle or group id: dotted labels.
+const ID: &str = r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+";
+
+/// The event forms of mobile_installation and containermanagerd lines that
+/// name an app (iLEAPP's `mobileInstall` forms, plus MIInstaller's own):
+/// `(event, regex with an `id` group and maybe a `path` group)`;
+/// `@ID@` stands for [`ID`].
+static EVENTS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    [
+        (
+            "install_successful",
+            r"Install Successful for \((?:Placeholder:|Customer:|System:)?(?P<id>@ID@)\)",
+        ),
+        (
+            "container_destroyed",
+            r"Destroying container (?:with identifier )?(?P<id>@ID@) at (?P<path>/\S+)",
+        ),
+        (
+            "data_container_moved",
+            r"Data container for (?P<id>@ID@) is now at (?P<path>/\S+)",
+        ),
+        (
+            "container_live",
+            r"Made container live for (?P<id>@ID@) at (?P<path>/\S+)",
+        ),
+        ("uninstalling", r"Uninstalling identifier (?P<id>@ID@)"),
+        (
+            "delta_patch",
+            r"Attempting Delta patch update of (?P<id>@ID@) from (?P<path>/\S+)",
+        ),
+        (
+            "app_mentioned",
+            r#"(?:\bID=|\bidentifier[:=]?\s+"?|\bbundle ?ID[:=]?\s+"?|\bbundleIdentifier[:=]?\s+"?|\bIdentity:\s+)\[?(?P<id>@ID@)"#,
+        ),
+    ]
+    .into_iter()
+    .map(|(event, re)| (event, Regex::new(&re.replace("@ID@", ID)).expect("static regex")))
+    .collect()
 });
 
-/// Mobile installation and container manager logs: each app id mentioned,
-/// once per member, at the line that first names it.
+/// Mobile installation and container manager logs: one record per app id
+/// each line names (install, uninstall, container made live or destroyed,
+/// data container moved, delta patch, or another mention), and one per
+/// `Reboot detected`. Times are device-local (see [`super::local_time`]);
+/// a message's continuation lines take the time of its first line.
 pub fn install_log(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     let text = String::from_utf8_lossy(data);
     let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut when = None;
     for (i, line) in text.lines().enumerate() {
-        for cap in APP_ID.captures_iter(line) {
-            let id = &cap[1];
-            if seen.insert(id.to_string()) {
-                out.push(
-                    Record::new(module, member)
-                        .event("app", format!("app {id} mentioned"))
-                        .field("member", member)
-                        .field("line", i + 1)
-                        .field("bundle_id", id)
-                        .field("text", line.trim())
-                        .observe(ObservableType::AppId, id),
-                );
+        if let Some(t) = local_time::log_prefix(line) {
+            when = Some(t);
+        }
+        let mut ids: Vec<(&str, &str, Option<&str>)> = Vec::new();
+        for (event, re) in EVENTS.iter() {
+            for cap in re.captures_iter(line) {
+                let Some(id) = cap.name("id").map(|m| m.as_str()) else {
+                    continue;
+                };
+                if ids.iter().any(|(_, seen, _)| *seen == id) {
+                    continue;
+                }
+                ids.push((event, id, cap.name("path").map(|m| m.as_str())));
             }
+        }
+        let base = |event: &str, description: String| {
+            local_time::at_local(
+                Record::new(module, member)
+                    .event(event, description)
+                    .field("member", member)
+                    .field("line", i + 1),
+                when,
+            )
+        };
+        if ids.is_empty() && line.contains("Reboot detected") {
+            out.push(base("reboot", "reboot detected".into()).field("text", line.trim()));
+        }
+        for (event, id, path) in ids {
+            let mut r = base(event, format!("{} {id}", event.replace('_', " ")))
+                .field("bundle_id", id)
+                .field("path", path)
+                .field("text", line.trim())
+                .observe(ObservableType::AppId, id);
+            if let Some(p) = path {
+                r.push_observable(ObservableType::FilePath, p);
+            }
+            out.push(r);
         }
     }
     Ok(out)
@@ -193,5 +256,67 @@ Wed May 24 14:08:14 2023 [135] <notice> (0x16f1db000) -[MIUninstaller]: Uninstal
         let r = install_log("mobile_installation", "m.log", log.as_bytes()).unwrap();
         let ids: Vec<&str> = r.iter().map(|r| r.observables[0].value.as_str()).collect();
         assert_eq!(ids, ["com.example.app", "com.other.app"]);
+    }
+
+    /// Every form iLEAPP reads, the quoted `with identifier "…"` form of the
+    /// real iOS 14 log in ../shared (which gave no record before), times
+    /// marked device-local, continuation lines, and near-misses.
+    #[test]
+    fn install_log_every_form() {
+        let log = concat!(
+            "Wed Aug 11 05:51:02 2021 [176] <notice> (0x16bae7000) -[MIContainer makeContainerLiveReplacingContainer:reason:waitForDeletion:withError:]: Made container live for com.apple.CoreCDPUI.localSecretPrompt at /private/var/mobile/Containers/Data/PluginKitPlugin/B327BDD9-BD0D-490A-9A31-D07E95DB23E1\n",
+            "Wed Aug 11 05:51:02 2021 [176] <err> (0x16bae7000) -[MIPluginKitPluginBundle validateBundleMetadataWithError:]: 652: Appex bundle at \"/System/Library/X.appex\" with identifier \"com.apple.accessibility.Accessibility.HearingAidsTapToRadar\" does not have expected identifier prefix \"com.apple.AccessibilityUtilities.\"\n",
+            "Thu Aug 12 09:00:00 2021 [176] <notice> (0x1) -[MIClientConnection]: Install Successful for (Placeholder:com.example.placeholder); Staging: /x\n",
+            "Thu Aug 12 09:00:01 2021 [176] <notice> (0x1) -[MIClientConnection]: Install Successful for (com.example.plain)\n",
+            "Thu Aug 12 09:00:02 2021 [176] <notice> (0x1) -[MIContainer]: Destroying container with identifier com.example.gone at /private/var/mobile/Containers/Data/Application/1234\n",
+            "Thu Aug 12 09:00:03 2021 [176] <notice> (0x1) -[MIContainer]: Data container for com.example.moved is now at /private/var/mobile/Containers/Data/Application/5678\n",
+            "Thu Aug 12 09:00:04 2021 [176] <notice> (0x1) -[MIInstaller]: Attempting Delta patch update of com.example.delta from /var/installd/Library/Caches/x\n",
+            "Fri Feb  5 18:03:23 2021 [66] <notice> (0x1) main: Reboot detected\n",
+            "Fri Feb  5 18:03:24 2021 [66] <notice> (0x1) -[MCMCodeSigningMapping]: Would have removed system group container references for (\n",
+            "    \"systemgroup.com.apple.configurationprofiles\"\n",
+            ")\n",
+            "Fri Feb  5 18:03:25 2021 [66] <notice> (0x1) identifier prefix and ID=nodots and Made container live for x at y\n",
+        );
+        let r = install_log("mobile_installation", "m.log", log.as_bytes()).unwrap();
+        let got: Vec<(&str, &str)> = r
+            .iter()
+            .map(|r| {
+                (
+                    r.event.as_str(),
+                    r.fields
+                        .get("bundle_id")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("container_live", "com.apple.CoreCDPUI.localSecretPrompt"),
+                (
+                    "app_mentioned",
+                    "com.apple.accessibility.Accessibility.HearingAidsTapToRadar"
+                ),
+                ("install_successful", "com.example.placeholder"),
+                ("install_successful", "com.example.plain"),
+                ("container_destroyed", "com.example.gone"),
+                ("data_container_moved", "com.example.moved"),
+                ("delta_patch", "com.example.delta"),
+                ("reboot", ""),
+            ]
+        );
+        let first = &r[0];
+        assert_eq!(first.timestamp.unwrap().to_string(), "2021-08-11T05:51:02Z");
+        assert_eq!(first.fields.get("time_zone").unwrap(), local_time::UNKNOWN);
+        assert!(first.observables.iter().any(|o| o.kind == ObservableType::FilePath
+            && o.value == "/private/var/mobile/Containers/Data/PluginKitPlugin/B327BDD9-BD0D-490A-9A31-D07E95DB23E1"));
+        assert_eq!(r[7].timestamp.unwrap().to_string(), "2021-02-05T18:03:23Z");
+        // Non-UTF-8 bytes and a line without a time do not stop the parse.
+        let mut bad = b"\xff\xfe Uninstalling identifier com.example.x\n".to_vec();
+        bad.extend_from_slice(log.as_bytes());
+        let r = install_log("m", "m.log", &bad).unwrap();
+        assert_eq!(r[0].fields.get("bundle_id").unwrap(), "com.example.x");
+        assert!(r[0].timestamp.is_none());
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
@@ -92,6 +92,10 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     }
     let mut ts = str_at(&header, &["timestamp"]).and_then(parse_time);
     let mut images = BTreeSet::new();
+    // Processes listed in the report besides its own (panics, jetsam).
+    let mut names_extra: Vec<String> = Vec::new();
+    let mut extra_paths: Vec<String> = Vec::new();
+    let mut processes: Vec<Value> = Vec::new();
     if let Some(b) = &body_json {
         if let Some(t) = str_at(b, &["captureTime"]).and_then(parse_time) {
             ts = Some(t);
@@ -116,6 +120,24 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
         {
             if let Some(p) = str_at(img, &["path"]) {
                 images.insert(p.to_string());
+            }
+        }
+        // Kernel panics (210, 151 forceReset) list every process by pid.
+        if let Some(by_pid) = b.get("processByPid").and_then(|x| x.as_object()) {
+            for (key, p) in by_pid {
+                let name = str_at(p, &["procname", "procName", "name"]);
+                let path = str_at(p, &["procpath", "procPath", "path"]);
+                let pid = p
+                    .get("pid")
+                    .and_then(Value::as_i64)
+                    .or_else(|| key.parse().ok());
+                if let Some(n) = name {
+                    names_extra.push(n.to_string());
+                }
+                if let Some(x) = path {
+                    extra_paths.push(x.to_string());
+                }
+                processes.push(json!({"pid": pid, "name": name, "path": path}));
             }
         }
         // Jetsam events (298) list every process by name.
@@ -169,9 +191,15 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     }
     names.retain(|n| !n.is_empty());
     names.dedup();
-    let main = names
-        .first()
-        .cloned()
+    let own = names.first().cloned();
+    // Processes the report lists besides its own (they do not name it).
+    for n in names_extra {
+        if !n.is_empty() && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let main = own
+        .clone()
         .or_else(|| paths.first().cloned())
         .unwrap_or_else(|| "?".into());
     let mut r = Record::new(MODULE, member)
@@ -185,14 +213,18 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
         )
         .field("member", member)
         .field("bug_type", bug_type)
-        .field("proc_name", names.first().cloned())
+        .field("proc_name", own)
         .field("proc_path", paths.first().cloned())
         .field("bundle_id", bundles.first().cloned())
         .field("used_images", images.len());
+    if !processes.is_empty() {
+        processes.sort_by_key(|p| p["pid"].as_i64());
+        r = r.field("processes", Value::Array(processes));
+    }
     for n in &names {
         r.push_observable(ObservableType::Process, n.as_str());
     }
-    for p in &paths {
+    for p in paths.iter().chain(&extra_paths) {
         observe_path(&mut r, p);
     }
     for b in &bundles {
@@ -275,6 +307,57 @@ mod tests {
         assert!(has(ObservableType::FilePath, "/private/var/tmp/hooker"));
         assert!(has(ObservableType::AppId, "com.example.app"));
         assert!(ips("x.ips", b"not json\n{}").is_err());
+    }
+
+    /// The iOS 16 forceReset panic format (bug type 151): a header line,
+    /// then a JSON body whose `processByPid` lists every process. Before,
+    /// none of them became an observable.
+    #[test]
+    fn panic_process_by_pid() {
+        let text = concat!(
+            "{\"bug_type\":\"151\",\"timestamp\":\"2022-12-24 11:43:00.47 +0100\",\"os_version\":\"iPhone OS 16.2 (20C65)\"}\n",
+            "{\n  \"build\" : \"iPhone OS 16.2 (20C65)\",\n  \"processByPid\" : {\n",
+            "    \"0\" : {\"pid\" : 0, \"procname\" : \"kernel_task\", \"threadById\" : {}},\n",
+            "    \"1\" : {\"pid\" : 1, \"procname\" : \"launchd\"},\n",
+            "    \"77\" : {\"procname\" : \"bh\", \"procpath\" : \"/private/var/db/com.apple.xpc.roleaccountd.staging/bh\"}\n",
+            "  }\n}\n"
+        );
+        let r = &ips(
+            "crashes_and_spins/Panics/panic-full-2022-12-24-114300.ips",
+            text.as_bytes(),
+        )
+        .unwrap()[0];
+        assert_eq!(r.timestamp.unwrap().to_string(), "2022-12-24T10:43:00.47Z");
+        let has = |k, v: &str| r.observables.iter().any(|o| o.kind == k && o.value == v);
+        for n in ["kernel_task", "launchd", "bh"] {
+            assert!(has(ObservableType::Process, n), "{n}");
+        }
+        assert!(has(
+            ObservableType::FilePath,
+            "/private/var/db/com.apple.xpc.roleaccountd.staging/bh"
+        ));
+        let procs = r.fields.get("processes").unwrap().as_array().unwrap();
+        assert_eq!(procs.len(), 3);
+        assert_eq!(procs[2]["pid"], 77);
+        assert_eq!(procs[0]["name"], "kernel_task");
+        // The report is named after its file, not after a listed process.
+        assert_eq!(r.fields.get("proc_name").unwrap(), "panic-full");
+        assert!(r.fields.get("proc_path").unwrap().is_null());
+    }
+
+    #[test]
+    fn times_keep_their_offsets() {
+        for (stamp, utc) in [
+            ("2023-01-01 10:00:00.00 +0100", "2023-01-01T09:00:00Z"),
+            ("2023-01-01 00:30:00.00 +0300", "2022-12-31T21:30:00Z"),
+            ("2023-01-01 22:00:00 -0500", "2023-01-02T03:00:00Z"),
+            ("2023-01-01 10:00:00.00 +0000", "2023-01-01T10:00:00Z"),
+        ] {
+            let text =
+                format!("{{\"bug_type\":\"109\",\"timestamp\":\"{stamp}\"}}\nProcess: x [1]\n");
+            let r = &ips("a.ips", text.as_bytes()).unwrap()[0];
+            assert_eq!(r.timestamp.unwrap().to_string(), utc, "{stamp}");
+        }
     }
 
     #[test]

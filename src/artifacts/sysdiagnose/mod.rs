@@ -9,6 +9,7 @@
 pub mod apps;
 pub mod crash_reports;
 pub mod device;
+pub mod local_time;
 pub mod network;
 pub mod processes;
 pub mod profiles;
@@ -396,6 +397,14 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         notes.push(why.clone());
     }
     let mut outcomes = outcomes.into_inner().unwrap_or_default();
+    // Device-local log times take the offset the folder name gives.
+    if let Some(offset) = local_time::root_offset(&root) {
+        for o in &mut outcomes {
+            if let Ok(records) = &mut o.result {
+                local_time::apply_offset(records, offset, &root);
+            }
+        }
+    }
     outcomes.sort_by(|a, b| {
         (a.module, &a.member, a.first_line).cmp(&(b.module, &b.member, b.first_line))
     });
