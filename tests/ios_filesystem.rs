@@ -177,3 +177,175 @@ fn corrupt_database_is_one_module_error() {
     }
     assert!(detected(&report).iter().any(|(m, _)| m == "safari_history"));
 }
+
+mod variants {
+    //! Each schema variant MVT reads, as a generated database in a minimal
+    //! dump: every variant gives the same records.
+
+    use spydar::artifacts::{ScanOptions, ios};
+    use spydar::fixtures::ios_backup::variants::{self, BrowserState, DataUsage, Tcc};
+    use spydar::fixtures::sysdiagnose::{ios26_shutdown_log, planted};
+    use spydar::model::{DeviceScan, ObservableType, Record};
+
+    fn scan(files: &[(&str, Vec<u8>)]) -> DeviceScan {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dump");
+        variants::write_fs(&root, files).unwrap();
+        let before = super::tree(&root);
+        let s = ios::scan_filesystem(&root, &ScanOptions::default()).unwrap();
+        assert_eq!(before, super::tree(&root), "dump untouched");
+        s
+    }
+
+    fn module<'a>(s: &'a DeviceScan, name: &str) -> &'a [Record] {
+        let m = s.modules.iter().find(|m| m.name == name).unwrap();
+        assert_eq!(m.error, None, "{name}");
+        &m.records
+    }
+
+    fn has(r: &Record, kind: ObservableType, v: &str) -> bool {
+        r.observables.iter().any(|o| o.kind == kind && o.value == v)
+    }
+
+    #[test]
+    fn datausage_with_and_without_wifi_columns() {
+        for v in [DataUsage::WithWifi, DataUsage::WithoutWifi] {
+            let s = scan(&[(
+                "private/var/wireless/Library/Databases/DataUsage.sqlite",
+                variants::datausage(v),
+            )]);
+            let recs = module(&s, "datausage");
+            assert_eq!(recs.len(), 3, "{v:?}");
+            for (name, _) in variants::DATAUSAGE_PROCS {
+                assert!(
+                    recs.iter().any(|r| has(r, ObservableType::Process, name)),
+                    "{v:?} {name}"
+                );
+            }
+            let wifi = &recs[0].fields.get("wifi_in").unwrap();
+            match v {
+                DataUsage::WithWifi => assert_eq!(wifi.as_f64(), Some(2048.0)),
+                DataUsage::WithoutWifi => assert!(wifi.is_null()),
+            }
+            assert_eq!(
+                recs[0].fields.get("wwan_in").unwrap().as_f64(),
+                Some(1024.0)
+            );
+        }
+    }
+
+    #[test]
+    fn tcc_v1_v2_v3_and_ios17() {
+        for v in [Tcc::V1, Tcc::V2, Tcc::V3, Tcc::V3Ios17] {
+            let s = scan(&[("private/var/mobile/Library/TCC/TCC.db", variants::tcc(v))]);
+            let recs = module(&s, "tcc");
+            assert_eq!(recs.len(), 2, "{v:?}");
+            assert!(has(
+                &recs[0],
+                ObservableType::AppId,
+                "net.whatsapp.WhatsApp"
+            ));
+            assert!(has(
+                &recs[1],
+                ObservableType::FilePath,
+                variants::TCC_CLIENTS[1].0
+            ));
+            assert_eq!(
+                recs[0].fields.get("auth_value").unwrap(),
+                "allowed",
+                "{v:?}"
+            );
+            let prompts = recs[0].fields.get("prompt_count").unwrap();
+            match v {
+                Tcc::V1 => {
+                    assert!(recs[0].timestamp.is_none());
+                    assert_eq!(prompts, 1);
+                }
+                Tcc::V2 => {
+                    assert!(recs[0].timestamp.is_some());
+                    assert_eq!(prompts, 2);
+                }
+                Tcc::V3 | Tcc::V3Ios17 => {
+                    assert!(recs[0].timestamp.is_some());
+                    assert_eq!(recs[0].fields.get("auth_reason").unwrap(), "user_consent");
+                    assert!(prompts.is_null());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn browser_state_tab_sessions_and_legacy_session_data() {
+        for v in [BrowserState::TabSessions, BrowserState::TabsSessionData] {
+            let s = scan(&[(
+                "private/var/mobile/Library/Safari/BrowserState.db",
+                variants::browser_state(v),
+            )]);
+            let recs = module(&s, "safari_browser_state");
+            assert_eq!(recs.len(), 2, "{v:?}");
+            for (r, (url, back)) in recs.iter().zip(variants::TABS) {
+                assert!(has(r, ObservableType::Url, url), "{v:?}");
+                assert!(has(r, ObservableType::Url, back), "{v:?} back history");
+                assert!(r.timestamp.is_some());
+            }
+        }
+    }
+
+    /// iOS 26 dumps: `/private/var/db/diagnostics/shutdown.0.log` (and
+    /// further rotations), no `shutdown.log`; client paths end in `/<UUID>`.
+    #[test]
+    fn ios26_shutdown_logs_in_a_dump() {
+        let s = scan(&[
+            (
+                "private/var/db/diagnostics/shutdown.0.log",
+                ios26_shutdown_log(false).into_bytes(),
+            ),
+            (
+                "private/var/db/diagnostics/shutdown.1.log",
+                ios26_shutdown_log(true).into_bytes(),
+            ),
+            (
+                "private/var/db/diagnostics/shutdown.log.old",
+                b"After 0.01s, these clients are still here:\n".to_vec(),
+            ),
+        ]);
+        let recs = module(&s, "shutdown_log");
+        let files: std::collections::BTreeSet<&str> =
+            recs.iter().map(|r| r.artifact.as_str()).collect();
+        assert_eq!(
+            files.into_iter().collect::<Vec<_>>(),
+            [
+                "DatabaseDomain/diagnostics/shutdown.0.log",
+                "DatabaseDomain/diagnostics/shutdown.1.log"
+            ]
+        );
+        let hit: Vec<&Record> = recs
+            .iter()
+            .filter(|r| has(r, ObservableType::FilePath, planted::IOS26_PATH))
+            .collect();
+        assert_eq!(hit.len(), 1);
+        assert!(
+            hit[0]
+                .fields
+                .get("path")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .ends_with("/0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9")
+        );
+        assert!(
+            hit[0]
+                .alerts
+                .iter()
+                .any(|a| a.rule == "shutdown_log.sticky_process")
+        );
+    }
+
+    /// A backup or dump without the log: the module is missing, not empty.
+    #[test]
+    fn no_shutdown_log_is_missing() {
+        let s = scan(&[]);
+        let m = s.modules.iter().find(|m| m.name == "shutdown_log").unwrap();
+        assert_eq!(m.status, spydar::model::ModuleStatus::Missing);
+    }
+}

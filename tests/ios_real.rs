@@ -37,7 +37,11 @@ fn check(input: &str, want: &[(&str, u64)], warnings: u64) {
     let (code, report) = common::scan(&input, &dir.path().join("out"), &[]);
     assert_eq!(code, 0, "{}", report["findings"]);
     assert_eq!(report["summary"]["detected"], 0, "{}", report["findings"]);
-    assert_eq!(report["summary"]["warning"], warnings, "{}", report["findings"]);
+    assert_eq!(
+        report["summary"]["warning"], warnings,
+        "{}",
+        report["findings"]
+    );
     let got = counts(&report);
     let want: BTreeMap<String, u64> = want.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     assert_eq!(got, want, "{}", input.display());

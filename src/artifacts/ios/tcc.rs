@@ -1,5 +1,7 @@
 //! `tcc`: privacy permissions granted to apps (`TCC.db` `access`), schema
-//! versions 1–3. Clients are process names or bundle ids (or paths).
+//! versions 1–3 (MVT's three queries: v1 `allowed, prompt_count`; v2 adds
+//! `last_modified`; v3, iOS 14+, `auth_value, auth_reason`; iOS 17+ extra
+//! columns are ignored). Clients are process names or bundle ids (or paths).
 
 use serde_json::Value;
 
@@ -74,6 +76,12 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 )
                 .field("auth_value", js(auth))
                 .field("auth_reason", js(reason))
+                .field(
+                    "prompt_count",
+                    col_int(r, "prompt_count")
+                        .map(Value::from)
+                        .unwrap_or(Value::Null),
+                )
                 .field(
                     "last_modified",
                     ts.map(|t| Value::String(t.to_string()))
