@@ -150,7 +150,6 @@ pub const BACKUP_MODULES: &[(&str, &str, ModuleFn)] = &[
         "HomeDomain/Library/Shortcuts/Shortcuts.sqlite",
         shortcuts::run,
     ),
-    ("shutdown_log", shutdown_log::ARTIFACT, shutdown_log::run),
     (
         "applications",
         "Info.plist (Applications)",
@@ -168,11 +167,23 @@ pub const BACKUP_MODULES: &[(&str, &str, ModuleFn)] = &[
     ),
 ];
 
+/// Modules for files a backup never holds, run on filesystem dumps only.
+pub const FILESYSTEM_MODULES: &[(&str, &str, ModuleFn)] =
+    &[("shutdown_log", shutdown_log::ARTIFACT, shutdown_log::run)];
+
 /// Runs every backup module on an opened backup, in parallel; the output
 /// order is the table's order whatever the thread count.
 pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleOutput> {
+    run_modules(BACKUP_MODULES, backup, opts)
+}
+
+fn run_modules(
+    table: &[(&str, &str, ModuleFn)],
+    backup: &IosBackup,
+    opts: &ScanOptions,
+) -> Vec<ModuleOutput> {
     let ctx = Ctx { backup, opts };
-    BACKUP_MODULES
+    table
         .par_iter()
         .map(|(name, artifact, f)| {
             opts.finish(run_module(name, artifact, &opts.progress, || f(&ctx)))
@@ -198,6 +209,7 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
 pub fn scan_filesystem(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     let backup = crate::evidence::ios_fs::open(path)?;
     let mut modules = run_backup_modules(&backup, opts);
+    modules.extend(run_modules(FILESYSTEM_MODULES, &backup, opts));
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(DeviceScan {
         device: backup.device_info(),
