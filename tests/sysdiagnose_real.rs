@@ -260,3 +260,61 @@ fn ios26_exact_path_indicator_matches() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["observable"]["value"], planted::IOS26_PATH);
 }
+
+/// Audit of byte-offset slicing in the sysdiagnose parsers (issue 9 §4):
+/// every site slices at an ASCII delimiter it found, at a `char_indices`
+/// position or through `get(..)`, so none was unsafe. This guards each
+/// site with multi-byte text right where it cuts; a panic here would be an
+/// exit 101 outside the module guard when called directly.
+#[test]
+fn multibyte_text_at_every_cut_never_panics() {
+    use spydar::artifacts::sysdiagnose::{
+        apps, crash_reports, device, local_time, network, processes, shutdown_log,
+    };
+    // crash_reports::name_from_file: walks back over `-` fields.
+    assert_eq!(
+        crash_reports::name_from_file("crashes_and_spins/Ünïcødé-2024-01-01-101010.ips"),
+        Some("Ünïcødé")
+    );
+    assert_eq!(crash_reports::name_from_file("x/é-é-é-é.ips"), None);
+    // crash_reports::ips legacy body: `Process:` and Binary Images ` /`.
+    let text = "{\"bug_type\":109}\nProcess: ñämé [1]\nPath: /private/var/tmp/é\n\nBinary Images:\n0x1 - 0x2 ñ arm64 <é> /private/var/tmp/é/ü\n0x1é /\n";
+    let r = &crash_reports::ips("a.ips", text.as_bytes()).unwrap()[0];
+    assert!(
+        r.observables
+            .iter()
+            .any(|o| o.value == "/private/var/tmp/é/ü")
+    );
+    // network::security: after `srvr` / `sdmn`.
+    let r =
+        network::security("s", "m", "srvrü: x srvr:é.example.com, sdmn=ü\n".as_bytes()).unwrap();
+    assert!(r.len() <= 2);
+    // processes::ps: the command from the n-th field; spindump `> /`.
+    let ps = "USER PID COMMAND\nrööt 12 /usr/libexec/ñ -é\n";
+    let r = processes::ps("ps", "ps.txt", ps.as_bytes()).unwrap();
+    assert_eq!(r[0].fields.get("command").unwrap(), "/usr/libexec/ñ -é");
+    let spin = "Process: é [1]\nPath: /é/x\n  0x1 - 0x2 é <é> /é/y\n  0x1 - 0x2 é <é>é /\n";
+    processes::spindump("spindump", "s.txt", spin.as_bytes()).unwrap();
+    // shutdown_log: SIGTERM's `@` fallback takes ten characters.
+    let log = "After 0.01s, these clients are still here:\n\t\tremaining client pid: é (/é/ü)\nSIGTERM: [é] @éééééééééé\nSIGTERM: [x] @17000000é0\n";
+    let r = shutdown_log::records("shutdown.log", log.as_bytes()).unwrap();
+    assert!(r.iter().all(|r| r.timestamp.is_none()));
+    // device::from_root_name and local_time::root_offset: fixed widths.
+    for name in [
+        "sysdiagnose_2024.01.02_03-04-0é+0200_a_b_c",
+        "sysdiagnose_2024.01.02_03-04-05+02é_a_b_c",
+        "sysdiagnose_é_é_é_é_é",
+    ] {
+        let _ = device::from_root_name(name);
+        assert!(local_time::root_offset(name).is_none(), "{name}");
+    }
+    // local_time::log_prefix and apps::install_log.
+    assert!(local_time::log_prefix("Wéd Äug 11 05:51:02 2021").is_none());
+    let r = apps::install_log(
+        "m",
+        "m.log",
+        "Wed Aug 11 05:51:02 2021 [1] Made container live for é.ü at /é\n".as_bytes(),
+    )
+    .unwrap();
+    assert!(r.is_empty(), "é.ü is not an ASCII bundle id");
+}
