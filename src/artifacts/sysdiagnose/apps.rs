@@ -27,10 +27,18 @@ pub fn tcc(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, Modul
             "NULL".into()
         }
     };
+    // TCC v1/v2 (before iOS 14) say `allowed` (0/1) where v3 says
+    // `auth_value` (0 denied, 2 allowed): map the old to the new scale.
+    let auth = if cols.iter().any(|x| x == "auth_value") {
+        "auth_value".to_string()
+    } else if cols.iter().any(|x| x == "allowed") {
+        "CASE WHEN allowed = 0 THEN 0 ELSE 2 END".to_string()
+    } else {
+        "NULL".to_string()
+    };
     let sql = format!(
-        "SELECT service, client, {}, {}, {} FROM access",
+        "SELECT service, client, {}, {auth}, {} FROM access",
         col("client_type"),
-        col("auth_value"),
         col("last_modified")
     );
     let mut stmt = conn
@@ -233,6 +241,19 @@ mod tests {
         assert_eq!(r[0].observables[0].kind, ObservableType::AppId);
         assert_eq!(r[1].observables[0].kind, ObservableType::FilePath);
         assert!(tcc("tcc", "TCC.db", b"nope").is_err());
+    }
+
+    /// Every TCC schema variant MVT reads gives its grants.
+    #[test]
+    fn tcc_variants() {
+        use crate::fixtures::ios_backup::variants::{self, Tcc};
+        for v in [Tcc::V1, Tcc::V2, Tcc::V3, Tcc::V3Ios17] {
+            let r = tcc("tcc", "logs/Accessibility/TCC.db", &variants::tcc(v)).unwrap();
+            assert_eq!(r.len(), 2, "{v:?}");
+            assert_eq!(r[0].fields.get("auth_value").unwrap(), 2, "{v:?}");
+            assert_eq!(r[0].timestamp.is_some(), v != Tcc::V1, "{v:?}");
+            assert_eq!(r[1].observables[0].kind, ObservableType::FilePath);
+        }
     }
 
     #[test]
