@@ -14,6 +14,7 @@ use std::path::Path;
 use spydar::artifacts::ScanOptions;
 use spydar::artifacts::android::{self, *};
 use spydar::model::{DeviceScan, Level, ModuleStatus, ObservableType, Record, Severity};
+use spydar::time::DeviceZone;
 
 const MVT: &str = "../shared/fixtures/mvt";
 
@@ -295,7 +296,7 @@ fn platform_compat_getprop_processes() {
 fn tombstones_text_and_protobuf() {
     for f in ["tombstone_process.txt", "tombstone_process.pb"] {
         let data = std::fs::read(format!("{MVT}/android_data/{f}")).unwrap();
-        let r = tombstones::parse(f, &data).unwrap();
+        let r = tombstones::parse(f, &data, &DeviceZone::Unknown).unwrap();
         assert_eq!(
             r.fields["command_line"][0], "/vendor/bin/hw/android.hardware.media.c2@1.2-mediatek",
             "{f}"
@@ -304,11 +305,14 @@ fn tombstones_text_and_protobuf() {
         assert_eq!(r.fields["pid"], 25541, "{f}");
         assert_eq!(r.fields["tid"], 21307, "{f}");
         assert_eq!(r.fields["process_name"], "mtk.ape.decoder", "{f}");
+        // `2023-04-12 12:32:40.518290770+0200`: MVT drops the offset and
+        // keeps 12:32:40.518290; spydar keeps the instant.
         assert_eq!(
             r.timestamp.unwrap().to_string(),
-            "2023-04-12T12:32:40.51829Z",
+            "2023-04-12T10:32:40.51829077Z",
             "{f}"
         );
+        assert!(r.fields.get("time_zone").is_none(), "{f}: the offset is in the text");
         assert!(has_obs(&r, ObservableType::Process, "mtk.ape.decoder"));
         assert!(has_obs(
             &r,
@@ -321,7 +325,7 @@ fn tombstones_text_and_protobuf() {
         "{MVT}/android_data/bugreport/FS/data/tombstones/tombstone_00"
     ))
     .unwrap();
-    let r = tombstones::parse("tombstone_00", &data).unwrap();
+    let r = tombstones::parse("tombstone_00", &data, &DeviceZone::Unknown).unwrap();
     assert_eq!(
         r.fields["abort_message"],
         "Check failed: payload.size() <= bytes_left (payload.size()=99, bytes_left=51) "

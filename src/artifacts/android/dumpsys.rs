@@ -52,6 +52,31 @@ pub fn system_properties(text: &str) -> Option<&str> {
     Some(body)
 }
 
+/// The body of the dumpstate block `------ <title> (command) ------`, up to
+/// the next `------` line; `------ 0.1s was the duration of ...` lines that
+/// land inside a block do not end it (as MVT's `extract_command_section`).
+pub fn command_section<'a>(text: &'a str, title: &str) -> Option<&'a str> {
+    let marker = format!("------ {title}");
+    let at = memchr::memmem::find(text.as_bytes(), marker.as_bytes())?;
+    let start = text[at..].find('\n').map(|i| at + i + 1)?;
+    let body = &text[start..];
+    let mut pos = 0;
+    for line in body.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with("------") && !is_duration_line(t) {
+            return Some(&body[..pos]);
+        }
+        pos += line.len();
+    }
+    Some(body)
+}
+
+fn is_duration_line(t: &str) -> bool {
+    t.trim_start_matches('-').trim_start().split_once("s was the duration of").is_some_and(|(n, _)| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    })
+}
+
 /// The log blocks of a dumpstate (`------ SYSTEM LOG (...) ------`, EVENT
 /// LOG, RADIO LOG, KERNEL LOG, LAST LOGCAT ...): (title, body) pairs; a body
 /// ends at the next `------ ` line.
