@@ -159,6 +159,18 @@ fn battery() {
     assert_eq!(h[2].fields["package_name"], "com.whatsapp");
     assert_eq!(h[3].event, "end_top");
     assert_eq!(h[4].fields["package_name"], "com.sec.android.app.launcher");
+    // MVT 2026 anchors the elapsed offsets on RESET:TIME; the same instants
+    // (device wall clock until the scan applies the zone).
+    let times: Vec<_> = h
+        .iter()
+        .map(|r| r.timestamp.map(|t| t.to_string()))
+        .collect();
+    assert_eq!(
+        times[0].as_deref(),
+        Some("2022-01-04T17:30:48.645Z"),
+        "{times:?}"
+    );
+    assert_eq!(times[4].as_deref(), Some("2022-01-07T16:52:25.588Z"));
 }
 
 #[test]
@@ -199,21 +211,30 @@ fn dbinfo() {
 #[ignore = "needs ../shared"]
 fn package_tables() {
     let text = read("android_data/dumpsys_packages.txt");
+    // Every resolver category, as MVT 2026: 6 Full MIME Types + 4 Non-Data
+    // Actions (MVT 2026 reads 10; MVT 2.x read only the 4 actions).
     let a = dumpsys_activities::parse(&text, "a");
-    assert_eq!(a.len(), 4);
+    assert_eq!(a.len(), 10);
+    assert_eq!(a[0].fields["resolver_type"], "full_mime_type");
+    assert_eq!(a[0].fields["key"], "text/comma-separated-values");
     assert_eq!(
         a[0].fields["package_name"],
-        "com.samsung.android.app.social"
+        "com.samsung.android.messaging"
     );
+    let actions: Vec<_> = a
+        .iter()
+        .filter(|r| r.fields["resolver_type"] == "non_data_action")
+        .collect();
+    assert_eq!(actions.len(), 4);
     assert_eq!(
-        a[0].fields["activity"],
+        actions[0].fields["activity"],
         "com.samsung.android.app.social/.feed.FeedsActivity"
     );
     assert_eq!(
         a.iter()
             .filter(|r| has_obs(r, ObservableType::AppId, "com.google.android.gms"))
             .count(),
-        1
+        2
     );
     let p = dumpsys_packages::parse(&text, "a");
     let mains: Vec<_> = p.iter().filter(|r| r.event == "package_install").collect();
@@ -231,16 +252,19 @@ fn package_tables() {
         "com.sec.android.app.DataCreate"
     ));
     let rcv = dumpsys_receivers::parse(&text, "a");
+    // MVT 2026: 9 (5 Full MIME Types + 4 Non-Data Actions).
+    assert_eq!(rcv.len(), 9);
     let intents: std::collections::BTreeSet<_> = rcv
         .iter()
-        .map(|r| r.fields["intent"].as_str().unwrap())
+        .filter_map(|r| r.fields.get("intent").and_then(|v| v.as_str()))
         .collect();
     assert_eq!(intents.len(), 4);
+    let first_action = rcv.iter().find(|r| r.fields.get("intent").is_some()).unwrap();
     assert_eq!(
-        rcv[0].fields["intent"],
+        first_action.fields["intent"],
         "com.android.storagemanager.automatic.SHOW_NOTIFICATION"
     );
-    assert_eq!(rcv[0].fields["package_name"], "com.android.storagemanager");
+    assert_eq!(first_action.fields["package_name"], "com.android.storagemanager");
     assert_eq!(
         rcv.iter()
             .filter(|r| has_obs(r, ObservableType::AppId, "com.android.storagemanager"))
@@ -404,6 +428,15 @@ fn bugreport_folder() {
     let appops = &module(&s, "dumpsys_appops").records;
     assert_eq!(appops_packages(appops).len(), 12);
     assert_eq!(appops.iter().filter(|r| r.timestamp.is_some()).count(), 16);
+    // No SYSTEM PROPERTIES here, so no persist.sys.timezone: the times stay
+    // the device's wall clock and say so.
+    assert!(
+        appops
+            .iter()
+            .filter(|r| r.timestamp.is_some())
+            .all(|r| r.fields.get("time_zone").and_then(|v| v.as_str())
+                == Some(spydar::time::UNKNOWN_LOCAL))
+    );
     assert_eq!(warnings(appops).len(), 1);
     let pk: Vec<_> = module(&s, "dumpsys_packages")
         .records

@@ -37,19 +37,12 @@ pub fn section<'a>(text: &'a str, service: &str) -> Option<&'a str> {
     None
 }
 
-/// The dumpstate `------ SYSTEM PROPERTIES` block (up to a line `------`).
+/// The dumpstate `------ SYSTEM PROPERTIES` block, up to the next `------`
+/// line that is not a duration line (Android 8+ prints
+/// `------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------`, older
+/// dumpstates a bare `------`).
 pub fn system_properties(text: &str) -> Option<&str> {
-    let at = memchr::memmem::find(text.as_bytes(), b"------ SYSTEM PROPERTIES")?;
-    let start = text[at..].find('\n').map(|i| at + i + 1)?;
-    let body = &text[start..];
-    let mut pos = 0;
-    for line in body.split_inclusive('\n') {
-        if line.trim_end_matches(['\n', '\r']) == "------" {
-            return Some(&body[..pos]);
-        }
-        pos += line.len();
-    }
-    Some(body)
+    command_section(text, "SYSTEM PROPERTIES")
 }
 
 /// The body of the dumpstate block `------ <title> (command) ------`, up to
@@ -167,6 +160,8 @@ mod tests {
         assert_eq!(section(&text, "c"), None);
         let props = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------\n[x]: [y]\n";
         assert_eq!(system_properties(props), Some("[a]: [b]\n"));
+        let modern = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n------ KERNEL LOG ------\n[x]: [y]\n";
+        assert_eq!(system_properties(modern), Some("[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n"));
         let dump = "x\n------ SYSTEM LOG (logcat) ------\nl1\nl2\n------ 0.1s was the duration of 'SYSTEM LOG' ------\n------ EVENT LOG (logcat -b events) ------\ne1\n";
         assert_eq!(
             log_blocks(dump),

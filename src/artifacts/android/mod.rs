@@ -63,7 +63,12 @@ fn android_device() -> DeviceInfo {
 
 /// Device facts from getprop output.
 fn fill_device(dev: &mut DeviceInfo, props: &[(String, String)]) {
-    let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        props
+            .iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
     dev.model = dev.model.take().or_else(|| get("ro.product.model"));
     dev.name = dev
         .name
