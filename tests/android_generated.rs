@@ -191,12 +191,24 @@ fn bugreport_planted_decoys_and_heuristics() {
         found(&s, T::AndroidProperty, planted::PROPERTY),
         ["dumpsys_get_prop"]
     );
-    assert_eq!(found(&s, T::Process, planted::PROCESS), ["tombstones"]);
+    assert_eq!(
+        found(&s, T::Process, planted::PROCESS),
+        ["processes", "tombstones"]
+    );
     assert_eq!(
         found(&s, T::Process, decoys::PROCESSES[0]),
-        ["tombstones"],
+        ["processes", "tombstones"],
         "protobuf tombstone read"
     );
+    // Forms read since issue 9: a settings row's package, a URI-scheme
+    // activity, a `*job*/` wake lock.
+    assert!(found(&s, T::AppId, planted::APP_ID).contains(&"settings".to_string()));
+    for m in ["dumpsys_activities", "dumpsys_battery_history"] {
+        assert!(
+            found(&s, T::AppId, planted::ACCESSIBILITY_APP_ID).contains(&m.to_string()),
+            "{m}"
+        );
+    }
     assert_eq!(
         found(&s, T::AndroidProperty, decoys::PROPERTY),
         ["dumpsys_get_prop"]
@@ -210,6 +222,7 @@ fn bugreport_planted_decoys_and_heuristics() {
         "android.privileged_crash",
         "android.old_security_patch",
         "android.root_package",
+        "android.setting.verifier_verify_adb_installs",
     ] {
         assert!(w.contains(&rule.to_string()), "{rule} missing from {w:?}");
     }
@@ -545,4 +558,51 @@ fn big_texts_are_swept_in_chunks_with_true_line_numbers() {
             .value
             .starts_with(&format!("line {} ", expected[1] - 1))
     );
+}
+
+/// A dumpstate whose byte 4096 falls inside `é`: the header time is looked
+/// for in the first 4 KiB, and cutting there used to panic outside the
+/// module guard (exit 101).
+fn dumpstate_with_char_across_4096() -> String {
+    let mut text = String::from(
+        "========================================================\n== dumpstate: 2024-03-21 11:07:22\n========================================================\n\nBuild: ",
+    );
+    while text.len() < 4095 {
+        text.push('a');
+    }
+    text.push('é');
+    assert!(!text.is_char_boundary(4096));
+    text.push_str("\n------ SYSTEM PROPERTIES ------\n[persist.sys.timezone]: [Asia/Tokyo]\n[ro.product.model]: [Straddle]\n------\n");
+    text
+}
+
+#[test]
+fn dumpstate_head_cut_inside_a_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dumpstate_with_char_across_4096();
+    let zip_path = dir.path().join("bugreport.zip");
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("main_entry.txt", o).unwrap();
+        z.write_all(b"dumpstate.txt").unwrap();
+        z.start_file("dumpstate.txt", o).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+        z.finish().unwrap();
+    }
+    let txt_path = dir.path().join("bugreport.txt");
+    std::fs::write(&txt_path, &text).unwrap();
+    for p in [&zip_path, &txt_path] {
+        let s = android::scan_bugreport(p, &ScanOptions::default()).unwrap();
+        assert_eq!(s.device.model.as_deref(), Some("Straddle"), "{p:?}");
+        assert_eq!(s.device.extra["time_zone"], "Asia/Tokyo", "{p:?}");
+        let g = s
+            .modules
+            .iter()
+            .find(|m| m.name == "dumpsys_get_prop")
+            .unwrap();
+        assert_eq!(g.status, ModuleStatus::Ok);
+        assert_eq!(g.records.len(), 2);
+    }
 }

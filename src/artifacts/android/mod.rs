@@ -298,8 +298,14 @@ fn dumpsys_jobs<'a>(
     for (module, service, parser) in table {
         let artifact = format!("{artifact}#{service}");
         let a = artifact.clone();
+        // androidqf's own settings_*.txt module is aqf_settings already.
+        let name = if !prefix.is_empty() && module == dumpsys_settings::MODULE {
+            format!("{prefix}dumpsys_{module}")
+        } else {
+            format!("{prefix}{module}")
+        };
         jobs.push((
-            format!("{prefix}{module}"),
+            name,
             artifact,
             Box::new(move || {
                 let section = dumpsys::section(text, service).ok_or(ModuleError::Missing)?;
