@@ -227,6 +227,16 @@ fn bugreport_planted_decoys_and_heuristics() {
         assert!(w.contains(&rule.to_string()), "{rule} missing from {w:?}");
     }
     assert_eq!(s.device.model.as_deref(), Some("Pixel 7"));
+    // Zip entry times are the phone's wall clock (08:30 in Paris, CET).
+    let fs: Vec<_> = records(&s)
+        .into_iter()
+        .filter(|r| r.module == "bugreport_timestamps")
+        .collect();
+    assert!(!fs.is_empty());
+    for r in fs {
+        assert_eq!(r.timestamp.unwrap().to_string(), "2026-11-19T07:30:00Z");
+        assert_eq!(r.fields["time_zone"], "Europe/Paris");
+    }
     assert!(
         s.modules.iter().all(|m| m.status == ModuleStatus::Ok),
         "{:?}",
@@ -307,6 +317,30 @@ fn check_androidqf(s: &DeviceScan) {
         s.device.extra["acquisition_started"],
         "2026-11-20T10:00:00Z"
     );
+    // dumpsys.txt times are the phone's wall clock: converted with getprop.txt's
+    // persist.sys.timezone (Europe/Paris), for the nested bugreport too.
+    for module in ["aqf_dumpsys_appops", "dumpsys_appops"] {
+        let timed: Vec<_> = records(s)
+            .into_iter()
+            .filter(|r| r.module == module && r.timestamp.is_some())
+            .collect();
+        assert!(!timed.is_empty(), "{module}");
+        assert!(
+            timed.iter().all(|r| r.fields.get("time_zone").and_then(|v| v.as_str())
+                == Some("Europe/Paris")),
+            "{module}"
+        );
+        // `Access: [fg-s] 2026-11-18 03:14:15.000` (CET, UTC+1).
+        let r = timed
+            .iter()
+            .find(|r| r.fields.get("permission").and_then(|v| v.as_str()) == Some("REQUEST_INSTALL_PACKAGES"))
+            .expect("the planted app's install permission entry");
+        assert_eq!(
+            r.timestamp.unwrap().to_string(),
+            "2026-11-18T02:14:15Z",
+            "{module}"
+        );
+    }
     let failed: Vec<_> = s
         .modules
         .iter()
