@@ -214,7 +214,9 @@ mod tests {
         );
         // Summer time: +02:00.
         assert_eq!(
-            z.parse_local("2024-07-01 12:00:00.250").unwrap().to_string(),
+            z.parse_local("2024-07-01 12:00:00.250")
+                .unwrap()
+                .to_string(),
             "2024-07-01T10:00:00.25Z"
         );
         let wall = parse_iso("2009-01-01 01:00:00").unwrap();

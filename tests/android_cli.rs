@@ -218,9 +218,7 @@ fn assert_new_bugreport_forms(r: &Value) {
     }
     // The package that wrote a setting, and the dangerous value it wrote.
     assert!(detected(r, planted::APP_ID).contains(&pair("settings", "app_id")));
-    assert!(
-        warning_rules(r).contains(&"android.setting.verifier_verify_adb_installs".to_string())
-    );
+    assert!(warning_rules(r).contains(&"android.setting.verifier_verify_adb_installs".to_string()));
     // Device-local times converted with persist.sys.timezone (Europe/Paris):
     // the planted package's `timeStamp=2026-06-13 10:00:00` is CEST.
     let install = findings(r, "detected")
@@ -235,8 +233,13 @@ fn assert_new_bugreport_forms(r: &Value) {
     assert_eq!(install["record"]["time_zone"], "Europe/Paris");
     assert_eq!(r["device"]["extra"]["time_zone"], "Europe/Paris");
     for m in r["modules"].as_array().unwrap() {
-        if ["processes", "settings", "dumpsys_activities", "dumpsys_receivers"]
-            .contains(&m["name"].as_str().unwrap())
+        if [
+            "processes",
+            "settings",
+            "dumpsys_activities",
+            "dumpsys_receivers",
+        ]
+        .contains(&m["name"].as_str().unwrap())
         {
             assert_eq!(m["status"], "ok", "{m}");
         }
@@ -285,7 +288,10 @@ fn text_that_is_not_a_bugreport_is_refused_in_one_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("notes.txt") && err.contains("dumpstate"), "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("dumpstate"),
+        "{err}"
+    );
     assert!(!err.contains("EOCD"), "{err}");
 }
 

@@ -333,7 +333,10 @@ fn check_androidqf(s: &DeviceScan) {
         // `Access: [fg-s] 2026-11-18 03:14:15.000` (CET, UTC+1).
         let r = timed
             .iter()
-            .find(|r| r.fields.get("permission").and_then(|v| v.as_str()) == Some("REQUEST_INSTALL_PACKAGES"))
+            .find(|r| {
+                r.fields.get("permission").and_then(|v| v.as_str())
+                    == Some("REQUEST_INSTALL_PACKAGES")
+            })
             .expect("the planted app's install permission entry");
         assert_eq!(
             r.timestamp.unwrap().to_string(),

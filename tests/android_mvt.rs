@@ -217,10 +217,7 @@ fn package_tables() {
     assert_eq!(a.len(), 10);
     assert_eq!(a[0].fields["resolver_type"], "full_mime_type");
     assert_eq!(a[0].fields["key"], "text/comma-separated-values");
-    assert_eq!(
-        a[0].fields["package_name"],
-        "com.samsung.android.messaging"
-    );
+    assert_eq!(a[0].fields["package_name"], "com.samsung.android.messaging");
     let actions: Vec<_> = a
         .iter()
         .filter(|r| r.fields["resolver_type"] == "non_data_action")
@@ -259,12 +256,18 @@ fn package_tables() {
         .filter_map(|r| r.fields.get("intent").and_then(|v| v.as_str()))
         .collect();
     assert_eq!(intents.len(), 4);
-    let first_action = rcv.iter().find(|r| r.fields.get("intent").is_some()).unwrap();
+    let first_action = rcv
+        .iter()
+        .find(|r| r.fields.get("intent").is_some())
+        .unwrap();
     assert_eq!(
         first_action.fields["intent"],
         "com.android.storagemanager.automatic.SHOW_NOTIFICATION"
     );
-    assert_eq!(first_action.fields["package_name"], "com.android.storagemanager");
+    assert_eq!(
+        first_action.fields["package_name"],
+        "com.android.storagemanager"
+    );
     assert_eq!(
         rcv.iter()
             .filter(|r| has_obs(r, ObservableType::AppId, "com.android.storagemanager"))
@@ -336,7 +339,10 @@ fn tombstones_text_and_protobuf() {
             "2023-04-12T10:32:40.51829077Z",
             "{f}"
         );
-        assert!(r.fields.get("time_zone").is_none(), "{f}: the offset is in the text");
+        assert!(
+            r.fields.get("time_zone").is_none(),
+            "{f}: the offset is in the text"
+        );
         assert!(has_obs(&r, ObservableType::Process, "mtk.ape.decoder"));
         assert!(has_obs(
             &r,
@@ -431,11 +437,11 @@ fn bugreport_folder() {
     // No SYSTEM PROPERTIES here, so no persist.sys.timezone: the times stay
     // the device's wall clock and say so.
     assert!(
-        appops
-            .iter()
-            .filter(|r| r.timestamp.is_some())
-            .all(|r| r.fields.get("time_zone").and_then(|v| v.as_str())
-                == Some(spydar::time::UNKNOWN_LOCAL))
+        appops.iter().filter(|r| r.timestamp.is_some()).all(|r| r
+            .fields
+            .get("time_zone")
+            .and_then(|v| v.as_str())
+            == Some(spydar::time::UNKNOWN_LOCAL))
     );
     assert_eq!(warnings(appops).len(), 1);
     let pk: Vec<_> = module(&s, "dumpsys_packages")

@@ -106,7 +106,9 @@ fn legacy_plain_text_bugreports() {
         assert_eq!(m, expected, "{file}");
         let pk = records(out.path(), "dumpsys_packages");
         assert_eq!(
-            pk.iter().filter(|r| r["event"] == "package_install").count(),
+            pk.iter()
+                .filter(|r| r["event"] == "package_install")
+                .count(),
             72,
             "{file}: MVT's package count"
         );

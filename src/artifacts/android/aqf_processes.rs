@@ -95,7 +95,8 @@ pub fn parse_json(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
         let pid = p.get("pid").map(|v| v.to_string()).unwrap_or_default();
         let user = p.get("uid").map(|v| v.to_string()).unwrap_or_default();
         let label = p.get("context").and_then(Value::as_str).unwrap_or("");
-        let mut r = record(MODULE, artifact, &name, &pid, &user, label).field("command_line", cmd.clone());
+        let mut r =
+            record(MODULE, artifact, &name, &pid, &user, label).field("command_line", cmd.clone());
         if let Some(path) = p.get("path").and_then(Value::as_str) {
             r.push_observable(ObservableType::FilePath, path);
         }

@@ -93,15 +93,9 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                 .unwrap_or("")
         };
         let pid = get("pid");
-        let mut r = super::aqf_processes::record(
-            MODULE,
-            artifact,
-            command,
-            pid,
-            get("user"),
-            get("label"),
-        )
-        .field("command", command);
+        let mut r =
+            super::aqf_processes::record(MODULE, artifact, command, pid, get("user"), get("label"))
+                .field("command", command);
         for (k, v) in &values {
             if !matches!(*k, "pid" | "user" | "label") {
                 r = r.field(k, *v);

@@ -65,9 +65,10 @@ pub fn command_section<'a>(text: &'a str, title: &str) -> Option<&'a str> {
 }
 
 fn is_duration_line(t: &str) -> bool {
-    t.trim_start_matches('-').trim_start().split_once("s was the duration of").is_some_and(|(n, _)| {
-        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-    })
+    t.trim_start_matches('-')
+        .trim_start()
+        .split_once("s was the duration of")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
 /// The log blocks of a dumpstate (`------ SYSTEM LOG (...) ------`, EVENT
@@ -99,7 +100,9 @@ pub fn log_blocks(text: &str) -> Vec<(&str, &str)> {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock, kept as UTC (as MVT does).
+/// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock, read as if UTC; the scan
+/// then re-reads every dumpsys time in the device's zone (`localise` in
+/// `android/mod.rs`), or marks it `unknown, device-local`.
 pub fn parse_local(text: &str) -> Option<Timestamp> {
     crate::time::parse_iso(text.trim())
 }
@@ -161,7 +164,12 @@ mod tests {
         let props = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------\n[x]: [y]\n";
         assert_eq!(system_properties(props), Some("[a]: [b]\n"));
         let modern = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n------ KERNEL LOG ------\n[x]: [y]\n";
-        assert_eq!(system_properties(modern), Some("[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n"));
+        assert_eq!(
+            system_properties(modern),
+            Some(
+                "[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n"
+            )
+        );
         let dump = "x\n------ SYSTEM LOG (logcat) ------\nl1\nl2\n------ 0.1s was the duration of 'SYSTEM LOG' ------\n------ EVENT LOG (logcat -b events) ------\ne1\n";
         assert_eq!(
             log_blocks(dump),

@@ -144,7 +144,14 @@ mod tests {
         let e = resolver_entries(s, "Activity");
         let got: Vec<_> = e
             .iter()
-            .map(|e| (e.resolver_type, e.key.as_str(), e.package_name.as_str(), e.filter_count))
+            .map(|e| {
+                (
+                    e.resolver_type,
+                    e.key.as_str(),
+                    e.package_name.as_str(),
+                    e.filter_count,
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -86,10 +86,10 @@ fn package_from_name(name: &str) -> Option<String> {
 
 /// WorkManager decorates job names with scheduler prefixes (`a@b@pkg/.Svc`).
 fn normalize_service(service: &str) -> &str {
-    if service.contains('@') {
-        if let Some(last) = service.split('@').filter(|p| p.contains('/')).last() {
-            return last;
-        }
+    if service.contains('@')
+        && let Some(last) = service.split('@').rfind(|p| p.contains('/'))
+    {
+        return last;
     }
     service
 }
@@ -131,8 +131,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             && first.bytes().filter(u8::is_ascii_digit).count() == 4;
         let (time_elapsed, when) = if absolute {
             let text = format!("{} {}", fields[0], fields[1]);
-            let when = anchor
-                .and_then(|(a, _)| crate::time::parse_civil(&format!("{}-{text}", a.year())));
+            let when =
+                anchor.and_then(|(a, _)| crate::time::parse_civil(&format!("{}-{text}", a.year())));
             (text, when)
         } else {
             let when = match (anchor, elapsed_ms(first)) {
@@ -208,11 +208,27 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("start_job", "com.example.reminder".into(), ts("2022-01-04T17:30:48.645Z")),
-                ("start_top", "com.whatsapp".into(), ts("2022-01-04T18:30:01Z")),
-                ("wake", "com.example.alarm".into(), ts("2022-01-04T18:30:01Z")),
+                (
+                    "start_job",
+                    "com.example.reminder".into(),
+                    ts("2022-01-04T17:30:48.645Z")
+                ),
+                (
+                    "start_top",
+                    "com.whatsapp".into(),
+                    ts("2022-01-04T18:30:01Z")
+                ),
+                (
+                    "wake",
+                    "com.example.alarm".into(),
+                    ts("2022-01-04T18:30:01Z")
+                ),
                 ("wake", String::new(), ts("2022-01-04T18:30:02Z")),
-                ("end_job", "com.example.work".into(), ts("2022-01-04T18:30:03Z")),
+                (
+                    "end_job",
+                    "com.example.work".into(),
+                    ts("2022-01-04T18:30:03Z")
+                ),
                 ("end_top", "com.whatsapp".into(), ts("2022-01-05T09:00:00Z")),
             ]
         );

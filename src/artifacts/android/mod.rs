@@ -238,7 +238,8 @@ fn localise(records: &mut [Record], zone: &DeviceZone) {
     for r in records {
         if let Some(ts) = r.timestamp {
             r.timestamp = zone.relocate(ts);
-            r.fields.insert("time_zone".to_string(), zone.label().into());
+            r.fields
+                .insert("time_zone".to_string(), zone.label().into());
         }
     }
 }
@@ -423,7 +424,12 @@ fn bugreport_modules<'a>(
     };
     let now = acq
         .started
-        .or_else(|| dump.text.as_ref().ok().and_then(|t| dumpstate_time(t, &zone)))
+        .or_else(|| {
+            dump.text
+                .as_ref()
+                .ok()
+                .and_then(|t| dumpstate_time(t, &zone))
+        })
         .unwrap_or_else(Timestamp::now);
     if let Ok(t) = &dump.text
         && let Some(block) = dumpsys::system_properties(t)
@@ -487,7 +493,9 @@ fn bugreport_modules<'a>(
             }),
         ));
     }
-    let label = src.map(|s| s.label.clone()).unwrap_or_else(|| dump_name.clone());
+    let label = src
+        .map(|s| s.label.clone())
+        .unwrap_or_else(|| dump_name.clone());
     let fs_src = src.cloned();
     let fs_zone = zone.clone();
     jobs.push((

@@ -216,8 +216,8 @@ pub fn parse_protobuf(data: &[u8]) -> Option<Tombstone> {
 /// bool says whether the zone was needed.
 fn tombstone_time(ts: &str, zone: &DeviceZone) -> (Option<jiff::Timestamp>, bool) {
     let ts = ts.trim();
-    if let Ok(t) = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S%.f%z", ts)
-        .and_then(|b| b.to_timestamp())
+    if let Ok(t) =
+        jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S%.f%z", ts).and_then(|b| b.to_timestamp())
     {
         return (Some(t), false);
     }
