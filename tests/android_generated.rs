@@ -643,3 +643,64 @@ fn dumpstate_head_cut_inside_a_character() {
         assert_eq!(g.records.len(), 2);
     }
 }
+
+/// The committed generated bugreport, scanned by MVT 2026.10.26
+/// (`mvt-android check-bugreport testdata/android/bugreport.zip -o OUT`,
+/// the length of each `OUT/<module>.json`): spydar's record counts equal
+/// MVT's result counts wherever the two count the same thing.
+#[test]
+fn testdata_bugreport_counts_equal_mvt() {
+    let s = android::scan_bugreport(
+        Path::new("testdata/android/bugreport.zip"),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    let count = |name: &str| {
+        s.modules
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.records.len())
+            .unwrap()
+    };
+    for (module, mvt) in [
+        ("dumpsys_activities", 30),
+        ("dumpsys_receivers", 25),
+        ("dumpsys_battery_history", 44),
+        ("dumpsys_battery_daily", 4),
+        ("dumpsys_get_prop", 13),
+        ("processes", 6),
+        ("settings", 6),
+        ("dbinfo", 2),
+        ("dumpsys_accessibility", 2),
+        ("dumpsys_platform_compat", 2),
+        ("tombstones", 2),
+        ("bugreport_timestamps", 3),
+    ] {
+        assert_eq!(count(module), mvt, "{module}");
+    }
+    // MVT counts packages (25); spydar writes install, first-install and
+    // last-update records for each.
+    let packages = s
+        .modules
+        .iter()
+        .find(|m| m.name == "dumpsys_packages")
+        .unwrap();
+    assert_eq!(
+        android::dumpsys_packages::package_count(&packages.records),
+        25
+    );
+    // MVT counts app-ops packages (22); spydar adds one record per timed entry.
+    let appops = s
+        .modules
+        .iter()
+        .find(|m| m.name == "dumpsys_appops")
+        .unwrap();
+    assert_eq!(
+        appops
+            .records
+            .iter()
+            .filter(|r| r.event == "appops_package")
+            .count(),
+        22
+    );
+}
