@@ -107,6 +107,23 @@ impl DeviceZone {
         })
     }
 
+    /// A fixed offset observed at one instant: `utc` and the device's wall
+    /// clock at that instant (rounded to 15 minutes). Daylight-saving
+    /// changes are not known from one observation, and the label says so.
+    pub fn observed_offset(utc: Timestamp, local: jiff::civil::DateTime) -> Option<DeviceZone> {
+        let wall = jiff::tz::TimeZone::UTC.to_timestamp(local).ok()?;
+        let secs = wall.as_second() - utc.as_second();
+        let secs = ((secs as f64 / 900.0).round() as i64) * 900;
+        if secs.abs() > 14 * 3600 {
+            return None;
+        }
+        let offset = jiff::tz::Offset::from_seconds(i32::try_from(secs).ok()?).ok()?;
+        Some(DeviceZone::Known {
+            name: format!("UTC{offset} (offset at acquisition; DST changes not applied)"),
+            tz: jiff::tz::TimeZone::fixed(offset),
+        })
+    }
+
     pub fn is_known(&self) -> bool {
         matches!(self, DeviceZone::Known { .. })
     }
@@ -233,6 +250,21 @@ mod tests {
         assert_eq!(u.label(), UNKNOWN_LOCAL);
         assert!(DeviceZone::named("Mars/Olympus").is_none());
         assert!(DeviceZone::named("").is_none());
+    }
+
+    #[test]
+    fn observed_offset_zone() {
+        let utc = parse_iso("2020-05-06 10:20:30.123").unwrap();
+        let z = DeviceZone::observed_offset(utc, parse_civil("2020-05-06 12:20:30.123").unwrap())
+            .unwrap();
+        assert!(z.label().starts_with("UTC+02"), "{}", z.label());
+        assert_eq!(
+            z.parse_local("2020-05-01 08:00:00").unwrap().to_string(),
+            "2020-05-01T06:00:00Z"
+        );
+        assert!(
+            DeviceZone::observed_offset(utc, parse_civil("2020-05-08 12:00:00").unwrap()).is_none()
+        );
     }
 
     #[test]

@@ -220,7 +220,8 @@ fn dumpstate_time(text: &str, zone: &DeviceZone) -> Option<Timestamp> {
 }
 
 /// The zone a dumpstate's wall-clock times are in: `persist.sys.timezone`
-/// from its SYSTEM PROPERTIES block.
+/// from its SYSTEM PROPERTIES block; else the offset `dumpsys alarm` shows
+/// (`nowRTC=<epoch ms>=<wall clock>`, the same instant both ways).
 fn dumpstate_zone(text: &str) -> DeviceZone {
     dumpsys::system_properties(text)
         .and_then(|block| {
@@ -229,7 +230,18 @@ fn dumpstate_zone(text: &str) -> DeviceZone {
                 .find(|(k, _)| k == "persist.sys.timezone")
         })
         .and_then(|(_, v)| DeviceZone::named(&v))
+        .or_else(|| alarm_offset(dumpsys::section(text, "alarm")?))
         .unwrap_or_default()
+}
+
+/// `nowRTC=1588760430123=2020-05-06 12:20:30.123` in `dumpsys alarm`.
+fn alarm_offset(section: &str) -> Option<DeviceZone> {
+    let at = section.find("nowRTC=")?;
+    let rest = section.get(at + 7..)?;
+    let (ms, rest) = rest.split_once('=')?;
+    let utc = crate::time::from_unix_ms(ms.trim().parse().ok()?)?;
+    let local = crate::time::parse_civil(rest.get(..19)?)?;
+    DeviceZone::observed_offset(utc, local)
 }
 
 /// Device-local times a module parsed as if UTC, re-read in the device's
@@ -956,4 +968,30 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     }
     scan.modules = modules;
     Ok(scan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_from_properties_else_alarm_offset() {
+        let d = "-".repeat(79);
+        let props =
+            "------ SYSTEM PROPERTIES ------\n[persist.sys.timezone]: [Europe/Berlin]\n------\n";
+        let alarm = format!(
+            "{d}\nDUMP OF SERVICE alarm:\nCurrent Alarm Manager state:\n  nowRTC=1588760430123=2020-05-06 12:20:30.123 nowELAPSED=3728123\n{d}\n"
+        );
+        assert_eq!(
+            dumpstate_zone(&format!("{props}{alarm}")).label(),
+            "Europe/Berlin"
+        );
+        let z = dumpstate_zone(&alarm);
+        assert!(z.label().starts_with("UTC+02"), "{}", z.label());
+        assert_eq!(
+            z.parse_local("2020-05-06 12:00:00").unwrap().to_string(),
+            "2020-05-06T10:00:00Z"
+        );
+        assert!(!dumpstate_zone("no zone here").is_known());
+    }
 }
