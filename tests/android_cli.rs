@@ -8,7 +8,8 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 use spydar::fixtures::GenOptions;
 use spydar::fixtures::android::{
-    decoys, generate_androidqf, generate_backup, generate_bugreport, planted,
+    decoys, generate_androidqf, generate_backup, generate_bugreport, generate_bugreport_text,
+    planted,
 };
 
 fn scan(input: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
@@ -191,11 +192,107 @@ fn bugreport_end_to_end() {
     assert!(!detected(&r, planted::APP_ID).is_empty());
     assert_eq!(
         detected(&r, planted::PROCESS),
-        [("tombstones".to_string(), "process".to_string())]
+        [
+            ("processes".to_string(), "process".to_string()),
+            ("tombstones".to_string(), "process".to_string())
+        ]
     );
     assert!(!detected(&r, planted::PROPERTY).is_empty());
     no_decoy(&r);
     assert!(warning_rules(&r).contains(&"android.privileged_crash".to_string()));
+    assert_new_bugreport_forms(&r);
+}
+
+/// What the bugreport forms added for issue 9 give (zip and plain text).
+fn assert_new_bugreport_forms(r: &Value) {
+    let pair = |m: &str, t: &str| (m.to_string(), t.to_string());
+    // The property with a multi-line value is kept and matched.
+    assert_eq!(
+        detected(r, planted::PROPERTY),
+        [pair("dumpsys_get_prop", "android_property")]
+    );
+    // A URI scheme entry and a `*job*/` wake lock name the accessibility app.
+    let acc = detected(r, planted::ACCESSIBILITY_APP_ID);
+    for m in ["dumpsys_activities", "dumpsys_battery_history"] {
+        assert!(acc.contains(&pair(m, "app_id")), "{m}: {acc:?}");
+    }
+    // The package that wrote a setting, and the dangerous value it wrote.
+    assert!(detected(r, planted::APP_ID).contains(&pair("settings", "app_id")));
+    assert!(warning_rules(r).contains(&"android.setting.verifier_verify_adb_installs".to_string()));
+    // Device-local times converted with persist.sys.timezone (Europe/Paris):
+    // the planted package's `timeStamp=2026-06-13 10:00:00` is CEST.
+    let install = findings(r, "detected")
+        .into_iter()
+        .find(|f| {
+            f["module"] == "dumpsys_packages"
+                && f["record"]["package_name"] == planted::APP_ID
+                && !f["timestamp"].is_null()
+        })
+        .expect("a timed dumpsys_packages detection");
+    assert_eq!(install["timestamp"], "2026-06-13T08:00:00Z", "{install}");
+    assert_eq!(install["record"]["time_zone"], "Europe/Paris");
+    assert_eq!(r["device"]["extra"]["time_zone"], "Europe/Paris");
+    for m in r["modules"].as_array().unwrap() {
+        if [
+            "processes",
+            "settings",
+            "dumpsys_activities",
+            "dumpsys_receivers",
+        ]
+        .contains(&m["name"].as_str().unwrap())
+        {
+            assert_eq!(m["status"], "ok", "{m}");
+        }
+    }
+}
+
+#[test]
+fn plain_text_bugreport_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bugreport-2015.txt");
+    generate_bugreport_text(&p, &GenOptions::default()).unwrap();
+    let before = std::fs::read(&p).unwrap();
+    let (code, r) = scan(&p, &[], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(r["device"]["input_kind"], "android-bugreport");
+    assert_eq!(r["device"]["model"], "Pixel 7");
+    assert_eq!(
+        detected(&r, planted::PROCESS),
+        [("processes".to_string(), "process".to_string())]
+    );
+    no_decoy(&r);
+    assert_new_bugreport_forms(&r);
+    // A plain text carries no FS/ files: those modules are missing, not errors.
+    for m in r["modules"].as_array().unwrap() {
+        if ["tombstones", "bugreport_timestamps"].contains(&m["name"].as_str().unwrap()) {
+            assert_eq!(m["status"], "missing", "{m}");
+        }
+    }
+    // --kind android-bugreport takes it too (it said "Could not find EOCD").
+    let (code, r2) = scan(&p, &["--kind", "android-bugreport"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(r2["summary"], r["summary"]);
+    assert_eq!(std::fs::read(&p).unwrap(), before, "evidence untouched");
+}
+
+#[test]
+fn text_that_is_not_a_bugreport_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.txt");
+    std::fs::write(&p, "shopping list\n").unwrap();
+    let out = cargo_bin_cmd!("spydar")
+        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+        .args(["scan", "--quiet", "--kind", "android-bugreport"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("notes.txt") && err.contains("dumpstate"),
+        "{err}"
+    );
+    assert!(!err.contains("EOCD"), "{err}");
 }
 
 #[test]

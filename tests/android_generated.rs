@@ -191,12 +191,24 @@ fn bugreport_planted_decoys_and_heuristics() {
         found(&s, T::AndroidProperty, planted::PROPERTY),
         ["dumpsys_get_prop"]
     );
-    assert_eq!(found(&s, T::Process, planted::PROCESS), ["tombstones"]);
+    assert_eq!(
+        found(&s, T::Process, planted::PROCESS),
+        ["processes", "tombstones"]
+    );
     assert_eq!(
         found(&s, T::Process, decoys::PROCESSES[0]),
-        ["tombstones"],
+        ["processes", "tombstones"],
         "protobuf tombstone read"
     );
+    // Forms read since issue 9: a settings row's package, a URI-scheme
+    // activity, a `*job*/` wake lock.
+    assert!(found(&s, T::AppId, planted::APP_ID).contains(&"settings".to_string()));
+    for m in ["dumpsys_activities", "dumpsys_battery_history"] {
+        assert!(
+            found(&s, T::AppId, planted::ACCESSIBILITY_APP_ID).contains(&m.to_string()),
+            "{m}"
+        );
+    }
     assert_eq!(
         found(&s, T::AndroidProperty, decoys::PROPERTY),
         ["dumpsys_get_prop"]
@@ -210,10 +222,21 @@ fn bugreport_planted_decoys_and_heuristics() {
         "android.privileged_crash",
         "android.old_security_patch",
         "android.root_package",
+        "android.setting.verifier_verify_adb_installs",
     ] {
         assert!(w.contains(&rule.to_string()), "{rule} missing from {w:?}");
     }
     assert_eq!(s.device.model.as_deref(), Some("Pixel 7"));
+    // Zip entry times are the phone's wall clock (08:30 in Paris, CET).
+    let fs: Vec<_> = records(&s)
+        .into_iter()
+        .filter(|r| r.module == "bugreport_timestamps")
+        .collect();
+    assert!(!fs.is_empty());
+    for r in fs {
+        assert_eq!(r.timestamp.unwrap().to_string(), "2026-11-19T07:30:00Z");
+        assert_eq!(r.fields["time_zone"], "Europe/Paris");
+    }
     assert!(
         s.modules.iter().all(|m| m.status == ModuleStatus::Ok),
         "{:?}",
@@ -294,6 +317,33 @@ fn check_androidqf(s: &DeviceScan) {
         s.device.extra["acquisition_started"],
         "2026-11-20T10:00:00Z"
     );
+    // dumpsys.txt times are the phone's wall clock: converted with getprop.txt's
+    // persist.sys.timezone (Europe/Paris), for the nested bugreport too.
+    for module in ["aqf_dumpsys_appops", "dumpsys_appops"] {
+        let timed: Vec<_> = records(s)
+            .into_iter()
+            .filter(|r| r.module == module && r.timestamp.is_some())
+            .collect();
+        assert!(!timed.is_empty(), "{module}");
+        assert!(
+            timed.iter().all(|r| r.fields.get("time_zone").and_then(|v| v.as_str())
+                == Some("Europe/Paris")),
+            "{module}"
+        );
+        // `Access: [fg-s] 2026-11-18 03:14:15.000` (CET, UTC+1).
+        let r = timed
+            .iter()
+            .find(|r| {
+                r.fields.get("permission").and_then(|v| v.as_str())
+                    == Some("REQUEST_INSTALL_PACKAGES")
+            })
+            .expect("the planted app's install permission entry");
+        assert_eq!(
+            r.timestamp.unwrap().to_string(),
+            "2026-11-18T02:14:15Z",
+            "{module}"
+        );
+    }
     let failed: Vec<_> = s
         .modules
         .iter()
@@ -544,5 +594,113 @@ fn big_texts_are_swept_in_chunks_with_true_line_numbers() {
         recs[1].observables[0]
             .value
             .starts_with(&format!("line {} ", expected[1] - 1))
+    );
+}
+
+/// A dumpstate whose byte 4096 falls inside `é`: the header time is looked
+/// for in the first 4 KiB, and cutting there used to panic outside the
+/// module guard (exit 101).
+fn dumpstate_with_char_across_4096() -> String {
+    let mut text = String::from(
+        "========================================================\n== dumpstate: 2024-03-21 11:07:22\n========================================================\n\nBuild: ",
+    );
+    while text.len() < 4095 {
+        text.push('a');
+    }
+    text.push('é');
+    assert!(!text.is_char_boundary(4096));
+    text.push_str("\n------ SYSTEM PROPERTIES ------\n[persist.sys.timezone]: [Asia/Tokyo]\n[ro.product.model]: [Straddle]\n------\n");
+    text
+}
+
+#[test]
+fn dumpstate_head_cut_inside_a_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dumpstate_with_char_across_4096();
+    let zip_path = dir.path().join("bugreport.zip");
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("main_entry.txt", o).unwrap();
+        z.write_all(b"dumpstate.txt").unwrap();
+        z.start_file("dumpstate.txt", o).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+        z.finish().unwrap();
+    }
+    let txt_path = dir.path().join("bugreport.txt");
+    std::fs::write(&txt_path, &text).unwrap();
+    for p in [&zip_path, &txt_path] {
+        let s = android::scan_bugreport(p, &ScanOptions::default()).unwrap();
+        assert_eq!(s.device.model.as_deref(), Some("Straddle"), "{p:?}");
+        assert_eq!(s.device.extra["time_zone"], "Asia/Tokyo", "{p:?}");
+        let g = s
+            .modules
+            .iter()
+            .find(|m| m.name == "dumpsys_get_prop")
+            .unwrap();
+        assert_eq!(g.status, ModuleStatus::Ok);
+        assert_eq!(g.records.len(), 2);
+    }
+}
+
+/// The committed generated bugreport, scanned by MVT 2026.10.26
+/// (`mvt-android check-bugreport testdata/android/bugreport.zip -o OUT`,
+/// the length of each `OUT/<module>.json`): spydar's record counts equal
+/// MVT's result counts wherever the two count the same thing.
+#[test]
+fn testdata_bugreport_counts_equal_mvt() {
+    let s = android::scan_bugreport(
+        Path::new("testdata/android/bugreport.zip"),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    let count = |name: &str| {
+        s.modules
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.records.len())
+            .unwrap()
+    };
+    for (module, mvt) in [
+        ("dumpsys_activities", 30),
+        ("dumpsys_receivers", 25),
+        ("dumpsys_battery_history", 44),
+        ("dumpsys_battery_daily", 4),
+        ("dumpsys_get_prop", 13),
+        ("processes", 6),
+        ("settings", 6),
+        ("dbinfo", 2),
+        ("dumpsys_accessibility", 2),
+        ("dumpsys_platform_compat", 2),
+        ("tombstones", 2),
+        ("bugreport_timestamps", 3),
+    ] {
+        assert_eq!(count(module), mvt, "{module}");
+    }
+    // MVT counts packages (25); spydar writes install, first-install and
+    // last-update records for each.
+    let packages = s
+        .modules
+        .iter()
+        .find(|m| m.name == "dumpsys_packages")
+        .unwrap();
+    assert_eq!(
+        android::dumpsys_packages::package_count(&packages.records),
+        25
+    );
+    // MVT counts app-ops packages (22); spydar adds one record per timed entry.
+    let appops = s
+        .modules
+        .iter()
+        .find(|m| m.name == "dumpsys_appops")
+        .unwrap();
+    assert_eq!(
+        appops
+            .records
+            .iter()
+            .filter(|r| r.event == "appops_package")
+            .count(),
+        22
     );
 }

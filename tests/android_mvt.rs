@@ -14,6 +14,7 @@ use std::path::Path;
 use spydar::artifacts::ScanOptions;
 use spydar::artifacts::android::{self, *};
 use spydar::model::{DeviceScan, Level, ModuleStatus, ObservableType, Record, Severity};
+use spydar::time::DeviceZone;
 
 const MVT: &str = "../shared/fixtures/mvt";
 
@@ -158,6 +159,18 @@ fn battery() {
     assert_eq!(h[2].fields["package_name"], "com.whatsapp");
     assert_eq!(h[3].event, "end_top");
     assert_eq!(h[4].fields["package_name"], "com.sec.android.app.launcher");
+    // MVT 2026 anchors the elapsed offsets on RESET:TIME; the same instants
+    // (device wall clock until the scan applies the zone).
+    let times: Vec<_> = h
+        .iter()
+        .map(|r| r.timestamp.map(|t| t.to_string()))
+        .collect();
+    assert_eq!(
+        times[0].as_deref(),
+        Some("2022-01-04T17:30:48.645Z"),
+        "{times:?}"
+    );
+    assert_eq!(times[4].as_deref(), Some("2022-01-07T16:52:25.588Z"));
 }
 
 #[test]
@@ -198,21 +211,27 @@ fn dbinfo() {
 #[ignore = "needs ../shared"]
 fn package_tables() {
     let text = read("android_data/dumpsys_packages.txt");
+    // Every resolver category, as MVT 2026: 6 Full MIME Types + 4 Non-Data
+    // Actions (MVT 2026 reads 10; MVT 2.x read only the 4 actions).
     let a = dumpsys_activities::parse(&text, "a");
-    assert_eq!(a.len(), 4);
+    assert_eq!(a.len(), 10);
+    assert_eq!(a[0].fields["resolver_type"], "full_mime_type");
+    assert_eq!(a[0].fields["key"], "text/comma-separated-values");
+    assert_eq!(a[0].fields["package_name"], "com.samsung.android.messaging");
+    let actions: Vec<_> = a
+        .iter()
+        .filter(|r| r.fields["resolver_type"] == "non_data_action")
+        .collect();
+    assert_eq!(actions.len(), 4);
     assert_eq!(
-        a[0].fields["package_name"],
-        "com.samsung.android.app.social"
-    );
-    assert_eq!(
-        a[0].fields["activity"],
+        actions[0].fields["activity"],
         "com.samsung.android.app.social/.feed.FeedsActivity"
     );
     assert_eq!(
         a.iter()
             .filter(|r| has_obs(r, ObservableType::AppId, "com.google.android.gms"))
             .count(),
-        1
+        2
     );
     let p = dumpsys_packages::parse(&text, "a");
     let mains: Vec<_> = p.iter().filter(|r| r.event == "package_install").collect();
@@ -230,16 +249,25 @@ fn package_tables() {
         "com.sec.android.app.DataCreate"
     ));
     let rcv = dumpsys_receivers::parse(&text, "a");
+    // MVT 2026: 9 (5 Full MIME Types + 4 Non-Data Actions).
+    assert_eq!(rcv.len(), 9);
     let intents: std::collections::BTreeSet<_> = rcv
         .iter()
-        .map(|r| r.fields["intent"].as_str().unwrap())
+        .filter_map(|r| r.fields.get("intent").and_then(|v| v.as_str()))
         .collect();
     assert_eq!(intents.len(), 4);
+    let first_action = rcv
+        .iter()
+        .find(|r| r.fields.get("intent").is_some())
+        .unwrap();
     assert_eq!(
-        rcv[0].fields["intent"],
+        first_action.fields["intent"],
         "com.android.storagemanager.automatic.SHOW_NOTIFICATION"
     );
-    assert_eq!(rcv[0].fields["package_name"], "com.android.storagemanager");
+    assert_eq!(
+        first_action.fields["package_name"],
+        "com.android.storagemanager"
+    );
     assert_eq!(
         rcv.iter()
             .filter(|r| has_obs(r, ObservableType::AppId, "com.android.storagemanager"))
@@ -295,7 +323,7 @@ fn platform_compat_getprop_processes() {
 fn tombstones_text_and_protobuf() {
     for f in ["tombstone_process.txt", "tombstone_process.pb"] {
         let data = std::fs::read(format!("{MVT}/android_data/{f}")).unwrap();
-        let r = tombstones::parse(f, &data).unwrap();
+        let r = tombstones::parse(f, &data, &DeviceZone::Unknown).unwrap();
         assert_eq!(
             r.fields["command_line"][0], "/vendor/bin/hw/android.hardware.media.c2@1.2-mediatek",
             "{f}"
@@ -304,10 +332,16 @@ fn tombstones_text_and_protobuf() {
         assert_eq!(r.fields["pid"], 25541, "{f}");
         assert_eq!(r.fields["tid"], 21307, "{f}");
         assert_eq!(r.fields["process_name"], "mtk.ape.decoder", "{f}");
+        // `2023-04-12 12:32:40.518290770+0200`: MVT drops the offset and
+        // keeps 12:32:40.518290; spydar keeps the instant.
         assert_eq!(
             r.timestamp.unwrap().to_string(),
-            "2023-04-12T12:32:40.51829Z",
+            "2023-04-12T10:32:40.51829077Z",
             "{f}"
+        );
+        assert!(
+            r.fields.get("time_zone").is_none(),
+            "{f}: the offset is in the text"
         );
         assert!(has_obs(&r, ObservableType::Process, "mtk.ape.decoder"));
         assert!(has_obs(
@@ -321,7 +355,7 @@ fn tombstones_text_and_protobuf() {
         "{MVT}/android_data/bugreport/FS/data/tombstones/tombstone_00"
     ))
     .unwrap();
-    let r = tombstones::parse("tombstone_00", &data).unwrap();
+    let r = tombstones::parse("tombstone_00", &data, &DeviceZone::Unknown).unwrap();
     assert_eq!(
         r.fields["abort_message"],
         "Check failed: payload.size() <= bytes_left (payload.size()=99, bytes_left=51) "
@@ -400,6 +434,15 @@ fn bugreport_folder() {
     let appops = &module(&s, "dumpsys_appops").records;
     assert_eq!(appops_packages(appops).len(), 12);
     assert_eq!(appops.iter().filter(|r| r.timestamp.is_some()).count(), 16);
+    // No SYSTEM PROPERTIES here, so no persist.sys.timezone: the times stay
+    // the device's wall clock and say so.
+    assert!(
+        appops.iter().filter(|r| r.timestamp.is_some()).all(|r| r
+            .fields
+            .get("time_zone")
+            .and_then(|v| v.as_str())
+            == Some(spydar::time::UNKNOWN_LOCAL))
+    );
     assert_eq!(warnings(appops).len(), 1);
     let pk: Vec<_> = module(&s, "dumpsys_packages")
         .records

@@ -1,5 +1,5 @@
 //! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
-//! KIND is one of ios-backup, sysdiagnose, android-backup, bugreport, androidqf.
+//! KIND is one of ios-backup, sysdiagnose, android-backup, bugreport, bugreport-text, androidqf.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use spydar::fixtures::{self, GenOptions};
     about = "Generate synthetic test inputs with planted indicators and decoys"
 )]
 struct Args {
-    /// ios-backup | sysdiagnose | android-backup | bugreport | androidqf
+    /// ios-backup | sysdiagnose | android-backup | bugreport | bugreport-text | androidqf
     kind: String,
     /// Output path (folder or file, depending on the kind). Must not exist.
     out: PathBuf,
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         "sysdiagnose" => fixtures::sysdiagnose::generate(&args.out, &opts),
         "android-backup" => fixtures::android::generate_backup(&args.out, &opts),
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),
+        "bugreport-text" => fixtures::android::generate_bugreport_text(&args.out, &opts),
         "androidqf" => fixtures::android::generate_androidqf(&args.out, &opts),
         other => {
             eprintln!("spydar-fixtures: unknown kind {other:?}");

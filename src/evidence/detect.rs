@@ -23,13 +23,14 @@ pub enum InputKind {
     Sysdiagnose,
     /// Android `adb backup` file (.ab).
     AndroidBackup,
-    /// Android bugreport: zip or extracted folder.
+    /// Android bugreport: zip, extracted folder, or the plain-text
+    /// dumpstate `adb bugreport` wrote before Android 7.
     AndroidBugreport,
     /// androidqf acquisition: folder, .zip or .zip.age.
     Androidqf,
 }
 
-pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip or folder) and androidqf acquisitions (folder, .zip or .zip.age)";
+pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) and androidqf acquisitions (folder, .zip or .zip.age)";
 
 impl InputKind {
     pub fn as_str(self) -> &'static str {
@@ -93,6 +94,23 @@ fn looks_like_bugreport(names: &[String]) -> bool {
             || (base.starts_with("bugreport-") && base.ends_with(".txt"))
             || base.starts_with("dumpstate")
     })
+}
+
+/// Whether these leading bytes are a dumpstate text: `adb bugreport` before
+/// Android 7 wrote one plain `.txt`, opening with
+/// `====...` / `== dumpstate: <time>` / `====...`.
+pub fn is_dumpstate_text(head: &[u8]) -> bool {
+    let head = &head[..head.len().min(1024)];
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.lines().map(str::trim_end).skip_while(|l| l.is_empty());
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    first.len() >= 20
+        && first.bytes().all(|b| b == b'=')
+        && lines
+            .next()
+            .is_some_and(|l| l.starts_with("== dumpstate: ") || l.starts_with("== dumpstate:"))
 }
 
 fn looks_like_androidqf(names: &[String]) -> bool {
@@ -189,6 +207,9 @@ pub fn detect(path: &Path) -> Result<InputKind> {
     if magic.is_empty() {
         return Err(Error::input(path, "empty file: nothing to scan"));
     }
+    if is_dumpstate_text(&head(path, 1024)) {
+        return Ok(InputKind::AndroidBugreport);
+    }
     Err(unsupported())
 }
 
@@ -234,6 +255,17 @@ mod tests {
             err.contains("notes.txt") && err.contains("sysdiagnose"),
             "{err}"
         );
+
+        // A pre-Android-7 `adb bugreport` writes one plain text file.
+        let br = dir.path().join("bugreport.txt");
+        std::fs::write(
+            &br,
+            b"========================================================\n== dumpstate: 2012-01-06 01:03:38\n========================================================\n\nBuild: x\n",
+        )
+        .unwrap();
+        assert_eq!(detect(&br).unwrap(), InputKind::AndroidBugreport);
+        assert!(!is_dumpstate_text(b"== dumpstate: 2012\n"));
+        assert!(!is_dumpstate_text("é".repeat(600).as_bytes()));
 
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();

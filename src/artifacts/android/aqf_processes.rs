@@ -7,14 +7,27 @@ use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "aqf_processes";
 
-fn record(artifact: &str, name: &str, pid: &str, user: &str, label: &str) -> Record {
-    let mut r = Record::new(MODULE, artifact)
+/// One process record: the name is a process, an app id when it is a
+/// package (`pkg:service`), a path and its base name when it is a path.
+pub(crate) fn record(
+    module: &str,
+    artifact: &str,
+    name: &str,
+    pid: &str,
+    user: &str,
+    label: &str,
+) -> Record {
+    let mut r = Record::new(module, artifact)
         .event("process", format!("{name} (pid {pid}, user {user})"))
         .field("proc_name", name)
         .field("pid", pid)
         .field("user", user)
-        .field("label", label)
-        .observe(ObservableType::Process, name);
+        .field("label", label);
+    // MVT skips it: a stock daemon (Android 6+) whose name is also a
+    // published process indicator.
+    if name != "gatekeeperd" {
+        r.push_observable(ObservableType::Process, name);
+    }
     // App processes are named after their package (`pkg:service`).
     let app = name.split(':').next().unwrap_or(name);
     if app.contains('.') && !app.starts_with('/') {
@@ -50,7 +63,7 @@ pub fn parse_text(text: &str, artifact: &str) -> Vec<Record> {
             // MVT skips it: a stock daemon whose name collides with indicators.
             continue;
         }
-        out.push(record(artifact, name, tokens[1], tokens[0], label));
+        out.push(record(MODULE, artifact, name, tokens[1], tokens[0], label));
     }
     out
 }
@@ -82,7 +95,8 @@ pub fn parse_json(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
         let pid = p.get("pid").map(|v| v.to_string()).unwrap_or_default();
         let user = p.get("uid").map(|v| v.to_string()).unwrap_or_default();
         let label = p.get("context").and_then(Value::as_str).unwrap_or("");
-        let mut r = record(artifact, &name, &pid, &user, label).field("command_line", cmd.clone());
+        let mut r =
+            record(MODULE, artifact, &name, &pid, &user, label).field("command_line", cmd.clone());
         if let Some(path) = p.get("path").and_then(Value::as_str) {
             r.push_observable(ObservableType::FilePath, path);
         }

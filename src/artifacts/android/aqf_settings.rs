@@ -59,6 +59,17 @@ const DANGEROUS: &[(&str, &str, &str)] = &[
     ("adb_enabled", "0", "USB debugging (ADB) is enabled"),
 ];
 
+/// The rule id and message when `key` holds a value other than its safe one.
+pub(crate) fn danger(namespace: &str, key: &str, value: &str) -> Option<(String, String)> {
+    let (_, safe, why) = DANGEROUS.iter().find(|(k, _, _)| *k == key)?;
+    (value != *safe).then(|| {
+        (
+            format!("android.setting.{key}"),
+            format!("Found suspicious \"{namespace}\" setting \"{key} = {value}\" ({why})"),
+        )
+    })
+}
+
 /// `settings_secure.txt` → `secure`.
 pub fn namespace(file_name: &str) -> &str {
     let stem = file_name.strip_suffix(".txt").unwrap_or(file_name);
@@ -80,14 +91,8 @@ pub fn parse(text: &str, namespace: &str, artifact: &str) -> Vec<Record> {
             .field("namespace", namespace)
             .field("key", key)
             .field("value", value);
-        if let Some((_, safe, why)) = DANGEROUS.iter().find(|(k, _, _)| *k == key)
-            && value != *safe
-        {
-            r = r.warn(
-                &format!("android.setting.{key}"),
-                Severity::Medium,
-                format!("Found suspicious \"{namespace}\" setting \"{key} = {value}\" ({why})"),
-            );
+        if let Some((rule, message)) = danger(namespace, key, value) {
+            r = r.warn(&rule, Severity::Medium, message);
         }
         out.push(r);
     }

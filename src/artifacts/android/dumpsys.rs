@@ -37,19 +37,38 @@ pub fn section<'a>(text: &'a str, service: &str) -> Option<&'a str> {
     None
 }
 
-/// The dumpstate `------ SYSTEM PROPERTIES` block (up to a line `------`).
+/// The dumpstate `------ SYSTEM PROPERTIES` block, up to the next `------`
+/// line that is not a duration line (Android 8+ prints
+/// `------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------`, older
+/// dumpstates a bare `------`).
 pub fn system_properties(text: &str) -> Option<&str> {
-    let at = memchr::memmem::find(text.as_bytes(), b"------ SYSTEM PROPERTIES")?;
+    command_section(text, "SYSTEM PROPERTIES")
+}
+
+/// The body of the dumpstate block `------ <title> (command) ------`, up to
+/// the next `------` line; `------ 0.1s was the duration of ...` lines that
+/// land inside a block do not end it (as MVT's `extract_command_section`).
+pub fn command_section<'a>(text: &'a str, title: &str) -> Option<&'a str> {
+    let marker = format!("------ {title}");
+    let at = memchr::memmem::find(text.as_bytes(), marker.as_bytes())?;
     let start = text[at..].find('\n').map(|i| at + i + 1)?;
     let body = &text[start..];
     let mut pos = 0;
     for line in body.split_inclusive('\n') {
-        if line.trim_end_matches(['\n', '\r']) == "------" {
+        let t = line.trim();
+        if t.starts_with("------") && !is_duration_line(t) {
             return Some(&body[..pos]);
         }
         pos += line.len();
     }
     Some(body)
+}
+
+fn is_duration_line(t: &str) -> bool {
+    t.trim_start_matches('-')
+        .trim_start()
+        .split_once("s was the duration of")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
 /// The log blocks of a dumpstate (`------ SYSTEM LOG (...) ------`, EVENT
@@ -81,7 +100,9 @@ pub fn log_blocks(text: &str) -> Vec<(&str, &str)> {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock, kept as UTC (as MVT does).
+/// `YYYY-MM-DD HH:MM:SS[.fff]` device wall clock, read as if UTC; the scan
+/// then re-reads every dumpsys time in the device's zone (`localise` in
+/// `android/mod.rs`), or marks it `unknown, device-local`.
 pub fn parse_local(text: &str) -> Option<Timestamp> {
     crate::time::parse_iso(text.trim())
 }
@@ -142,6 +163,13 @@ mod tests {
         assert_eq!(section(&text, "c"), None);
         let props = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------\n[x]: [y]\n";
         assert_eq!(system_properties(props), Some("[a]: [b]\n"));
+        let modern = "------ SYSTEM PROPERTIES (getprop) ------\n[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n------ KERNEL LOG ------\n[x]: [y]\n";
+        assert_eq!(
+            system_properties(modern),
+            Some(
+                "[a]: [b]\n------ 0.02s was the duration of 'SYSTEM PROPERTIES' ------\n[c]: [d]\n"
+            )
+        );
         let dump = "x\n------ SYSTEM LOG (logcat) ------\nl1\nl2\n------ 0.1s was the duration of 'SYSTEM LOG' ------\n------ EVENT LOG (logcat -b events) ------\ne1\n";
         assert_eq!(
             log_blocks(dump),

@@ -93,7 +93,8 @@ fn split_packages(section: &str) -> Vec<Pkg> {
                     .map(|u| u.trim_start_matches("User ").to_string());
             }
             if let Some(v) = t.strip_prefix("userId=") {
-                p.uid = v.to_string();
+                // Android 2.x: `userId=10017 gids=[]`.
+                p.uid = v.split_whitespace().next().unwrap_or("").to_string();
             } else if let Some(v) = t.strip_prefix("versionName=") {
                 p.version_name = v.to_string();
             } else if let Some(v) = t.strip_prefix("versionCode=") {

@@ -1,9 +1,9 @@
 //! `dumpsys package`, "Receiver Resolver Table": broadcast receivers per
-//! intent. Receivers of SMS and call intents get an info note.
+//! intent, MIME type or scheme (every resolver category, as MVT 2026).
+//! Receivers of SMS and call intents get an info note.
 
-use crate::model::{ObservableType, Record};
-
-use super::dumpsys_activities::resolver_entries;
+use super::dumpsys_activities::{entry_record, resolver_entries};
+use crate::model::Record;
 
 pub const MODULE: &str = "dumpsys_receivers";
 
@@ -31,20 +31,21 @@ const SENSITIVE: &[(&str, &str)] = &[
 ];
 
 pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
-    resolver_entries(section, "Receiver Resolver Table:")
-        .into_iter()
-        .map(|(intent, receiver)| {
-            let package = receiver.split('/').next().unwrap_or(&receiver).to_string();
-            let mut r = Record::new(MODULE, artifact)
-                .event("receiver", format!("{receiver} receives {intent}"))
-                .field("intent", intent.as_str())
-                .field("package_name", package.as_str())
-                .field("receiver", receiver.as_str())
-                .observe(ObservableType::AppId, package.as_str());
-            if let Some((_, what)) = SENSITIVE.iter().find(|(i, _)| *i == intent) {
+    resolver_entries(section, "Receiver")
+        .iter()
+        .map(|e| {
+            let mut r = entry_record(MODULE, artifact, e)
+                .event(
+                    "receiver",
+                    format!("{} receives {} {}", e.component, e.resolver_type, e.key),
+                )
+                .field("receiver", e.component.as_str());
+            if let Some(intent) = e.intent()
+                && let Some((_, what)) = SENSITIVE.iter().find(|(i, _)| *i == intent)
+            {
                 r = r.info(
                     "android.sensitive_receiver",
-                    format!("Package \"{package}\" {what} ({intent})"),
+                    format!("Package \"{}\" {what} ({intent})", e.package_name),
                 );
             }
             r

@@ -9,24 +9,35 @@ use crate::model::{ObservableType, Record, Severity};
 pub const MODULE_BUGREPORT: &str = "dumpsys_get_prop";
 pub const MODULE_ANDROIDQF: &str = "aqf_get_prop";
 
-/// `[name]: [value]` pairs in order; empty values are dropped, as MVT does.
+/// `[name]: [value]` pairs in order, empty values included. A value may
+/// span lines (`persist.sys.boot.reason.history` prints one boot per line):
+/// it runs to the first line that ends with `]`, as MVT 2026 reads it.
 pub fn properties(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let Some(rest) = line.strip_prefix('[') else {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim_start_matches([' ', '\t']).strip_prefix('[') else {
             continue;
         };
-        let Some((name, value)) = rest.split_once("]: [") else {
+        let Some((name, first)) = rest.split_once("]: [") else {
             continue;
         };
-        let Some(value) = value.strip_suffix(']') else {
-            continue;
-        };
-        if name.is_empty() || value.is_empty() {
+        if name.is_empty() || name.contains(']') {
             continue;
         }
-        out.push((name.to_string(), value.to_string()));
+        let mut value = first.trim_end_matches([' ', '\t', '\r']).to_string();
+        let mut closed = value.ends_with(']');
+        while !closed {
+            let Some(next) = lines.next() else { break };
+            value.push('\n');
+            value.push_str(next.trim_end_matches([' ', '\t', '\r']));
+            closed = value.ends_with(']');
+        }
+        if !closed {
+            break;
+        }
+        value.pop();
+        out.push((name.to_string(), value));
     }
     out
 }
@@ -55,4 +66,29 @@ pub fn parse(text: &str, module: &str, artifact: &str, now: Timestamp) -> Vec<Re
             r
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_multi_line_values_are_kept() {
+        let text = "[gsm.operator.alpha]: []\n[persist.sys.boot.reason.history]: [reboot,userrequested,1600000000\nshutdown,battery,1500000000]\n  [ro.product.model]: [Pixel 4]  \n[bad line\n[]: [x]\n";
+        let p = properties(text);
+        assert_eq!(
+            p,
+            [
+                ("gsm.operator.alpha".to_string(), String::new()),
+                (
+                    "persist.sys.boot.reason.history".to_string(),
+                    "reboot,userrequested,1600000000\nshutdown,battery,1500000000".to_string()
+                ),
+                ("ro.product.model".to_string(), "Pixel 4".to_string()),
+            ]
+        );
+        let r = parse(text, MODULE_BUGREPORT, "a", Timestamp::now());
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].fields["value"], "");
+    }
 }

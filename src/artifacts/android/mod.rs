@@ -8,6 +8,7 @@ pub mod aqf_files;
 pub mod aqf_packages;
 pub mod aqf_processes;
 pub mod aqf_settings;
+pub mod bugreport_processes;
 pub mod dumpsys;
 pub mod dumpsys_accessibility;
 pub mod dumpsys_activities;
@@ -19,6 +20,7 @@ pub mod dumpsys_dbinfo;
 pub mod dumpsys_packages;
 pub mod dumpsys_platform_compat;
 pub mod dumpsys_receivers;
+pub mod dumpsys_settings;
 pub mod file_timestamps;
 pub mod getprop;
 pub mod logcat;
@@ -38,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::evidence::android_backup::{self, AbError};
 use crate::evidence::zip_source::{Source, base_name, zip_times};
 use crate::model::{DeviceInfo, DeviceScan, ModuleOutput, Platform, Record};
+use crate::time::DeviceZone;
 
 type Job<'a> = (
     String,
@@ -60,7 +63,12 @@ fn android_device() -> DeviceInfo {
 
 /// Device facts from getprop output.
 fn fill_device(dev: &mut DeviceInfo, props: &[(String, String)]) {
-    let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        props
+            .iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
     dev.model = dev.model.take().or_else(|| get("ro.product.model"));
     dev.name = dev
         .name
@@ -181,6 +189,8 @@ struct Acquisition {
     has_logcat: bool,
     /// `Some("")` inside androidqf when no host key was recorded.
     host_key: Option<String>,
+    /// The device's zone (androidqf: `persist.sys.timezone` in getprop.txt).
+    zone: DeviceZone,
 }
 
 fn find_dumpstate(src: &Source) -> Option<&crate::evidence::zip_source::Member> {
@@ -200,12 +210,50 @@ fn find_dumpstate(src: &Source) -> Option<&crate::evidence::zip_source::Member> 
         .or_else(|| src.find_all(|b| b == "dumpstate.txt").next())
 }
 
-/// `== dumpstate: 2024-03-21 11:07:22` in the dumpstate header.
-fn dumpstate_time(text: &str) -> Option<Timestamp> {
-    let head = &text[..text.len().min(4096)];
+/// `== dumpstate: 2024-03-21 11:07:22` in the dumpstate header: the
+/// device's wall clock when the report was taken.
+fn dumpstate_time(text: &str, zone: &DeviceZone) -> Option<Timestamp> {
+    let head = crate::time::head_str(text, 4096);
     let at = head.find("== dumpstate: ")?;
-    let rest = &head[at + 14..];
-    dumpsys::parse_local(rest.get(..19)?)
+    let rest = head.get(at + 14..)?;
+    zone.parse_local(rest.get(..19)?)
+}
+
+/// The zone a dumpstate's wall-clock times are in: `persist.sys.timezone`
+/// from its SYSTEM PROPERTIES block; else the offset `dumpsys alarm` shows
+/// (`nowRTC=<epoch ms>=<wall clock>`, the same instant both ways).
+fn dumpstate_zone(text: &str) -> DeviceZone {
+    dumpsys::system_properties(text)
+        .and_then(|block| {
+            getprop::properties(block)
+                .into_iter()
+                .find(|(k, _)| k == "persist.sys.timezone")
+        })
+        .and_then(|(_, v)| DeviceZone::named(&v))
+        .or_else(|| alarm_offset(dumpsys::section(text, "alarm")?))
+        .unwrap_or_default()
+}
+
+/// `nowRTC=1588760430123=2020-05-06 12:20:30.123` in `dumpsys alarm`.
+fn alarm_offset(section: &str) -> Option<DeviceZone> {
+    let at = section.find("nowRTC=")?;
+    let rest = section.get(at + 7..)?;
+    let (ms, rest) = rest.split_once('=')?;
+    let utc = crate::time::from_unix_ms(ms.trim().parse().ok()?)?;
+    let local = crate::time::parse_civil(rest.get(..19)?)?;
+    DeviceZone::observed_offset(utc, local)
+}
+
+/// Device-local times a module parsed as if UTC, re-read in the device's
+/// zone; each timed record says which zone (or that it is unknown).
+fn localise(records: &mut [Record], zone: &DeviceZone) {
+    for r in records {
+        if let Some(ts) = r.timestamp {
+            r.timestamp = zone.relocate(ts);
+            r.fields
+                .insert("time_zone".to_string(), zone.label().into());
+        }
+    }
 }
 
 /// The dumpsys section modules over one dumpstate/dumpsys text.
@@ -216,9 +264,10 @@ fn dumpsys_jobs<'a>(
     acq: &Acquisition,
     now: Timestamp,
     with_props: bool,
+    zone: &DeviceZone,
 ) -> Vec<Job<'a>> {
     type Parser = fn(&str, &str) -> Vec<Record>;
-    let table: [(&str, &str, Parser); 9] = [
+    let table: [(&str, &str, Parser); 10] = [
         (
             dumpsys_accessibility::MODULE,
             "accessibility",
@@ -252,13 +301,24 @@ fn dumpsys_jobs<'a>(
             "package",
             dumpsys_receivers::parse,
         ),
+        (
+            dumpsys_settings::MODULE,
+            "settings",
+            dumpsys_settings::parse,
+        ),
     ];
     let mut jobs: Vec<Job<'a>> = Vec::new();
     for (module, service, parser) in table {
         let artifact = format!("{artifact}#{service}");
         let a = artifact.clone();
+        // androidqf's own settings_*.txt module is aqf_settings already.
+        let name = if !prefix.is_empty() && module == dumpsys_settings::MODULE {
+            format!("{prefix}dumpsys_{module}")
+        } else {
+            format!("{prefix}{module}")
+        };
         jobs.push((
-            format!("{prefix}{module}"),
+            name,
             artifact,
             Box::new(move || {
                 let section = dumpsys::section(text, service).ok_or(ModuleError::Missing)?;
@@ -286,13 +346,25 @@ fn dumpsys_jobs<'a>(
                 Ok(getprop::parse(block, getprop::MODULE_BUGREPORT, &a, now))
             }),
         ));
+        let a = format!("{artifact}#PROCESSES AND THREADS");
+        jobs.push((
+            bugreport_processes::MODULE.into(),
+            a.clone(),
+            Box::new(move || {
+                let block = dumpsys::command_section(text, "PROCESSES AND THREADS")
+                    .ok_or(ModuleError::Missing)?;
+                Ok(bugreport_processes::parse(block, &a))
+            }),
+        ));
     }
-    // Module names on records follow the job name (aqf_ prefix included).
+    // Module names on records follow the job name (aqf_ prefix included);
+    // dumpsys times are the device's wall clock.
     let prefix = prefix.to_string();
     jobs.into_iter()
         .map(|(name, art, f)| {
             let p = prefix.clone();
             let n = name.clone();
+            let zone = zone.clone();
             let wrapped: Box<dyn FnOnce() -> Result<Vec<Record>, ModuleError> + Send + 'a> =
                 Box::new(move || {
                     let mut records = f()?;
@@ -301,6 +373,7 @@ fn dumpsys_jobs<'a>(
                             r.module = n.clone();
                         }
                     }
+                    localise(&mut records, &zone);
                     Ok(records)
                 });
             (name, art, wrapped)
@@ -308,52 +381,88 @@ fn dumpsys_jobs<'a>(
         .collect()
 }
 
-/// Every bugreport module over `src`; `acq` when nested in androidqf.
-fn bugreport_modules(
-    src: &Source,
+/// The dumpstate text a bugreport's modules read.
+struct Dumpstate {
+    /// `label:member`, or the file's path for a plain-text bugreport.
+    artifact: String,
+    /// `Err("")` when the bugreport has no dumpstate.
+    text: Result<String, String>,
+}
+
+fn read_dumpstate(src: &Source) -> Dumpstate {
+    let label = &src.label;
+    match find_dumpstate(src) {
+        Some(m) => Dumpstate {
+            artifact: format!("{label}:{}", m.name),
+            text: src.read_text(m).map_err(|e| format!("{label}: {e}")),
+        },
+        None => Dumpstate {
+            artifact: String::new(),
+            text: Err(String::new()),
+        },
+    }
+}
+
+/// The modules that read the dumpstate text (names as in reports).
+const DUMPSTATE_MODULES: &[&str] = &[
+    dumpsys_accessibility::MODULE,
+    dumpsys_activities::MODULE,
+    dumpsys_appops::MODULE,
+    dumpsys_battery_daily::MODULE,
+    dumpsys_battery_history::MODULE,
+    dumpsys_dbinfo::MODULE,
+    dumpsys_packages::MODULE,
+    dumpsys_platform_compat::MODULE,
+    dumpsys_receivers::MODULE,
+    dumpsys_settings::MODULE,
+    dumpsys_adb::MODULE,
+    getprop::MODULE_BUGREPORT,
+    bugreport_processes::MODULE,
+];
+
+/// Every bugreport module over `dump` and, for a zip or folder, `src`
+/// (FS/ timestamps, tombstones); `acq` when nested in androidqf.
+fn bugreport_modules<'a>(
+    src: Option<&'a Source>,
+    dump: &'a Dumpstate,
     acq: &Acquisition,
     opts: &ScanOptions,
     dev: &mut DeviceInfo,
 ) -> Vec<ModuleOutput> {
-    let label = &src.label;
-    let dumpstate = find_dumpstate(src);
-    let text: Result<String, String> = match dumpstate {
-        Some(m) => src.read_text(m).map_err(|e| format!("{label}: {e}")),
-        None => Err(String::new()),
+    let zone = match (&acq.zone, &dump.text) {
+        (z, _) if z.is_known() => z.clone(),
+        (_, Ok(t)) => dumpstate_zone(t),
+        _ => DeviceZone::Unknown,
     };
     let now = acq
         .started
-        .or_else(|| text.as_ref().ok().and_then(|t| dumpstate_time(t)))
+        .or_else(|| {
+            dump.text
+                .as_ref()
+                .ok()
+                .and_then(|t| dumpstate_time(t, &zone))
+        })
         .unwrap_or_else(Timestamp::now);
-    if let Ok(t) = &text
+    if let Ok(t) = &dump.text
         && let Some(block) = dumpsys::system_properties(t)
     {
         fill_device(dev, &getprop::properties(block));
     }
+    if zone.is_known() {
+        dev.extra
+            .entry("time_zone".into())
+            .or_insert_with(|| zone.label().to_string());
+    }
     let mut jobs: Vec<Job<'_>> = Vec::new();
-    let dump_name = dumpstate
-        .map(|m| format!("{label}:{}", m.name))
-        .unwrap_or_default();
-    match &text {
-        Ok(t) => jobs.extend(dumpsys_jobs(t, "", &dump_name, acq, now, true)),
+    let dump_name = dump.artifact.clone();
+    match &dump.text {
+        Ok(t) => jobs.extend(dumpsys_jobs(t, "", &dump_name, acq, now, true, &zone)),
         Err(e) => {
-            let e = e.clone();
-            for name in [
-                dumpsys_accessibility::MODULE,
-                dumpsys_activities::MODULE,
-                dumpsys_appops::MODULE,
-                dumpsys_battery_daily::MODULE,
-                dumpsys_battery_history::MODULE,
-                dumpsys_dbinfo::MODULE,
-                dumpsys_packages::MODULE,
-                dumpsys_platform_compat::MODULE,
-                dumpsys_receivers::MODULE,
-                dumpsys_adb::MODULE,
-                getprop::MODULE_BUGREPORT,
-            ] {
+            let label = src.map(|s| s.label.clone()).unwrap_or_default();
+            for name in DUMPSTATE_MODULES {
                 let e = e.clone();
                 jobs.push((
-                    name.into(),
+                    name.to_string(),
                     format!("{label}:dumpstate"),
                     Box::new(move || {
                         if e.is_empty() {
@@ -366,7 +475,7 @@ fn bugreport_modules(
             }
         }
     }
-    if let (Ok(t), Some(sweep)) = (&text, opts.text_sweep.clone()) {
+    if let (Ok(t), Some(sweep)) = (&dump.text, opts.text_sweep.clone()) {
         let art = dump_name.clone();
         let has_logcat = acq.has_logcat;
         jobs.push((
@@ -396,30 +505,41 @@ fn bugreport_modules(
             }),
         ));
     }
-    let fs_src = src.clone();
+    let label = src
+        .map(|s| s.label.clone())
+        .unwrap_or_else(|| dump_name.clone());
+    let fs_src = src.cloned();
+    let fs_zone = zone.clone();
     jobs.push((
         file_timestamps::MODULE_BUGREPORT.into(),
         format!("{label}:FS/"),
         Box::new(move || {
-            let mut s = fs_src;
+            // A plain-text bugreport carries no FS/ files.
+            let mut s = fs_src.ok_or(ModuleError::Missing)?;
             zip_times(&mut s);
-            let r = file_timestamps::parse(
+            let mut r = file_timestamps::parse(
                 s.members.iter(),
                 "FS/",
                 file_timestamps::MODULE_BUGREPORT,
                 &s.label,
             );
             if r.is_empty() {
-                Err(ModuleError::Missing)
-            } else {
-                Ok(r)
+                return Err(ModuleError::Missing);
             }
+            // Zip entry times are the device's wall clock; a folder's are
+            // the extraction's, real instants.
+            if s.members.first().is_some_and(|m| s.disk_path(m).is_none()) {
+                localise(&mut r, &fs_zone);
+            }
+            Ok(r)
         }),
     ));
+    let tomb_zone = zone.clone();
     jobs.push((
         tombstones::MODULE.into(),
         format!("{label}:tombstones"),
         Box::new(move || {
+            let src = src.ok_or(ModuleError::Missing)?;
             let mut members: Vec<_> = src.find_all(|b| b.starts_with("tombstone_")).collect();
             if members.is_empty() {
                 return Err(ModuleError::Missing);
@@ -431,7 +551,7 @@ fn bugreport_modules(
                 match src
                     .read(m)
                     .map_err(|e| e.to_string())
-                    .and_then(|d| tombstones::parse(&m.name, &d))
+                    .and_then(|d| tombstones::parse(&m.name, &d, &tomb_zone))
                 {
                     Ok(r) => out.push(r),
                     Err(e) => errors.push(e),
@@ -446,27 +566,76 @@ fn bugreport_modules(
     run_jobs(jobs, opts)
 }
 
-/// Scans a bugreport zip or folder.
+/// Scans a bugreport: zip, folder, or a plain-text dumpstate file.
 pub fn scan_bugreport(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
+    let mut scan = DeviceScan {
+        device: android_device(),
+        ..DeviceScan::default()
+    };
+    if path.is_file() && is_plain_bugreport(path)? {
+        let data = std::fs::File::open(path)
+            .and_then(|f| crate::evidence::read_capped(f, crate::evidence::MAX_MEMBER_BYTES))
+            .map_err(|e| Error::io(path, e))?;
+        let dump = Dumpstate {
+            artifact: path.display().to_string(),
+            text: Ok(match String::from_utf8(data) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }),
+        };
+        scan.device
+            .extra
+            .insert("bugreport_format".into(), "plain text (dumpstate)".into());
+        scan.modules =
+            bugreport_modules(None, &dump, &Acquisition::default(), opts, &mut scan.device);
+        return Ok(scan);
+    }
     let src = if path.is_dir() {
         Source::open_dir(path)
     } else {
         Source::open_zip(path)
     }
     .map_err(|e| Error::input(path, format!("cannot open bugreport: {e}")))?;
-    let mut scan = DeviceScan {
-        device: android_device(),
-        notes: src.notes.clone(),
-        ..DeviceScan::default()
-    };
+    scan.notes = src.notes.clone();
     if find_dumpstate(&src).is_none() {
         scan.notes.push(format!(
             "{}: no dumpstate file (main_entry.txt, dumpState_*.log, dumpsys.txt or bugreport-*.txt) found",
             path.display()
         ));
     }
-    scan.modules = bugreport_modules(&src, &Acquisition::default(), opts, &mut scan.device);
+    let dump = read_dumpstate(&src);
+    scan.modules = bugreport_modules(
+        Some(&src),
+        &dump,
+        &Acquisition::default(),
+        opts,
+        &mut scan.device,
+    );
     Ok(scan)
+}
+
+/// A file (not a zip) that opens like a dumpstate text.
+fn is_plain_bugreport(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 1024];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    if head[..n].starts_with(b"PK") {
+        return Ok(false);
+    }
+    if crate::evidence::detect::is_dumpstate_text(&head[..n]) {
+        return Ok(true);
+    }
+    Err(Error::input(
+        path,
+        "not a bugreport: neither a zip nor a dumpstate text (no \"== dumpstate:\" header in its first KiB)",
+    ))
 }
 
 // ------------------------------------------------------------- androidqf
@@ -507,7 +676,16 @@ fn read_acquisition(src: &Source) -> Acquisition {
         started: None,
         has_logcat: src.find("logcat.txt").is_some(),
         host_key: Some(String::new()),
+        zone: DeviceZone::Unknown,
     };
+    if let Some(m) = src.find("getprop.txt")
+        && let Ok(t) = src.read_text(m)
+        && let Some((_, name)) = getprop::properties(&t)
+            .into_iter()
+            .find(|(k, _)| k == "persist.sys.timezone")
+    {
+        acq.zone = DeviceZone::named(&name).unwrap_or_default();
+    }
     if let Some(m) = src.find("acquisition.json")
         && let Ok(data) = src.read(m)
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data)
@@ -701,7 +879,15 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     }
     // MVT ignores dumpsys.txt since its V3 refactor; spydar reads it.
     match &dumpsys_text {
-        Some(Ok(t)) => jobs.extend(dumpsys_jobs(t, "aqf_", "dumpsys.txt", &acq, now, false)),
+        Some(Ok(t)) => jobs.extend(dumpsys_jobs(
+            t,
+            "aqf_",
+            "dumpsys.txt",
+            &acq,
+            now,
+            false,
+            &acq.zone,
+        )),
         Some(Err(e)) => scan
             .notes
             .push(format!("{}: dumpsys.txt unreadable: {e}", path.display())),
@@ -750,7 +936,14 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
             Some((label, Ok(b))) => {
                 let mut b = b.clone();
                 b.label = label.clone();
-                Ok(bugreport_modules(&b, &acq, opts, &mut nested_dev))
+                let dump = read_dumpstate(&b);
+                Ok(bugreport_modules(
+                    Some(&b),
+                    &dump,
+                    &acq,
+                    opts,
+                    &mut nested_dev,
+                ))
             }
             Some((label, Err(e))) => Err(format!(
                 "{label}: skipping bugreport modules, unreadable bugreport.zip: {e}"
@@ -775,4 +968,30 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     }
     scan.modules = modules;
     Ok(scan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_from_properties_else_alarm_offset() {
+        let d = "-".repeat(79);
+        let props =
+            "------ SYSTEM PROPERTIES ------\n[persist.sys.timezone]: [Europe/Berlin]\n------\n";
+        let alarm = format!(
+            "{d}\nDUMP OF SERVICE alarm:\nCurrent Alarm Manager state:\n  nowRTC=1588760430123=2020-05-06 12:20:30.123 nowELAPSED=3728123\n{d}\n"
+        );
+        assert_eq!(
+            dumpstate_zone(&format!("{props}{alarm}")).label(),
+            "Europe/Berlin"
+        );
+        let z = dumpstate_zone(&alarm);
+        assert!(z.label().starts_with("UTC+02"), "{}", z.label());
+        assert_eq!(
+            z.parse_local("2020-05-06 12:00:00").unwrap().to_string(),
+            "2020-05-06T10:00:00Z"
+        );
+        assert!(!dumpstate_zone("no zone here").is_known());
+    }
 }

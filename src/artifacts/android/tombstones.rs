@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::model::{ObservableType, Record, Severity};
+use crate::time::DeviceZone;
 
 pub const MODULE: &str = "tombstones";
 
@@ -209,18 +210,27 @@ pub fn parse_protobuf(data: &[u8]) -> Option<Tombstone> {
     Some(t)
 }
 
-/// Device wall clock of a tombstone timestamp, offset dropped (as MVT).
-fn wall_clock(ts: &str) -> Option<jiff::Timestamp> {
-    // 2023-04-12 12:32:40.518290770+0200
+/// A tombstone's time: `2023-04-12 12:32:40.518290770+0200` carries its
+/// offset, so it is an instant (MVT drops the offset and keeps the wall
+/// clock). Without an offset it is the device's wall clock in `zone`; the
+/// bool says whether the zone was needed.
+fn tombstone_time(ts: &str, zone: &DeviceZone) -> (Option<jiff::Timestamp>, bool) {
+    let ts = ts.trim();
+    if let Ok(t) =
+        jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S%.f%z", ts).and_then(|b| b.to_timestamp())
+    {
+        return (Some(t), false);
+    }
     let head: String = ts.chars().take(26).collect();
     let head = head.trim_end_matches(['+', '-']);
-    crate::time::parse_iso(head)
+    (zone.parse_local(head), true)
 }
 
-pub fn to_record(t: &Tombstone, artifact: &str) -> Record {
+pub fn to_record(t: &Tombstone, artifact: &str, zone: &DeviceZone) -> Record {
     let uid = t.uid.map(|u| u.to_string()).unwrap_or_default();
+    let (when, local) = tombstone_time(&t.timestamp, zone);
     let mut r = Record::new(MODULE, artifact)
-        .at(wall_clock(&t.timestamp))
+        .at(when)
         .event(
             "tombstone",
             format!(
@@ -239,6 +249,9 @@ pub fn to_record(t: &Tombstone, artifact: &str) -> Record {
         .field("signal", t.signal.as_str())
         .field("timestamp", t.timestamp.as_str())
         .observe(ObservableType::Process, t.process_name.as_str());
+    if local && when.is_some() {
+        r = r.field("time_zone", zone.label());
+    }
     if let Some(m) = &t.abort_message {
         r = r.field("abort_message", m.as_str());
     }
@@ -269,7 +282,7 @@ pub fn to_record(t: &Tombstone, artifact: &str) -> Record {
 }
 
 /// Parses one tombstone file (`.pb` → protobuf, else text).
-pub fn parse(name: &str, data: &[u8]) -> Result<Record, String> {
+pub fn parse(name: &str, data: &[u8], zone: &DeviceZone) -> Result<Record, String> {
     let t = if name.ends_with(".pb") {
         parse_protobuf(data).ok_or_else(|| format!("{name}: malformed protobuf tombstone"))?
     } else {
@@ -278,5 +291,5 @@ pub fn parse(name: &str, data: &[u8]) -> Result<Record, String> {
     if t.pid.is_none() || t.timestamp.is_empty() {
         return Err(format!("{name}: not a tombstone (no pid or timestamp)"));
     }
-    Ok(to_record(&t, name))
+    Ok(to_record(&t, name, zone))
 }
