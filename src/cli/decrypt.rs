@@ -83,6 +83,14 @@ pub fn run(args: DecryptArgs) -> Result<u8, Error> {
             "this backup is not encrypted (Manifest.plist IsEncrypted is not true); scan it directly",
         ));
     }
+    // Checked before the slow key derivation, and here too because a plain
+    // copy of the evidence written inside the evidence would alter it.
+    if let Some(out) = &args.output {
+        super::output::check_not_inside(out, &args.backup, "encrypted backup")?;
+    }
+    if let Some(key) = &args.save_key {
+        super::output::check_not_inside(key, &args.backup, "encrypted backup")?;
+    }
     let keys = unlock(&args)?;
     if let Some(path) = &args.save_key {
         ios_crypto::save_key(path, keys.derived_key())

@@ -61,6 +61,7 @@ pub fn summary(r: &Report) -> String {
         Verdict::Detected => "DETECTED",
         Verdict::Warnings => "WARNINGS",
         Verdict::NoFindings => "NO FINDINGS",
+        Verdict::NothingRead => "NOTHING READ",
     };
     let _ = writeln!(
         s,
