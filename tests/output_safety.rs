@@ -477,3 +477,212 @@ fn user_files_that_never_end_are_refused() {
         );
     }
 }
+
+// ---- `indicators update`: every redirect hop checked; bundles within limits ----
+
+mod update {
+    use std::collections::HashMap;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    pub enum Reply {
+        Ok(Vec<u8>),
+        Redirect(String),
+    }
+
+    /// Serves `routes` on 127.0.0.1 (404 otherwise) for 60 s; returns the base URL.
+    pub fn serve(routes: impl FnOnce(&str) -> HashMap<String, Reply>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let routes = routes(&base);
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                s.set_nonblocking(false).ok();
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (status, extra, body) = match routes.get(&path) {
+                    Some(Reply::Ok(b)) => ("200 OK", String::new(), b.clone()),
+                    Some(Reply::Redirect(to)) => {
+                        ("302 Found", format!("Location: {to}\r\n"), Vec::new())
+                    }
+                    None => ("404 Not Found", String::new(), b"404".to_vec()),
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            }
+        });
+        base
+    }
+
+    pub fn bundle(patterns: &[String]) -> Vec<u8> {
+        let mut objects = vec![serde_json::json!({
+            "type": "malware", "id": "malware--t", "name": "TestSpy", "is_family": true
+        })];
+        for (i, p) in patterns.iter().enumerate() {
+            objects.push(serde_json::json!({
+                "type": "indicator", "id": format!("indicator--{i}"), "pattern": p, "pattern_type": "stix"
+            }));
+            objects.push(serde_json::json!({
+                "type": "relationship", "id": format!("relationship--{i}"), "relationship_type": "indicates",
+                "source_ref": format!("indicator--{i}"), "target_ref": "malware--t"
+            }));
+        }
+        serde_json::to_vec(&serde_json::json!({"type": "bundle", "id": "bundle--t", "objects": objects}))
+            .unwrap()
+    }
+
+    pub fn update(home: &Path, base: &str, dir: &Path) -> (i32, String) {
+        let mut cmd = assert_cmd::Command::cargo_bin("spydar").unwrap();
+        cmd.env("HOME", home).timeout(Duration::from_secs(60));
+        for k in [
+            "XDG_DATA_HOME",
+            "SPYDAR_INDICATORS_DIR",
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            cmd.env_remove(k);
+        }
+        let o = cmd
+            .args(["indicators", "update", "--index-url"])
+            .arg(format!("{base}/index.yaml"))
+            .arg("--dir")
+            .arg(dir)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    pub fn index(base: &str, paths: &[&str]) -> Vec<u8> {
+        let mut s = String::from("indicators:\n");
+        for p in paths {
+            s.push_str(&format!("  - type: download\n    download_url: {base}{p}\n"));
+        }
+        s.into_bytes()
+    }
+}
+
+#[test]
+fn update_checks_every_redirect_hop_for_plain_http() {
+    use update::Reply;
+    let good = update::bundle(&["[domain-name:value = 'good-spy.example']".to_string()]);
+    let base = update::serve(|base| {
+        let mut r = std::collections::HashMap::new();
+        r.insert(
+            "/index.yaml".to_string(),
+            Reply::Ok(update::index(base, &["/dl/away.stix2", "/dl/moved.stix2"])),
+        );
+        // To plain http on another host: refused, never fetched.
+        r.insert(
+            "/dl/away.stix2".to_string(),
+            Reply::Redirect("http://example.com/away.stix2".into()),
+        );
+        // To this machine again: followed.
+        r.insert(
+            "/dl/moved.stix2".to_string(),
+            Reply::Redirect("/dl/real.stix2".into()),
+        );
+        r.insert("/dl/real.stix2".to_string(), Reply::Ok(good.clone()));
+        r
+    });
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("iocs");
+    let (code, err) = update::update(d.path(), &base, &dir);
+    assert_eq!(code, 0, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("/dl/away.stix2"))
+        .unwrap_or_else(|| panic!("no line for the redirect in\n{err}"));
+    assert!(
+        line.contains("example.com") && line.contains("refused"),
+        "{line}"
+    );
+    let mut files = names(&dir);
+    files.sort();
+    assert_eq!(files, ["127.0.0.1_dl_moved.stix2", "sources.json"]);
+    assert_eq!(
+        std::fs::read(dir.join("127.0.0.1_dl_moved.stix2")).unwrap(),
+        good
+    );
+}
+
+#[test]
+fn update_refuses_a_bundle_beyond_the_documented_limits() {
+    use update::Reply;
+    let good = update::bundle(&["[domain-name:value = 'good-spy.example']".to_string()]);
+    let terms: Vec<String> = (0..150)
+        .map(|i| format!("domain-name:value = 'd{i}.example'"))
+        .collect();
+    let wide = update::bundle(&[format!("[{}]", terms.join(" OR "))]);
+    let long = update::bundle(&[format!(
+        "[domain-name:value = '{}.example']",
+        "a".repeat(20_000)
+    )]);
+    let base = update::serve(|base| {
+        let mut r = std::collections::HashMap::new();
+        r.insert(
+            "/index.yaml".to_string(),
+            Reply::Ok(update::index(base, &["/good.stix2", "/wide.stix2", "/long.stix2"])),
+        );
+        r.insert("/good.stix2".to_string(), Reply::Ok(good.clone()));
+        r.insert("/wide.stix2".to_string(), Reply::Ok(wide.clone()));
+        r.insert("/long.stix2".to_string(), Reply::Ok(long.clone()));
+        r
+    });
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("iocs");
+    let (code, err) = update::update(d.path(), &base, &dir);
+    assert_eq!(code, 0, "{err}");
+    for (path, why) in [("/wide.stix2", "comparisons"), ("/long.stix2", "bytes")] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(path))
+            .unwrap_or_else(|| panic!("no line for {path} in\n{err}"));
+        assert!(line.contains(why) && line.contains("not kept"), "{line}");
+    }
+    assert_eq!(names(&dir), ["127.0.0.1_good.stix2", "sources.json"]);
+}
+
+#[test]
+fn update_bundle_limit_counts_indicators() {
+    let mut objects = String::from("{\"type\":\"bundle\",\"objects\":[");
+    for i in 0..=spydar::cli::update::MAX_BUNDLE_INDICATORS {
+        if i > 0 {
+            objects.push(',');
+        }
+        objects.push_str("{\"type\":\"indicator\",\"pattern\":\"[domain-name:value = 'a.example']\"}");
+    }
+    objects.push_str("]}");
+    let e = spydar::cli::update::check_bundle_limits(objects.as_bytes()).unwrap_err();
+    assert!(e.contains("indicators, more than"), "{e}");
+    assert!(spydar::cli::update::check_bundle_limits(&update::bundle(&["[x:y = 'z']".into()])).is_ok());
+}
