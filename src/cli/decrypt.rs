@@ -86,10 +86,10 @@ pub fn run(args: DecryptArgs) -> Result<u8, Error> {
     // Checked before the slow key derivation, and here too because a plain
     // copy of the evidence written inside the evidence would alter it.
     if let Some(out) = &args.output {
-        super::output::check_not_inside(out, &args.backup, "encrypted backup")?;
+        super::output::check_not_inside(out, &args.backup, "backup")?;
     }
     if let Some(key) = &args.save_key {
-        super::output::check_not_inside(key, &args.backup, "encrypted backup")?;
+        super::output::check_not_inside(key, &args.backup, "backup")?;
     }
     let keys = unlock(&args)?;
     if let Some(path) = &args.save_key {
