@@ -166,11 +166,7 @@ fn decrypt_dot_dot_into_the_encrypted_backup_is_refused() {
         .env("SPYDAR_TEST_PW", "pw");
     let r = run(cmd);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("inside the backup"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("inside the backup"), "{}", r.stderr);
     assert_eq!(tree(&enc), before, "plaintext written into the evidence");
     assert!(!d.path().join("none").exists());
 
@@ -548,8 +544,10 @@ mod update {
                 "source_ref": format!("indicator--{i}"), "target_ref": "malware--t"
             }));
         }
-        serde_json::to_vec(&serde_json::json!({"type": "bundle", "id": "bundle--t", "objects": objects}))
-            .unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"type": "bundle", "id": "bundle--t", "objects": objects}),
+        )
+        .unwrap()
     }
 
     pub fn update(home: &Path, base: &str, dir: &Path) -> (i32, String) {
@@ -585,7 +583,9 @@ mod update {
     pub fn index(base: &str, paths: &[&str]) -> Vec<u8> {
         let mut s = String::from("indicators:\n");
         for p in paths {
-            s.push_str(&format!("  - type: download\n    download_url: {base}{p}\n"));
+            s.push_str(&format!(
+                "  - type: download\n    download_url: {base}{p}\n"
+            ));
         }
         s.into_bytes()
     }
@@ -651,7 +651,10 @@ fn update_refuses_a_bundle_beyond_the_documented_limits() {
         let mut r = std::collections::HashMap::new();
         r.insert(
             "/index.yaml".to_string(),
-            Reply::Ok(update::index(base, &["/good.stix2", "/wide.stix2", "/long.stix2"])),
+            Reply::Ok(update::index(
+                base,
+                &["/good.stix2", "/wide.stix2", "/long.stix2"],
+            )),
         );
         r.insert("/good.stix2".to_string(), Reply::Ok(good.clone()));
         r.insert("/wide.stix2".to_string(), Reply::Ok(wide.clone()));
@@ -679,10 +682,13 @@ fn update_bundle_limit_counts_indicators() {
         if i > 0 {
             objects.push(',');
         }
-        objects.push_str("{\"type\":\"indicator\",\"pattern\":\"[domain-name:value = 'a.example']\"}");
+        objects
+            .push_str("{\"type\":\"indicator\",\"pattern\":\"[domain-name:value = 'a.example']\"}");
     }
     objects.push_str("]}");
     let e = spydar::cli::update::check_bundle_limits(objects.as_bytes()).unwrap_err();
     assert!(e.contains("indicators, more than"), "{e}");
-    assert!(spydar::cli::update::check_bundle_limits(&update::bundle(&["[x:y = 'z']".into()])).is_ok());
+    assert!(
+        spydar::cli::update::check_bundle_limits(&update::bundle(&["[x:y = 'z']".into()])).is_ok()
+    );
 }

@@ -33,13 +33,19 @@ const SCANNED: i64 = 1_600_000_000;
 
 /// Cells as a hostile device could write them, and what timeline.csv must hold.
 const CELLS: &[(&str, &str)] = &[
-    ("=HYPERLINK(\"http://x.example\",\"y\")", "'=HYPERLINK(\"http://x.example\",\"y\")"),
+    (
+        "=HYPERLINK(\"http://x.example\",\"y\")",
+        "'=HYPERLINK(\"http://x.example\",\"y\")",
+    ),
     ("+SUM(1,2)", "'+SUM(1,2)"),
     ("-2+3", "'-2+3"),
     ("@cmd", "'@cmd"),
     ("\tindent", "'\tindent"),
     ("\rreturn", "'\rreturn"),
-    ("plain, with \"quotes\"\nand a line", "plain, with \"quotes\"\nand a line"),
+    (
+        "plain, with \"quotes\"\nand a line",
+        "plain, with \"quotes\"\nand a line",
+    ),
     ("a=b", "a=b"),
 ];
 
@@ -177,7 +183,11 @@ fn recheck_never_writes_through_a_planted_link() {
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(name), "{name}: {err}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep me", "{name}");
-        assert_eq!(outside(d.path()), before, "{name}: a file outside OUTDIR changed");
+        assert_eq!(
+            outside(d.path()),
+            before,
+            "{name}: a file outside OUTDIR changed"
+        );
     }
 }
 
@@ -206,7 +216,10 @@ fn a_module_name_walking_out_of_records_is_refused() {
         .collect();
     let (code, err) = recheck(&out);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("../../../../x") && err.contains("not a plain name"), "{err}");
+    assert!(
+        err.contains("../../../../x") && err.contains("not a plain name"),
+        "{err}"
+    );
     let after_outside: Vec<_> = tree(d.path())
         .into_iter()
         .filter(|(k, _)| !k.starts_with("case/out/"))
@@ -225,5 +238,8 @@ fn a_records_file_linked_to_dev_zero_is_an_error_not_a_hang() {
     std::os::unix::fs::symlink("/dev/zero", &records).unwrap();
     let (code, err) = recheck(&out);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("safari_history.jsonl") && err.contains("link"), "{err}");
+    assert!(
+        err.contains("safari_history.jsonl") && err.contains("link"),
+        "{err}"
+    );
 }

@@ -401,8 +401,13 @@ pub fn file_name(raw: &str) -> String {
         s.remove(0);
     }
     if s.len() > 200 {
-        // Keep the end, which carries the extension; ASCII so any cut is a boundary.
-        s = s[s.len() - 200..].to_string();
+        // Keep the end, which carries the extension (cut on a character
+        // boundary, though the mapping above leaves only ASCII).
+        let mut start = s.len() - 200;
+        while !s.is_char_boundary(start) {
+            start += 1;
+        }
+        s = s.split_off(start);
     }
     if s.is_empty() {
         s.push_str("bundle");
@@ -737,5 +742,8 @@ indicators:
         assert!(is_plain_file_name(&file_name("a/ü/../b.stix2")));
         assert!(!is_plain_file_name("../b.stix2"));
         assert!(!is_plain_file_name("a/b.stix2"));
+        let long = file_name(&format!("{}/b.stix2", "é€".repeat(150)));
+        assert!(long.len() <= 206 && long.ends_with("_b.stix2"), "{long}");
+        assert!(is_plain_file_name(&long));
     }
 }
