@@ -453,6 +453,8 @@ fn user_files_that_never_end_are_refused() {
         ("--allow", fifo.clone()),
         ("--iocs", PathBuf::from("/dev/zero")),
         ("--iocs", fifo.clone()),
+        ("--key-file", fifo.clone()),
+        ("--age-identity", PathBuf::from("/dev/zero")),
     ];
     for (flag, path) in cases {
         let mut cmd = spydar();

@@ -46,6 +46,7 @@ pub struct DecryptArgs {
 
 fn unlock(args: &DecryptArgs) -> Result<BackupKeys, Error> {
     if let Some(key_file) = &args.key_file {
+        super::check_user_file(key_file, super::MAX_PASSWORD_FILE)?;
         let key =
             ios_crypto::load_key(key_file).map_err(|e| Error::input(key_file, e.to_string()))?;
         return BackupKeys::unlock(&args.backup, Secret::DerivedKey(key));

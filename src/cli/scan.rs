@@ -246,6 +246,14 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         None => None,
     };
     let allow = super::load_allow(args.allow.as_deref())?;
+    // Read later, inside the evidence layer: checked here so a FIFO or a
+    // device is one line now and not a hang then.
+    if let Some(k) = &args.key_file {
+        super::check_user_file(k, super::MAX_PASSWORD_FILE)?;
+    }
+    if let Some(k) = &args.age_identity {
+        super::check_user_file(k, super::MAX_PASSWORD_FILE * 16)?;
+    }
     let password = password_from(args.password_file.as_deref(), args.password_env.as_deref())?;
     if !args.quiet && !args.json {
         eprintln!(
