@@ -46,6 +46,7 @@ pub struct DecryptArgs {
 
 fn unlock(args: &DecryptArgs) -> Result<BackupKeys, Error> {
     if let Some(key_file) = &args.key_file {
+        super::check_user_file(key_file, super::MAX_PASSWORD_FILE)?;
         let key =
             ios_crypto::load_key(key_file).map_err(|e| Error::input(key_file, e.to_string()))?;
         return BackupKeys::unlock(&args.backup, Secret::DerivedKey(key));
@@ -82,6 +83,14 @@ pub fn run(args: DecryptArgs) -> Result<u8, Error> {
             &args.backup,
             "this backup is not encrypted (Manifest.plist IsEncrypted is not true); scan it directly",
         ));
+    }
+    // Checked before the slow key derivation, and here too because a plain
+    // copy of the evidence written inside the evidence would alter it.
+    if let Some(out) = &args.output {
+        super::output::check_not_inside(out, &args.backup, "backup")?;
+    }
+    if let Some(key) = &args.save_key {
+        super::output::check_not_inside(key, &args.backup, "backup")?;
     }
     let keys = unlock(&args)?;
     if let Some(path) = &args.save_key {

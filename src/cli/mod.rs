@@ -3,11 +3,13 @@
 
 pub mod decrypt;
 pub mod indicators;
+pub mod output;
 pub mod recheck;
 pub mod scan;
 pub mod update;
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -74,6 +76,7 @@ impl IocArgs {
             update::add_downloaded(&mut set, &dir);
         }
         for path in &self.iocs {
+            check_ioc_path(path)?;
             set.add_path(path)?;
         }
         for s in &set.sources {
@@ -113,12 +116,115 @@ impl FailOn {
     }
 }
 
+/// Largest `--password-file`.
+pub const MAX_PASSWORD_FILE: u64 = 4 << 10;
+/// Largest `--allow` file.
+pub const MAX_ALLOW_FILE: u64 = 16 << 20;
+/// Largest indicator file given with `--iocs` (the same as a downloaded bundle).
+pub const MAX_IOC_FILE: u64 = update::MAX_BUNDLE_BYTES;
+/// Most worker threads `--jobs` starts: more only wait for the same cores,
+/// and each costs a stack (100,000 of them never finish starting).
+pub fn max_jobs() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).max(64)
+}
+
+/// The thread count for `--jobs N`: at least 1, at most [`max_jobs`] (with a
+/// line on stderr saying so).
+pub fn jobs(n: usize) -> usize {
+    let max = max_jobs();
+    if n > max {
+        eprintln!("spydar: --jobs {n} is more than this machine can use; using {max}");
+        return max;
+    }
+    n.max(1)
+}
+
+fn size_words(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{} KiB", n >> 10)
+    }
+}
+
+/// Checks a file the user named: a regular file (after links), at most
+/// `cap` bytes; a device (`/dev/zero`), a FIFO or a folder is an error
+/// naming it, never a read that does not end.
+pub fn check_user_file(path: &Path, cap: u64) -> Result<std::fs::Metadata, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::input(path, "is not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(Error::input(
+            path,
+            format!(
+                "is larger than {}, the limit for this file",
+                size_words(cap)
+            ),
+        ));
+    }
+    Ok(meta)
+}
+
+/// Reads a file the user named (see [`check_user_file`]), at most `cap`
+/// bytes even if it grows meanwhile.
+pub fn read_user_file(path: &Path, cap: u64) -> Result<Vec<u8>, Error> {
+    let meta = check_user_file(path, cap)?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // What was opened decides, not what was checked a moment before.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::input(path, "is not a regular file"));
+    }
+    // Sized up front, so a password is not left behind in reallocations.
+    let mut buf = Vec::with_capacity(meta.len().min(cap) as usize + 1);
+    file.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    if buf.len() as u64 > cap {
+        return Err(Error::input(
+            path,
+            format!(
+                "is larger than {}, the limit for this file",
+                size_words(cap)
+            ),
+        ));
+    }
+    Ok(buf)
+}
+
+/// `--iocs PATH`: a folder (its *.stix2 / *.json files, links not
+/// followed, as the loader reads them) or a regular file, each within
+/// [`MAX_IOC_FILE`].
+fn check_ioc_path(path: &Path) -> Result<(), Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_dir() {
+        return check_user_file(path, MAX_IOC_FILE).map(|_| ());
+    }
+    for e in walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "stix2" || x == "json")
+        })
+    {
+        check_user_file(e.path(), MAX_IOC_FILE)?;
+    }
+    Ok(())
+}
+
 /// The `--allow` file, or an empty list.
 pub fn load_allow(path: Option<&std::path::Path>) -> Result<crate::scan::AllowList, Error> {
     let Some(path) = path else {
         return Ok(crate::scan::AllowList::default());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_user_file(path, MAX_ALLOW_FILE)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::input(path, "is not UTF-8 text"))?;
     crate::scan::AllowList::parse(&text, &path.display().to_string())
         .map_err(|e| Error::input(path, e))
 }

@@ -9,9 +9,11 @@ use clap::Args;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
+use super::output::OutDir;
 use super::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FailOn, IocArgs};
 use crate::artifacts::{ScanOptions, TextSweep};
 use crate::error::Error;
+use crate::evidence::private_tmp::PrivateTempDir;
 use crate::evidence::{InputKind, detect::expand_devices};
 use crate::indicators::Matcher;
 use crate::model::{DeviceScan, ModuleStatus};
@@ -60,7 +62,7 @@ pub struct ScanArgs {
     /// `indicator--ID`, `rule:ID` or `TYPE:VALUE`, `# reason`).
     #[arg(long, value_name = "FILE")]
     pub allow: Option<PathBuf>,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core; at most 4 per core, or 64).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
     /// No progress and no human summary on stderr (errors still go there).
@@ -74,7 +76,9 @@ pub fn password_from(
     env: Option<&str>,
 ) -> Result<Option<Zeroizing<String>>, Error> {
     if let Some(path) = file {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
+        let bytes = Zeroizing::new(super::read_user_file(path, super::MAX_PASSWORD_FILE)?);
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| Error::input(path, "is not UTF-8 text"))?;
         let line = text.lines().next().unwrap_or("");
         return Ok(Some(Zeroizing::new(line.to_string())));
     }
@@ -100,49 +104,9 @@ pub fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
         .map(Zeroizing::new)
 }
 
-/// Refuses an output folder inside any input (evidence is never written to).
-fn check_output(out: &Path, inputs: &[PathBuf], overwrite: bool) -> Result<(), Error> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let out_abs = abs(out);
-    for input in inputs {
-        let canon = input.canonicalize().unwrap_or_else(|_| abs(input));
-        let out_canon = out_abs
-            .ancestors()
-            .find_map(|a| {
-                a.canonicalize()
-                    .ok()
-                    .map(|c| c.join(out_abs.strip_prefix(a).unwrap_or(Path::new(""))))
-            })
-            .unwrap_or_else(|| out_abs.clone());
-        if out_canon.starts_with(&canon) {
-            return Err(Error::input(
-                out,
-                format!(
-                    "is inside the input {}; write reports elsewhere",
-                    input.display()
-                ),
-            ));
-        }
-    }
-    if !overwrite
-        && out.is_dir()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(Error::input(
-            out,
-            "already holds files; choose an empty folder or pass --overwrite",
-        ));
-    }
-    Ok(())
-}
-
 struct Scanned {
     input: PathBuf,
     outcome: Result<Device, Error>,
-    /// Where the sink wrote this input's records before its device id was known.
-    staging: Option<PathBuf>,
 }
 
 struct Device {
@@ -250,27 +214,21 @@ fn scan_one(
     Scanned {
         input: input.to_path_buf(),
         outcome,
-        staging,
     }
 }
 
-/// Moves a device's staged records to `OUTDIR/<id>` and writes the rest.
+/// Writes a device's report into its staging folder (which holds the
+/// records streamed there already), then moves it to `OUTDIR/name`. On any
+/// error the staging folder is removed when `stage` drops.
 fn write_device_dir(
-    out: &Path,
-    id: &str,
-    staging: Option<&Path>,
-    report: &Report,
-    scan: &DeviceScan,
+    out: &OutDir,
+    name: &str,
+    stage: PrivateTempDir,
+    device: &Device,
     rows: Vec<crate::scan::TimelineRow>,
-) -> Result<(), Error> {
-    let dir = out.join(id);
-    if let Some(stage) = staging.filter(|s| s.exists()) {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
-        std::fs::rename(stage, &dir).map_err(|e| Error::io(stage, e))?;
-    }
-    report::write_device(&dir, report, &scan.modules, rows)
+) -> Result<PathBuf, Error> {
+    report::write_device(stage.path(), &device.report, &device.scan.modules, rows)?;
+    out.place(stage, name)
 }
 
 pub fn run(args: ScanArgs) -> Result<u8, Error> {
@@ -279,10 +237,23 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let matcher = Arc::new(Matcher::new(set));
     let load_ms = load_clock.elapsed().as_millis();
     let inputs: Vec<PathBuf> = args.paths.iter().flat_map(|p| expand_devices(p)).collect();
-    if let Some(out) = &args.output {
-        check_output(out, &inputs, args.overwrite)?;
-    }
+    let outdir = match &args.output {
+        Some(out) => {
+            let mut guarded = args.paths.clone();
+            guarded.extend(inputs.iter().cloned());
+            Some(OutDir::check(out, &guarded, args.overwrite)?)
+        }
+        None => None,
+    };
     let allow = super::load_allow(args.allow.as_deref())?;
+    // Read later, inside the evidence layer: checked here so a FIFO or a
+    // device is one line now and not a hang then.
+    if let Some(k) = &args.key_file {
+        super::check_user_file(k, super::MAX_PASSWORD_FILE)?;
+    }
+    if let Some(k) = &args.age_identity {
+        super::check_user_file(k, super::MAX_PASSWORD_FILE * 16)?;
+    }
     let password = password_from(args.password_file.as_deref(), args.password_env.as_deref())?;
     if !args.quiet && !args.json {
         eprintln!(
@@ -295,61 +266,66 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.jobs {
-        pool = pool.num_threads(n.max(1));
+        pool = pool.num_threads(super::jobs(n));
     }
     let pool = pool
         .build()
         .map_err(|e| Error::input("--jobs", e.to_string()))?;
     let multi = indicatif::MultiProgress::new();
-    // Records are staged per input under OUTDIR until the device id is known.
-    let staging = |n: usize| {
-        args.output
-            .as_ref()
-            .map(|o| o.join(format!(".spydar-partial-{n}")))
-    };
+    // Records are staged per input in a fresh private folder under OUTDIR
+    // until the device's name is known; it goes away on every path.
+    let mut stages: Vec<Option<PrivateTempDir>> = Vec::new();
+    if let Some(out) = &outdir {
+        out.create()?;
+        for _ in &inputs {
+            stages.push(Some(out.stage()?));
+        }
+    } else {
+        stages.resize_with(inputs.len(), || None);
+    }
+    let stage_paths: Vec<Option<PathBuf>> = stages
+        .iter()
+        .map(|s| s.as_ref().map(|d| d.path().to_path_buf()))
+        .collect();
     let scanned: Vec<Scanned> = pool.install(|| {
         inputs
             .par_iter()
-            .enumerate()
-            .map(|(n, i)| scan_one(i, &args, &matcher, &password, &multi, &allow, staging(n)))
+            .zip(stage_paths.par_iter())
+            .map(|(i, stage)| {
+                scan_one(i, &args, &matcher, &password, &multi, &allow, stage.clone())
+            })
             .collect()
     });
 
     let mut summaries = Vec::new();
     let mut reports: Vec<Report> = Vec::new();
-    let mut used_ids: Vec<String> = Vec::new();
+    let mut used_names: Vec<String> = Vec::new();
+    let mut written: Vec<PathBuf> = Vec::new();
     let mut failed_inputs = 0;
     let mut module_errors = 0;
-    let mut write_error = None;
-    for s in scanned {
+    let mut write_errors = 0;
+    let human = !args.quiet && !args.json;
+    for (s, stage) in scanned.into_iter().zip(stages) {
         let device = match s.outcome {
             Err(e) => {
                 eprintln!("spydar: {e}");
                 failed_inputs += 1;
                 summaries.push(DeviceSummary::failed(&s.input, e.to_string()));
-                if let Some(stage) = &s.staging {
-                    let _ = std::fs::remove_dir_all(stage);
-                }
                 continue;
             }
             Ok(device) => device,
         };
+        let mut device = device;
         let report = &device.report;
-        let mut id = report.device_id();
-        let base = id.clone();
-        let mut n = 2;
-        while used_ids.contains(&id) {
-            id = format!("{base}-{n}");
-            n += 1;
-        }
-        used_ids.push(id.clone());
+        let name = report::unique_name(&report.device_id(), &used_names);
+        used_names.push(name.clone());
         let failed_modules: Vec<_> = report
             .modules
             .iter()
             .filter(|m| m.status == ModuleStatus::Error)
             .collect();
         module_errors += failed_modules.len();
-        if !args.quiet && !args.json {
+        if human {
             eprint!("{}", report::text::summary(report));
         } else {
             for m in failed_modules {
@@ -361,47 +337,59 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
                 );
             }
         }
-        summaries.push(DeviceSummary::of(report, &id));
-        let Device {
-            report,
-            scan,
-            streamed_rows,
-        } = device;
-        if let Some(out) = &args.output
-            && let Err(e) = write_device_dir(
-                out,
-                &id,
-                s.staging.as_deref(),
-                &report,
-                &scan,
-                streamed_rows,
-            )
-        {
-            write_error = Some(e);
+        let mut summary = DeviceSummary::of(report, &name);
+        if let (Some(out), Some(stage)) = (&outdir, stage) {
+            let rows = std::mem::take(&mut device.streamed_rows);
+            match write_device_dir(out, &name, stage, &device, rows) {
+                Ok(dir) => written.push(dir),
+                Err(e) => {
+                    eprintln!("spydar: report for {} not written: {e}", s.input.display());
+                    write_errors += 1;
+                    summary.report = None;
+                    summary.error = Some(format!("report not written: {e}"));
+                }
+            }
+        } else {
+            summary.report = None;
         }
-        reports.push(report);
+        summaries.push(summary);
+        reports.push(device.report);
     }
-    if let Some(out) = &args.output {
-        report::write_run(out, &summaries)?;
-        if !args.quiet && !args.json {
-            eprintln!("reports written to {}", out.display());
+    if let Some(out) = &outdir {
+        match report::write_run(&out.path, &summaries) {
+            Ok(files) => written.extend(files),
+            Err(e) => {
+                eprintln!("spydar: {e}");
+                write_errors += 1;
+            }
         }
-    }
-    if let Some(e) = write_error {
-        return Err(e);
+        if human {
+            for w in &written {
+                eprintln!("written: {}", w.display());
+            }
+            if written.is_empty() {
+                eprintln!("nothing written to {}", out.path.display());
+            }
+        }
     }
     if args.json {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        let written = if reports.len() == 1 && failed_inputs == 0 {
+        let printed = if reports.len() == 1 && failed_inputs == 0 {
             serde_json::to_writer_pretty(&mut lock, &reports[0])
         } else {
             serde_json::to_writer_pretty(&mut lock, &report::run_summary(summaries.clone()))
         };
-        written.map_err(|e| Error::io("stdout", e.into()))?;
+        printed.map_err(|e| Error::io("stdout", e.into()))?;
         println!();
     }
-    if reports.is_empty() || (args.strict && (failed_inputs > 0 || module_errors > 0)) {
+    let nothing_read = reports
+        .iter()
+        .any(|r| r.summary.verdict == report::Verdict::NothingRead);
+    if reports.is_empty()
+        || write_errors > 0
+        || (args.strict && (failed_inputs > 0 || module_errors > 0 || nothing_read))
+    {
         return Ok(EXIT_ERROR);
     }
     let hit = args

@@ -34,6 +34,16 @@ pub const MAX_BUNDLE_BYTES: u64 = 64 << 20;
 pub const MAX_INDEX_BYTES: u64 = 4 << 20;
 /// Most index entries considered.
 pub const MAX_ENTRIES: usize = 1000;
+/// Most indicator objects in one bundle (the largest published set,
+/// stalkerware, has a few thousand).
+pub const MAX_BUNDLE_INDICATORS: usize = 200_000;
+/// Longest STIX pattern accepted, in bytes (published ones are under 1 KB).
+pub const MAX_PATTERN_BYTES: usize = 16 << 10;
+/// Most comparisons joined by OR/AND in one pattern (published ones have one).
+pub const MAX_PATTERN_TERMS: usize = 100;
+/// Most redirects followed for one download; each hop is checked like the
+/// first URL.
+pub const MAX_REDIRECTS: usize = 5;
 
 #[derive(Args, Clone)]
 pub struct UpdateArgs {
@@ -153,15 +163,64 @@ pub fn add_downloaded(set: &mut IndicatorSet, dir: &Path) {
     }
 }
 
-fn read_capped_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let meta = std::fs::metadata(path)?;
-    if meta.len() > MAX_BUNDLE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MB",
-            MAX_BUNDLE_BYTES >> 20
-        )));
+fn read_capped_file(path: &Path) -> Result<Vec<u8>, String> {
+    super::read_user_file(path, MAX_BUNDLE_BYTES).map_err(|e| {
+        e.to_string()
+            .trim_start_matches(&format!("{}: ", path.display()))
+            .to_string()
+    })
+}
+
+#[derive(Deserialize)]
+struct LimitBundle {
+    #[serde(default)]
+    objects: Vec<LimitObject>,
+}
+
+#[derive(Deserialize)]
+struct LimitObject {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    pattern: Option<serde_json::Value>,
+}
+
+/// The documented limits a downloaded bundle must keep before the loader
+/// sees it: indicator count, pattern length, comparisons per pattern.
+pub fn check_bundle_limits(bytes: &[u8]) -> Result<(), String> {
+    // Only the pattern strings are kept; anything else in the bundle is skipped.
+    let Ok(bundle) = serde_json::from_slice::<LimitBundle>(bytes) else {
+        return Ok(()); // not a bundle: the loader says why
+    };
+    let indicators: Vec<&LimitObject> = bundle
+        .objects
+        .iter()
+        .filter(|o| o.kind == "indicator")
+        .collect();
+    if indicators.len() > MAX_BUNDLE_INDICATORS {
+        return Err(format!(
+            "{} indicators, more than the {MAX_BUNDLE_INDICATORS} spydar accepts in one bundle",
+            indicators.len()
+        ));
     }
-    std::fs::read(path)
+    for o in indicators {
+        let Some(serde_json::Value::String(p)) = &o.pattern else {
+            continue;
+        };
+        if p.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "a pattern of {} bytes, longer than the {MAX_PATTERN_BYTES} spydar accepts",
+                p.len()
+            ));
+        }
+        let terms = 1 + p.matches(" OR ").count() + p.matches(" AND ").count();
+        if terms > MAX_PATTERN_TERMS {
+            return Err(format!(
+                "a pattern of {terms} comparisons, more than the {MAX_PATTERN_TERMS} spydar accepts"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One entry of mvt-indicators' `indicators.yaml`.
@@ -342,8 +401,13 @@ pub fn file_name(raw: &str) -> String {
         s.remove(0);
     }
     if s.len() > 200 {
-        // Keep the end, which carries the extension; ASCII so any cut is a boundary.
-        s = s[s.len() - 200..].to_string();
+        // Keep the end, which carries the extension (cut on a character
+        // boundary, though the mapping above leaves only ASCII).
+        let mut start = s.len() - 200;
+        while !s.is_char_boundary(start) {
+            start += 1;
+        }
+        s = s.split_off(start);
     }
     if s.is_empty() {
         s.push_str("bundle");
@@ -371,9 +435,13 @@ fn agent(timeout: u64) -> ureq::Agent {
         .into()
 }
 
-/// GETs `url` into memory, at most `cap` bytes. Errors are one line.
+/// GETs `url` into memory, at most `cap` bytes. Redirects are followed by
+/// hand, at most [`MAX_REDIRECTS`], each new URL checked as the first was
+/// (plain http only to this machine), and never from https down to http.
+/// Errors are one line.
 fn fetch(agent: &ureq::Agent, url: &str, cap: u64, timeout: u64) -> Result<Vec<u8>, String> {
-    check_url(url)?;
+    let mut current = check_url(url)?;
+    let https = current.scheme() == "https";
     let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let describe = |e: ureq::Error| match e {
         ureq::Error::StatusCode(code) => format!("HTTP status {code}"),
@@ -384,20 +452,41 @@ fn fetch(agent: &ureq::Agent, url: &str, cap: u64, timeout: u64) -> Result<Vec<u
         ureq::Error::RequireHttpsOnly(_) => "redirected to plain http; refused".to_string(),
         other => one_line(other.to_string()),
     };
-    // An https download may not be redirected to plain http.
-    let https = url.starts_with("https://");
-    let mut resp = agent
-        .get(url)
-        .config()
-        .https_only(https)
-        .build()
-        .call()
-        .map_err(describe)?;
-    resp.body_mut()
-        .with_config()
-        .limit(cap)
-        .read_to_vec()
-        .map_err(describe)
+    for _ in 0..=MAX_REDIRECTS {
+        let mut resp = agent
+            .get(current.as_str())
+            .config()
+            .https_only(https)
+            .max_redirects(0)
+            .build()
+            .call()
+            .map_err(describe)?;
+        if resp.status().is_redirection() {
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    format!("HTTP status {} without a Location", resp.status().as_u16())
+                })?;
+            let next = current
+                .join(location)
+                .map_err(|e| format!("redirected to {location:?}, not a URL ({e}); refused"))?;
+            let next = check_url(next.as_str()).map_err(|e| format!("redirected: {e}; refused"))?;
+            if https && next.scheme() != "https" {
+                return Err(format!("redirected from https to {next}; refused"));
+            }
+            current = next;
+            continue;
+        }
+        return resp
+            .body_mut()
+            .with_config()
+            .limit(cap)
+            .read_to_vec()
+            .map_err(describe);
+    }
+    Err(format!("more than {MAX_REDIRECTS} redirects; refused"))
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file in `dir`.
@@ -468,6 +557,7 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
     let (mut ok, mut failed, mut indicators) = (0usize, 0usize, 0usize);
     for p in &planned {
         let result = fetch(&agent, &p.url, MAX_BUNDLE_BYTES, args.timeout).and_then(|bytes| {
+            check_bundle_limits(&bytes).map_err(|e| format!("{e}; not kept"))?;
             let mut check = IndicatorSet::default();
             match check.add_bytes(&p.url, &bytes) {
                 Ok(0) => Err("no indicator spydar can use; not kept".to_string()),
@@ -652,5 +742,8 @@ indicators:
         assert!(is_plain_file_name(&file_name("a/ü/../b.stix2")));
         assert!(!is_plain_file_name("../b.stix2"));
         assert!(!is_plain_file_name("a/b.stix2"));
+        let long = file_name(&format!("{}/b.stix2", "é€".repeat(150)));
+        assert!(long.len() <= 206 && long.ends_with("_b.stix2"), "{long}");
+        assert!(is_plain_file_name(&long));
     }
 }

@@ -29,9 +29,14 @@ impl PrivateTempDir {
 
     /// Creates the folder inside `base`.
     pub fn new_in(base: &Path) -> std::io::Result<Self> {
+        Self::new_named_in(base, PREFIX)
+    }
+
+    /// Creates the folder inside `base`, its name starting with `prefix`.
+    pub fn new_named_in(base: &Path, prefix: &str) -> std::io::Result<Self> {
         install_signal_cleanup();
         let mut builder = tempfile::Builder::new();
-        builder.prefix(PREFIX);
+        builder.prefix(prefix);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

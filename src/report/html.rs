@@ -25,7 +25,7 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .verdict{padding:1rem 1.2rem;border-radius:.5rem;margin:1rem 0;font-size:1.05rem}
-.detected{background:#fde8e8;border:2px solid #c81e1e}.warnings{background:#fdf6e3;border:2px solid #c27803}.no-findings{background:#eef6ee;border:2px solid #3f7f3f}
+.detected{background:#fde8e8;border:2px solid #c81e1e}.warnings{background:#fdf6e3;border:2px solid #c27803}.no-findings{background:#eef6ee;border:2px solid #3f7f3f}.nothing-read{background:#f3f4f6;border:2px solid #b45309}
 table{border-collapse:collapse;width:100%;font-size:.9rem;table-layout:fixed}th,td{border-bottom:1px solid #e5e5e5;text-align:left;padding:.35rem .5rem;vertical-align:top;overflow-wrap:anywhere}
 table.kv th{width:12rem}col.lvl{width:8rem}col.time{width:11rem}col.ind{width:30%}
 th{background:#f6f6f6}td.v,.mono{font-family:ui-monospace,Menlo,monospace}
@@ -40,6 +40,10 @@ fn verdict_text(v: Verdict) -> (&'static str, &'static str) {
             "No known spyware indicator matched, but some things need an expert's look",
         ),
         Verdict::NoFindings => ("no-findings", "No known spyware indicator was found"),
+        Verdict::NothingRead => (
+            "nothing-read",
+            "Nothing could be read from this input; this is not a clean result",
+        ),
     }
 }
 
@@ -211,7 +215,7 @@ pub fn render_index(devices: &[DeviceSummary]) -> String {
                     "<span class=\"lvl-{}\">{text}</span>",
                     if class == "detected" {
                         Level::Detected.as_str()
-                    } else if class == "warnings" {
+                    } else if class == "warnings" || class == "nothing-read" {
                         "warning"
                     } else {
                         "info"

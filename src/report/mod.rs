@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::indicators::IndicatorSet;
 use crate::model::{DeviceInfo, Level, ModuleOutput, ModuleStatus, Platform};
@@ -21,6 +22,11 @@ pub const CLEAN_RESULT_NOTE: &str = "No published indicator of compromise was fo
 This is not proof that the device is clean: indicators cover only known, published campaigns; \
 a backup or archive holds only part of what is on a phone; and spyware can erase its traces. \
 Check the list of modules that could not be read, and re-check later with newer indicators (spydar recheck).";
+
+/// What `nothing-read` means, in the words every output uses.
+pub const NOTHING_READ_NOTE: &str = "Nothing could be read from this input; this is not a clean result. \
+No module found data it could read (each is missing or failed, see the list of modules). \
+Check that the input is complete and of the kind spydar detected (--kind forces one), and that a password, if any, is right.";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tool {
@@ -83,6 +89,9 @@ pub enum Verdict {
     Detected,
     Warnings,
     NoFindings,
+    /// No module could read anything (every one missing or failed, no
+    /// record): never a clean result.
+    NothingRead,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -110,6 +119,10 @@ pub struct Report {
     /// Input-level problems (truncated archive, refused member names).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// When `spydar recheck` last matched the saved records again; `scan`
+    /// keeps the times of the original scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rechecked: Option<jiff::Timestamp>,
 }
 
 impl Report {
@@ -128,10 +141,14 @@ impl Report {
             count(Level::Warning),
             count(Level::Info),
         );
+        let nothing_read = modules.iter().all(|m| m.status != ModuleStatus::Ok)
+            && modules.iter().all(|m| m.record_count() == 0);
         let verdict = if detected > 0 {
             Verdict::Detected
         } else if warning > 0 {
             Verdict::Warnings
+        } else if nothing_read {
+            Verdict::NothingRead
         } else {
             Verdict::NoFindings
         };
@@ -148,6 +165,7 @@ impl Report {
                 "No published indicator matched, but heuristics raised warnings that need an expert's look. {CLEAN_RESULT_NOTE}"
             ),
             Verdict::NoFindings => CLEAN_RESULT_NOTE.to_string(),
+            Verdict::NothingRead => NOTHING_READ_NOTE.to_string(),
         };
         if !unreadable.is_empty() {
             note.push_str(&format!(" Not read: {}.", unreadable.join(", ")));
@@ -182,6 +200,7 @@ impl Report {
                 note,
             },
             notes,
+            rechecked: None,
         }
     }
 
@@ -195,8 +214,18 @@ impl Report {
     }
 }
 
+/// Longest device folder name, in bytes (file systems allow 255; a margin
+/// leaves room for a `-N` suffix and the temporary names beside it).
+pub const MAX_DEVICE_DIR_BYTES: usize = 100;
+
+/// Names spydar writes at the top of OUTDIR besides the device folders.
+pub const RUN_FILES: [&str; 2] = ["summary.json", "index.html"];
+
 /// `<device-id>`: the device identifier where known, else a name derived
-/// from the input path; only characters safe in a folder name.
+/// from the input path; only `[A-Za-z0-9._-]`, no leading or trailing dot,
+/// never `summary.json` or `index.html`, at most [`MAX_DEVICE_DIR_BYTES`]
+/// (a longer one is cut and ends in a short hash of the whole id, so two
+/// long ids stay apart).
 pub fn device_id(device: &DeviceInfo) -> String {
     let raw = device.identifier.clone().unwrap_or_else(|| {
         Path::new(&device.input_path)
@@ -204,6 +233,11 @@ pub fn device_id(device: &DeviceInfo) -> String {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "device".into())
     });
+    folder_name(&raw)
+}
+
+/// `raw` made safe as one folder name (see [`device_id`]).
+pub fn folder_name(raw: &str) -> String {
     let id: String = raw
         .chars()
         .map(|c| {
@@ -214,8 +248,77 @@ pub fn device_id(device: &DeviceInfo) -> String {
             }
         })
         .collect();
-    let id = id.trim_matches('.').to_string();
-    if id.is_empty() { "device".into() } else { id }
+    let id = id.trim_matches('.');
+    let mut id = if id.is_empty() {
+        "device".to_string()
+    } else {
+        id.to_string()
+    };
+    if RUN_FILES.iter().any(|f| f.eq_ignore_ascii_case(&id)) {
+        id.push_str("-device");
+    }
+    bounded(&id, raw, MAX_DEVICE_DIR_BYTES)
+}
+
+/// `name` if it fits in `max` bytes, else its longest prefix (cut on a
+/// character boundary) that fits with `-` and 8 hex digits of the SHA-256
+/// of `whole`.
+pub fn bounded(name: &str, whole: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let hash = hex::encode(&sha2::Sha256::digest(whole.as_bytes())[..4]);
+    let mut cut = max.saturating_sub(hash.len() + 1);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = name[..cut].trim_end_matches('.');
+    format!("{head}-{hash}")
+}
+
+/// A name for a device folder that no earlier device (compared without
+/// regard to case, as macOS and Windows do) and no `taken` name uses:
+/// `base`, else `base-2`, `base-3`...
+pub fn unique_name(base: &str, taken: &[String]) -> String {
+    let used = |n: &str| taken.iter().any(|t| t.eq_ignore_ascii_case(n));
+    if !used(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| {
+            let suffix = format!("-{n}");
+            let head = bounded(base, base, MAX_DEVICE_DIR_BYTES - suffix.len());
+            format!("{head}{suffix}")
+        })
+        .find(|c| !used(c))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// The file spydar leaves in every device folder it writes. Only a folder
+/// holding it (a regular file, with this content's `tool`) is ever replaced
+/// by `scan --overwrite`.
+pub const MARKER: &str = ".spydar-report";
+pub const MARKER_SCHEMA: &str = "spydar.folder/1";
+
+#[derive(Serialize, Deserialize)]
+struct Marker {
+    schema: String,
+    tool: String,
+    version: String,
+}
+
+/// Whether `dir` is a real folder (not a link) that spydar wrote: it holds
+/// spydar's marker as a regular file.
+pub fn is_spydar_folder(dir: &Path) -> bool {
+    let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    let marker = dir.join(MARKER);
+    let regular = std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file() && m.len() < 4096);
+    is_dir
+        && regular
+        && std::fs::read(&marker)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Marker>(&b).ok())
+            .is_some_and(|m| m.tool == "spydar" && m.schema.starts_with("spydar.folder/"))
 }
 
 /// One line of `summary.json` per device.
@@ -287,74 +390,158 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::error::Error + '
     move |e| crate::error::Error::io(path, e)
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> crate::error::Result<()> {
-    let file = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = std::io::BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut w, value)
-        .map_err(|e| crate::error::Error::io(path, e.into()))?;
-    w.write_all(b"\n").map_err(io_err(path))?;
-    w.flush().map_err(io_err(path))
+/// Writes `dir/name` through a temporary file in `dir` renamed over it, so
+/// a reader never sees half a file and a link planted at `dir/name` is never
+/// written through. Refuses a target that is a link or not a regular file.
+pub fn write_file(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> crate::error::Result<()> {
+    let target = dir.join(name);
+    if let Ok(meta) = std::fs::symlink_metadata(&target)
+        && !meta.is_file()
+    {
+        return Err(crate::error::Error::input(
+            &target,
+            if meta.file_type().is_symlink() {
+                "is a link; spydar does not write through links (remove it)"
+            } else {
+                "exists and is not a regular file; spydar does not replace it"
+            },
+        ));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".spydar-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    let mut w = std::io::BufWriter::new(tmp);
+    fill(&mut w).map_err(io_err(&target))?;
+    let tmp = w
+        .into_inner()
+        .map_err(|e| crate::error::Error::io(&target, e.into_error()))?;
+    tmp.persist(&target)
+        .map_err(|e| crate::error::Error::io(&target, e.error))?;
+    Ok(())
 }
 
-/// CSV field quoting (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> crate::error::Result<()> {
+    write_file(dir, name, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab,
+/// carriage return first) gets a leading `'`, as OWASP advises: device text
+/// is attacker-controlled.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
     } else {
-        s.to_string()
+        s.into()
     }
 }
 
-/// Writes `timeline.csv`: every timestamped record, sorted by time.
-pub fn write_timeline(path: &Path, mut rows: Vec<TimelineRow>) -> crate::error::Result<()> {
+/// Writes `timeline.csv` (in `dir`): every timestamped record, sorted by time.
+pub fn write_timeline(dir: &Path, mut rows: Vec<TimelineRow>) -> crate::error::Result<()> {
     rows.sort();
-    let file = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "time,module,event,description").map_err(io_err(path))?;
-    for r in rows {
-        writeln!(
-            w,
-            "{},{},{},{}",
-            r.time,
-            csv_field(&r.module),
-            csv_field(&r.event),
-            csv_field(&r.description)
-        )
-        .map_err(io_err(path))?;
+    write_file(dir, "timeline.csv", |w| {
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(w);
+        csv.write_record(["time", "module", "event", "description"])?;
+        for r in rows {
+            let time = r.time.to_string();
+            let cells = [
+                csv_cell(&time),
+                csv_cell(&r.module),
+                csv_cell(&r.event),
+                csv_cell(&r.description),
+            ];
+            csv.write_record(cells.iter().map(|c| c.as_bytes()))?;
+        }
+        csv.flush()
+    })
+}
+
+/// Whether `name` may name a records file: `[A-Za-z0-9_.-]`, not starting
+/// with a dot (so neither `..` nor a hidden file), at most 100 bytes.
+pub fn is_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// A real folder at `dir` (created if absent); a link there is refused.
+fn real_dir(dir: &Path) -> crate::error::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(crate::error::Error::input(
+            dir,
+            "is a link or a file, not a folder; spydar does not write through it",
+        )),
+        Err(_) => std::fs::create_dir_all(dir).map_err(io_err(dir)),
     }
-    w.flush().map_err(io_err(path))
 }
 
 /// Writes `records/<module>.jsonl`, one record per line.
 pub fn write_records(dir: &Path, modules: &[ModuleOutput]) -> crate::error::Result<()> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    real_dir(dir)?;
     for m in modules.iter().filter(|m| !m.records.is_empty()) {
-        let path = dir.join(format!("{}.jsonl", m.name));
-        let file = std::fs::File::create(&path).map_err(io_err(&path))?;
-        let mut w = std::io::BufWriter::new(file);
-        for r in &m.records {
-            serde_json::to_writer(&mut w, r)
-                .map_err(|e| crate::error::Error::io(&path, e.into()))?;
-            w.write_all(b"\n").map_err(io_err(&path))?;
+        if !is_module_name(&m.name) {
+            return Err(crate::error::Error::input(
+                dir,
+                format!("module name {:?} is not a plain file name", m.name),
+            ));
         }
-        w.flush().map_err(io_err(&path))?;
+        write_file(dir, &format!("{}.jsonl", m.name), |w| {
+            for r in &m.records {
+                serde_json::to_writer(&mut *w, r)?;
+                w.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }
 
-/// Writes one device's folder: report.json, report.html, timeline.csv, and
-/// records/ for the records still held in `modules` (a `StreamingSink` has
-/// written the others there already; `streamed_rows` are their timeline).
+/// Writes report.json, report.html, timeline.csv and the marker into `dir`
+/// (an existing real folder), each through a temporary file.
+pub fn write_reports(
+    dir: &Path,
+    report: &Report,
+    rows: Vec<TimelineRow>,
+) -> crate::error::Result<()> {
+    real_dir(dir)?;
+    write_json(
+        dir,
+        MARKER,
+        &Marker {
+            schema: MARKER_SCHEMA.into(),
+            tool: "spydar".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+    )?;
+    write_json(dir, "report.json", report)?;
+    let html = html::render(report);
+    write_file(dir, "report.html", |w| w.write_all(html.as_bytes()))?;
+    write_timeline(dir, rows)
+}
+
+/// Writes one device's folder: report.json, report.html, timeline.csv, the
+/// marker, and records/ for the records still held in `modules` (a
+/// `StreamingSink` has written the others there already; `streamed_rows`
+/// are their timeline).
 pub fn write_device(
     dir: &Path,
     report: &Report,
     modules: &[ModuleOutput],
     streamed_rows: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    write_json(&dir.join("report.json"), report)?;
-    let html_path = dir.join("report.html");
-    std::fs::write(&html_path, html::render(report)).map_err(io_err(&html_path))?;
     let mut rows = streamed_rows;
     rows.extend(
         modules
@@ -362,28 +549,58 @@ pub fn write_device(
             .flat_map(|m| m.records.iter())
             .filter_map(TimelineRow::of),
     );
-    write_timeline(&dir.join("timeline.csv"), rows)?;
+    write_reports(dir, report, rows)?;
     write_records(&dir.join("records"), modules)
 }
 
-/// Writes summary.json (and index.html when there are several devices).
-pub fn write_run(out: &Path, devices: &[DeviceSummary]) -> crate::error::Result<PathBuf> {
-    std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let summary = RunSummary {
-        schema: SUMMARY_SCHEMA.into(),
-        tool: Tool {
-            name: "spydar".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        devices: devices.to_vec(),
+/// Whether an existing `OUTDIR/summary.json` or `index.html` is one spydar
+/// wrote (so `--overwrite` may replace it).
+pub fn is_spydar_run_file(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return true; // absent: nothing to replace
     };
-    let path = out.join("summary.json");
-    write_json(&path, &summary)?;
-    if devices.len() > 1 {
-        let index = out.join("index.html");
-        std::fs::write(&index, html::render_index(devices)).map_err(io_err(&index))?;
+    if !meta.is_file() || meta.len() > 1 << 30 {
+        return false;
     }
-    Ok(path)
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| {
+            v["schema"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("spydar.summary/"))
+        })
+    } else {
+        bytes.starts_with(b"<!DOCTYPE html>")
+            && memchr::memmem::find(&bytes, b"<title>spydar: ").is_some()
+    }
+}
+
+/// Writes summary.json (and index.html when there are several devices);
+/// returns the paths written. A file of that name that spydar did not write
+/// (or a link) is refused, never replaced.
+pub fn write_run(out: &Path, devices: &[DeviceSummary]) -> crate::error::Result<Vec<PathBuf>> {
+    real_dir(out)?;
+    let mut names = vec!["summary.json"];
+    if devices.len() > 1 {
+        names.push("index.html");
+    }
+    for name in &names {
+        let path = out.join(name);
+        if !is_spydar_run_file(&path) {
+            return Err(crate::error::Error::input(
+                &path,
+                "exists and was not written by spydar (or is a link); refusing to replace it",
+            ));
+        }
+    }
+    write_json(out, "summary.json", &run_summary(devices.to_vec()))?;
+    if devices.len() > 1 {
+        let index = html::render_index(devices);
+        write_file(out, "index.html", |w| w.write_all(index.as_bytes()))?;
+    }
+    Ok(names.iter().map(|n| out.join(n)).collect())
 }
 
 pub fn run_summary(devices: Vec<DeviceSummary>) -> RunSummary {

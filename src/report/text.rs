@@ -8,7 +8,22 @@ use crate::model::ModuleStatus;
 /// Most findings listed per device before "and N more".
 const MAX_LISTED: usize = 25;
 
+/// Device text printed on a terminal: control characters (escape
+/// sequences could rewrite the screen) shown as `?`, newlines kept.
+fn printable(s: String) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\n') {
+        return s;
+    }
+    s.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
 pub fn summary(r: &Report) -> String {
+    printable(summary_text(r))
+}
+
+fn summary_text(r: &Report) -> String {
     let mut s = String::new();
     let d = &r.device;
     let who = d
@@ -61,6 +76,7 @@ pub fn summary(r: &Report) -> String {
         Verdict::Detected => "DETECTED",
         Verdict::Warnings => "WARNINGS",
         Verdict::NoFindings => "NO FINDINGS",
+        Verdict::NothingRead => "NOTHING READ",
     };
     let _ = writeln!(
         s,
@@ -68,4 +84,12 @@ pub fn summary(r: &Report) -> String {
         r.summary.detected, r.summary.warning, r.summary.info, r.summary.note
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_from_the_device_are_not_printed() {
+        assert_eq!(super::printable("a\u{1b}[2Jb\tc\nd".into()), "a?[2Jb?c\nd");
+    }
 }
