@@ -75,6 +75,11 @@ pub struct ModuleInfo {
     pub records: usize,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// Earliest and latest record time of this module (for the HTML timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<jiff::Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +157,7 @@ impl Report {
         if !unreadable.is_empty() {
             note.push_str(&format!(" Not read: {}.", unreadable.join(", ")));
         }
-        Report {
+        let mut report = Report {
             schema: REPORT_SCHEMA.to_string(),
             tool: Tool {
                 name: "spydar".into(),
@@ -170,6 +175,8 @@ impl Report {
                     records: m.record_count(),
                     error: m.error.clone(),
                     duration_ms: m.duration_ms,
+                    first: None,
+                    last: None,
                 })
                 .collect(),
             findings,
@@ -182,7 +189,13 @@ impl Report {
                 note,
             },
             notes,
-        }
+        };
+        report.widen_spans(modules.iter().flat_map(|m| {
+            m.records
+                .iter()
+                .filter_map(|r| Some((m.name.as_str(), r.timestamp?)))
+        }));
+        report
     }
 
     /// Whether any finding is at or above `level`.
@@ -192,6 +205,17 @@ impl Report {
 
     pub fn device_id(&self) -> String {
         device_id(&self.device)
+    }
+
+    /// Widens each module's `first`/`last` record time to cover `times`
+    /// (module name, time): records a `RecordSink` took before the report.
+    pub fn widen_spans<'a>(&mut self, times: impl IntoIterator<Item = (&'a str, jiff::Timestamp)>) {
+        for (module, t) in times {
+            if let Some(m) = self.modules.iter_mut().find(|m| m.name == module) {
+                m.first = Some(m.first.map_or(t, |f| f.min(t)));
+                m.last = Some(m.last.map_or(t, |l| l.max(t)));
+            }
+        }
     }
 }
 
@@ -352,9 +376,6 @@ pub fn write_device(
     streamed_rows: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    write_json(&dir.join("report.json"), report)?;
-    let html_path = dir.join("report.html");
-    std::fs::write(&html_path, html::render(report)).map_err(io_err(&html_path))?;
     let mut rows = streamed_rows;
     rows.extend(
         modules
@@ -362,6 +383,9 @@ pub fn write_device(
             .flat_map(|m| m.records.iter())
             .filter_map(TimelineRow::of),
     );
+    write_json(&dir.join("report.json"), report)?;
+    let html_path = dir.join("report.html");
+    std::fs::write(&html_path, html::render(report)).map_err(io_err(&html_path))?;
     write_timeline(&dir.join("timeline.csv"), rows)?;
     write_records(&dir.join("records"), modules)
 }
