@@ -459,6 +459,7 @@ fn scanned(plant: bool, dir: &Path) -> (serde_json::Value, PathBuf) {
     .unwrap();
     let out = dir.join("out");
     let (_, report) = common::scan(&input, &out, &[]);
+    spans_match_the_timeline(&report, &out);
     let html = walkdir::WalkDir::new(&out)
         .into_iter()
         .filter_map(Result::ok)
@@ -466,6 +467,36 @@ fn scanned(plant: bool, dir: &Path) -> (serde_json::Value, PathBuf) {
         .expect("report.html written")
         .into_path();
     (report, html)
+}
+
+/// Each module's `first`/`last` in report.json (what the timeline picture
+/// draws) are the earliest and latest times of its rows in timeline.csv.
+fn spans_match_the_timeline(report: &serde_json::Value, out: &Path) {
+    let csv = walkdir::WalkDir::new(out)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "timeline.csv")
+        .expect("timeline.csv written");
+    let csv = std::fs::read_to_string(csv.path()).unwrap();
+    let mut spans: BTreeMap<String, (jiff::Timestamp, jiff::Timestamp)> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let mut cols = line.splitn(3, ',');
+        let (time, module) = (ts(cols.next().unwrap()), cols.next().unwrap());
+        let e = spans.entry(module.to_string()).or_insert((time, time));
+        e.0 = e.0.min(time);
+        e.1 = e.1.max(time);
+    }
+    assert!(!spans.is_empty());
+    for m in report["modules"].as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        match spans.get(name) {
+            Some((first, last)) => {
+                assert_eq!(m["first"].as_str().map(ts), Some(*first), "{name} first");
+                assert_eq!(m["last"].as_str().map(ts), Some(*last), "{name} last");
+            }
+            None => assert!(m.get("first").is_none(), "{name} has a span but no rows"),
+        }
+    }
 }
 
 fn screenshot(bin: &Path, page: &Path, png: &Path) {

@@ -64,6 +64,14 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 struct VerdictView {
     /// detected | warnings | no-findings | nothing-read
     kind: &'static str,
@@ -374,9 +382,7 @@ fn timeline(r: &Report, findings: &[FindingView]) -> Timeline {
 struct ReportPage<'a> {
     title: String,
     verdict: VerdictView,
-    detected: usize,
-    warning: usize,
-    info: usize,
+    counts: String,
     note: &'a str,
     help: [(&'static str, &'static str, &'static str); 2],
     device: Vec<(String, String)>,
@@ -465,9 +471,12 @@ pub fn render(r: &Report) -> String {
     let page = ReportPage {
         title,
         verdict: verdict_view(r),
-        detected: r.summary.detected,
-        warning: r.summary.warning,
-        info: r.summary.info,
+        counts: format!(
+            "{} detected · {} · {}",
+            r.summary.detected,
+            plural(r.summary.warning, "warning"),
+            plural(r.summary.info, "note")
+        ),
         note: &r.summary.note,
         help: HELP,
         device: device
