@@ -195,7 +195,7 @@ fn scan_one(
             finished: jiff::Timestamp::now(),
             duration_ms: clock.elapsed().as_millis() as u64,
         };
-        let report = Report::new(
+        let mut report = Report::new(
             scan.device.clone(),
             &scan.modules,
             findings,
@@ -204,6 +204,7 @@ fn scan_one(
             IndicatorsInfo::from_set(matcher.set()),
             times,
         );
+        report.widen_spans(streamed_rows.iter().map(|r| (&*r.module, r.time)));
         Device {
             report,
             scan,

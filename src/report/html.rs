@@ -1,260 +1,588 @@
-//! One self-contained HTML page per device: no external assets, works
-//! offline, every string escaped (device data and indicator names are
-//! attacker-controlled).
+//! One self-contained HTML page per device (and an index per run), built
+//! from askama templates in `templates/`. Every value the page shows goes
+//! through the template engine's HTML escaping (device data and indicator
+//! names are attacker-controlled), and the page carries a
+//! Content-Security-Policy that allows no script and no fetch at all.
+//!
+//! The templates see only the view structs below, made of plain strings and
+//! numbers; the SVG timeline is computed here as coordinates.
 
-use std::fmt::Write as _;
+use askama::Template;
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{DeviceSummary, Report, Verdict};
-use crate::model::{Level, ModuleStatus};
+use super::{DeviceSummary, Report};
+use crate::model::{ModuleStatus, Platform};
+use crate::scan::Finding;
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+/// Where to turn when spyware traces are found: organisations that take
+/// individual cases, with addresses shown as text to copy (the page fetches
+/// nothing and links nowhere).
+pub const HELP: [(&str, &str, &str); 2] = [
+    (
+        "Amnesty International's Security Lab",
+        "https://securitylab.amnesty.org/get-help/",
+        "investigates spyware attacks on human rights defenders, journalists and activists",
+    ),
+    (
+        "Access Now's Digital Security Helpline",
+        "https://www.accessnow.org/help/",
+        "free, around the clock, in several languages, for civil society",
+    ),
+];
+
+/// A field of a serialised value, so the page shows fields that newer
+/// report versions add (a finding's `count`, a verdict's new name) without
+/// this module naming them in code.
+fn field(v: &impl Serialize, key: &str) -> Option<Value> {
+    match serde_json::to_value(v).ok()? {
+        Value::Object(mut m) => m.remove(key),
+        _ => None,
     }
-    out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f;line-height:1.45}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-.verdict{padding:1rem 1.2rem;border-radius:.5rem;margin:1rem 0;font-size:1.05rem}
-.detected{background:#fde8e8;border:2px solid #c81e1e}.warnings{background:#fdf6e3;border:2px solid #c27803}.no-findings{background:#eef6ee;border:2px solid #3f7f3f}.nothing-read{background:#f3f4f6;border:2px solid #b45309}
-table{border-collapse:collapse;width:100%;font-size:.9rem;table-layout:fixed}th,td{border-bottom:1px solid #e5e5e5;text-align:left;padding:.35rem .5rem;vertical-align:top;overflow-wrap:anywhere}
-table.kv th{width:12rem}col.lvl{width:8rem}col.time{width:11rem}col.ind{width:30%}
-th{background:#f6f6f6}td.v,.mono{font-family:ui-monospace,Menlo,monospace}
-.lvl-detected{color:#c81e1e;font-weight:bold}.lvl-warning{color:#b45309;font-weight:bold}.lvl-info{color:#555}
-.err{color:#c81e1e}.muted{color:#666;font-size:.85rem}details{margin:.3rem 0}";
-
-fn verdict_text(v: Verdict) -> (&'static str, &'static str) {
-    match v {
-        Verdict::Detected => ("detected", "Traces of known spyware were found"),
-        Verdict::Warnings => (
-            "warnings",
-            "No known spyware indicator matched, but some things need an expert's look",
-        ),
-        Verdict::NoFindings => ("no-findings", "No known spyware indicator was found"),
-        Verdict::NothingRead => (
-            "nothing-read",
-            "Nothing could be read from this input; this is not a clean result",
-        ),
+fn as_name(v: &impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
     }
+}
+
+fn fmt_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn value_time(v: Option<Value>) -> Option<jiff::Timestamp> {
+    v?.as_str()?.parse().ok()
+}
+
+/// Shortens `s` to at most `max` characters (never inside a character).
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", s.get(..i).unwrap_or(s)),
+        None => s.to_string(),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+struct VerdictView {
+    /// detected | warnings | no-findings | nothing-read
+    kind: &'static str,
+    headline: &'static str,
+}
+
+fn verdict_view(r: &Report) -> VerdictView {
+    let name = as_name(&r.summary.verdict);
+    match name.as_str() {
+        "detected" => VerdictView {
+            kind: "detected",
+            headline: "Traces of known spyware were found on this device.",
+        },
+        "warnings" => VerdictView {
+            kind: "warnings",
+            headline: "No known spyware was found, but some things need an expert's look.",
+        },
+        "nothing-read" => nothing_read(),
+        _ => VerdictView {
+            kind: "no-findings",
+            headline: "No known spyware was found in what could be read.",
+        },
+    }
+}
+
+fn nothing_read() -> VerdictView {
+    VerdictView {
+        kind: "nothing-read",
+        headline: "Nothing was checked: spydar could not read anything from this input.",
+    }
+}
+
+struct IndicatorView {
+    malware: String,
+    pattern: String,
+    source: String,
+}
+
+struct FindingView {
+    anchor: String,
+    level: &'static str,
+    severity: &'static str,
+    time: String,
+    local_time: bool,
+    message: String,
+    observable_type: String,
+    observable_value: String,
+    /// The message already quotes the value and names the module in most
+    /// findings; say them again only when it does not.
+    show_observable: bool,
+    show_module: bool,
+    module: String,
+    artifact: String,
+    indicator: Option<IndicatorView>,
+    rule: String,
+    count: u64,
+    first_seen: String,
+    last_seen: String,
+}
+
+fn finding_view(i: usize, f: &Finding) -> FindingView {
+    let count = field(f, "count").and_then(|v| v.as_u64()).unwrap_or(1);
+    let seen = |k| value_time(field(f, k)).map(fmt_time).unwrap_or_default();
+    FindingView {
+        anchor: format!("f{}", i + 1),
+        level: f.level.as_str(),
+        severity: f.severity.as_str(),
+        time: f.timestamp.map(fmt_time).unwrap_or_default(),
+        local_time: f.record.contains_key("time_zone"),
+        message: f.message.clone(),
+        observable_type: f
+            .observable
+            .as_ref()
+            .map(|o| o.kind.to_string())
+            .unwrap_or_default(),
+        observable_value: f
+            .observable
+            .as_ref()
+            .map(|o| o.value.clone())
+            .unwrap_or_default(),
+        show_observable: f
+            .observable
+            .as_ref()
+            .is_some_and(|o| !f.message.contains(&o.value)),
+        show_module: !f.message.starts_with(&f.module),
+        module: f.module.clone(),
+        artifact: f.artifact.clone(),
+        indicator: f.indicator.as_ref().map(|i| IndicatorView {
+            malware: i
+                .malware
+                .clone()
+                .unwrap_or_else(|| "a published indicator".into()),
+            pattern: i.pattern.clone(),
+            source: i.source.clone(),
+        }),
+        rule: f.rule.clone().unwrap_or_default(),
+        count,
+        first_seen: seen("first_seen"),
+        last_seen: seen("last_seen"),
+    }
+}
+
+struct ModuleView {
+    name: String,
+    artifact: String,
+    /// ok | missing | error
+    status: &'static str,
+    error: String,
+    records: usize,
+    span: String,
+}
+
+struct SourceView {
+    name: String,
+    indicators: usize,
+    sha256: String,
+    malware: String,
+    date: String,
+}
+
+struct Lane {
+    label: String,
+    full: String,
+    y: String,
+    text_y: String,
+    bar: Option<(String, String)>,
+}
+
+struct Mark {
+    level: &'static str,
+    x: String,
+    y: String,
+    /// A range (first to last seen) for aggregated findings.
+    x2: Option<String>,
+    title: String,
+    anchor: String,
+}
+
+struct Tick {
+    x: String,
+    label: String,
+    /// start | middle | end, so the outer labels stay inside the picture.
+    anchor: &'static str,
+}
+
+/// The inline SVG: one lane per module, a grey bar over the span of its
+/// records, a mark per finding at its time.
+struct Timeline {
+    drawn: bool,
+    height: String,
+    axis_y: String,
+    tick_text_y: String,
+    lanes: Vec<Lane>,
+    marks: Vec<Mark>,
+    ticks: Vec<Tick>,
+    undated: usize,
+    from: String,
+    to: String,
+}
+
+const SVG_W: f64 = 960.0;
+const PLOT_X: f64 = 180.0;
+const PLOT_W: f64 = SVG_W - PLOT_X - 20.0;
+const LANE_H: f64 = 22.0;
+
+fn timeline(r: &Report, findings: &[FindingView]) -> Timeline {
+    let dated: Vec<(&Finding, &FindingView, jiff::Timestamp)> = r
+        .findings
+        .iter()
+        .zip(findings)
+        .filter_map(|(f, v)| Some((f, v, f.timestamp?)))
+        .collect();
+    let mut times: Vec<jiff::Timestamp> = dated.iter().map(|d| d.2).collect();
+    for m in &r.modules {
+        times.extend(m.first);
+        times.extend(m.last);
+    }
+    for (f, _, _) in &dated {
+        times.extend(value_time(field(*f, "first_seen")));
+        times.extend(value_time(field(*f, "last_seen")));
+    }
+    let undated = r.findings.len() - dated.len();
+    let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
+        return Timeline {
+            drawn: false,
+            height: String::new(),
+            axis_y: String::new(),
+            tick_text_y: String::new(),
+            lanes: Vec::new(),
+            marks: Vec::new(),
+            ticks: Vec::new(),
+            undated,
+            from: String::new(),
+            to: String::new(),
+        };
+    };
+    let hour = jiff::SignedDuration::from_hours(1);
+    let (lo, hi) = if min == max {
+        (
+            min.saturating_sub(hour).unwrap_or(min),
+            max.saturating_add(hour).unwrap_or(max),
+        )
+    } else {
+        (min, max)
+    };
+    let span = (hi.as_millisecond() - lo.as_millisecond()).max(1) as f64;
+    let x = |t: jiff::Timestamp| {
+        PLOT_X + PLOT_W * ((t.as_millisecond() - lo.as_millisecond()) as f64 / span)
+    };
+
+    // Lanes: modules with a span or a dated finding, in report order, then
+    // the modules only findings name.
+    let mut names: Vec<&str> = r
+        .modules
+        .iter()
+        .filter(|m| m.first.is_some() || dated.iter().any(|d| d.0.module == m.name))
+        .map(|m| m.name.as_str())
+        .collect();
+    for (f, _, _) in &dated {
+        if !names.contains(&f.module.as_str()) {
+            names.push(&f.module);
+        }
+    }
+    let lane_y = |i: usize| 10.0 + LANE_H * i as f64;
+    let lanes = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let m = r.modules.iter().find(|m| m.name == *name);
+            let bar = m.and_then(|m| Some((m.first?, m.last?))).map(|(a, b)| {
+                let x1 = x(a);
+                (format!("{x1:.1}"), format!("{:.1}", (x(b) - x1).max(2.0)))
+            });
+            Lane {
+                label: shorten(name, 24),
+                full: name.to_string(),
+                y: format!("{:.1}", lane_y(i) + 5.0),
+                text_y: format!("{:.1}", lane_y(i) + 15.0),
+                bar,
+            }
+        })
+        .collect::<Vec<_>>();
+    let marks = dated
+        .iter()
+        .map(|(f, v, t)| {
+            let lane = names.iter().position(|n| *n == f.module).unwrap_or(0);
+            let first = value_time(field(*f, "first_seen"));
+            let last = value_time(field(*f, "last_seen"));
+            let x2 = match (first, last) {
+                (Some(a), Some(b)) if a != b => {
+                    Some((format!("{:.1}", x(a)), format!("{:.1}", x(b))))
+                }
+                _ => None,
+            };
+            let (cx, x2) = match x2 {
+                Some((a, b)) => (a, Some(b)),
+                None => (format!("{:.1}", x(*t)), None),
+            };
+            Mark {
+                level: v.level,
+                x: cx,
+                y: format!("{:.1}", lane_y(lane) + 11.0),
+                x2,
+                title: format!("{} {}: {}", v.time, v.level, v.message),
+                anchor: v.anchor.clone(),
+            }
+        })
+        .collect();
+    let axis_y = lane_y(names.len()) + 4.0;
+    let long = hi.as_second() - lo.as_second() > 3 * 86_400;
+    let ticks = (0..=4)
+        .map(|i| {
+            let ms = lo.as_millisecond() + ((span * i as f64 / 4.0) as i64);
+            let t = jiff::Timestamp::from_millisecond(ms).unwrap_or(lo);
+            Tick {
+                x: format!("{:.1}", x(t)),
+                anchor: match i {
+                    0 => "start",
+                    4 => "end",
+                    _ => "middle",
+                },
+                label: if long {
+                    t.strftime("%Y-%m-%d").to_string()
+                } else {
+                    t.strftime("%m-%d %H:%M").to_string()
+                },
+            }
+        })
+        .collect();
+    Timeline {
+        drawn: true,
+        height: format!("{:.0}", axis_y + 26.0),
+        axis_y: format!("{axis_y:.1}"),
+        tick_text_y: format!("{:.1}", axis_y + 18.0),
+        lanes,
+        marks,
+        ticks,
+        undated,
+        from: fmt_time(min),
+        to: fmt_time(max),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage<'a> {
+    title: String,
+    verdict: VerdictView,
+    counts: String,
+    note: &'a str,
+    help: [(&'static str, &'static str, &'static str); 2],
+    device: Vec<(String, String)>,
+    scanned: String,
+    version: &'a str,
+    findings: Vec<FindingView>,
+    suppressed: Vec<(String, String)>,
+    problems: &'a [String],
+    modules: Vec<ModuleView>,
+    not_read: Vec<String>,
+    sources: Vec<SourceView>,
+    indicators_total: usize,
+    timeline: Timeline,
 }
 
 pub fn render(r: &Report) -> String {
-    let mut h = String::new();
     let d = &r.device;
     let title = d
         .name
         .clone()
         .or(d.identifier.clone())
         .unwrap_or_else(|| d.input_path.clone());
-    let (class, headline) = verdict_text(r.summary.verdict);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>spydar report: {}</title><style>{STYLE}</style></head><body>",
-        escape(&title)
-    );
-    let _ = write!(h, "<h1>spydar report: {}</h1>", escape(&title));
-    let _ = write!(
-        h,
-        "<div class=\"verdict {class}\"><strong>{headline}.</strong> {} detected, {} warnings, {} notes.<p>{}</p></div>",
-        r.summary.detected,
-        r.summary.warning,
-        r.summary.info,
-        escape(&r.summary.note)
-    );
-    h.push_str("<h2>Device</h2><table class=\"kv\">");
-    let rows = [
-        (
-            "Platform",
-            d.platform.map(|p| match p {
-                crate::model::Platform::Ios => "iOS".to_string(),
-                crate::model::Platform::Android => "Android".to_string(),
-            }),
-        ),
+    let mut device: Vec<(String, String)> = Vec::new();
+    let platform = d.platform.map(|p| match p {
+        Platform::Ios => "iOS".to_string(),
+        Platform::Android => "Android".to_string(),
+    });
+    for (k, v) in [
+        ("Name", d.name.clone()),
+        ("Platform", platform),
+        ("Model", d.model.clone()),
+        ("OS version", d.os_version.clone()),
+        ("Build", d.build.clone()),
+        ("Identifier", d.identifier.clone()),
         (
             "Input",
             Some(format!("{} ({})", d.input_path, d.input_kind)),
         ),
-        ("Name", d.name.clone()),
-        ("Identifier", d.identifier.clone()),
-        ("Model", d.model.clone()),
-        ("OS version", d.os_version.clone()),
-        ("Build", d.build.clone()),
-    ];
-    for (k, v) in rows.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
-        let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(v));
+    ] {
+        if let Some(v) = v {
+            device.push((k.to_string(), v));
+        }
     }
-    for (k, v) in &d.extra {
-        let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v));
-    }
-    let _ = write!(
-        h,
-        "<tr><th>Scanned</th><td>{} ({} ms) with spydar {}; {} indicators from {} sources</td></tr></table>",
-        r.scan.started,
-        r.scan.duration_ms,
-        escape(&r.tool.version),
-        r.indicators.total,
-        r.indicators.sources.len()
-    );
+    let findings: Vec<FindingView> = r
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| finding_view(i, f))
+        .collect();
+    let modules: Vec<ModuleView> = r
+        .modules
+        .iter()
+        .map(|m| ModuleView {
+            name: m.name.clone(),
+            artifact: m.artifact.clone(),
+            status: match m.status {
+                ModuleStatus::Ok => "ok",
+                ModuleStatus::Missing => "missing",
+                ModuleStatus::Error => "error",
+            },
+            error: m.error.clone().unwrap_or_default(),
+            records: m.records,
+            span: match (m.first, m.last) {
+                (Some(a), Some(b)) if a == b => fmt_time(a),
+                (Some(a), Some(b)) => format!("{} – {}", fmt_time(a), fmt_time(b)),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    let sources = r
+        .indicators
+        .sources
+        .iter()
+        .map(|s| SourceView {
+            name: s.name.clone(),
+            indicators: s.indicators,
+            sha256: s.sha256.get(..16).unwrap_or(&s.sha256).to_string(),
+            malware: s.malware.join(", "),
+            date: ["date", "modified", "updated"]
+                .iter()
+                .find_map(|k| field(s, k)?.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let timeline = timeline(r, &findings);
+    let page = ReportPage {
+        title,
+        verdict: verdict_view(r),
+        counts: format!(
+            "{} detected · {} · {}",
+            r.summary.detected,
+            plural(r.summary.warning, "warning"),
+            plural(r.summary.info, "note")
+        ),
+        note: &r.summary.note,
+        help: HELP,
+        device: device
+            .into_iter()
+            .chain(d.extra.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect(),
+        scanned: format!(
+            "{} UTC, {} ms",
+            fmt_time(r.scan.started),
+            r.scan.duration_ms
+        ),
+        version: &r.tool.version,
+        findings,
+        suppressed: r
+            .suppressed
+            .iter()
+            .map(|s| (s.finding.message.clone(), s.reason.clone()))
+            .collect(),
+        problems: &r.notes,
+        not_read: r
+            .modules
+            .iter()
+            .filter(|m| m.status == ModuleStatus::Error)
+            .map(|m| m.name.clone())
+            .collect(),
+        modules,
+        sources,
+        indicators_total: r.indicators.total,
+        timeline,
+    };
+    // Rendering only fails when a value's Display fails; ours are strings.
+    page.render()
+        .unwrap_or_else(|e| format!("report could not be rendered: {e}\n"))
+}
 
-    h.push_str("<h2>Findings</h2>");
-    if r.findings.is_empty() {
-        h.push_str("<p>None.</p>");
-    } else {
-        h.push_str(
-            "<table><colgroup><col class=\"lvl\"><col class=\"time\"><col><col class=\"ind\"></colgroup>\
-             <tr><th>Level</th><th>Time (UTC)</th><th>What was found</th><th>Indicator</th></tr>",
-        );
-        for f in &r.findings {
-            let lvl = f.level.as_str();
-            let time = f.timestamp.map(|t| t.to_string()).unwrap_or_default();
-            let ind = match &f.indicator {
-                Some(i) => format!(
-                    "<strong>{}</strong><br><span class=\"muted mono\">{}</span><br><span class=\"muted\">{}</span>",
-                    escape(i.malware.as_deref().unwrap_or("-")),
-                    escape(&i.pattern),
-                    escape(&i.source)
-                ),
-                None => format!(
-                    "<span class=\"muted\">heuristic {}</span>",
-                    escape(f.rule.as_deref().unwrap_or(""))
-                ),
-            };
-            let _ = write!(
-                h,
-                "<tr><td class=\"lvl-{lvl}\">{lvl}<br><span class=\"muted\">{}</span></td><td>{}</td>\
-                 <td>{}<br><span class=\"muted\">{} · <span class=\"mono\">{}</span></span></td><td>{ind}</td></tr>",
-                f.severity.as_str(),
-                escape(&time),
-                escape(&f.message),
-                escape(&f.module),
-                escape(&f.artifact)
-            );
-        }
-        h.push_str("</table>");
-    }
-    if !r.suppressed.is_empty() {
-        let _ = write!(
-            h,
-            "<h2>Suppressed by the allow list ({})</h2><ul>",
-            r.suppressed.len()
-        );
-        for s in &r.suppressed {
-            let _ = write!(
-                h,
-                "<li>{} <span class=\"muted\">({})</span></li>",
-                escape(&s.finding.message),
-                escape(&s.reason)
-            );
-        }
-        h.push_str("</ul>");
-    }
-    if !r.notes.is_empty() {
-        h.push_str("<h2>Problems reading the input</h2><ul>");
-        for n in &r.notes {
-            let _ = write!(h, "<li class=\"err\">{}</li>", escape(n));
-        }
-        h.push_str("</ul>");
-    }
-    h.push_str("<h2>Modules</h2><table><tr><th>Module</th><th>Artifact</th><th>Status</th><th>Records</th><th>Time</th></tr>");
-    for m in &r.modules {
-        let status = match m.status {
-            ModuleStatus::Ok => "ok".to_string(),
-            ModuleStatus::Missing => "not in this input".to_string(),
-            ModuleStatus::Error => format!(
-                "<span class=\"err\">error: {}</span>",
-                escape(m.error.as_deref().unwrap_or(""))
-            ),
-        };
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=\"v\">{}</td><td>{status}</td><td>{}</td><td>{} ms</td></tr>",
-            escape(&m.name),
-            escape(&m.artifact),
-            m.records,
-            m.duration_ms
-        );
-    }
-    h.push_str("</table><h2>Indicator sources</h2><table><tr><th>Source</th><th>Indicators</th><th>Malware</th></tr>");
-    for s in &r.indicators.sources {
-        let _ = write!(
-            h,
-            "<tr><td class=\"v\">{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.name),
-            s.indicators,
-            escape(&s.malware.join(", "))
-        );
-    }
-    h.push_str("</table><p class=\"muted\">Indicators: Amnesty International Security Lab (CC BY 2.0) and mvt-indicators (MIT), and any given with --iocs. \
-        Levels: <b>detected</b> = a published indicator matched; <b>warning</b> = a heuristic that needs an expert's look; <b>info</b> = context.</p></body></html>\n");
-    h
+struct IndexRow {
+    id: String,
+    link: bool,
+    input_path: String,
+    input_kind: String,
+    name: String,
+    verdict: String,
+    /// detected | warnings | no-findings | nothing-read | error
+    class: String,
+    detected: usize,
+    warning: usize,
+    modules_failed: usize,
+    duration: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    rows: Vec<IndexRow>,
 }
 
 pub fn render_index(devices: &[DeviceSummary]) -> String {
-    let mut h = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>spydar: {} devices</title><style>{STYLE}</style></head><body><h1>spydar: {} devices</h1>\
-         <table><tr><th>Device</th><th>Input</th><th>Verdict</th><th>Detected</th><th>Warnings</th><th>Modules failed</th></tr>",
-        devices.len(),
-        devices.len()
-    );
-    for d in devices {
-        let verdict = match (&d.error, d.verdict) {
-            (Some(e), _) => format!("<span class=\"err\">not scanned: {}</span>", escape(e)),
-            (None, Some(v)) => {
-                let (class, text) = verdict_text(v);
-                format!(
-                    "<span class=\"lvl-{}\">{text}</span>",
-                    if class == "detected" {
-                        Level::Detected.as_str()
-                    } else if class == "warnings" || class == "nothing-read" {
-                        "warning"
-                    } else {
-                        "info"
-                    }
-                )
+    let rows = devices
+        .iter()
+        .map(|d| {
+            let verdict = d.verdict.as_ref().map(as_name).unwrap_or_default();
+            let (class, text) = match (&d.error, verdict.as_str()) {
+                (Some(_), _) => ("error", "not scanned"),
+                (None, "detected") => ("detected", "spyware traces found"),
+                (None, "warnings") => ("warnings", "needs an expert's look"),
+                (None, "no-findings") => ("no-findings", "nothing known found"),
+                (None, "nothing-read") => ("nothing-read", "nothing could be read"),
+                (None, _) => ("", ""),
+            };
+            IndexRow {
+                id: d.id.clone(),
+                // Device ids are folder names (`device_id`); anything else
+                // (a scheme, a slash) is shown but not linked.
+                link: d.report.is_some()
+                    && !d.id.is_empty()
+                    && !d.id.starts_with('.')
+                    && d.id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                input_path: d.input_path.clone(),
+                input_kind: d.input_kind.clone(),
+                name: d.name.clone().unwrap_or_default(),
+                verdict: text.to_string(),
+                class: class.to_string(),
+                detected: d.detected,
+                warning: d.warning,
+                modules_failed: d.modules_failed,
+                duration: field(d, "duration_ms")
+                    .and_then(|v| v.as_u64())
+                    .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                    .unwrap_or_default(),
+                error: d.error.clone().unwrap_or_default(),
             }
-            (None, None) => String::new(),
-        };
-        let link = d
-            .report
-            .as_ref()
-            .map(|_| {
-                format!(
-                    "<a href=\"{}/report.html\">{}</a>",
-                    escape(&d.id),
-                    escape(&d.id)
-                )
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<tr><td>{link}</td><td class=\"v\">{}</td><td>{verdict}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&d.input_path),
-            d.detected,
-            d.warning,
-            d.modules_failed
-        );
-    }
-    h.push_str("</table></body></html>\n");
-    h
+        })
+        .collect();
+    IndexPage { rows }
+        .render()
+        .unwrap_or_else(|e| format!("index could not be rendered: {e}\n"))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::shorten;
+
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            super::escape("<script>\"'&"),
-            "&lt;script&gt;&quot;&#39;&amp;"
-        );
+    fn shorten_never_splits_a_character() {
+        assert_eq!(shorten("ééééé", 3), "ééé…");
+        assert_eq!(shorten("abc", 3), "abc");
     }
 }

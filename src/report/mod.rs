@@ -81,6 +81,11 @@ pub struct ModuleInfo {
     pub records: usize,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// Earliest and latest record time of this module (for the HTML timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<jiff::Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +175,7 @@ impl Report {
         if !unreadable.is_empty() {
             note.push_str(&format!(" Not read: {}.", unreadable.join(", ")));
         }
-        Report {
+        let mut report = Report {
             schema: REPORT_SCHEMA.to_string(),
             tool: Tool {
                 name: "spydar".into(),
@@ -188,6 +193,8 @@ impl Report {
                     records: m.record_count(),
                     error: m.error.clone(),
                     duration_ms: m.duration_ms,
+                    first: None,
+                    last: None,
                 })
                 .collect(),
             findings,
@@ -201,7 +208,13 @@ impl Report {
             },
             notes,
             rechecked: None,
-        }
+        };
+        report.widen_spans(modules.iter().flat_map(|m| {
+            m.records
+                .iter()
+                .filter_map(|r| Some((m.name.as_str(), r.timestamp?)))
+        }));
+        report
     }
 
     /// Whether any finding is at or above `level`.
@@ -211,6 +224,17 @@ impl Report {
 
     pub fn device_id(&self) -> String {
         device_id(&self.device)
+    }
+
+    /// Widens each module's `first`/`last` record time to cover `times`
+    /// (module name, time): records a `RecordSink` took before the report.
+    pub fn widen_spans<'a>(&mut self, times: impl IntoIterator<Item = (&'a str, jiff::Timestamp)>) {
+        for (module, t) in times {
+            if let Some(m) = self.modules.iter_mut().find(|m| m.name == module) {
+                m.first = Some(m.first.map_or(t, |f| f.min(t)));
+                m.last = Some(m.last.map_or(t, |l| l.max(t)));
+            }
+        }
     }
 }
 
