@@ -2,9 +2,9 @@
 //! built here, at test time, and run through the real binary in a child
 //! process. Every case checks: no panic or abort, the documented exit code
 //! (0 clean, 1 findings, 2 error), a message naming the file, no file
-//! created or changed outside OUTDIR, and peak memory (the child's
-//! `ru_maxrss`, from `wait4`) under a cap; a watchdog kills a child that
-//! hangs, which fails the test.
+//! created or changed outside OUTDIR, and peak memory (the child's VmHWM,
+//! polled every 5 ms from /proc) under a cap; a watchdog kills a child
+//! that hangs, which fails the test.
 
 mod common;
 
@@ -35,7 +35,8 @@ struct Run {
 fn spydar(args: &[OsString], envs: &[(&str, &str)], logs: &Path, timeout: Duration) -> Run {
     let out = std::fs::File::create(logs.join("stdout.txt")).unwrap();
     let err = std::fs::File::create(logs.join("stderr.txt")).unwrap();
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("spydar"));
+    let bin = assert_cmd::cargo::cargo_bin!("spydar");
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .stdin(Stdio::null())
@@ -48,29 +49,45 @@ fn spydar(args: &[OsString], envs: &[(&str, &str)], logs: &Path, timeout: Durati
     let pid = child.id() as libc::pid_t;
     let done = Arc::new(AtomicBool::new(false));
     let killed = Arc::new(AtomicBool::new(false));
+    // Polls the child's own peak (VmHWM of its address space after exec;
+    // wait4's ru_maxrss would include the test process, whose memory the
+    // spawn shares until exec) and kills it when it hangs.
     let watchdog = {
         let (done, killed) = (done.clone(), killed.clone());
+        let bin = std::fs::canonicalize(bin).unwrap();
         std::thread::spawn(move || {
             let start = Instant::now();
+            let mut peak_kib = 0i64;
+            let exe = PathBuf::from(format!("/proc/{pid}/exe"));
+            let status = PathBuf::from(format!("/proc/{pid}/status"));
             while !done.load(Ordering::SeqCst) {
                 if start.elapsed() > timeout {
                     killed.store(true, Ordering::SeqCst);
                     // SAFETY: the child is not reaped yet (done is false).
                     unsafe { libc::kill(pid, libc::SIGKILL) };
-                    return;
+                    break;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                if std::fs::read_link(&exe).is_ok_and(|e| e == bin)
+                    && let Ok(text) = std::fs::read_to_string(&status)
+                    && let Some(kib) = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+                {
+                    peak_kib = peak_kib.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
+            peak_kib
         })
     };
     let mut status: libc::c_int = 0;
-    // SAFETY: plain wait4 on our own child; rusage is plain data.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    // SAFETY: plain waitpid on our own child.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     done.store(true, Ordering::SeqCst);
     std::mem::forget(child);
-    watchdog.join().unwrap();
-    assert_eq!(r, pid, "wait4 failed");
+    let peak_kib = watchdog.join().unwrap();
+    assert_eq!(r, pid, "waitpid failed");
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
@@ -79,7 +96,7 @@ fn spydar(args: &[OsString], envs: &[(&str, &str)], logs: &Path, timeout: Durati
     Run {
         code,
         stderr: std::fs::read_to_string(logs.join("stderr.txt")).unwrap_or_default(),
-        peak_kib: usage.ru_maxrss,
+        peak_kib,
         timed_out: killed.load(Ordering::SeqCst),
     }
 }
@@ -163,6 +180,12 @@ impl Case {
         let before = world(&self.root, &self.out());
         let run = spydar(args, envs, self.logs.path(), Duration::from_secs(90));
         let after = world(&self.root, &self.out());
+        eprintln!(
+            "{:?}: exit {}, peak {} MiB",
+            args.get(1).or(args.first()),
+            run.code,
+            run.peak_kib / MIB
+        );
         assert!(
             !run.timed_out,
             "spydar hung (killed after 90 s); stderr: {}",
