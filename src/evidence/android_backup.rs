@@ -12,6 +12,11 @@ use super::{is_safe_member_name, read_capped};
 
 /// Largest single tar member kept in memory (SMS chunks are a few MB).
 pub const MAX_KEPT_MEMBER: u64 = 256 * 1024 * 1024;
+/// Most bytes kept from one backup, all members together.
+pub const MAX_KEPT_TOTAL: u64 = 512 * 1024 * 1024;
+
+/// Android's PBKDF2 salts are 512 bits.
+const SALT_BYTES: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AbHeader {
@@ -31,8 +36,9 @@ pub enum AbError {
     UnsupportedVersion(u32),
     #[error("unsupported encryption {0:?}")]
     UnsupportedEncryption(String),
-    #[error("invalid encrypted backup header")]
-    BadEncryptionHeader,
+    /// The encryption header is not what Android writes; says which field.
+    #[error("malformed encryption header: {0}")]
+    BadEncryptionHeader(String),
     #[error("encrypted backup and no password given")]
     PasswordRequired,
     #[error("wrong password")]
@@ -109,8 +115,11 @@ pub fn open<'a, R: Read + 'a>(
     let plain: Box<dyn Read + 'a> = match header.encryption.as_str() {
         "none" => Box::new(r),
         "AES-256" => {
+            // The header is checked before a password is asked for, so a
+            // broken file is not reported as a wrong password.
+            let enc = read_encryption_header(&mut r)?;
             let password = password.ok_or(AbError::PasswordRequired)?;
-            let (key, iv) = unlock(&mut r, password, header.version)?;
+            let (key, iv) = unlock(&enc, password, header.version)?;
             Box::new(CbcReader::new(r, &key, iv))
         }
         other => return Err(AbError::UnsupportedEncryption(other.to_string())),
@@ -123,40 +132,100 @@ pub fn open<'a, R: Read + 'a>(
     Ok((header, tar))
 }
 
-fn hex_line(r: &mut impl BufRead) -> Result<Vec<u8>, AbError> {
-    let line = read_line(r, "encryption field").map_err(|_| AbError::BadEncryptionHeader)?;
-    hex::decode(line.trim()).map_err(|_| AbError::BadEncryptionHeader)
+fn hex_line(r: &mut impl BufRead, what: &str) -> Result<Vec<u8>, AbError> {
+    let line = read_line(r, what)
+        .map_err(|_| AbError::BadEncryptionHeader(format!("the file ends before the {what}")))?;
+    let line = line.trim();
+    hex::decode(line).map_err(|_| {
+        AbError::BadEncryptionHeader(format!(
+            "the {what} is not hexadecimal ({} characters)",
+            line.len()
+        ))
+    })
+}
+
+/// The encryption fields after the four header lines.
+pub struct EncryptionHeader {
+    pub user_salt: Vec<u8>,
+    pub checksum_salt: Vec<u8>,
+    pub rounds: u32,
+    pub user_iv: Vec<u8>,
+    pub master_key_blob: Vec<u8>,
+}
+
+/// Reads and checks the encryption fields (salts, rounds, IV, master-key
+/// blob) against what Android writes, naming the field that is wrong.
+pub fn read_encryption_header(r: &mut impl BufRead) -> Result<EncryptionHeader, AbError> {
+    let bad = |m: String| AbError::BadEncryptionHeader(m);
+    let user_salt = hex_line(r, "user salt")?;
+    let checksum_salt = hex_line(r, "checksum salt")?;
+    let rounds_line =
+        read_line(r, "rounds").map_err(|_| bad("the file ends before the PBKDF2 rounds".into()))?;
+    let rounds: u32 = rounds_line.trim().parse().map_err(|_| {
+        bad(format!(
+            "PBKDF2 rounds {:?} is not a number",
+            rounds_line.trim()
+        ))
+    })?;
+    let user_iv = hex_line(r, "IV")?;
+    let master_key_blob = hex_line(r, "master-key blob")?;
+    if user_salt.len() != SALT_BYTES {
+        return Err(bad(format!(
+            "user salt is {} bytes, Android writes {SALT_BYTES}",
+            user_salt.len()
+        )));
+    }
+    if checksum_salt.len() != SALT_BYTES {
+        return Err(bad(format!(
+            "checksum salt is {} bytes, Android writes {SALT_BYTES}",
+            checksum_salt.len()
+        )));
+    }
+    if rounds == 0 || rounds > 10_000_000 {
+        return Err(bad(format!(
+            "PBKDF2 rounds {rounds} is outside 1..=10,000,000"
+        )));
+    }
+    if user_iv.len() != 16 {
+        return Err(bad(format!("IV is {} bytes, expected 16", user_iv.len())));
+    }
+    // IV length, IV, key length, key, checksum length, 32-byte checksum,
+    // padded: 96 bytes.
+    if master_key_blob.len() < 64 || master_key_blob.len() % 16 != 0 {
+        return Err(bad(format!(
+            "master-key blob is {} bytes, Android writes 96 (a multiple of the 16-byte AES block)",
+            master_key_blob.len()
+        )));
+    }
+    Ok(EncryptionHeader {
+        user_salt,
+        checksum_salt,
+        rounds,
+        user_iv,
+        master_key_blob,
+    })
 }
 
 /// Derives the user key, decrypts the master-key blob and checks its
 /// checksum. Returns the master key and IV.
 fn unlock(
-    r: &mut impl BufRead,
+    enc: &EncryptionHeader,
     password: &str,
     version: u32,
 ) -> Result<([u8; 32], [u8; 16]), AbError> {
-    let user_salt = hex_line(r)?;
-    let ck_salt = hex_line(r)?;
-    let rounds: u32 = read_line(r, "rounds")
-        .map_err(|_| AbError::BadEncryptionHeader)?
-        .trim()
-        .parse()
-        .map_err(|_| AbError::BadEncryptionHeader)?;
-    let user_iv = hex_line(r)?;
-    let blob = hex_line(r)?;
-    if rounds == 0
-        || rounds > 10_000_000
-        || user_iv.len() != 16
-        || blob.is_empty()
-        || blob.len() % 16 != 0
-    {
-        return Err(AbError::BadEncryptionHeader);
-    }
+    let EncryptionHeader {
+        user_salt,
+        checksum_salt: ck_salt,
+        rounds,
+        user_iv,
+        master_key_blob: blob,
+    } = enc;
+    let rounds = *rounds;
     let mut user_key = zeroize::Zeroizing::new([0u8; 32]);
-    pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), &user_salt, rounds, user_key.as_mut());
+    pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), user_salt, rounds, user_key.as_mut());
     let mut plain = zeroize::Zeroizing::new(blob.clone());
     let mut iv = [0u8; 16];
-    iv.copy_from_slice(&user_iv);
+    iv.copy_from_slice(user_iv);
     cbc_decrypt(user_key.as_ref(), &mut iv, &mut plain);
     // u8 ivLen | iv | u8 keyLen | key | u8 ckLen | checksum
     let mut pos = 0usize;
@@ -175,7 +244,7 @@ fn unlock(
     let mut check = vec![0u8; ck.len().max(1)];
     pbkdf2::pbkdf2_hmac::<Sha1>(
         &checksum_password(&m_key, version),
-        &ck_salt,
+        ck_salt,
         rounds,
         &mut check,
     );
@@ -313,7 +382,8 @@ impl<R: Read> Read for CbcReader<R> {
 /// tar) end the walk and are reported in `truncated`, with what was read.
 pub fn walk_tar(tar_stream: impl Read, want: impl Fn(&str) -> bool) -> AbContents {
     let mut out = AbContents::default();
-    let mut archive = tar::Archive::new(tar_stream);
+    let mut kept_total = 0u64;
+    let mut archive = tar::Archive::new(super::tar_guard::TarHeaderGuard::new(tar_stream));
     let entries = match archive.entries() {
         Ok(e) => e,
         Err(e) => {
@@ -344,8 +414,16 @@ pub fn walk_tar(tar_stream: impl Read, want: impl Fn(&str) -> bool) -> AbContent
         }
         out.names.push(name.clone());
         if want(&name) {
-            match read_capped(&mut entry, MAX_KEPT_MEMBER) {
+            let left = MAX_KEPT_TOTAL.saturating_sub(kept_total);
+            if left == 0 {
+                out.notes.push(format!(
+                    "{name}: not read: the members kept already reach the {MAX_KEPT_TOTAL}-byte cap for one backup"
+                ));
+                continue;
+            }
+            match read_capped(&mut entry, MAX_KEPT_MEMBER.min(left)) {
                 Ok(data) => {
+                    kept_total += data.len() as u64;
                     let expected = entry.header().size().unwrap_or(0);
                     let mtime = entry.header().mtime().ok().map(|t| t as i64);
                     if (data.len() as u64) < expected {
@@ -409,7 +487,7 @@ mod tests {
     #[test]
     fn truncated_encryption_header() {
         let r = open(&b"ANDROID BACKUP\n5\n0\nAES-256\ntruncated"[..], Some("x"));
-        assert!(matches!(r, Err(AbError::BadEncryptionHeader)));
+        assert!(matches!(r, Err(AbError::BadEncryptionHeader(_))));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! What kind of input a path is. Detection reads names and a few leading
 //! bytes, never whole files.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -53,7 +52,7 @@ impl std::fmt::Display for InputKind {
 
 fn head(path: &Path, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    let Ok(mut f) = File::open(path) else {
+    let Ok(mut f) = super::open_regular(path) else {
         return Vec::new();
     };
     let mut filled = 0;
@@ -69,7 +68,7 @@ fn head(path: &Path, n: usize) -> Vec<u8> {
 
 /// Zip member names (central directory only; nothing is decompressed).
 fn zip_names(path: &Path) -> Option<Vec<String>> {
-    let file = File::open(path).ok()?;
+    let file = super::open_regular(path).ok()?;
     let archive = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
     Some(
         archive
@@ -149,6 +148,13 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    if !meta.is_dir() && !meta.is_file() {
+        // A FIFO would block the scan, a device never ends.
+        return Err(Error::input(
+            path,
+            "not a regular file or folder (a FIFO, device or socket); spydar reads only regular files",
+        ));
+    }
     if meta.is_dir() {
         if is_backup_dir(path) {
             return Ok(InputKind::IosBackup);

@@ -137,11 +137,11 @@ pub struct IosBackup {
 }
 
 fn read_plist_dict(path: &Path) -> Result<Option<plist::Dictionary>> {
-    if !path.is_file() {
+    if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
-    let value = plist::Value::from_file(path)
-        .map_err(|e| Error::input(path, format!("not a property list: {e}")))?;
+    let value =
+        super::plist_safe::value_from_file(path).map_err(|e| Error::input(path, e.to_string()))?;
     match value {
         plist::Value::Dictionary(d) => Ok(Some(d)),
         _ => Err(Error::input(path, "property list is not a dictionary")),
@@ -456,8 +456,8 @@ impl IosBackup {
     /// (40 hex digits: nothing from the Manifest can point outside the folder).
     ///
     /// In a filesystem dump: the domain's folder joined with the relative
-    /// path, only when every component is a plain name and the file itself
-    /// is a regular file (never a symlink, which could point outside the dump).
+    /// path, when every component is a plain name and something is there;
+    /// [`Self::link_problem`] then refuses links on the way.
     fn stored_path(&self, entry: &FileEntry) -> Option<PathBuf> {
         if let Some(roots) = &self.fs_roots {
             let rel = Path::new(&entry.relative_path);
@@ -465,8 +465,8 @@ impl IosBackup {
                 return None;
             }
             let path = roots.get(&entry.domain)?.join(rel);
-            let meta = std::fs::symlink_metadata(&path).ok()?;
-            return meta.file_type().is_file().then_some(path);
+            std::fs::symlink_metadata(&path).ok()?;
+            return Some(path);
         }
         let id = entry.file_id.as_str();
         if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -475,9 +475,37 @@ impl IosBackup {
         Some(self.root.join(&id[..2]).join(id))
     }
 
+    /// Links are never followed inside evidence: a link where a file is
+    /// expected (in a dump: also any folder on its path) is a module error
+    /// naming the file, as is a FIFO, a device or a folder.
+    fn link_problem(&self, entry: &FileEntry, path: &Path) -> Option<ModuleError> {
+        let why = if self.is_filesystem()
+            && !path
+                .strip_prefix(&self.root)
+                .is_ok_and(|rel| super::no_links_below(&self.root, rel))
+        {
+            "it or a folder on its path is a symbolic link; spydar never follows links inside evidence".to_string()
+        } else {
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_file() => return None,
+                Err(_) => return None,
+                Ok(_) => super::open_regular_nofollow(path)
+                    .err()
+                    .map_or_else(|| "not a regular file".to_string(), |e| e.to_string()),
+            }
+        };
+        Some(ModuleError::Failed(format!(
+            "{}: {why}",
+            self.describe(entry)
+        )))
+    }
+
     /// Whether the entry's content is present in the backup.
     pub fn has_content(&self, entry: &FileEntry) -> bool {
-        self.stored_path(entry).is_some_and(|p| p.is_file())
+        self.stored_path(entry).is_some_and(|p| {
+            std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_file())
+                && self.link_problem(entry, &p).is_none()
+        })
     }
 
     /// The plaintext bytes of an entry. `Missing` when the file is listed but
@@ -493,7 +521,10 @@ impl IosBackup {
                 entry.file_id
             ))
         })?;
-        let file = match std::fs::File::open(&path) {
+        if let Some(problem) = self.link_problem(entry, &path) {
+            return Err(problem);
+        }
+        let file = match super::open_regular_nofollow(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModuleError::Missing),
             Err(e) => {
@@ -555,7 +586,14 @@ impl IosBackup {
 
     pub fn open_sqlite(&self, entry: &FileEntry) -> std::result::Result<Connection, ModuleError> {
         if let Some(d) = &self.decryptor {
-            let stored = self.stored_path(entry).filter(|p| p.is_file());
+            if let Some(path) = self.stored_path(entry)
+                && let Some(problem) = self.link_problem(entry, &path)
+            {
+                return Err(problem);
+            }
+            let stored = self
+                .stored_path(entry)
+                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()));
             if let Some(opened) = stored.and_then(|p| d.open_sqlite(entry, &p)) {
                 return opened
                     .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
@@ -570,8 +608,11 @@ impl IosBackup {
         let path = self.stored_path(entry).ok_or_else(|| {
             ModuleError::Failed(format!("{}: malformed fileID", entry.logical_path()))
         })?;
-        if !path.is_file() {
+        if std::fs::symlink_metadata(&path).is_err() {
             return Err(ModuleError::Missing);
+        }
+        if let Some(problem) = self.link_problem(entry, &path) {
+            return Err(problem);
         }
         if self.is_filesystem()
             && let Some(opened) = super::ios_fs::open_with_wal(&path)
@@ -599,12 +640,8 @@ impl IosBackup {
     /// Reads and parses a property list entry (XML or binary).
     pub fn read_plist(&self, entry: &FileEntry) -> std::result::Result<plist::Value, ModuleError> {
         let bytes = self.read(entry)?;
-        plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| {
-            ModuleError::Failed(format!(
-                "{}: not a property list: {e}",
-                self.describe(entry)
-            ))
-        })
+        super::plist_safe::value_from_bytes(&bytes)
+            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))
     }
 
     /// Looks up and parses a property list; `Missing` if it is not in the backup.

@@ -38,9 +38,9 @@ pub fn in_memory_max() -> u64 {
 
 fn read_manifest_plist(root: &Path) -> Result<plist::Dictionary> {
     let path = root.join("Manifest.plist");
-    let value = plist::Value::from_file(&path).map_err(|e| match e.into_io() {
-        Ok(io) => Error::io(&path, io),
-        Err(e) => Error::input(&path, format!("not a property list: {e}")),
+    let value = super::plist_safe::value_from_file(&path).map_err(|e| match e {
+        super::plist_safe::PlistError::Io(io) => Error::io(&path, io),
+        e => Error::input(&path, e.to_string()),
     })?;
     value
         .into_dictionary()
@@ -136,7 +136,7 @@ impl BackupKeys {
     /// `Manifest.db` in the clear, in memory.
     pub fn manifest_db(&self, root: &Path) -> Result<Zeroizing<Vec<u8>>> {
         let path = root.join("Manifest.db");
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = super::open_regular_nofollow(&path).map_err(|e| Error::io(&path, e))?;
         let data =
             super::read_capped(file, super::MAX_MEMBER_BYTES).map_err(|e| Error::io(&path, e))?;
         let plain = match &self.manifest_key {
@@ -158,7 +158,7 @@ impl BackupKeys {
         let Some(key) = &self.manifest_key else {
             return super::sqlite::open_immutable(&path).map_err(|e| fail(&e));
         };
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = super::open_regular_nofollow(&path).map_err(|e| Error::io(&path, e))?;
         let len = crypto::padded_plaintext_len(key, &mut file).map_err(|e| fail(&e))?;
         // SQLite allocates the buffer with a C int size.
         if len > i32::MAX as u64 {
@@ -168,6 +168,7 @@ impl BackupKeys {
         let mut conn = Connection::open_in_memory().map_err(|e| fail(&e))?;
         conn.deserialize_read_exact(rusqlite::MAIN_DB, reader, len as usize, true)
             .map_err(|e| fail(&e))?;
+        super::sqlite::guard(&mut conn).map_err(|e| fail(&e))?;
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(|_| fail(&"does not decrypt to a SQLite database"))?;
         Ok(conn)
@@ -181,7 +182,7 @@ impl BackupKeys {
                 .map(|_| ())
                 .map_err(|e| Error::io(&path, e));
         };
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = super::open_regular_nofollow(&path).map_err(|e| Error::io(&path, e))?;
         let len = crypto::padded_plaintext_len(key, &mut file)
             .map_err(|e| Error::input(&path, e.to_string()))?;
         let mut dst = File::create(out).map_err(|e| Error::io(out, e))?;
@@ -361,7 +362,7 @@ fn decrypt_to_file(
     size: u64,
     mtime: Option<std::time::SystemTime>,
 ) -> std::result::Result<u64, CryptoError> {
-    let input = File::open(src)?;
+    let input = super::open_regular_nofollow(src)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -528,7 +529,10 @@ fn decrypt_unsized(
     stored: &Path,
     target: &Path,
 ) -> std::result::Result<Outcome, CryptoError> {
-    let data = super::read_capped(File::open(stored)?, super::MAX_MEMBER_BYTES)?;
+    let data = super::read_capped(
+        super::open_regular_nofollow(stored)?,
+        super::MAX_MEMBER_BYTES,
+    )?;
     let plain = keys.decrypt_file(entry.mbfile.as_ref(), data)?;
     std::fs::write(target, &*plain)?;
     Ok(Outcome::Decrypted(plain.len() as u64))

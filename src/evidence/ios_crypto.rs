@@ -633,7 +633,7 @@ pub fn save_key(path: &Path, key: &Key) -> Result<(), CryptoError> {
 /// Surrounding whitespace, such as a trailing newline, is ignored.
 pub fn load_key(path: &Path) -> Result<Key, CryptoError> {
     let fail = CryptoError::KeyFile;
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = crate::evidence::open_regular(path).map_err(|e| fail(e.to_string()))?;
     let raw =
         Zeroizing::new(crate::evidence::read_capped(file, 1024).map_err(|e| fail(e.to_string()))?);
     let text = std::str::from_utf8(&raw)

@@ -67,7 +67,7 @@ fn container_id(dir: &Path) -> Option<String> {
     if !std::fs::symlink_metadata(&path).ok()?.file_type().is_file() {
         return None;
     }
-    let value = plist::Value::from_file(&path).ok()?;
+    let value = super::plist_safe::value_from_file(&path).ok()?;
     value
         .as_dictionary()?
         .get("MCMMetadataIdentifier")?
@@ -85,6 +85,9 @@ fn domain_folders(root: &Path) -> Vec<(String, PathBuf)> {
         }
     }
     for (parent, prefix) in CONTAINER_PARENTS {
+        if !super::no_links_below(root, Path::new(parent)) {
+            continue;
+        }
         let Ok(rd) = std::fs::read_dir(root.join(parent)) else {
             continue;
         };
@@ -214,11 +217,11 @@ fn device_info(root: &Path) -> DeviceInfo {
         platform: Some(Platform::Ios),
         ..Default::default()
     };
-    let sv = root.join("System/Library/CoreServices/SystemVersion.plist");
-    let dict = std::fs::symlink_metadata(&sv)
-        .ok()
-        .filter(|m| m.file_type().is_file())
-        .and_then(|_| plist::Value::from_file(&sv).ok())
+    let sv_rel = Path::new("System/Library/CoreServices/SystemVersion.plist");
+    let sv = root.join(sv_rel);
+    let dict = super::no_links_below(root, sv_rel)
+        .then(|| super::plist_safe::value_from_file(&sv).ok())
+        .flatten()
         .and_then(|v| v.into_dictionary());
     if let Some(d) = dict {
         let get = |k: &str| d.get(k).and_then(plist_scalar).filter(|s| !s.is_empty());
@@ -236,6 +239,18 @@ fn device_info(root: &Path) -> DeviceInfo {
 /// Opens a filesystem dump rooted at `root` (the folder holding `private/`).
 pub fn open(root: &Path) -> Result<IosBackup> {
     let mobile = root.join("private/var/mobile");
+    // No link is followed inside a dump, not even a top-level `private`
+    // (some tools write `private -> private/var`-style links): scan the
+    // folder the link points to instead.
+    if let Some(link) = ["private", "private/var", "private/var/mobile"]
+        .into_iter()
+        .find(|p| std::fs::symlink_metadata(root.join(p)).is_ok_and(|m| m.file_type().is_symlink()))
+    {
+        return Err(Error::input(
+            root.join(link),
+            "is a symbolic link; spydar never follows links inside a dump (scan the folder it points to, or copy the dump without links)",
+        ));
+    }
     if !std::fs::symlink_metadata(&mobile).is_ok_and(|m| m.is_dir()) {
         return Err(Error::input(
             root,

@@ -49,7 +49,8 @@ impl MbFile {
 /// Why an archive could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum NsKeyedError {
-    #[error("not a property list: {0}")]
+    /// Already says "not a property list" or why the plist was refused.
+    #[error("{0}")]
     Plist(String),
     #[error("not an NSKeyedArchiver archive: {0}")]
     Shape(&'static str),
@@ -57,7 +58,7 @@ pub enum NsKeyedError {
 
 /// Decodes an `MBFile` NSKeyedArchiver blob.
 pub fn decode_mbfile(blob: &[u8]) -> Result<MbFile, NsKeyedError> {
-    let value = Value::from_reader(std::io::Cursor::new(blob))
+    let value = super::plist_safe::value_from_bytes(blob)
         .map_err(|e| NsKeyedError::Plist(e.to_string()))?;
     let archive = Archive::new(&value)?;
     let root = archive

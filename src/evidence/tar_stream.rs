@@ -8,7 +8,6 @@
 //! the stream goes on; memory is bounded by the piece size and whatever the
 //! sink buffers. Nothing here knows what a member means.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -90,7 +89,7 @@ pub fn stream(
     if path.is_dir() {
         return stream_dir(path, max_whole, want, sink);
     }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = super::open_regular(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut magic = [0u8; 512];
     let got = fill(&mut reader, &mut magic).map_err(|e| Error::io(path, e))?;
@@ -138,7 +137,7 @@ fn stream_tar<R: Read>(
     sink: &mut dyn FnMut(Piece) -> bool,
 ) -> Result<StreamSummary> {
     let mut summary = StreamSummary::default();
-    let mut archive = tar::Archive::new(inner);
+    let mut archive = tar::Archive::new(super::tar_guard::TarHeaderGuard::new(inner));
     let mut last_member = String::new();
     let mut other_roots: Vec<String> = Vec::new();
     let mut headers_read = 0u64;
@@ -413,7 +412,7 @@ fn stream_dir(
         if w == Want::Skip {
             continue;
         }
-        let mut file = match File::open(file_path) {
+        let mut file = match super::open_regular_nofollow(file_path) {
             Ok(f) => f,
             Err(e) => {
                 summary.notes.push(format!("{rel}: {e}"));

@@ -116,7 +116,7 @@ impl Source {
 
     /// A zip file on disk.
     pub fn open_zip(path: &Path) -> std::io::Result<Source> {
-        let file = File::open(path)?;
+        let file = super::open_regular(path)?;
         let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
         let (members, notes) = list_zip(&archive)?;
         Ok(Source {
@@ -154,7 +154,7 @@ impl Source {
             })?
             .into_identities()
             .map_err(|e| format!("{}: {e}", identity_file.display()))?;
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = super::open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let decryptor = age::Decryptor::new(BufReader::new(file))
             .map_err(|e| format!("{}: not an age file: {e}", path.display()))?;
         let reader = decryptor
@@ -230,7 +230,7 @@ impl Source {
             |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", member.name));
         match &member.loc {
             Loc::File(p) => {
-                let f = File::open(p).map_err(named)?;
+                let f = super::open_regular_nofollow(p).map_err(named)?;
                 read_capped(f, limit).map_err(named)
             }
             Loc::Zip(i) => match &self.backing {

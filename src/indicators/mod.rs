@@ -128,6 +128,7 @@ impl IndicatorSet {
                 }
             };
             let mut added = false;
+            let single = comparisons.len() == 1;
             for cmp in comparisons {
                 match normalize::indicator(&cmp.key, &cmp.value) {
                     Ok((kind, value)) => {
@@ -138,14 +139,25 @@ impl IndicatorSet {
                         self.indicators.push(Indicator {
                             kind,
                             value,
-                            pattern: ind.pattern.clone(),
+                            pattern: if single {
+                                ind.pattern.clone()
+                            } else {
+                                cmp.to_pattern()
+                            },
                             id: ind.id.clone(),
                             malware: ind.malware.clone(),
                             source: name.to_string(),
                         });
                         added = true;
                     }
-                    Err(reason) => info.skipped.push((ind.pattern.clone(), reason)),
+                    Err(reason) => info.skipped.push((
+                        if single {
+                            ind.pattern.clone()
+                        } else {
+                            cmp.to_pattern()
+                        },
+                        reason,
+                    )),
                 }
             }
             if added {

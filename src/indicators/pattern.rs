@@ -4,12 +4,62 @@
 //! FOLLOWEDBY, qualifiers, other operators) is refused with a reason, so the
 //! loader can count and report it instead of guessing.
 
+/// Longest pattern accepted, in bytes (published patterns are under 4 KiB;
+/// a bundle with a longer one is refused).
+pub const MAX_PATTERN_BYTES: usize = 1024 * 1024;
+/// Most comparisons one pattern may join with `OR`.
+pub const MAX_TERMS: usize = 10_000;
+/// Longest value of one comparison, in bytes (long URLs are a few KiB).
+pub const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+/// Checks a pattern against the documented limits, in one linear pass.
+/// A pattern that does not parse is not a limit problem (the loader skips
+/// it and says why).
+pub fn check_limits(pattern: &str) -> Result<(), String> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "pattern of {} bytes, more than the {MAX_PATTERN_BYTES} accepted",
+            pattern.len()
+        ));
+    }
+    let Ok(comparisons) = parse(pattern) else {
+        return Ok(());
+    };
+    if comparisons.len() > MAX_TERMS {
+        return Err(format!(
+            "pattern with {} comparisons, more than the {MAX_TERMS} accepted",
+            comparisons.len()
+        ));
+    }
+    if let Some(c) = comparisons.iter().find(|c| c.value.len() > MAX_VALUE_BYTES) {
+        return Err(format!(
+            "value of {} bytes for {}, more than the {MAX_VALUE_BYTES} accepted",
+            c.value.len(),
+            c.key
+        ));
+    }
+    Ok(())
+}
+
 /// One `object:property = 'value'` comparison.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Comparison {
     /// `object:property` as written, quotes kept (`file:hashes.'SHA-256'`).
     pub key: String,
     pub value: String,
+}
+
+impl Comparison {
+    /// This comparison alone as a pattern, for an indicator that came from
+    /// a pattern of several (each keeps its own few bytes, not a copy of
+    /// the whole pattern: memory stays linear in the pattern's size).
+    pub fn to_pattern(&self) -> String {
+        format!(
+            "[{} = '{}']",
+            self.key,
+            self.value.replace('\\', "\\\\").replace('\'', "\\'")
+        )
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -208,6 +258,29 @@ mod tests {
                 value: "bh".into()
             }
         );
+    }
+
+    #[test]
+    fn limits_and_linear_parse() {
+        let terms: Vec<String> = (0..MAX_TERMS + 1)
+            .map(|i| format!("domain-name:value = 'd{i}.example'"))
+            .collect();
+        let big = format!("[{}]", terms.join(" OR "));
+        let t = std::time::Instant::now();
+        assert_eq!(parse(&big).unwrap().len(), MAX_TERMS + 1);
+        assert!(t.elapsed().as_secs() < 5);
+        assert!(check_limits(&big).unwrap_err().contains("comparisons"));
+        let ok = format!("[{}]", terms[..MAX_TERMS].join(" OR "));
+        assert!(check_limits(&ok).is_ok());
+        let long = format!("[url:value = 'http://x/{}']", "a".repeat(MAX_VALUE_BYTES));
+        assert!(check_limits(&long).unwrap_err().contains("value of"));
+        let huge = format!("[url:value = '{}']", "a".repeat(MAX_PATTERN_BYTES));
+        assert!(check_limits(&huge).unwrap_err().contains("pattern of"));
+        let c = Comparison {
+            key: "process:name".into(),
+            value: r"it's\".into(),
+        };
+        assert_eq!(parse(&c.to_pattern()).unwrap(), vec![c]);
     }
 
     #[test]

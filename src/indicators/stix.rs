@@ -79,6 +79,10 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
                 if let Some(pattern) = obj.pattern
                     && obj.pattern_type.as_deref().is_none_or(|t| t == "stix")
                 {
+                    // A hostile pattern refuses the whole bundle, so that
+                    // `indicators update` never keeps it.
+                    super::pattern::check_limits(&pattern)
+                        .map_err(|e| format!("indicator {}: {e}", obj.id))?;
                     indicators.push((obj.id, pattern));
                 }
             }

@@ -155,7 +155,7 @@ fn read_ab(
 
 /// Scans an `adb backup` file.
 pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::evidence::open_regular(path).map_err(|e| Error::io(path, e))?;
     let label = path.display().to_string();
     let (header, contents) = read_ab(file, &label, path, opts)?;
     let mut scan = DeviceScan {
@@ -655,7 +655,7 @@ fn open_androidqf(path: &Path, opts: &ScanOptions) -> Result<Source> {
         return Source::open_dir(path).map_err(|e| Error::input(path, e.to_string()));
     }
     let mut magic = [0u8; 21];
-    let n = std::fs::File::open(path)
+    let n = crate::evidence::open_regular(path)
         .and_then(|mut f| f.read(&mut magic))
         .map_err(|e| Error::io(path, e))?;
     if magic[..n].starts_with(b"age-encryption.org/") {

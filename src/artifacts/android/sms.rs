@@ -3,7 +3,6 @@
 //! each file is a zlib stream of a JSON array. Links in bodies become URL
 //! and domain observables; the body itself is swept as text.
 
-use std::io::Read;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -46,11 +45,7 @@ fn s(v: &Value, k: &str) -> String {
 /// Parses one backup member. SMS go before MMS in MVT's order; the caller
 /// sorts members accordingly.
 pub fn parse(name: &str, data: &[u8]) -> Result<Vec<Record>, String> {
-    let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(data)
-        .take(crate::evidence::android_backup::MAX_KEPT_MEMBER)
-        .read_to_end(&mut json)
-        .map_err(|e| format!("{name}: not a zlib stream: {e}"))?;
+    let json = crate::evidence::inflate_zlib_capped(data).map_err(|e| format!("{name}: {e}"))?;
     let items: Vec<Value> =
         serde_json::from_slice(&json).map_err(|e| format!("{name}: not a JSON array: {e}"))?;
     let is_mms = name.ends_with("_mms_backup");

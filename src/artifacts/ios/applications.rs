@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             .as_dictionary()
             .and_then(|d| d.get("iTunesMetadata"))
             .and_then(|v| v.as_data())
-            .and_then(|d| plist::Value::from_reader(std::io::Cursor::new(d)).ok());
+            .and_then(|d| crate::evidence::plist_safe::value_from_bytes(d).ok());
         let md = meta.as_ref().and_then(|m| m.as_dictionary());
         let s = |k: &str| {
             md.and_then(|d| d.get(k))

@@ -67,7 +67,7 @@ fn session_entries(blob: &[u8]) -> Vec<(String, String)> {
     let Some(body) = blob.get(4..) else {
         return Vec::new();
     };
-    let Ok(v) = plist::Value::from_reader(std::io::Cursor::new(body)) else {
+    let Ok(v) = crate::evidence::plist_safe::value_from_bytes(body) else {
         return Vec::new();
     };
     let entries = v

@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             let mut urls = Vec::new();
             if let Ok(rusqlite::types::ValueRef::Blob(data)) = r.get_ref("data")
                 && let Ok(plist::Value::Array(list)) =
-                    plist::Value::from_reader(std::io::Cursor::new(data))
+                    crate::evidence::plist_safe::value_from_bytes(data)
             {
                 for a in list.iter().filter_map(|a| a.as_dictionary()) {
                     if let Some(id) = a

@@ -70,7 +70,7 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     let body_json: Option<Value> = serde_json::from_str(body.trim()).ok();
     let body_plist: Option<plist::Value> =
         if body_json.is_none() && body.trim_start().starts_with("<?xml") {
-            plist::from_bytes(body.trim().as_bytes()).ok()
+            crate::evidence::plist_safe::from_bytes(body.trim().as_bytes()).ok()
         } else {
             None
         };

@@ -69,7 +69,7 @@ pub fn apply_remotectl(info: &mut DeviceInfo, data: &[u8]) {
 
 /// Applies `SystemVersion.plist` where remotectl said nothing.
 pub fn apply_system_version(info: &mut DeviceInfo, data: &[u8]) {
-    let Ok(v) = plist::from_bytes::<plist::Value>(data) else {
+    let Ok(v) = crate::evidence::plist_safe::value_from_bytes(data) else {
         return;
     };
     let Some(d) = v.as_dictionary() else { return };

@@ -132,8 +132,8 @@ fn strings(v: &plist::Value, path: &str, out: &mut Vec<(String, String)>) {
 /// Any plist (network extension settings, Wi-Fi): every string value that
 /// is a URL, an IPv4 address or a host name, once per plist.
 pub fn plist_hosts(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
-    let v: plist::Value =
-        plist::from_bytes(data).map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+    let v: plist::Value = crate::evidence::plist_safe::from_bytes(data)
+        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
     let mut all = Vec::new();
     strings(&v, "", &mut all);
     let mut out = Vec::new();

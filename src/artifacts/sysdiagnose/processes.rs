@@ -276,8 +276,8 @@ pub fn logdata_statistics(
 
 /// `UUIDToBinaryLocations`: a plist mapping image UUIDs to binary paths.
 pub fn uuid_to_binary(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
-    let v: plist::Value =
-        plist::from_bytes(data).map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+    let v: plist::Value = crate::evidence::plist_safe::from_bytes(data)
+        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
     let dict = v
         .as_dictionary()
         .ok_or_else(|| ModuleError::Failed(format!("{member}: not a dictionary")))?;

@@ -26,8 +26,8 @@ fn collect_uuids(v: &plist::Value, out: &mut Vec<String>) {
 }
 
 pub fn stub(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
-    let v: plist::Value =
-        plist::from_bytes(data).map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+    let v: plist::Value = crate::evidence::plist_safe::from_bytes(data)
+        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
     let d = v
         .as_dictionary()
         .ok_or_else(|| ModuleError::Failed(format!("{member}: not a dictionary")))?;
