@@ -341,6 +341,7 @@ fn hostile_report() -> (Report, Vec<String>) {
             note: format!("note {all}"),
         },
         notes: vec![format!("member {} refused", PAYLOADS[1])],
+        rechecked: None,
     };
     (report, vec![name, app, url, process, source])
 }

@@ -16,9 +16,25 @@ pub fn section<'a>(text: &'a str, service: &str) -> Option<&'a str> {
     let finder = memchr::memmem::Finder::new(marker.as_bytes());
     let bytes = text.as_bytes();
     for at in finder.find_iter(bytes) {
-        let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line_end = text[at..].find('\n').map(|i| at + i).unwrap_or(text.len());
-        if text[line_start..line_end].trim() != marker {
+        // The marker must be alone on its line (bar white space). Look only
+        // at the white space around it, never the whole line: a line of
+        // false markers would otherwise make this quadratic.
+        let before = &bytes[..at];
+        let lead = before
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
+            .count();
+        if at - lead > 0 && bytes[at - lead - 1] != b'\n' {
+            continue;
+        }
+        let after = at + marker.len();
+        let trail = bytes[after..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
+            .count();
+        let line_end = after + trail;
+        if line_end < bytes.len() && bytes[line_end] != b'\n' {
             continue;
         }
         let body_start = (line_end + 1).min(text.len());

@@ -92,6 +92,7 @@ fn parse(text: &str) -> Vec<Reboot> {
     let mut reboots = Vec::new();
     let mut cur = Reboot::default();
     let mut delay = 0.0f64;
+    let mut seen: std::collections::HashMap<(u64, String), usize> = Default::default();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if let Some(rest) = line.strip_prefix("After ") {
@@ -109,28 +110,31 @@ fn parse(text: &str) -> Vec<Reboot> {
             };
             let pid: u64 = pid.parse().unwrap_or(0);
             let path = path.to_string();
-            match cur
-                .clients
-                .iter_mut()
-                .find(|c| c.pid == pid && c.path == path)
-            {
-                Some(c) => {
+            // An index, not a scan of the clients: a log of many distinct
+            // clients would otherwise be quadratic.
+            match seen.get(&(pid, path.clone())) {
+                Some(&k) => {
+                    let c = &mut cur.clients[k];
                     c.waits += 1;
                     c.max_delay = c.max_delay.max(delay);
                 }
-                None => cur.clients.push(Client {
-                    pid,
-                    path,
-                    waits: 1,
-                    max_delay: delay,
-                    line: i + 1,
-                }),
+                None => {
+                    seen.insert((pid, path.clone()), cur.clients.len());
+                    cur.clients.push(Client {
+                        pid,
+                        path,
+                        waits: 1,
+                        max_delay: delay,
+                        line: i + 1,
+                    });
+                }
             }
             cur.line = i + 1;
         } else if line.starts_with("SIGTERM") {
             cur.sigterm = parse_sigterm(line);
             cur.line = i + 1;
             reboots.push(std::mem::take(&mut cur));
+            seen.clear();
             delay = 0.0;
         }
     }
