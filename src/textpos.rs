@@ -59,6 +59,31 @@ pub fn is_process_position(line: &[u8], range: Range<usize>) -> bool {
     process_tokens(line).contains(&range)
 }
 
+/// The absolute path whose last component is `range`, if the token is one
+/// (`/data/local/tmp/gatekeeperd`, `file:///usr/libexec/x`, `path:/x/y`).
+pub fn enclosing_path(line: &[u8], range: Range<usize>) -> Option<Range<usize>> {
+    if range.start == 0 || range.end > line.len() || line.get(range.start - 1) != Some(&b'/') {
+        return None;
+    }
+    let mut s = range.start;
+    while s > 0 && !is_delim(line[s - 1]) {
+        s -= 1;
+    }
+    let seg = &line[s..range.start];
+    let slash = memchr::memchr(b'/', seg)?;
+    let start = if let Some(scheme) = memchr::memmem::find(seg, b"://") {
+        if !seg[..scheme].eq_ignore_ascii_case(b"file") {
+            return None;
+        }
+        s + scheme + 3
+    } else if slash == 0 || seg[slash - 1] == b':' {
+        s + slash
+    } else {
+        return None;
+    };
+    (line.get(start) == Some(&b'/')).then_some(start..range.end)
+}
+
 /// `range` without trailing `:` and `.` (a sentence or a log prefix).
 fn trim_tail(line: &[u8], mut r: Range<usize>) -> Range<usize> {
     while r.end > r.start && matches!(line[r.end - 1], b':' | b'.') {
@@ -511,6 +536,31 @@ mod tests {
                     .map(|r| &line[r])
                     .collect::<Vec<_>>()
             );
+        }
+    }
+
+    #[test]
+    fn enclosing_paths() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            (
+                "exec /data/local/tmp/gatekeeperd now",
+                "gatekeeperd",
+                Some("/data/local/tmp/gatekeeperd"),
+            ),
+            (
+                "file:///system/bin/gatekeeperd",
+                "gatekeeperd",
+                Some("/system/bin/gatekeeperd"),
+            ),
+            ("path:/a/b", "b", Some("/a/b")),
+            ("gatekeeperd[12]: x", "gatekeeperd", None),
+            ("https://h/x", "x", None),
+            ("rel/x", "x", None),
+        ];
+        for (line, name, want) in cases {
+            let s = line.rfind(name).unwrap();
+            let got = enclosing_path(line.as_bytes(), s..s + name.len()).map(|r| &line[r]);
+            assert_eq!(got, *want, "{line:?}");
         }
     }
 

@@ -9,6 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::normalize::{self, base_name};
 use super::prefilter::{self, Prefilter};
+use super::stock::StockNames;
 use super::{Indicator, IndicatorSet};
 use crate::model::{Observable, ObservableType as T};
 use crate::options::{SweptLine, TextSweep};
@@ -30,6 +31,9 @@ pub struct Hit {
     pub in_text: bool,
     /// How the match was made, for the finding's message.
     pub how: MatchHow,
+    /// For a name found in free text as the last component of a path: that
+    /// whole path (the stock-name check compares it with the stock paths).
+    pub path: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct Matcher {
     prefilter: Prefilter,
     automaton: Option<AhoCorasick>,
     needles: Vec<Needle>,
+    /// Published names that are also stock names (`indicators-meta/`).
+    stock: StockNames,
 }
 
 fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String, i: u32) {
@@ -153,7 +159,18 @@ impl Matcher {
             prefilter,
             automaton,
             needles,
+            stock: StockNames::bundled(),
         }
+    }
+
+    /// Replaces the stock-name list (the bundled one is the default).
+    pub fn with_stock_names(mut self, stock: StockNames) -> Self {
+        self.stock = stock;
+        self
+    }
+
+    pub fn stock_names(&self) -> &StockNames {
+        &self.stock
     }
 
     pub fn indicators(&self) -> &[Indicator] {
@@ -194,6 +211,7 @@ impl Matcher {
                 },
                 in_text,
                 how,
+                path: None,
             };
             if !out.contains(&hit) {
                 out.push(hit);
@@ -456,6 +474,20 @@ impl Matcher {
             if !seen.insert((range.start, range.end, i)) {
                 continue;
             }
+            // A name is a process (or a file) only where the text says so:
+            // `payload` in prose is a word. Checked on confirmed hits only.
+            let mut path = None;
+            if matches!(ind.kind, T::Process | T::FileName) {
+                let ls = memchr::memrchr(b'\n', &text[..range.start]).map_or(0, |p| p + 1);
+                let le = memchr::memchr(b'\n', &text[range.end..]).map_or(text.len(), |p| range.end + p);
+                let line = &text[ls..le];
+                let rel = range.start - ls..range.end - ls;
+                if !crate::textpos::is_process_position(line, rel.clone()) {
+                    continue;
+                }
+                path = crate::textpos::enclosing_path(line, rel)
+                    .map(|r| String::from_utf8_lossy(&line[r]).into_owned());
+            }
             let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
             let hit = Hit {
                 indicator: i as usize,
@@ -465,6 +497,7 @@ impl Matcher {
                 },
                 in_text: true,
                 how: MatchHow::InText,
+                path,
             };
             out.push((range, hit));
         }

@@ -8,6 +8,7 @@ pub mod matcher;
 pub mod normalize;
 pub mod pattern;
 pub mod prefilter;
+pub mod stock;
 mod stix;
 
 pub use matcher::{Hit, Matcher};
