@@ -289,9 +289,8 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
 /// path, the path around a text hit, file-path observables and string
 /// fields whose path (or a command line's path) ends in `name`.
 fn paths_for(record: &Record, obs: &Observable, hit: &Hit, name: &str) -> Vec<String> {
-    let ends_in = |p: &str| {
-        p.starts_with('/') && crate::indicators::normalize::base_name(p) == name
-    };
+    let ends_in =
+        |p: &str| p.starts_with('/') && crate::indicators::normalize::base_name(p) == name;
     let mut out: Vec<String> = Vec::new();
     let mut add = |p: &str| {
         if ends_in(p) && !out.iter().any(|o| o == p) {

@@ -439,6 +439,7 @@ impl Matcher {
             return out;
         };
         let mut lower: Vec<u8> = Vec::new();
+        let mut line_cache = LineCache::default();
         for region in self.prefilter.candidates(text) {
             lower.clear();
             lower.extend(text[region.clone()].iter().map(u8::to_ascii_lowercase));
@@ -447,6 +448,7 @@ impl Matcher {
                 self.confirm_needle(
                     &mut out,
                     &mut seen,
+                    &mut line_cache,
                     text,
                     m.pattern().as_usize(),
                     start,
@@ -461,6 +463,7 @@ impl Matcher {
         &self,
         out: &mut Vec<(Range<usize>, Hit)>,
         seen: &mut std::collections::HashSet<(usize, usize, u32)>,
+        line_cache: &mut LineCache,
         text: &[u8],
         needle: usize,
         start: usize,
@@ -478,11 +481,9 @@ impl Matcher {
             // `payload` in prose is a word. Checked on confirmed hits only.
             let mut path = None;
             if matches!(ind.kind, T::Process | T::FileName) {
-                let ls = memchr::memrchr(b'\n', &text[..range.start]).map_or(0, |p| p + 1);
-                let le = memchr::memchr(b'\n', &text[range.end..]).map_or(text.len(), |p| range.end + p);
-                let line = &text[ls..le];
+                let (ls, line, tokens) = line_cache.get(text, range.clone());
                 let rel = range.start - ls..range.end - ls;
-                if !crate::textpos::is_process_position(line, rel.clone()) {
+                if !tokens.contains(&rel) {
                     continue;
                 }
                 path = crate::textpos::enclosing_path(line, rel)
@@ -506,6 +507,27 @@ impl Matcher {
     /// Whether any indicator is mentioned in `text` (the sweep's fast path).
     pub fn text_mentions_any(&self, text: &[u8]) -> bool {
         !self.text_hits(text).is_empty()
+    }
+}
+
+/// The process tokens of the line last asked about, so a long line with
+/// many name hits is read once, not once per hit.
+#[derive(Default)]
+struct LineCache {
+    line: Range<usize>,
+    tokens: Vec<Range<usize>>,
+}
+
+impl LineCache {
+    /// The line holding `hit` (its start, its bytes) and its process tokens.
+    fn get<'t>(&mut self, text: &'t [u8], hit: Range<usize>) -> (usize, &'t [u8], &[Range<usize>]) {
+        if !(self.line.start <= hit.start && hit.end <= self.line.end && !self.line.is_empty()) {
+            let ls = memchr::memrchr(b'\n', &text[..hit.start]).map_or(0, |p| p + 1);
+            let le = memchr::memchr(b'\n', &text[hit.end..]).map_or(text.len(), |p| hit.end + p);
+            self.line = ls..le;
+            self.tokens = crate::textpos::process_tokens(&text[ls..le]);
+        }
+        (self.line.start, &text[self.line.clone()], &self.tokens)
     }
 }
 

@@ -8,8 +8,8 @@ pub mod matcher;
 pub mod normalize;
 pub mod pattern;
 pub mod prefilter;
-pub mod stock;
 mod stix;
+pub mod stock;
 
 pub use matcher::{Hit, Matcher};
 

@@ -168,9 +168,14 @@ mod tests {
         assert_eq!(g.kind, StockKind::Process);
         assert!(g.is_stock_path("/system/bin/gatekeeperd"));
         assert!(!g.is_stock_path("/data/local/tmp/gatekeeperd"));
-        assert!(g.describe().contains("stock Android daemon (/system/bin/gatekeeperd)"));
+        assert!(
+            g.describe()
+                .contains("stock Android daemon (/system/bin/gatekeeperd)")
+        );
         assert!(!s.get("payload").expect("payload listed").downgrades());
-        let p = s.get("com.apple.photolibraryd.plist").expect("plist listed");
+        let p = s
+            .get("com.apple.photolibraryd.plist")
+            .expect("plist listed");
         assert!(p.is_stock_path("/var/mobile/Library/Preferences/com.apple.photolibraryd.plist"));
         assert!(s.get("Gatekeeperd").is_none(), "names are case-sensitive");
     }
