@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::indicators::Matcher;
 use crate::indicators::matcher::{Hit, MatchHow};
+use crate::indicators::stock::StockKind;
 use crate::model::{Level, Observable, ObservableType, Record, Severity};
 
 /// An indicator as a finding names it (REPORT.md `indicator`).
@@ -242,6 +243,15 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             if let Some((not_stock, why)) = stock_check(record, obs, &hit, ind, matcher) {
                 message = format!("{message}; {why}");
                 if !not_stock {
+                    // A record already detected for this malware (its file
+                    // path indicator matched) needs no weaker second word.
+                    if out.iter().any(|f| {
+                        f.level == Level::Detected
+                            && f.indicator.as_ref().and_then(|i| i.malware.as_deref())
+                                == ind.malware.as_deref()
+                    }) {
+                        continue;
+                    }
                     level = Level::Warning;
                     severity = Severity::Medium;
                 }
@@ -339,7 +349,14 @@ fn stock_check(
         return None;
     }
     let paths = paths_for(record, obs, hit, &ind.value);
-    if let Some(odd) = paths.iter().find(|p| !stock.is_stock_path(p)) {
+    // A stock daemon's name run from elsewhere is not the stock binary; a
+    // stock file name elsewhere is still only a name: the campaign's own
+    // path indicator is what can detect it.
+    let odd = paths
+        .iter()
+        .find(|p| !stock.is_stock_path(p))
+        .filter(|_| stock.kind == StockKind::Process);
+    if let Some(odd) = odd {
         return Some((
             true,
             format!(

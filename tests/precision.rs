@@ -207,6 +207,34 @@ fn typed_stock_names_warn_unless_the_record_shows_another_path() {
             Level::Warning,
             "stock iOS file name",
         ),
+        // Elsewhere (and not under any `Library/Preferences/`, which the
+        // relative Coruna path indicator covers), still only a name: a warning.
+        (
+            record_with(
+                T::FilePath,
+                "/private/var/tmp/com.apple.photolibraryd.plist",
+                &[],
+            ),
+            Level::Warning,
+            "stock iOS file name",
+        ),
+        // At Coruna's own path the path indicator detects, and the name
+        // warning is not added on top.
+        (
+            record_with(
+                T::FilePath,
+                "/private/var/mobile/Library/Preferences/com.apple.photolibraryd.plist",
+                &[],
+            ),
+            Level::Detected,
+            "is a known",
+        ),
+        // BackupAgent: stock iOS name (Operation Triangulation reused it).
+        (
+            record_with(T::Process, "BackupAgent", &[]),
+            Level::Warning,
+            "stock iOS daemon (/usr/libexec/BackupAgent)",
+        ),
     ];
     for (record, level, words) in cases {
         let f = record_findings(record, &m);
