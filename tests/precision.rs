@@ -38,7 +38,7 @@ fn findings(report: &Value) -> &Vec<Value> {
     report["findings"].as_array().unwrap()
 }
 
-fn on_member_line<'a>(report: &'a Value, line: u64) -> Vec<&'a Value> {
+fn on_member_line(report: &Value, line: u64) -> Vec<&Value> {
     findings(report)
         .iter()
         .filter(|f| {

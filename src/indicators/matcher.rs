@@ -444,15 +444,14 @@ impl Matcher {
             lower.clear();
             lower.extend(text[region.clone()].iter().map(u8::to_ascii_lowercase));
             for m in ac.find_overlapping_iter(&lower[..]) {
-                let (start, end) = (region.start + m.start(), region.start + m.end());
+                let at = region.start + m.start()..region.start + m.end();
                 self.confirm_needle(
                     &mut out,
                     &mut seen,
                     &mut line_cache,
                     text,
                     m.pattern().as_usize(),
-                    start,
-                    end,
+                    at,
                 );
             }
         }
@@ -466,12 +465,11 @@ impl Matcher {
         line_cache: &mut LineCache,
         text: &[u8],
         needle: usize,
-        start: usize,
-        end: usize,
+        at: Range<usize>,
     ) {
         for &i in &self.needles[needle].indicators {
             let ind = &self.set.indicators[i as usize];
-            let Some(range) = confirm(ind, text, start, end) else {
+            let Some(range) = confirm(ind, text, at.start, at.end) else {
                 continue;
             };
             if !seen.insert((range.start, range.end, i)) {

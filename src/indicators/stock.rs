@@ -178,6 +178,9 @@ mod tests {
             .expect("plist listed");
         assert!(p.is_stock_path("/var/mobile/Library/Preferences/com.apple.photolibraryd.plist"));
         assert!(s.get("Gatekeeperd").is_none(), "names are case-sensitive");
+        let b = s.get("BackupAgent").expect("BackupAgent listed");
+        assert!(b.is_stock_path("/usr/libexec/BackupAgent"));
+        assert!(!b.is_stock_path("/usr/libexec/BackupAgent2"));
     }
 
     #[test]
