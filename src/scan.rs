@@ -33,12 +33,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::indicators::Matcher;
 use crate::indicators::matcher::{Hit, MatchHow};
+use crate::indicators::stock::StockKind;
 use crate::model::{Level, Observable, ObservableType, Record, Severity};
 
 /// An indicator as a finding names it (REPORT.md `indicator`).
 pub use crate::indicators::Indicator as IndicatorRef;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingKind {
     Indicator,
@@ -59,6 +60,117 @@ pub struct Finding {
     pub rule: Option<String>,
     pub message: String,
     pub record: BTreeMap<String, serde_json::Value>,
+    /// How many records gave this same finding (same module, level,
+    /// indicator or rule, observable and message); `record` and `artifact`
+    /// are the first one's. Omitted when 1 (REPORT.md, schema 1 extended).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+    /// Earliest and latest record time among the `count` records; omitted
+    /// when there is none or `count` is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<jiff::Timestamp>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+impl Finding {
+    /// What makes two findings the same for aggregation.
+    fn key(&self) -> FindingKey {
+        (
+            self.level,
+            self.module.clone(),
+            self.kind,
+            self.indicator.as_ref().map(|i| i.id.clone()),
+            self.rule.clone(),
+            self.observable.clone(),
+            self.message.clone(),
+        )
+    }
+
+    /// Folds `other` (the same finding from another record) into this one.
+    fn absorb(&mut self, other: &Finding) {
+        self.count += other.count;
+        let times = [
+            self.first_seen,
+            self.timestamp,
+            other.first_seen,
+            other.timestamp,
+            self.last_seen,
+            other.last_seen,
+        ];
+        self.first_seen = times.iter().flatten().min().copied();
+        self.last_seen = times.iter().flatten().max().copied();
+    }
+}
+
+type FindingKey = (
+    Level,
+    String,
+    FindingKind,
+    Option<String>,
+    Option<String>,
+    Option<Observable>,
+    String,
+);
+
+/// Repeated findings folded into one with a count and first/last times, so
+/// a log in which every line is a hit yields one finding per distinct
+/// (module, level, indicator or rule, observable, message), not one per line.
+#[derive(Default)]
+pub struct Aggregator {
+    index: std::collections::HashMap<FindingKey, usize>,
+    findings: Vec<Finding>,
+}
+
+impl Aggregator {
+    pub fn add(&mut self, f: Finding) {
+        let key = f.key();
+        match self.index.get(&key) {
+            Some(&i) => self.findings[i].absorb(&f),
+            None => {
+                self.index.insert(key, self.findings.len());
+                self.findings.push(f);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.findings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The distinct findings, sorted.
+    pub fn into_sorted(self) -> Vec<Finding> {
+        let mut all = self.findings;
+        for f in &mut all {
+            if f.count == 1 {
+                f.first_seen = None;
+                f.last_seen = None;
+            }
+        }
+        sort_findings(&mut all);
+        all
+    }
+}
+
+/// Folds repeated findings (see `Aggregator`), sorted.
+pub fn aggregate(findings: impl IntoIterator<Item = Finding>) -> Vec<Finding> {
+    let mut agg = Aggregator::default();
+    for f in findings {
+        agg.add(f);
+    }
+    agg.into_sorted()
 }
 
 fn describe(hit: &Hit, ind: &IndicatorRef, module: &str) -> String {
@@ -121,14 +233,32 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             }
             seen.push(key);
             let iref = ind.clone();
-            let message = describe(&hit, &iref, &record.module);
+            let mut message = describe(&hit, &iref, &record.module);
+            let mut level = Level::Detected;
+            let mut severity = if hit.in_text {
+                Severity::High
+            } else {
+                Severity::Critical
+            };
+            if let Some((not_stock, why)) = stock_check(record, obs, &hit, ind, matcher) {
+                message = format!("{message}; {why}");
+                if !not_stock {
+                    // A record already detected for this malware (its file
+                    // path indicator matched) needs no weaker second word.
+                    if out.iter().any(|f| {
+                        f.level == Level::Detected
+                            && f.indicator.as_ref().and_then(|i| i.malware.as_deref())
+                                == ind.malware.as_deref()
+                    }) {
+                        continue;
+                    }
+                    level = Level::Warning;
+                    severity = Severity::Medium;
+                }
+            }
             out.push(Finding {
-                level: Level::Detected,
-                severity: if hit.in_text {
-                    Severity::High
-                } else {
-                    Severity::Critical
-                },
+                level,
+                severity,
                 kind: FindingKind::Indicator,
                 module: record.module.clone(),
                 artifact: record.artifact.clone(),
@@ -138,6 +268,9 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                 rule: None,
                 message,
                 record: record.fields.to_map(),
+                count: 1,
+                first_seen: None,
+                last_seen: None,
             });
         }
     }
@@ -154,9 +287,96 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             rule: Some(alert.rule.clone()),
             message: alert.message.clone(),
             record: record.fields.to_map(),
+            count: 1,
+            first_seen: None,
+            last_seen: None,
         });
     }
     out
+}
+
+/// Paths the record gives for `name`: the observable itself when it is a
+/// path, the path around a text hit, file-path observables and string
+/// fields whose path (or a command line's path) ends in `name`.
+fn paths_for(record: &Record, obs: &Observable, hit: &Hit, name: &str) -> Vec<String> {
+    let ends_in =
+        |p: &str| p.starts_with('/') && crate::indicators::normalize::base_name(p) == name;
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if ends_in(p) && !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    };
+    if let Some(p) = &hit.path {
+        add(p);
+    }
+    if obs.kind != ObservableType::Text {
+        add(obs.value.trim());
+    }
+    for o in &record.observables {
+        if matches!(o.kind, ObservableType::FilePath | ObservableType::Process) {
+            add(o.value.trim());
+        }
+    }
+    // A typed observable is about the record; a text hit only about its line.
+    if obs.kind != ObservableType::Text {
+        for (_, v) in record.fields.iter() {
+            if let Some(s) = v.as_str() {
+                for word in s.split_whitespace() {
+                    add(word.trim_matches(|c| matches!(c, '"' | '\'' | '(' | ')' | ',')));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For a process or file-name indicator that is also a stock name: whether
+/// the record shows the name outside its stock paths (the finding stays
+/// `detected`; otherwise it becomes a warning), and the words to add.
+fn stock_check(
+    record: &Record,
+    obs: &Observable,
+    hit: &Hit,
+    ind: &IndicatorRef,
+    matcher: &Matcher,
+) -> Option<(bool, String)> {
+    if !matches!(ind.kind, ObservableType::Process | ObservableType::FileName) {
+        return None;
+    }
+    let stock = matcher.stock_names().get(&ind.value)?;
+    if !stock.downgrades() {
+        return None;
+    }
+    let paths = paths_for(record, obs, hit, &ind.value);
+    // A stock daemon's name run from elsewhere is not the stock binary; a
+    // stock file name elsewhere is still only a name: the campaign's own
+    // path indicator is what can detect it.
+    let odd = paths
+        .iter()
+        .find(|p| !stock.is_stock_path(p))
+        .filter(|_| stock.kind == StockKind::Process);
+    if let Some(odd) = odd {
+        return Some((
+            true,
+            format!(
+                "{}, but here it is at {odd:?}, not a stock path",
+                stock.describe()
+            ),
+        ));
+    }
+    let where_ = match paths.first() {
+        Some(p) => format!("its path here is {p}"),
+        None => "the record does not show its path".to_string(),
+    };
+    Some((
+        false,
+        format!(
+            "{}; {where_}, so this may be the stock one. It may still matter: {}",
+            stock.describe(),
+            stock.why
+        ),
+    ))
 }
 
 /// Sort key that makes the findings order independent of thread count.
@@ -176,14 +396,13 @@ fn finding_order(f: &Finding) -> impl Ord + '_ {
 /// Matches every record of a device scan, in parallel, sorted.
 pub fn findings(scan: &DeviceScan, matcher: &Matcher) -> Vec<Finding> {
     use rayon::prelude::*;
-    let mut all: Vec<Finding> = scan
+    let all: Vec<Finding> = scan
         .modules
         .par_iter()
         .flat_map(|m| m.records.par_iter())
         .flat_map_iter(|r| record_findings(r, matcher))
         .collect();
-    sort_findings(&mut all);
-    all
+    aggregate(all)
 }
 
 /// Sorts findings so the order does not depend on thread count.
@@ -241,7 +460,8 @@ pub struct StreamingSink {
 struct StreamState {
     files: BTreeMap<String, std::io::BufWriter<std::fs::File>>,
     counts: BTreeMap<String, usize>,
-    findings: Vec<Finding>,
+    /// Aggregated as batches arrive: memory follows distinct findings.
+    findings: Aggregator,
     timeline: Vec<TimelineRow>,
     names: Interner,
     error: Option<String>,
@@ -267,7 +487,7 @@ impl StreamingSink {
                 st.error = Some(format!("records/{name}.jsonl: {e}"));
             }
         }
-        (st.findings, st.timeline, st.error)
+        (st.findings.into_sorted(), st.timeline, st.error)
     }
 }
 
@@ -275,10 +495,12 @@ impl crate::artifacts::RecordSink for StreamingSink {
     fn take(&self, module: &str, records: Vec<Record>) {
         use rayon::prelude::*;
         // Matching and serialising run outside the lock.
-        let found: Vec<Finding> = records
-            .par_iter()
-            .flat_map_iter(|r| record_findings(r, &self.matcher))
-            .collect();
+        let found: Vec<Finding> = aggregate(
+            records
+                .par_iter()
+                .flat_map_iter(|r| record_findings(r, &self.matcher))
+                .collect::<Vec<_>>(),
+        );
         let mut lines = Vec::new();
         if self.records_dir.is_some() {
             for r in &records {
@@ -289,7 +511,9 @@ impl crate::artifacts::RecordSink for StreamingSink {
         }
         let n = records.len();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.findings.extend(found);
+        for f in found {
+            st.findings.add(f);
+        }
         for r in &records {
             if let Some(time) = r.timestamp {
                 let row = TimelineRow {
@@ -479,6 +703,9 @@ mod allow_tests {
             rule: rule.map(str::to_string),
             message: String::new(),
             record: BTreeMap::new(),
+            count: 1,
+            first_seen: None,
+            last_seen: None,
         }
     }
 

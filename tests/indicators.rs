@@ -266,7 +266,9 @@ fn case_insensitive_ids_hashes_emails() {
 #[test]
 fn free_text_finds_every_mention_at_token_boundaries() {
     let m = matcher();
-    let text = "visit https://news.24-7clinic.com/x now; then roleaccountd ran from \
+    // A process name counts only where the text marks a process (here the
+    // `NAME[pid]:` log prefix); issue 9: a bare word in prose never does.
+    let text = "visit https://news.24-7clinic.com/x now; then roleaccountd[412]: ran from \
                 /private/var/tmp/hooker and profile 76DAB334-7E17-475D-A5D6-0794EB5818A5.";
     let found: Vec<(T, String)> = m
         .match_observable(&Observable {
@@ -294,6 +296,7 @@ fn free_text_finds_every_mention_at_token_boundaries() {
         "see not24-7clinic.com today",
         "24-7clinic.com.example.org is fine",
         "xroleaccountd and roleaccountdx and Roleaccountd",
+        "then roleaccountd ran from the staging folder",
         "com.apple.xroleaccountd.plist",
         "/private/var/tmp/hookers",
         "a file at /x/private/var/tmp/hooker",
@@ -384,7 +387,14 @@ fn free_text_finds_every_bundled_indicator() {
             continue;
         }
         let pad = " ".repeat(i % 7);
-        let text = format!("2024-05-01 kernel: {pad}x {} y\n", ind.value);
+        // Process and file names are searched only in a process position
+        // (issue 9), here a path's last component.
+        let text = match ind.kind {
+            T::Process | T::FileName => {
+                format!("2024-05-01 kernel: {pad}x /usr/libexec/{} y\n", ind.value)
+            }
+            _ => format!("2024-05-01 kernel: {pad}x {} y\n", ind.value),
+        };
         if m.flagged_lines(text.as_bytes()).len() != 1 {
             missed.push(ind.value.clone());
         }

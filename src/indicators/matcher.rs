@@ -9,6 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::normalize::{self, base_name};
 use super::prefilter::{self, Prefilter};
+use super::stock::StockNames;
 use super::{Indicator, IndicatorSet};
 use crate::model::{Observable, ObservableType as T};
 use crate::options::{SweptLine, TextSweep};
@@ -30,6 +31,9 @@ pub struct Hit {
     pub in_text: bool,
     /// How the match was made, for the finding's message.
     pub how: MatchHow,
+    /// For a name found in free text as the last component of a path: that
+    /// whole path (the stock-name check compares it with the stock paths).
+    pub path: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct Matcher {
     prefilter: Prefilter,
     automaton: Option<AhoCorasick>,
     needles: Vec<Needle>,
+    /// Published names that are also stock names (`indicators-meta/`).
+    stock: StockNames,
 }
 
 fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String, i: u32) {
@@ -153,7 +159,18 @@ impl Matcher {
             prefilter,
             automaton,
             needles,
+            stock: StockNames::bundled(),
         }
+    }
+
+    /// Replaces the stock-name list (the bundled one is the default).
+    pub fn with_stock_names(mut self, stock: StockNames) -> Self {
+        self.stock = stock;
+        self
+    }
+
+    pub fn stock_names(&self) -> &StockNames {
+        &self.stock
     }
 
     pub fn indicators(&self) -> &[Indicator] {
@@ -194,6 +211,7 @@ impl Matcher {
                 },
                 in_text,
                 how,
+                path: None,
             };
             if !out.contains(&hit) {
                 out.push(hit);
@@ -421,18 +439,19 @@ impl Matcher {
             return out;
         };
         let mut lower: Vec<u8> = Vec::new();
+        let mut line_cache = LineCache::default();
         for region in self.prefilter.candidates(text) {
             lower.clear();
             lower.extend(text[region.clone()].iter().map(u8::to_ascii_lowercase));
             for m in ac.find_overlapping_iter(&lower[..]) {
-                let (start, end) = (region.start + m.start(), region.start + m.end());
+                let at = region.start + m.start()..region.start + m.end();
                 self.confirm_needle(
                     &mut out,
                     &mut seen,
+                    &mut line_cache,
                     text,
                     m.pattern().as_usize(),
-                    start,
-                    end,
+                    at,
                 );
             }
         }
@@ -443,18 +462,30 @@ impl Matcher {
         &self,
         out: &mut Vec<(Range<usize>, Hit)>,
         seen: &mut std::collections::HashSet<(usize, usize, u32)>,
+        line_cache: &mut LineCache,
         text: &[u8],
         needle: usize,
-        start: usize,
-        end: usize,
+        at: Range<usize>,
     ) {
         for &i in &self.needles[needle].indicators {
             let ind = &self.set.indicators[i as usize];
-            let Some(range) = confirm(ind, text, start, end) else {
+            let Some(range) = confirm(ind, text, at.start, at.end) else {
                 continue;
             };
             if !seen.insert((range.start, range.end, i)) {
                 continue;
+            }
+            // A name is a process (or a file) only where the text says so:
+            // `payload` in prose is a word. Checked on confirmed hits only.
+            let mut path = None;
+            if matches!(ind.kind, T::Process | T::FileName) {
+                let (ls, line, tokens) = line_cache.get(text, range.clone());
+                let rel = range.start - ls..range.end - ls;
+                if !tokens.contains(&rel) {
+                    continue;
+                }
+                path = crate::textpos::enclosing_path(line, rel)
+                    .map(|r| String::from_utf8_lossy(&line[r]).into_owned());
             }
             let found = String::from_utf8_lossy(&text[range.clone()]).to_string();
             let hit = Hit {
@@ -465,6 +496,7 @@ impl Matcher {
                 },
                 in_text: true,
                 how: MatchHow::InText,
+                path,
             };
             out.push((range, hit));
         }
@@ -473,6 +505,27 @@ impl Matcher {
     /// Whether any indicator is mentioned in `text` (the sweep's fast path).
     pub fn text_mentions_any(&self, text: &[u8]) -> bool {
         !self.text_hits(text).is_empty()
+    }
+}
+
+/// The process tokens of the line last asked about, so a long line with
+/// many name hits is read once, not once per hit.
+#[derive(Default)]
+struct LineCache {
+    line: Range<usize>,
+    tokens: Vec<Range<usize>>,
+}
+
+impl LineCache {
+    /// The line holding `hit` (its start, its bytes) and its process tokens.
+    fn get<'t>(&mut self, text: &'t [u8], hit: Range<usize>) -> (usize, &'t [u8], &[Range<usize>]) {
+        if !(self.line.start <= hit.start && hit.end <= self.line.end && !self.line.is_empty()) {
+            let ls = memchr::memrchr(b'\n', &text[..hit.start]).map_or(0, |p| p + 1);
+            let le = memchr::memchr(b'\n', &text[hit.end..]).map_or(text.len(), |p| hit.end + p);
+            self.line = ls..le;
+            self.tokens = crate::textpos::process_tokens(&text[ls..le]);
+        }
+        (self.line.start, &text[self.line.clone()], &self.tokens)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod normalize;
 pub mod pattern;
 pub mod prefilter;
 mod stix;
+pub mod stock;
 
 pub use matcher::{Hit, Matcher};
 
