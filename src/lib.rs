@@ -17,4 +17,5 @@ pub mod options;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod textpos;
 pub mod time;
