@@ -179,3 +179,57 @@ fn recheck_finds_a_new_domain_and_process_in_androidqf_logcat() {
         "unknown, device-local; the log gives no year"
     );
 }
+
+#[test]
+fn recheck_finds_a_new_path_in_a_large_manifest() {
+    // Above 100,000 rows the manifest keeps only flagged rows as records;
+    // the other rows' paths stay re-checkable in `listed` records.
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup");
+    spydar::fixtures::ios_backup::generate(
+        &backup,
+        &GenOptions {
+            manifest_rows: Some(100_050),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        backup.join("Manifest.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let (domain, rel): (String, String) = conn
+        .query_row(
+            "SELECT domain, relativePath FROM Files WHERE relativePath LIKE '%/%' ORDER BY rowid DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    let path = spydar::evidence::ios_backup::device_path(&domain, &rel)
+        .unwrap_or_else(|| format!("/{rel}"));
+
+    let out = dir.path().join("out");
+    let (_, scanned) = common::scan(&backup, &out, &[]);
+    assert!(
+        !scanned["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["observable"]["value"] == path.as_str())
+    );
+    let iocs = dir.path().join("new.stix2");
+    let bundle = serde_json::json!({"type": "bundle", "objects": [
+        {"type": "malware", "id": "malware--1", "name": "FreshSpy"},
+        {"type": "indicator", "id": "indicator--1", "pattern": format!("[file:path = '{path}']")},
+        {"type": "indicator", "id": "indicator--2", "pattern": format!("[file:path = '{path}.near']")},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "indicates", "source_ref": "indicator--1", "target_ref": "malware--1"},
+        {"type": "relationship", "id": "relationship--2", "relationship_type": "indicates", "source_ref": "indicator--2", "target_ref": "malware--1"}]});
+    std::fs::write(&iocs, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let r = recheck(&out, &iocs);
+    assert_eq!(
+        fresh_findings(&r),
+        [("manifest".to_string(), "file_path".to_string(), path.clone())]
+    );
+}
