@@ -34,7 +34,9 @@ fn main() {
 }
 
 fn synthetic(size: usize) -> Vec<u8> {
-    let words = ["scan", "cache", "updated", "network", "session", "token", "refresh", "state"];
+    let words = [
+        "scan", "cache", "updated", "network", "session", "token", "refresh", "state",
+    ];
     let mut out = Vec::with_capacity(size + 256);
     let mut i: u64 = 0;
     while out.len() < size {
@@ -58,7 +60,9 @@ fn synthetic(size: usize) -> Vec<u8> {
         match i % 8 {
             0 => out.extend_from_slice(format!("to host{}.example.com:443", i % 5000).as_bytes()),
             3 => out.extend_from_slice(b"GET https://api.example.org/v1/items?id=42"),
-            5 => out.extend_from_slice(format!("open /private/var/mobile/Library/f{}.plist", i % 3000).as_bytes()),
+            5 => out.extend_from_slice(
+                format!("open /private/var/mobile/Library/f{}.plist", i % 3000).as_bytes(),
+            ),
             _ => {}
         }
         out.extend_from_slice(format!(" id={:04x} value={}\n", r % 65536, r % 100_000).as_bytes());

@@ -230,6 +230,10 @@ fn recheck_finds_a_new_path_in_a_large_manifest() {
     let r = recheck(&out, &iocs);
     assert_eq!(
         fresh_findings(&r),
-        [("manifest".to_string(), "file_path".to_string(), path.clone())]
+        [(
+            "manifest".to_string(),
+            "file_path".to_string(),
+            path.clone()
+        )]
     );
 }

@@ -1101,7 +1101,7 @@ mod tests {
     fn skipped_lines_are_not_read() {
         let text = b"a.example.com\nb.example.com\nc.example.com";
         let mut o = Observed::new();
-        o.text(text, &[14..27]);
+        o.text(text, std::slice::from_ref(&(14..27)));
         assert_eq!(values(&o, T::Domain), ["a.example.com", "c.example.com"]);
     }
 
