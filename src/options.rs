@@ -104,6 +104,14 @@ pub trait TextSweep: Send + Sync {
     /// Every line of `text` that mentions an indicator at token boundaries,
     /// in order. One pass over the bytes.
     fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine>;
+
+    /// Whether a sweeping module should also keep the distinct observables
+    /// of the lines not flagged (`artifacts::observe`), so that `recheck`
+    /// can match indicators published after the scan. The indicator set
+    /// says yes; a stand-in that only picks lines may leave it off.
+    fn keeps_observables(&self) -> bool {
+        false
+    }
 }
 
 /// Why a module produced nothing.

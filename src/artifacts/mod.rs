@@ -7,6 +7,7 @@
 
 pub mod android;
 pub mod ios;
+pub mod observe;
 pub mod sysdiagnose;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

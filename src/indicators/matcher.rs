@@ -645,6 +645,10 @@ fn identifier_bounds(prev: Option<u8>, next: Option<u8>, dotted_continues: bool)
 }
 
 impl TextSweep for Matcher {
+    fn keeps_observables(&self) -> bool {
+        true
+    }
+
     fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine> {
         let mut hits: Vec<usize> = self
             .text_hits(text)

@@ -31,11 +31,16 @@ pub fn sweep(text: &[u8], sweep: &dyn TextSweep, module: &str, artifact: &str) -
         })
         .collect();
     use rayon::prelude::*;
-    chunks
+    let observed = crate::artifacts::observe::Shared::for_sweep(sweep);
+    let mut out: Vec<Record> = chunks
         .par_iter()
         .zip(lines_before.par_iter())
         .flat_map_iter(|(&(a, b), &before)| {
-            sweep.flagged_lines(&text[a..b]).into_iter().map(move |l| {
+            let flagged = sweep.flagged_lines(&text[a..b]);
+            if let Some(o) = &observed {
+                o.swept(&text[a..b], &flagged);
+            }
+            flagged.into_iter().map(move |l| {
                 let line =
                     String::from_utf8_lossy(&text[a + l.range.start..a + l.range.end]).into_owned();
                 Record::new(module, artifact)
@@ -44,5 +49,9 @@ pub fn sweep(text: &[u8], sweep: &dyn TextSweep, module: &str, artifact: &str) -
                     .observe(ObservableType::Text, line)
             })
         })
-        .collect()
+        .collect();
+    if let Some(o) = observed {
+        out.extend(o.into_records(module, artifact));
+    }
+    out
 }

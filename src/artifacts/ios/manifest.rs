@@ -49,7 +49,15 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         .as_ref()
         .filter(|_| total > FULL_RECORDS_LIMIT)
     {
-        return swept(&conn, sweep.as_ref(), total).map_err(err);
+        let listed = sweep.keeps_observables().then(|| {
+            let artifact = if ctx.backup.is_filesystem() {
+                FS_ARTIFACT
+            } else {
+                "Manifest.db"
+            };
+            crate::artifacts::observe::Listed::new(MODULE, artifact, ctx.opts.sink.clone())
+        });
+        return swept(&conn, sweep.as_ref(), total, listed).map_err(err);
     }
     // rowid order is insertion order: stable and cheap to stream.
     let mut stmt = conn
@@ -72,6 +80,7 @@ fn swept(
     conn: &rusqlite::Connection,
     sweep: &dyn crate::artifacts::TextSweep,
     total: i64,
+    mut listed: Option<crate::artifacts::observe::Listed>,
 ) -> rusqlite::Result<Vec<Record>> {
     let mut stmt = conn.prepare("SELECT rowid, domain, relativePath FROM Files ORDER BY rowid")?;
     let mut fetch = conn
@@ -88,12 +97,19 @@ fn swept(
             let rel = super::util::text(row.get_ref(2)?).unwrap_or_default();
             text.push_str(&sweep_line(&domain, &rel));
             text.push('\n');
+            if let Some(l) = listed.as_mut() {
+                l.row(row_observables(&domain, &rel));
+            }
             batch.push(row.get(0)?);
             if batch.len() < BATCH {
                 continue;
             }
         }
-        for line in sweep.flagged_lines(text.as_bytes()) {
+        let flagged = sweep.flagged_lines(text.as_bytes());
+        if let Some(l) = listed.as_mut() {
+            l.batch(&flagged);
+        }
+        for line in flagged {
             if let Some(rowid) = batch.get(line.line_no.wrapping_sub(1))
                 && let Ok(entry) = fetch.query_row([rowid], row_to_entry)
             {
@@ -107,6 +123,7 @@ fn swept(
             break;
         }
     }
+    out.extend(listed.map(|l| l.finish()).unwrap_or_default());
     out.push(
         Record::new(MODULE, "Manifest.db")
             .event(
@@ -136,6 +153,27 @@ fn sweep_line(domain: &str, relative_path: &str) -> String {
         s.push_str(&d);
     }
     s.replace(['\n', '\r'], " ")
+}
+
+/// What a row's record is matched on: its path (the file name is matched
+/// through it) and the hosts in its name, as `record` has them.
+fn row_observables(domain: &str, relative_path: &str) -> Vec<crate::model::Observable> {
+    let mut out = Vec::new();
+    if !relative_path.is_empty() {
+        let path = crate::evidence::ios_backup::device_path(domain, relative_path)
+            .unwrap_or_else(|| format!("/{relative_path}"));
+        out.push(crate::model::Observable {
+            kind: ObservableType::FilePath,
+            value: path,
+        });
+    }
+    for value in embedded_domains(relative_path) {
+        out.push(crate::model::Observable {
+            kind: ObservableType::Domain,
+            value,
+        });
+    }
+    out
 }
 
 /// The absolute device path when the domain root is known, else `/` +
@@ -281,7 +319,7 @@ mod sweep_tests {
         let total: i64 = conn
             .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
             .unwrap();
-        let recs = swept(&conn, &Contains("accountcanceled.com"), total).unwrap();
+        let recs = swept(&conn, &Contains("accountcanceled.com"), total, None).unwrap();
         // The planted localstorage file and its decoy sibling are flagged by
         // this naive stand-in; the summary comes last.
         let paths: Vec<_> = recs

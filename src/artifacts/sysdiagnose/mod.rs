@@ -303,6 +303,7 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     let sweeping = sweeper.is_some();
     let (tx, rx) = crossbeam_channel::bounded::<Piece>(QUEUE);
     let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let observed = text_sweep::Observations::default();
     let device: Mutex<DeviceInfo> = Mutex::new(DeviceInfo::default());
     let progress = opts.progress.clone();
     let budget = Budget {
@@ -340,7 +341,7 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         });
         rx.into_iter().par_bridge().for_each(|piece| {
             let len = piece.data.len() as u64;
-            let out = work(piece, sweeper.as_deref(), &device);
+            let out = work(piece, sweeper.as_deref(), &device, &observed);
             budget.give(len);
             if let Ok(mut all) = outcomes.lock() {
                 all.extend(out);
@@ -408,10 +409,9 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     outcomes.sort_by(|a, b| {
         (a.module, &a.member, a.first_line).cmp(&(b.module, &b.member, b.first_line))
     });
-    let modules = assemble(outcomes, sweeping, &mut notes, &opts.progress)
-        .into_iter()
-        .map(|m| opts.finish(m))
-        .collect();
+    let mut modules = assemble(outcomes, sweeping, &mut notes, &opts.progress);
+    observed.append_to(&mut modules);
+    let modules = modules.into_iter().map(|m| opts.finish(m)).collect();
     Ok(DeviceScan {
         device: info,
         modules,
@@ -430,6 +430,7 @@ fn work(
     piece: Piece,
     sweeper: Option<&dyn super::TextSweep>,
     device: &Mutex<DeviceInfo>,
+    observed: &text_sweep::Observations,
 ) -> Vec<Outcome> {
     let hidden = Progress::hidden();
     let mut out = Vec::new();
@@ -465,6 +466,7 @@ fn work(
                     &piece.name,
                     piece.first_line,
                     &piece.data,
+                    observed,
                 ))
             },
         );
