@@ -35,7 +35,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = dumpsys_adb::parse(section, "dumpsys.txt", None);
     }
     if let Some(block) = dumpsys::system_properties(text) {
-        let _ = getprop::parse(block, getprop::MODULE_BUGREPORT, "dumpstate.txt", jiff::Timestamp::UNIX_EPOCH);
+        let _ = getprop::parse(
+            block,
+            getprop::MODULE_BUGREPORT,
+            "dumpstate.txt",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
     }
     let _ = dumpsys::log_blocks(text);
     for line in text.lines().take(64) {

@@ -12,5 +12,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = set.total() + set.skipped();
     let matcher = Matcher::new(set);
-    let _ = matcher.text_hits(b"connect to evil.example.com via /private/var/tmp/x and com.bad.app");
+    let _ =
+        matcher.text_hits(b"connect to evil.example.com via /private/var/tmp/x and com.bad.app");
 });

@@ -6,5 +6,8 @@ use spydar::artifacts::sysdiagnose::unified_log::{image_path, records};
 
 fuzz_target!(|data: &[u8]| {
     let _ = image_path(data);
-    let _ = records("system_logs.logarchive/00/7EF56328D53A78B59CCCE3E3189F57", data);
+    let _ = records(
+        "system_logs.logarchive/00/7EF56328D53A78B59CCCE3E3189F57",
+        data,
+    );
 });
