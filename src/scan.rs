@@ -235,7 +235,9 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
             let iref = ind.clone();
             let mut message = describe(&hit, &iref, &record.module);
             let mut level = Level::Detected;
-            let mut severity = if hit.in_text {
+            // A value the sweep kept from free text (an `observed` record)
+            // was found inside text, though it is now a typed observable.
+            let mut severity = if hit.in_text || record.event == crate::artifacts::observe::EVENT {
                 Severity::High
             } else {
                 Severity::Critical

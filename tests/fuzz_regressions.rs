@@ -2,8 +2,9 @@
 //! entry points with crafted inputs (see fuzz/README.md). Inputs are built
 //! here, small in the source.
 //!
-//! The two hangs below are quadratic loops in files other helpers own; the
-//! tests are `#[ignore]`d until the fix lands (then drop the `ignore`).
+//! The two hangs below were quadratic loops (fixed: dumpsys section markers
+//! are checked by their surrounding white space, shutdown.log clients are
+//! indexed by (pid, path)).
 //! Each runs the parser on a worker thread and fails when it has not
 //! returned within a bound that a linear pass meets by a wide margin, so a
 //! regression fails in seconds instead of hanging the suite.
@@ -30,7 +31,6 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 /// build; a 16 MB line would take hours. Found by the `dumpsys` target being
 /// the slowest one (214 exec/s).
 #[test]
-#[ignore = "fails until dumpsys::section is linear (notes/fuzz-crashes.md, hang 1)"]
 fn dumpsys_section_is_linear_on_a_line_of_markers() {
     let text = "DUMP OF SERVICE package: ".repeat(65_536);
     let found = within(Duration::from_secs(20), move || {
@@ -44,7 +44,6 @@ fn dumpsys_section_is_linear_on_a_line_of_markers() {
 /// SIGTERM line: each client is looked up by a linear scan of the clients
 /// seen so far (quadratic; 100,000 lines took 116 s in a release build).
 #[test]
-#[ignore = "fails until shutdown_log clients are looked up by key (notes/fuzz-crashes.md, hang 2)"]
 fn shutdown_log_is_linear_in_distinct_clients() {
     let mut log = String::new();
     for i in 0..60_000 {

@@ -204,6 +204,9 @@ fn finding(
             FindingKind::Heuristic
         },
         module: module.to_string(),
+        count: 1,
+        first_seen: None,
+        last_seen: None,
         artifact: format!("HomeDomain/{value}"),
         timestamp: Some(ts(time)),
         observable: Some(Observable {

@@ -151,6 +151,8 @@ fn read_streaming(
         return Err(Error::input(staging.unwrap_or(Path::new("-o")), e));
     }
     found.extend(crate::scan::findings(&scan, matcher));
+    // Records the sink took and records still held may repeat one finding.
+    let mut found = crate::scan::aggregate(found);
     crate::scan::sort_findings(&mut found);
     Ok((scan, found, rows))
 }
