@@ -621,7 +621,7 @@ fn an_input_with_nothing_read_is_not_called_clean() {
         detected: 0,
         warning: 0,
         info: 0,
-        verdict: Verdict::NoFindings,
+        verdict: Verdict::NothingRead,
         note: String::new(),
     };
     let page = html::render(&report);
