@@ -436,13 +436,7 @@ fn user_files_that_never_end_are_refused() {
     let input = d.path().join("phone.ab");
     empty_ab(&input);
     let fifo = d.path().join("fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::mkfifo(&fifo);
     let big = d.path().join("big.txt");
     std::fs::write(&big, vec![b'a'; 5000]).unwrap();
     let cases: Vec<(&str, PathBuf)> = vec![

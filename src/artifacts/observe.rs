@@ -696,9 +696,12 @@ fn record(module: &str, artifact: &str, kind: ObservableType, v: &[u8], s: &Seen
         .map(|t| t.zone)
         .max();
     match zone {
-        Some(Zone::Local) => r = r.field("time_zone", "unknown, device-local"),
+        Some(Zone::Local) => r = r.field("time_zone", crate::time::UNKNOWN_LOCAL),
         Some(Zone::NoYear) => {
-            r = r.field("time_zone", "unknown, device-local; the log gives no year")
+            r = r.field(
+                "time_zone",
+                format!("{}; the log gives no year", crate::time::UNKNOWN_LOCAL),
+            )
         }
         _ => {}
     }

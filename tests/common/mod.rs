@@ -50,3 +50,17 @@ pub fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
     let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
     (code, report)
 }
+
+/// Makes a named pipe at `path` (a reader of it blocks forever: the hang
+/// cases of the hostile-input tests).
+pub fn mkfifo(path: &Path) {
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success(),
+        "mkfifo {}",
+        path.display()
+    );
+}

@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::model::Record;
 
-/// `time_zone` of a time whose zone is not known.
-pub const UNKNOWN: &str = "unknown, device-local";
+/// `time_zone` of a time whose zone is not known (one wording for every
+/// source, REPORT.md).
+pub use crate::time::UNKNOWN_LOCAL as UNKNOWN;
 
 /// The `Www Mmm d HH:MM:SS YYYY` prefix of a log line (the day may be
 /// space-padded), as a civil time.
