@@ -91,17 +91,46 @@ fn strip(v: &mut Value) {
     }
 }
 
-/// The golden files of one scan: name → contents.
+/// Copies `from` to `to` with every file's modification time set to one
+/// fixed instant: a checkout gives files the time of the checkout, and a
+/// folder acquisition's file times are evidence that reaches the records.
+fn copy_fixed_times(from: &Path, to: &Path) {
+    let fixed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let dest = if rel.as_os_str().is_empty() {
+            to.to_path_buf()
+        } else {
+            to.join(rel)
+        };
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(e.path(), &dest).unwrap();
+            let f = std::fs::File::options().write(true).open(&dest).unwrap();
+            f.set_modified(fixed).unwrap();
+        }
+    }
+}
+
+/// The golden files of one scan: name → contents. The sample is copied to
+/// the same relative path in a scratch folder and scanned from there by
+/// that relative path, so no machine's folder names reach the outputs.
 fn outputs(sample: &Sample) -> Vec<(String, String)> {
-    let input = testdata().join(sample.path);
+    let scratch = tempfile::tempdir().unwrap();
+    let input = scratch.path().join("testdata").join(sample.path);
+    copy_fixed_times(&testdata().join(sample.path), &input);
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().join("out");
     let output = Command::cargo_bin("spydar")
         .unwrap()
+        .current_dir(scratch.path())
         .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .env("SPYDAR_SAMPLE_PW", "123456")
         .arg("scan")
-        .arg(&input)
+        .arg(Path::new("testdata").join(sample.path))
         .arg("-o")
         .arg(&out_dir)
         .arg("--quiet")
