@@ -6,6 +6,7 @@
 //! `model::Record`s) → `indicators` (STIX2 in, compiled `Matcher` out) →
 //! `scan` (findings per device) → `report` (JSON, HTML, CSV, JSONL).
 
+pub mod allow;
 pub mod artifacts;
 pub mod cli;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod options;
 pub mod progress;
 pub mod report;
+pub mod rules;
 pub mod scan;
 pub mod textpos;
 pub mod time;

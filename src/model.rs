@@ -134,6 +134,25 @@ impl Severity {
     }
 }
 
+/// A heuristic as the rule catalogue (`crate::rules`) defines it. A module
+/// raises it on a record with [`Record::alert`] and its own message; the level
+/// and severity come from here, never from the call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable id, as reports and `--allow rule:ID` name it.
+    pub id: &'static str,
+    /// `warning` or `info`; never `detected` (reserved for indicators).
+    pub level: Level,
+    pub severity: Severity,
+    /// A few words for `spydar rules list` and README.
+    pub title: &'static str,
+    /// What it means, why it is not a detection, what to do.
+    pub explanation: &'static str,
+    /// Where the heuristic comes from (a publication, a tool), or
+    /// "spydar heuristic".
+    pub reference: &'static str,
+}
+
 /// A heuristic raised by an artifact module on one record: not a published
 /// indicator, something an expert should look at (or context, at `info`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -213,29 +232,18 @@ impl Record {
         }
     }
 
-    /// Raises a heuristic warning on this record.
-    pub fn warn(mut self, rule: &str, severity: Severity, message: impl Into<String>) -> Self {
-        self.push_alert(rule, Level::Warning, severity, message);
+    /// Raises the catalogue heuristic `rule` on this record; `message` says
+    /// what this record shows.
+    pub fn alert(mut self, rule: &Rule, message: impl Into<String>) -> Self {
+        self.push_alert(rule, message);
         self
     }
 
-    /// Adds context (level `info`), e.g. Lockdown Mode on.
-    pub fn info(mut self, rule: &str, message: impl Into<String>) -> Self {
-        self.push_alert(rule, Level::Info, Severity::Info, message);
-        self
-    }
-
-    pub fn push_alert(
-        &mut self,
-        rule: &str,
-        level: Level,
-        severity: Severity,
-        message: impl Into<String>,
-    ) {
+    pub fn push_alert(&mut self, rule: &Rule, message: impl Into<String>) {
         self.alerts.push(Alert {
-            rule: rule.to_string(),
-            level,
-            severity,
+            rule: rule.id.to_string(),
+            level: rule.level,
+            severity: rule.severity,
             message: message.into(),
         });
     }

@@ -5,6 +5,7 @@ pub mod decrypt;
 pub mod indicators;
 pub mod output;
 pub mod recheck;
+pub mod rules;
 pub mod scan;
 pub mod update;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Recheck(recheck::RecheckArgs),
     /// Write a plain copy of an encrypted iOS backup, or save its derived key.
     Decrypt(decrypt::DecryptArgs),
+    /// List the heuristic rules (id, level, severity, title); --json gives the whole catalogue.
+    Rules(rules::RulesArgs),
 }
 
 /// Indicator options shared by scan, indicators and recheck.
@@ -236,6 +239,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Indicators(args) => indicators::run(args),
         Command::Recheck(args) => recheck::run(args),
         Command::Decrypt(args) => decrypt::run(args),
+        Command::Rules(args) => rules::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "aqf_files";
 
@@ -98,9 +98,8 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             } else {
                 ""
             };
-            main = main.warn(
-                "android.file_in_tmp",
-                Severity::High,
+            main = main.alert(
+                &crate::rules::ANDROID_FILE_IN_TMP,
                 format!("Found {exec}file at suspicious path \"{path}\""),
             );
         }

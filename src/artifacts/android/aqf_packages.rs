@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 use super::dumpsys::is_root_package;
 
@@ -88,45 +88,40 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             }
         }
         if is_root_package(&name) {
-            r = r.warn(
-                "android.root_package",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::ANDROID_ROOT_PACKAGE,
                 format!("Found an installed package related to rooting/jailbreaking: \"{name}\""),
             );
             out.push(r);
             continue;
         }
         if THIRD_PARTY_STORES.contains(&installer.as_str()) {
-            r = r.info(
-                "android.third_party_store_install",
+            r = r.alert(
+                &crate::rules::ANDROID_THIRD_PARTY_STORE_INSTALL,
                 format!("Found a package installed via a third party store (installer=\"{installer}\"): \"{name}\""),
             );
         } else if BROWSER_INSTALLERS.contains(&installer.as_str()) {
-            r = r.warn(
-                "android.browser_install",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::ANDROID_BROWSER_INSTALL,
                 format!("Found a package installed via a browser (installer=\"{installer}\"): \"{name}\""),
             );
         } else if installer == "null" && !system {
-            r = r.warn(
-                "android.sideloaded_package",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::ANDROID_SIDELOADED_PACKAGE,
                 format!(
                     "Found a non-system package installed via adb or another method: \"{name}\""
                 ),
             );
         }
         if disabled && SECURITY_PACKAGES.contains(&name.as_str()) {
-            r = r.warn(
-                "android.security_package_disabled",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::ANDROID_SECURITY_PACKAGE_DISABLED,
                 format!("Security package \"{name}\" disabled on the phone"),
             );
         }
         if disabled && SYSTEM_UPDATE_PACKAGES.contains(&name.as_str()) {
-            r = r.warn(
-                "android.update_package_disabled",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::ANDROID_UPDATE_PACKAGE_DISABLED,
                 format!("System OTA update package \"{name}\" disabled on the phone"),
             );
         }

@@ -2,69 +2,89 @@
 //! package verification turned off, ADB or accessibility on, crash reports
 //! off are warnings. Also `selinux.txt` (permissive SELinux is a warning).
 
-use crate::model::{Record, Severity};
+use crate::model::{Record, Rule};
+use crate::rules;
 
 pub const MODULE: &str = "aqf_settings";
 pub const MODULE_SELINUX: &str = "aqf_selinux";
 
-/// (key, safe value, what a different value means)
-const DANGEROUS: &[(&str, &str, &str)] = &[
+/// (key, safe value, what a different value means, the rule it raises)
+const DANGEROUS: &[(&str, &str, &str, &Rule)] = &[
     (
         "verifier_verify_adb_installs",
         "1",
         "disabled Google Play Services apps verification",
+        &rules::ANDROID_SETTING_VERIFIER_VERIFY_ADB_INSTALLS,
     ),
     (
         "package_verifier_enable",
         "1",
         "disabled Google Play Protect",
+        &rules::ANDROID_SETTING_PACKAGE_VERIFIER_ENABLE,
     ),
     (
         "package_verifier_state",
         "1",
         "disabled APK package verification",
+        &rules::ANDROID_SETTING_PACKAGE_VERIFIER_STATE,
     ),
     (
         "package_verifier_user_consent",
         "1",
         "disabled Google Play Protect",
+        &rules::ANDROID_SETTING_PACKAGE_VERIFIER_USER_CONSENT,
     ),
-    ("upload_apk_enable", "1", "disabled Google Play Protect"),
+    (
+        "upload_apk_enable",
+        "1",
+        "disabled Google Play Protect",
+        &rules::ANDROID_SETTING_UPLOAD_APK_ENABLE,
+    ),
     (
         "adb_install_need_confirm",
         "1",
         "disabled confirmation of adb apps installation",
+        &rules::ANDROID_SETTING_ADB_INSTALL_NEED_CONFIRM,
     ),
     (
         "send_security_reports",
         "1",
         "disabled sharing of security reports",
+        &rules::ANDROID_SETTING_SEND_SECURITY_REPORTS,
     ),
     (
         "samsung_errorlog_agree",
         "1",
         "disabled sharing of crash logs with manufacturer",
+        &rules::ANDROID_SETTING_SAMSUNG_ERRORLOG_AGREE,
     ),
     (
         "send_action_app_error",
         "1",
         "disabled applications errors reports",
+        &rules::ANDROID_SETTING_SEND_ACTION_APP_ERROR,
     ),
     (
         "accessibility_enabled",
         "0",
         "enabled accessibility services",
+        &rules::ANDROID_SETTING_ACCESSIBILITY_ENABLED,
     ),
     // Not in MVT: USB debugging left on after the acquisition.
-    ("adb_enabled", "0", "USB debugging (ADB) is enabled"),
+    (
+        "adb_enabled",
+        "0",
+        "USB debugging (ADB) is enabled",
+        &rules::ANDROID_SETTING_ADB_ENABLED,
+    ),
 ];
 
-/// The rule id and message when `key` holds a value other than its safe one.
-pub(crate) fn danger(namespace: &str, key: &str, value: &str) -> Option<(String, String)> {
-    let (_, safe, why) = DANGEROUS.iter().find(|(k, _, _)| *k == key)?;
+/// The rule and message when `key` holds a value other than its safe one.
+pub(crate) fn danger(namespace: &str, key: &str, value: &str) -> Option<(&'static Rule, String)> {
+    let (_, safe, why, rule) = DANGEROUS.iter().find(|(k, _, _, _)| *k == key)?;
     (value != *safe).then(|| {
         (
-            format!("android.setting.{key}"),
+            *rule,
             format!("Found suspicious \"{namespace}\" setting \"{key} = {value}\" ({why})"),
         )
     })
@@ -92,7 +112,7 @@ pub fn parse(text: &str, namespace: &str, artifact: &str) -> Vec<Record> {
             .field("key", key)
             .field("value", value);
         if let Some((rule, message)) = danger(namespace, key, value) {
-            r = r.warn(&rule, Severity::Medium, message);
+            r = r.alert(rule, message);
         }
         out.push(r);
     }
@@ -108,11 +128,26 @@ pub fn parse_selinux(text: &str, artifact: &str) -> Vec<Record> {
         .event("selinux", format!("SELinux is {mode}"))
         .field("mode", mode);
     if !mode.eq_ignore_ascii_case("enforcing") {
-        r = r.warn(
-            "android.selinux_not_enforcing",
-            Severity::High,
+        r = r.alert(
+            &rules::ANDROID_SELINUX_NOT_ENFORCING,
             format!("SELinux is \"{mode}\", not enforcing: the phone's security policy is off"),
         );
     }
     vec![r]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports name these rules `android.setting.<key>`; the catalogue must too.
+    #[test]
+    fn each_setting_raises_the_rule_named_after_its_key() {
+        for (key, safe, _, rule) in DANGEROUS {
+            assert_eq!(rule.id, format!("android.setting.{key}"));
+            assert!(danger("secure", key, safe).is_none());
+            let (raised, _) = danger("secure", key, "x").unwrap();
+            assert_eq!(raised.id, rule.id);
+        }
+    }
 }

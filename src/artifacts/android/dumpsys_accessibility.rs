@@ -2,7 +2,7 @@
 //! accessibility services. Every service is a warning (they can read the
 //! screen); the package is matched as an app id.
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "dumpsys_accessibility";
 
@@ -18,9 +18,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                 .field("package_name", package)
                 .field("service", service)
                 .observe(ObservableType::AppId, package)
-                .warn(
-                    "android.accessibility_service",
-                    Severity::Medium,
+                .alert(
+                    &crate::rules::ANDROID_ACCESSIBILITY_SERVICE,
                     format!("Found accessibility service: \"{service}\""),
                 ),
         );

@@ -4,7 +4,7 @@
 
 use md5::{Digest, Md5};
 
-use crate::model::{Record, Severity};
+use crate::model::Record;
 
 pub const MODULE: &str = "dumpsys_adb_state";
 
@@ -97,25 +97,22 @@ pub fn parse(section: &str, artifact: &str, acquisition_key: Option<&str>) -> Ve
         match &decoded {
             Some(d) => r = r.field("fingerprint", fingerprint(d)),
             None => {
-                r = r.warn(
-                    "android.adb_invalid_key",
-                    Severity::Low,
+                r = r.alert(
+                    &crate::rules::ANDROID_ADB_INVALID_KEY,
                     "Found an invalid trusted ADB host key",
                 )
             }
         }
         match acquisition_key {
             Some("") if decoded.is_some() => {
-                r = r.warn(
-                    "android.adb_unknown_host",
-                    Severity::Low,
+                r = r.alert(
+                    &crate::rules::ANDROID_ADB_UNKNOWN_HOST,
                     format!("The phone trusts the ADB host key of \"{user}\", but the AndroidQF acquisition does not include its host key"),
                 )
             }
             Some(acq) if decoded.is_some() && acq.split_whitespace().next() != Some(key) => {
-                r = r.warn(
-                    "android.adb_other_host",
-                    Severity::Low,
+                r = r.alert(
+                    &crate::rules::ANDROID_ADB_OTHER_HOST,
                     format!("Found a trusted ADB host key different from the AndroidQF acquisition host (\"{user}\")"),
                 )
             }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 use super::dumpsys::parse_local;
 
@@ -122,9 +122,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
         for perm in &pkg.perms {
             let risky = risky_pkg || RISKY_PERMISSIONS.contains(&perm.name.as_str());
             if risky && perm.entries.is_empty() {
-                rec = rec.warn(
-                    "android.risky_permission",
-                    Severity::Medium,
+                rec = rec.alert(
+                    &crate::rules::ANDROID_RISKY_PERMISSION,
                     risky_message(&pkg.name, &perm.name, "Unknown", "", risky_pkg),
                 );
             }
@@ -142,9 +141,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                     .field("access", access.as_str())
                     .field("type", ty.as_str());
                 if risky {
-                    e = e.warn(
-                        "android.risky_permission",
-                        Severity::Medium,
+                    e = e.alert(
+                        &crate::rules::ANDROID_RISKY_PERMISSION,
                         risky_message(&pkg.name, &perm.name, access, ts, risky_pkg),
                     );
                 }

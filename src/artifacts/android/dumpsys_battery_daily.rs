@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "dumpsys_battery_daily";
 
@@ -49,9 +49,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             if vers == "0" {
                 action = "uninstall";
                 last.remove(&pkg);
-                rec = rec.warn(
-                    "android.package_uninstalled",
-                    Severity::Medium,
+                rec = rec.alert(
+                    &crate::rules::ANDROID_PACKAGE_UNINSTALLED,
                     format!("Detected uninstall of package {pkg} (vers 0)"),
                 );
             } else if let Some(v) = v {
@@ -59,9 +58,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                     && v < prev
                 {
                     action = "downgrade";
-                    rec = rec.field("previous_vers", prev.to_string()).warn(
-                        "android.package_downgraded",
-                        Severity::Medium,
+                    rec = rec.field("previous_vers", prev.to_string()).alert(
+                        &crate::rules::ANDROID_PACKAGE_DOWNGRADED,
                         format!(
                             "Detected downgrade of package {pkg} from vers {prev} to vers {vers}"
                         ),

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 use super::dumpsys::{indent, is_root_package, parse_local};
 
@@ -193,9 +193,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             .field("last_update_time", p.last_update.as_str())
             .field("permissions", perms);
         if is_root_package(&p.name) {
-            main = main.warn(
-                "android.root_package",
-                Severity::Medium,
+            main = main.alert(
+                &crate::rules::ANDROID_ROOT_PACKAGE,
                 format!(
                     "Found an installed package related to rooting/jailbreaking: \"{}\"",
                     p.name
@@ -203,8 +202,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             );
         }
         if dangerous >= 10 && !p.system {
-            main = main.info(
-                "android.many_dangerous_permissions",
+            main = main.alert(
+                &crate::rules::ANDROID_MANY_DANGEROUS_PERMISSIONS,
                 format!(
                     "Package \"{}\" holds {dangerous} dangerous permissions",
                     p.name

@@ -43,8 +43,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             if let Some(intent) = e.intent()
                 && let Some((_, what)) = SENSITIVE.iter().find(|(i, _)| *i == intent)
             {
-                r = r.info(
-                    "android.sensitive_receiver",
+                r = r.alert(
+                    &crate::rules::ANDROID_SENSITIVE_RECEIVER,
                     format!("Package \"{}\" {what} ({intent})", e.package_name),
                 );
             }

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "settings";
 
@@ -180,7 +180,7 @@ fn record(row: Row, artifact: &str, end: Option<jiff::civil::DateTime>) -> Recor
         r = r.field("history", history);
     }
     if let Some((rule, message)) = super::aqf_settings::danger(ns, name, value) {
-        r = r.warn(&rule, Severity::Medium, message);
+        r = r.alert(rule, message);
     }
     r
 }

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE_BUGREPORT: &str = "dumpsys_get_prop";
 pub const MODULE_ANDROIDQF: &str = "aqf_get_prop";
@@ -57,9 +57,8 @@ pub fn parse(text: &str, module: &str, artifact: &str, now: Timestamp) -> Vec<Re
                 && let Some(patch) = crate::time::parse_iso(&format!("{value} 00:00:00"))
                 && now.duration_since(patch).as_secs() > 6 * 31 * 86_400
             {
-                r = r.warn(
-                    "android.old_security_patch",
-                    Severity::Medium,
+                r = r.alert(
+                    &crate::rules::ANDROID_OLD_SECURITY_PATCH,
                     format!("This phone has not received security updates for more than six months (last update: {value})."),
                 );
             }

@@ -1,7 +1,7 @@
 //! androidqf `mounts.json`: `mount` and `/proc/mounts` lines (MVT reads
 //! only the first form). System partitions mounted read-write are warnings.
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "mounts";
 
@@ -72,7 +72,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
                     "System partition {mp} is mounted as read-write (rw). This may indicate system modifications."
                 )
             };
-            r = r.warn("android.system_rw", Severity::High, msg);
+            r = r.alert(&crate::rules::ANDROID_SYSTEM_RW, msg);
         }
         if system {
             let odd: Vec<&str> = opts
@@ -82,9 +82,8 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
                 .collect();
             let excused = opts.iter().any(|o| o == "noatime") && NOATIME_OK.contains(&mp.as_str());
             if !odd.is_empty() && !excused {
-                r = r.warn(
-                    "android.system_mount_options",
-                    Severity::Medium,
+                r = r.alert(
+                    &crate::rules::ANDROID_SYSTEM_MOUNT_OPTIONS,
                     format!(
                         "Suspicious mount options found for {mp}: {}",
                         odd.join(", ")
@@ -100,6 +99,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
 
     #[test]
     fn both_line_forms() {

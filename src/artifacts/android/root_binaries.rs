@@ -1,7 +1,7 @@
 //! androidqf `root_binaries.json`: paths of su, busybox, magisk and other
 //! root tools found on the phone. Every one is a warning.
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "root_binaries";
 
@@ -39,9 +39,8 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
                     .field("binary_name", name.as_str())
                     .field("description", description)
                     .observe(ObservableType::FilePath, path)
-                    .warn(
-                        "android.root_binary",
-                        Severity::High,
+                    .alert(
+                        &crate::rules::ANDROID_ROOT_BINARY,
                         format!("Found root binary \"{name}\" at path \"{path}\""),
                     ),
             );

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 use crate::time::DeviceZone;
 
 pub const MODULE: &str = "tombstones";
@@ -269,9 +269,8 @@ pub fn to_record(t: &Tombstone, artifact: &str, zone: &DeviceZone) -> Record {
         }
     }
     if let Some(u @ (0 | 1000 | 2000)) = t.uid {
-        r = r.warn(
-            "android.privileged_crash",
-            Severity::Medium,
+        r = r.alert(
+            &crate::rules::ANDROID_PRIVILEGED_CRASH,
             format!(
                 "Potentially suspicious crash in process '{}' running as UID '{u}' in tombstone '{artifact}' at {}",
                 t.process_name, t.timestamp

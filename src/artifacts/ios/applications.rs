@@ -5,7 +5,7 @@
 use super::Ctx;
 use super::util::{jts, plist_time};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 const STORES: [&str; 4] = [
     "com.apple.AppStore",
@@ -54,9 +54,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             .observe(ObservableType::AppId, id.clone())
             .observe(ObservableType::Process, id);
         if !STORES.contains(&source.as_str()) {
-            r = r.warn(
-                "applications.not_from_app_store",
-                Severity::Medium,
+            r = r.alert(
+                &crate::rules::APPLICATIONS_NOT_FROM_APP_STORE,
                 format!(
                     "Suspicious app not installed from the App Store or MDM (source: {source})"
                 ),

@@ -5,7 +5,7 @@
 use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
@@ -47,9 +47,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 rec.push_observable(ObservableType::Url, u);
             }
             if summary.as_deref() == Some("Meeting") && description.as_deref() == Some("Notes") {
-                rec = rec.warn(
-                    "calendar.quadream_invite",
-                    Severity::High,
+                rec = rec.alert(
+                    &crate::rules::CALENDAR_QUADREAM_INVITE,
                     "Calendar event titled \"Meeting\" with notes \"Notes\": the pattern of QuaDream's ENDOFDAYS exploit invitations",
                 );
             }

@@ -82,9 +82,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         }
         r = r.field("payload_types", types.clone());
         if types.first().map(String::as_str) == Some("com.apple.notificationsettings") {
-            r = r.warn(
-                "configuration_profiles.notification_settings",
-                crate::model::Severity::Medium,
+            r = r.alert(
+                &crate::rules::CONFIGURATION_PROFILES_NOTIFICATION_SETTINGS,
                 "Configuration profile whose first payload changes notification settings (seen with spyware that hides its alerts)",
             );
         }

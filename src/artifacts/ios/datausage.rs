@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const DOMAIN: &str = "WirelessDomain";
 pub const PATH: &str = "Library/Databases/DataUsage.sqlite";
@@ -173,9 +173,8 @@ fn record(module: &str, artifact: &str, row: &Row) -> Record {
         )
         .field("live_isodate", jts(row.live_ts));
     if manipulated {
-        r = r.warn(
-            "datausage.manipulated_process",
-            Severity::High,
+        r = r.alert(
+            &crate::rules::DATAUSAGE_MANIPULATED_PROCESS,
             format!(
                 "Found manipulated process entry {}: the usage row on {} points to a process record that was deleted",
                 row.live_proc_id.map(|v| v.to_string()).unwrap_or_default(),
@@ -231,9 +230,8 @@ fn missing_processes(module: &str, artifact: &str, rows: &[Row]) -> Vec<Record> 
                 .field("proc_id", id)
                 .field("live_proc_id", id)
                 .field("live_isodate", jts(prev_first))
-                .warn(
-                    "datausage.missing_process",
-                    Severity::Low,
+                .alert(
+                    &crate::rules::DATAUSAGE_MISSING_PROCESS,
                     format!(
                         "Missing process {id}. Previous process at \"{}\" ({prev_name})",
                         prev_first.map(|t| t.to_string()).unwrap_or_default()

@@ -26,8 +26,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 plist::Value::Integer(i) => i.as_signed().unwrap_or(0) != 0,
                 _ => false,
             };
-            r = r.info(
-                "global_preferences.lockdown_mode",
+            r = r.alert(
+                &crate::rules::GLOBAL_PREFERENCES_LOCKDOWN_MODE,
                 if on {
                     "Lockdown mode enabled"
                 } else {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Ctx;
 use super::util::{jts, plist_time};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const ARTIFACT: &str =
     "HomeDomain/Library/Preferences/com.apple.identityservices.idstatuscache.plist";
@@ -58,9 +58,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             r.push_observable(ObservableType::Email, email.replace('\'', ""));
         }
         if user.contains("\0\0") || shown.contains("\\x00\\x00") {
-            r = r.warn(
-                "id_status_cache.nul_bytes",
-                Severity::High,
+            r = r.alert(
+                &crate::rules::ID_STATUS_CACHE_NUL_BYTES,
                 format!("ID Status Cache entry with suspicious patterns (NUL bytes): {shown}"),
             );
         }

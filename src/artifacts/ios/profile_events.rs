@@ -65,8 +65,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                     super::util::basename(&process).to_string(),
                 );
                 r.push_observable(ObservableType::ProfileId, profile_id.clone());
-                r = r.info(
-                    "profile_events.operation",
+                r = r.alert(
+                    &crate::rules::PROFILE_EVENTS_OPERATION,
                     format!(
                         "On {} process \"{process}\" started operation \"{operation}\" of profile \"{profile_id}\"",
                         ts.map(|t| t.to_string()).unwrap_or_default()

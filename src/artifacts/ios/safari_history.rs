@@ -5,7 +5,7 @@
 use super::Ctx;
 use super::util::{col_int, col_real, col_text};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
@@ -74,12 +74,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                         "Redirect from {} to {} took less than a second ({elapsed_ms} ms): possible network injection",
                         v.url, target.url
                     );
-                    rec.push_alert(
-                        "safari_history.fast_redirect",
-                        crate::model::Level::Warning,
-                        Severity::Medium,
-                        msg,
-                    );
+                    rec.push_alert(&crate::rules::SAFARI_HISTORY_FAST_REDIRECT, msg);
                 }
             }
             out.push(rec);

@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, links};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const DOMAIN: &str = "HomeDomain";
 pub const PATH: &str = "Library/SMS/sms.db";
@@ -83,9 +83,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             }
             rec.push_observable(ObservableType::Text, text.clone());
             if THREAT_NOTIFICATIONS.iter().any(|p| text.starts_with(p)) {
-                rec = rec.warn(
-                    "sms.apple_threat_notification",
-                    Severity::High,
+                rec = rec.alert(
+                    &crate::rules::SMS_APPLE_THREAT_NOTIFICATION,
                     "Apple threat notification received: Apple believes this device was targeted by mercenary spyware",
                 );
             }

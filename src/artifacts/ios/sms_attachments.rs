@@ -5,7 +5,7 @@
 use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
@@ -56,9 +56,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 rec.push_observable(ObservableType::FilePath, path);
                 rec.push_observable(ObservableType::FileName, super::util::basename(f).to_string());
                 if f.starts_with("/var/tmp/") && f.ends_with("-1") && !outgoing {
-                    rec = rec.warn(
-                        "sms_attachments.suspicious_tmp",
-                        Severity::Medium,
+                    rec = rec.alert(
+                        &crate::rules::SMS_ATTACHMENTS_SUSPICIOUS_TMP,
                         format!("Suspicious iMessage attachment {f}: received attachments under /var/tmp/ ending in -1 match Pegasus FORCEDENTRY deliveries"),
                     );
                 }

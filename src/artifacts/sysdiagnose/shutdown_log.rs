@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use crate::artifacts::ModuleError;
-use crate::model::{ObservableType, Record, Severity};
+use crate::model::{ObservableType, Record};
 
 pub const MODULE: &str = "shutdown_log";
 
@@ -168,15 +168,13 @@ pub fn records(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
         .field("reboots", terminated)
         .field("bytes", data.len());
     if text.trim().is_empty() {
-        out.push(summary.warn(
-            "shutdown_log.empty",
-            Severity::Low,
+        out.push(summary.alert(
+            &crate::rules::SHUTDOWN_LOG_EMPTY,
             format!("{member} is empty: it may have been wiped (a trait reported for Pegasus in 2022), or the device was never rebooted"),
         ));
     } else if terminated <= 1 {
-        out.push(summary.warn(
-            "shutdown_log.single_record",
-            Severity::Low,
+        out.push(summary.alert(
+            &crate::rules::SHUTDOWN_LOG_SINGLE_RECORD,
             format!("{member} holds a single reboot record: it may have been cleared (on iOS 26 it is overwritten at each reboot)"),
         ));
     } else {
@@ -231,25 +229,22 @@ fn client_record(
         r.push_observable(ObservableType::FilePath, exe);
     }
     if c.waits >= STICKY_WAITS {
-        r = r.warn(
-            "shutdown_log.sticky_process",
-            Severity::Medium,
+        r = r.alert(
+            &crate::rules::SHUTDOWN_LOG_STICKY_PROCESS,
             format!("{exe} delayed a reboot {} times (3 or more waits is the sticky-process trait Kaspersky tied to Pegasus)", c.waits),
         );
     }
     if let Some(prefix) = UNUSUAL_PREFIXES.iter().find(|p| exe.starts_with(*p)) {
-        r = r.warn(
-            "shutdown_log.unusual_path",
-            Severity::Medium,
+        r = r.alert(
+            &crate::rules::SHUTDOWN_LOG_UNUSUAL_PATH,
             format!("{exe} ran from {prefix}, where iOS keeps data, not programs (Pegasus, Reign and Predator ran from such folders)"),
         );
     } else if exe.starts_with('/')
         && is_daemon_like(base)
         && !SYSTEM_PREFIXES.iter().any(|p| exe.starts_with(p))
     {
-        r = r.warn(
-            "shutdown_log.daemon_outside_system",
-            Severity::Medium,
+        r = r.alert(
+            &crate::rules::SHUTDOWN_LOG_DAEMON_OUTSIDE_SYSTEM,
             format!(
                 "{base} looks like a system daemon but ran from {exe}, outside the system folders"
             ),
