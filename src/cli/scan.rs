@@ -131,8 +131,7 @@ fn scan_one(
         key_file: args.key_file.clone(),
         age_identity: args.age_identity.clone(),
         progress: progress.clone(),
-        text_sweep: None,
-        sink: None,
+        ..Default::default()
     };
     let records = staging.map(|s| s.join("records"));
     let outcome = scan_device(

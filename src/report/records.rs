@@ -138,3 +138,58 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>> {
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(module: &str, n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| Record::new(module, "a").field("i", i as u64))
+            .collect()
+    }
+
+    #[test]
+    fn batches_append_to_what_one_write_gives_and_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let all = records("m", 5);
+        let mut w = RecordsWriter::new(d.path().join("streamed"));
+        w.append("m", &all[..2]).unwrap();
+        let mut rest = Vec::new();
+        write_jsonl(&mut rest, &all[2..]).unwrap();
+        w.append_encoded("m", &rest).unwrap();
+        w.finish().unwrap();
+        let module = ModuleOutput {
+            name: "m".into(),
+            artifact: "a".into(),
+            status: crate::model::ModuleStatus::Ok,
+            error: None,
+            duration_ms: 0,
+            records: all.clone(),
+            streamed: 0,
+        };
+        write_records(&d.path().join("whole"), &[module]).unwrap();
+        let streamed = std::fs::read(d.path().join("streamed/m.jsonl")).unwrap();
+        assert_eq!(
+            streamed,
+            std::fs::read(d.path().join("whole/m.jsonl")).unwrap()
+        );
+        assert_eq!(streamed.iter().filter(|b| **b == b'\n').count(), 5);
+        assert_eq!(read_records(&d.path().join("whole/m.jsonl")).unwrap(), all);
+    }
+
+    #[test]
+    fn odd_module_names_and_links_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = RecordsWriter::new(d.path());
+        assert!(w.append("../x", &records("x", 1)).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(d.path().join("elsewhere"), d.path().join("l.jsonl"))
+                .unwrap();
+            let err = w.append("l", &records("l", 1)).err().unwrap().to_string();
+            assert!(err.contains("is a link"), "{err}");
+            assert!(!d.path().join("elsewhere").exists());
+        }
+    }
+}
