@@ -1,4 +1,5 @@
-//! The records every artifact module produces, and the device facts around them.
+//! The records every artifact module produces, the device facts around them,
+//! and (in `finding`) what a scan concludes: findings, timeline rows.
 //!
 //! Records are the boundary of the pipeline: artifact modules build them, the
 //! matcher reads them, `records/<module>.jsonl` stores them so `spydar recheck`
@@ -9,6 +10,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod finding;
+pub use finding::{Finding, FindingKind, Indicator, IndicatorRef, Suppressed, TimelineRow};
 
 /// What kind of value an observable or an indicator is. The serialised names
 /// are part of the report contract (`TYPE` in REPORT.md); `text` is only ever

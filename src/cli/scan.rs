@@ -11,14 +11,15 @@ use zeroize::Zeroizing;
 
 use super::output::OutDir;
 use super::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FailOn, IocArgs};
-use crate::artifacts::{ScanOptions, TextSweep};
+use crate::artifacts::ScanOptions;
 use crate::error::Error;
 use crate::evidence::private_tmp::PrivateTempDir;
 use crate::evidence::{InputKind, detect::expand_devices};
 use crate::indicators::Matcher;
-use crate::model::{DeviceScan, ModuleStatus};
+use crate::model::ModuleStatus;
 use crate::progress::Progress;
-use crate::report::{self, DeviceSummary, IndicatorsInfo, Report, ScanTimes};
+use crate::report::{self, DeviceSummary, Report};
+use crate::scan::{AllowList, DeviceReport, scan_device};
 
 #[derive(Args)]
 pub struct ScanArgs {
@@ -106,113 +107,42 @@ pub fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
 
 struct Scanned {
     input: PathBuf,
-    outcome: Result<Device, Error>,
+    outcome: Result<DeviceReport, Error>,
 }
 
-struct Device {
-    report: Report,
-    scan: DeviceScan,
-    streamed_rows: Vec<crate::scan::TimelineRow>,
-}
-
-/// Reads one input with a streaming sink, so its records are matched and
-/// written as modules make them, then builds its report.
-fn read_streaming(
-    input: &Path,
-    args: &ScanArgs,
-    matcher: &Arc<Matcher>,
-    opts: &mut ScanOptions,
-    staging: Option<&Path>,
-) -> Result<
-    (
-        DeviceScan,
-        Vec<crate::scan::Finding>,
-        Vec<crate::scan::TimelineRow>,
-    ),
-    Error,
-> {
-    let sink = Arc::new(crate::scan::StreamingSink::new(
-        matcher.clone(),
-        staging.map(|s| s.join("records")),
-    ));
-    opts.sink = Some(sink.clone() as Arc<dyn crate::artifacts::RecordSink>);
-    let read = crate::scan::read_input(input, args.kind, opts);
-    opts.sink = None;
-    let (mut found, rows, write_error) = match Arc::try_unwrap(sink) {
-        Ok(sink) => sink.into_parts(),
-        Err(_) => (
-            Vec::new(),
-            Vec::new(),
-            Some("record sink still in use".to_string()),
-        ),
-    };
-    let scan = read?;
-    if let Some(e) = write_error {
-        return Err(Error::input(staging.unwrap_or(Path::new("-o")), e));
-    }
-    found.extend(crate::scan::findings(&scan, matcher));
-    // Records the sink took and records still held may repeat one finding.
-    let mut found = crate::scan::aggregate(found);
-    crate::scan::sort_findings(&mut found);
-    Ok((scan, found, rows))
-}
-
+/// Scans one input with its progress line, staging its records in `staging`.
 fn scan_one(
     input: &Path,
     args: &ScanArgs,
     matcher: &Arc<Matcher>,
     password: &Option<Zeroizing<String>>,
     multi: &indicatif::MultiProgress,
-    allow: &crate::scan::AllowList,
+    allow: &AllowList,
     staging: Option<PathBuf>,
 ) -> Scanned {
-    let started = jiff::Timestamp::now();
-    let clock = Instant::now();
     let label = input
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let progress = Progress::for_device(&label, !args.quiet && !args.json, multi);
     progress.message("reading");
-    let mut opts = ScanOptions {
+    let opts = ScanOptions {
         password: password.clone(),
         key_file: args.key_file.clone(),
         age_identity: args.age_identity.clone(),
         progress: progress.clone(),
-        text_sweep: Some(matcher.clone() as Arc<dyn TextSweep>),
-        sink: None,
+        ..Default::default()
     };
-    let mut read = read_streaming(input, args, matcher, &mut opts, staging.as_deref());
-    if matches!(read, Err(Error::PasswordRequired { .. }))
-        && opts.password.is_none()
-        && let Some(pw) = prompt_password(input)
-    {
-        opts.password = Some(pw);
-        read = read_streaming(input, args, matcher, &mut opts, staging.as_deref());
-    }
-    let outcome = read.map(|(scan, all, streamed_rows)| {
-        let (findings, suppressed) = allow.split(all);
-        let times = ScanTimes {
-            started,
-            finished: jiff::Timestamp::now(),
-            duration_ms: clock.elapsed().as_millis() as u64,
-        };
-        let mut report = Report::new(
-            scan.device.clone(),
-            &scan.modules,
-            findings,
-            suppressed,
-            scan.notes.clone(),
-            IndicatorsInfo::from_set(matcher.set()),
-            times,
-        );
-        report.widen_spans(streamed_rows.iter().map(|r| (&*r.module, r.time)));
-        Device {
-            report,
-            scan,
-            streamed_rows,
-        }
-    });
+    let records = staging.map(|s| s.join("records"));
+    let outcome = scan_device(
+        input,
+        args.kind,
+        matcher,
+        allow,
+        opts,
+        records.as_deref(),
+        &prompt_password,
+    );
     progress.finish();
     Scanned {
         input: input.to_path_buf(),
@@ -227,11 +157,85 @@ fn write_device_dir(
     out: &OutDir,
     name: &str,
     stage: PrivateTempDir,
-    device: &Device,
-    rows: Vec<crate::scan::TimelineRow>,
+    device: &mut DeviceReport,
 ) -> Result<PathBuf, Error> {
-    report::write_device(stage.path(), &device.report, &device.scan.modules, rows)?;
+    let rows = std::mem::take(&mut device.streamed_rows);
+    report::write_device(stage.path(), &device.report, &device.modules, rows)?;
     out.place(stage, name)
+}
+
+/// What the devices of a run came to.
+#[derive(Default)]
+struct Tally {
+    summaries: Vec<DeviceSummary>,
+    reports: Vec<Report>,
+    written: Vec<PathBuf>,
+    failed_inputs: usize,
+    module_errors: usize,
+    write_errors: usize,
+}
+
+/// Names each scanned device, says how it went on stderr, and moves its
+/// staged folder into OUTDIR (when there is one).
+fn place_devices(
+    args: &ScanArgs,
+    outdir: Option<&OutDir>,
+    scanned: Vec<Scanned>,
+    stages: Vec<Option<PrivateTempDir>>,
+) -> Tally {
+    let mut t = Tally::default();
+    let mut used_names: Vec<String> = Vec::new();
+    let human = !args.quiet && !args.json;
+    for (s, stage) in scanned.into_iter().zip(stages) {
+        let mut device = match s.outcome {
+            Err(e) => {
+                eprintln!("spydar: {e}");
+                t.failed_inputs += 1;
+                t.summaries
+                    .push(DeviceSummary::failed(&s.input, e.to_string()));
+                continue;
+            }
+            Ok(device) => device,
+        };
+        let report = &device.report;
+        let name = report::unique_name(&report.device_id(), &used_names);
+        used_names.push(name.clone());
+        let failed_modules: Vec<_> = report
+            .modules
+            .iter()
+            .filter(|m| m.status == ModuleStatus::Error)
+            .collect();
+        t.module_errors += failed_modules.len();
+        if human {
+            eprint!("{}", report::text::summary(report));
+        } else {
+            for m in failed_modules {
+                eprintln!(
+                    "spydar: {}: module {}: {}",
+                    s.input.display(),
+                    m.name,
+                    m.error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        let mut summary = DeviceSummary::of(report, &name);
+        if let (Some(out), Some(stage)) = (outdir, stage) {
+            match write_device_dir(out, &name, stage, &mut device) {
+                Ok(dir) => t.written.push(dir),
+                Err(e) => {
+                    eprintln!("spydar: report for {} not written: {e}", s.input.display());
+                    t.write_errors += 1;
+                    summary.report = None;
+                    summary.error = Some(format!("report not written: {e}"));
+                }
+            }
+        } else {
+            summary.report = None;
+        }
+        t.summaries.push(summary);
+        t.reports.push(device.report);
+    }
+    t
 }
 
 pub fn run(args: ScanArgs) -> Result<u8, Error> {
@@ -300,64 +304,15 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
             .collect()
     });
 
-    let mut summaries = Vec::new();
-    let mut reports: Vec<Report> = Vec::new();
-    let mut used_names: Vec<String> = Vec::new();
-    let mut written: Vec<PathBuf> = Vec::new();
-    let mut failed_inputs = 0;
-    let mut module_errors = 0;
-    let mut write_errors = 0;
+    let Tally {
+        summaries,
+        reports,
+        mut written,
+        failed_inputs,
+        module_errors,
+        mut write_errors,
+    } = place_devices(&args, outdir.as_ref(), scanned, stages);
     let human = !args.quiet && !args.json;
-    for (s, stage) in scanned.into_iter().zip(stages) {
-        let device = match s.outcome {
-            Err(e) => {
-                eprintln!("spydar: {e}");
-                failed_inputs += 1;
-                summaries.push(DeviceSummary::failed(&s.input, e.to_string()));
-                continue;
-            }
-            Ok(device) => device,
-        };
-        let mut device = device;
-        let report = &device.report;
-        let name = report::unique_name(&report.device_id(), &used_names);
-        used_names.push(name.clone());
-        let failed_modules: Vec<_> = report
-            .modules
-            .iter()
-            .filter(|m| m.status == ModuleStatus::Error)
-            .collect();
-        module_errors += failed_modules.len();
-        if human {
-            eprint!("{}", report::text::summary(report));
-        } else {
-            for m in failed_modules {
-                eprintln!(
-                    "spydar: {}: module {}: {}",
-                    s.input.display(),
-                    m.name,
-                    m.error.as_deref().unwrap_or("")
-                );
-            }
-        }
-        let mut summary = DeviceSummary::of(report, &name);
-        if let (Some(out), Some(stage)) = (&outdir, stage) {
-            let rows = std::mem::take(&mut device.streamed_rows);
-            match write_device_dir(out, &name, stage, &device, rows) {
-                Ok(dir) => written.push(dir),
-                Err(e) => {
-                    eprintln!("spydar: report for {} not written: {e}", s.input.display());
-                    write_errors += 1;
-                    summary.report = None;
-                    summary.error = Some(format!("report not written: {e}"));
-                }
-            }
-        } else {
-            summary.report = None;
-        }
-        summaries.push(summary);
-        reports.push(device.report);
-    }
     if let Some(out) = &outdir {
         match report::write_run(&out.path, &summaries) {
             Ok(files) => written.extend(files),

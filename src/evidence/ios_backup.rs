@@ -6,24 +6,24 @@
 //! NSKeyedArchiver `MBFile` blob with the file's metadata. `Info.plist`,
 //! `Manifest.plist` and `Status.plist` describe the device and the backup.
 //!
-//! Every file access of the iOS modules goes through [`IosBackup`]: plain
-//! backups are read from disk (SQLite opened immutable, so nothing is ever
-//! written beside the evidence); encrypted backups plug a [`FileDecryptor`]
-//! and an in-memory `Manifest.db` in through [`IosBackup::open_decrypted`],
-//! and the same modules then read decrypted bytes from memory.
+//! Every file access of the iOS modules goes through [`IosBackup`], over
+//! one of three backends ([`Backend`]): a plain backup folder read from
+//! disk (SQLite opened immutable, so nothing is ever written beside the
+//! evidence); an encrypted backup, with a [`FileDecryptor`] and an
+//! in-memory `Manifest.db` plugged in through [`IosBackup::open_decrypted`],
+//! so the same modules read decrypted bytes from memory; and a filesystem
+//! dump indexed under the backup domains (see `ios_fs`).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension};
-use sha1::{Digest, Sha1};
-
 use super::nskeyed::{MbFile, decode_mbfile};
-use super::sqlite::{open_bytes, open_immutable};
+use super::sqlite::{open_bytes, open_immutable, open_with_wal};
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
 use crate::options::ModuleError;
+use rusqlite::{Connection, OptionalExtension};
 
 /// One row of `Manifest.db` `Files`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,44 +58,7 @@ impl FileEntry {
     }
 }
 
-/// The on-device root folder of a backup domain, where it is fixed.
-pub fn domain_root(domain: &str) -> Option<&'static str> {
-    Some(match domain {
-        "HomeDomain" | "MediaDomain" | "CameraRollDomain" | "HealthDomain" | "HomeKitDomain"
-        | "KeyboardDomain" | "MobileDeviceDomain" | "TonesDomain" | "BooksDomain" => {
-            "/private/var/mobile"
-        }
-        "RootDomain" => "/private/var/root",
-        "WirelessDomain" => "/private/var/wireless",
-        "SystemPreferencesDomain" => "/private/var/preferences",
-        "ManagedPreferencesDomain" => "/private/var/Managed Preferences",
-        "KeychainDomain" => "/private/var/Keychains",
-        "DatabaseDomain" => "/private/var/db",
-        "NetworkDomain" => "/private/var/networkd",
-        "ProtectedDomain" => "/private/var/protected",
-        "InstallDomain" => "/private/var/installd",
-        _ => return None,
-    })
-}
-
-/// `domain` + `relative_path` → absolute device path, if the domain root is fixed.
-pub fn device_path(domain: &str, relative_path: &str) -> Option<String> {
-    let root = domain_root(domain)?;
-    Some(if relative_path.is_empty() {
-        root.to_string()
-    } else {
-        format!("{root}/{relative_path}")
-    })
-}
-
-/// `SHA1("<domain>-<relative_path>")` in hex: the name of the file in the backup.
-pub fn file_id(domain: &str, relative_path: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(domain.as_bytes());
-    h.update(b"-");
-    h.update(relative_path.as_bytes());
-    hex::encode(h.finalize())
-}
+pub use super::ios_domain::{device_path, domain_root, file_id};
 
 /// Decrypts a file's bytes (the encrypted-backup support implements this).
 pub trait FileDecryptor: Send + Sync {
@@ -114,26 +77,55 @@ pub trait FileDecryptor: Send + Sync {
     }
 }
 
-enum ManifestSource {
-    File(PathBuf),
-    Memory(Vec<u8>),
+/// Where an [`IosBackup`]'s manifest and files are.
+enum Backend {
+    /// A plain backup folder: `Manifest.db` on disk, each file at
+    /// `root/<fileID[0..2]>/<fileID>`.
+    Folder { manifest: PathBuf },
+    /// An encrypted backup: `Manifest.db` decrypted into memory; each file
+    /// stored as in a plain backup and decrypted on access.
+    Decrypted {
+        manifest: Vec<u8>,
+        decryptor: Box<dyn FileDecryptor>,
+    },
+    /// A filesystem dump: an index with the `Manifest.db` schema built in
+    /// memory; each file at its domain's folder joined with its relative
+    /// path, not by fileID.
+    Filesystem {
+        index: Vec<u8>,
+        roots: HashMap<String, PathBuf>,
+        /// The device facts found in the dump.
+        device: Box<DeviceInfo>,
+    },
+}
+
+/// `Info.plist`, `Manifest.plist` and `Status.plist` of a backup (none in
+/// a filesystem dump).
+#[derive(Default)]
+struct Plists {
+    info: Option<plist::Dictionary>,
+    manifest: Option<plist::Dictionary>,
+    status: Option<plist::Dictionary>,
+}
+
+impl Plists {
+    fn read(root: &Path) -> Result<Self> {
+        Ok(Plists {
+            info: read_plist_dict(&root.join("Info.plist"))?,
+            manifest: read_plist_dict(&root.join("Manifest.plist"))?,
+            // Status.plist is informative only; a broken one is not fatal.
+            status: read_plist_dict(&root.join("Status.plist")).unwrap_or(None),
+        })
+    }
 }
 
 /// An opened backup. `Sync`: modules share it across threads.
 pub struct IosBackup {
     root: PathBuf,
-    manifest: ManifestSource,
+    backend: Backend,
     /// One connection for the (indexed, quick) lookups of all modules.
     lookup: Mutex<Connection>,
-    decryptor: Option<Box<dyn FileDecryptor>>,
-    info: Option<plist::Dictionary>,
-    manifest_plist: Option<plist::Dictionary>,
-    status: Option<plist::Dictionary>,
-    /// Filesystem dumps ([`super::ios_fs`]): each domain's folder in the
-    /// dump; files are read at `folder/relative_path`, not by fileID.
-    fs_roots: Option<HashMap<String, PathBuf>>,
-    /// Filesystem dumps: the device facts found in the dump.
-    fs_device: Option<DeviceInfo>,
+    plists: Plists,
 }
 
 fn read_plist_dict(path: &Path) -> Result<Option<plist::Dictionary>> {
@@ -154,8 +146,9 @@ impl IosBackup {
     /// An encrypted backup (`Manifest.plist` `IsEncrypted`, or a
     /// `Manifest.db` that is not SQLite) is refused with a clear message.
     pub fn open(root: &Path) -> Result<Self> {
-        let (info, manifest_plist, status) = Self::read_plists(root)?;
-        let encrypted = manifest_plist
+        let plists = Plists::read(root)?;
+        let encrypted = plists
+            .manifest
             .as_ref()
             .and_then(|d| d.get("IsEncrypted"))
             .and_then(|v| v.as_boolean())
@@ -184,14 +177,9 @@ impl IosBackup {
         check_manifest_schema(&conn).map_err(|reason| Error::input(&db_path, reason))?;
         Ok(IosBackup {
             root: root.to_path_buf(),
-            manifest: ManifestSource::File(db_path),
+            backend: Backend::Folder { manifest: db_path },
             lookup: Mutex::new(conn),
-            decryptor: None,
-            info,
-            manifest_plist,
-            status,
-            fs_roots: None,
-            fs_device: None,
+            plists,
         })
     }
 
@@ -202,7 +190,7 @@ impl IosBackup {
         manifest_db: Vec<u8>,
         decryptor: Box<dyn FileDecryptor>,
     ) -> Result<Self> {
-        let (info, manifest_plist, status) = Self::read_plists(root)?;
+        let plists = Plists::read(root)?;
         let db_path = root.join("Manifest.db");
         let conn = open_bytes(&manifest_db).map_err(|e| {
             Error::input(
@@ -213,24 +201,22 @@ impl IosBackup {
         check_manifest_schema(&conn).map_err(|reason| Error::input(&db_path, reason))?;
         Ok(IosBackup {
             root: root.to_path_buf(),
-            manifest: ManifestSource::Memory(manifest_db),
+            backend: Backend::Decrypted {
+                manifest: manifest_db,
+                decryptor,
+            },
             lookup: Mutex::new(conn),
-            decryptor: Some(decryptor),
-            info,
-            manifest_plist,
-            status,
-            fs_roots: None,
-            fs_device: None,
+            plists,
         })
     }
 
     /// A filesystem dump seen as a backup: `index` is an in-memory
     /// `Manifest.db` (same `Files` schema) built by walking the dump, and
-    /// `fs_roots` maps each domain to its folder. For [`super::ios_fs`].
+    /// `roots` maps each domain to its folder. For `ios_fs`.
     pub(crate) fn open_filesystem_index(
         root: &Path,
         index: Vec<u8>,
-        fs_roots: HashMap<String, PathBuf>,
+        roots: HashMap<String, PathBuf>,
         device: DeviceInfo,
     ) -> Result<Self> {
         let conn = open_bytes(&index)
@@ -238,36 +224,27 @@ impl IosBackup {
         check_manifest_schema(&conn).map_err(|reason| Error::input(root, reason))?;
         Ok(IosBackup {
             root: root.to_path_buf(),
-            manifest: ManifestSource::Memory(index),
+            backend: Backend::Filesystem {
+                index,
+                roots,
+                device: Box::new(device),
+            },
             lookup: Mutex::new(conn),
-            decryptor: None,
-            info: None,
-            manifest_plist: None,
-            status: None,
-            fs_roots: Some(fs_roots),
-            fs_device: Some(device),
+            plists: Plists::default(),
         })
     }
 
     /// Whether this is a filesystem dump rather than a backup.
     pub fn is_filesystem(&self) -> bool {
-        self.fs_roots.is_some()
+        matches!(self.backend, Backend::Filesystem { .. })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn read_plists(
-        root: &Path,
-    ) -> Result<(
-        Option<plist::Dictionary>,
-        Option<plist::Dictionary>,
-        Option<plist::Dictionary>,
-    )> {
-        Ok((
-            read_plist_dict(&root.join("Info.plist"))?,
-            read_plist_dict(&root.join("Manifest.plist"))?,
-            // Status.plist is informative only; a broken one is not fatal.
-            read_plist_dict(&root.join("Status.plist")).unwrap_or(None),
-        ))
+    /// A filesystem dump's domain folders.
+    fn fs_roots(&self) -> Option<&HashMap<String, PathBuf>> {
+        match &self.backend {
+            Backend::Filesystem { roots, .. } => Some(roots),
+            _ => None,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -275,20 +252,21 @@ impl IosBackup {
     }
 
     pub fn info_plist(&self) -> Option<&plist::Dictionary> {
-        self.info.as_ref()
+        self.plists.info.as_ref()
     }
 
     pub fn manifest_plist(&self) -> Option<&plist::Dictionary> {
-        self.manifest_plist.as_ref()
+        self.plists.manifest.as_ref()
     }
 
     pub fn status_plist(&self) -> Option<&plist::Dictionary> {
-        self.status.as_ref()
+        self.plists.status.as_ref()
     }
 
     /// Whether `Manifest.plist` says the backup is encrypted.
     pub fn is_encrypted(&self) -> bool {
-        self.manifest_plist
+        self.plists
+            .manifest
             .as_ref()
             .and_then(|d| d.get("IsEncrypted"))
             .and_then(|v| v.as_boolean())
@@ -297,12 +275,13 @@ impl IosBackup {
 
     /// Device facts for the report, from Info.plist, then Manifest.plist's `Lockdown`.
     pub fn device_info(&self) -> DeviceInfo {
-        if let Some(d) = &self.fs_device {
-            return d.clone();
+        if let Backend::Filesystem { device, .. } = &self.backend {
+            return (**device).clone();
         }
-        let info = self.info.as_ref();
+        let info = self.plists.info.as_ref();
         let lockdown = self
-            .manifest_plist
+            .plists
+            .manifest
             .as_ref()
             .and_then(|d| d.get("Lockdown"))
             .and_then(|v| v.as_dictionary());
@@ -330,7 +309,7 @@ impl IosBackup {
         }
         if let Some(d) = info
             .and_then(|d| d.get("Last Backup Date"))
-            .or_else(|| self.manifest_plist.as_ref().and_then(|d| d.get("Date")))
+            .or_else(|| self.plists.manifest.as_ref().and_then(|d| d.get("Date")))
             .and_then(plist_scalar)
         {
             device.extra.insert("backup_date".into(), d);
@@ -339,6 +318,7 @@ impl IosBackup {
             .extra
             .insert("encrypted".into(), self.is_encrypted().to_string());
         if let Some(full) = self
+            .plists
             .status
             .as_ref()
             .and_then(|d| d.get("IsFullBackup"))
@@ -351,9 +331,12 @@ impl IosBackup {
 
     /// A fresh connection to `Manifest.db`, for streaming all rows.
     pub fn manifest_connection(&self) -> std::result::Result<Connection, ModuleError> {
-        match &self.manifest {
-            ManifestSource::File(p) => open_immutable(p).map_err(|e| fail(p, e)),
-            ManifestSource::Memory(bytes) => {
+        match &self.backend {
+            Backend::Folder { manifest } => open_immutable(manifest).map_err(|e| fail(manifest, e)),
+            Backend::Decrypted {
+                manifest: bytes, ..
+            }
+            | Backend::Filesystem { index: bytes, .. } => {
                 open_bytes(bytes).map_err(|e| fail(&self.root.join("Manifest.db"), e))
             }
         }
@@ -459,7 +442,7 @@ impl IosBackup {
     /// path, when every component is a plain name and something is there;
     /// [`Self::link_problem`] then refuses links on the way.
     fn stored_path(&self, entry: &FileEntry) -> Option<PathBuf> {
-        if let Some(roots) = &self.fs_roots {
+        if let Some(roots) = self.fs_roots() {
             let rel = Path::new(&entry.relative_path);
             if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
                 return None;
@@ -527,26 +510,21 @@ impl IosBackup {
         let file = match super::open_regular_nofollow(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModuleError::Missing),
-            Err(e) => {
-                return Err(ModuleError::Failed(format!(
-                    "{}: {e}",
-                    self.describe(entry)
-                )));
-            }
+            Err(e) => return Err(self.failed(entry, e)),
         };
-        let data = super::read_capped(file, super::MAX_MEMBER_BYTES)
-            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))?;
-        match &self.decryptor {
-            Some(d) => d
+        let data =
+            super::read_capped(file, super::MAX_MEMBER_BYTES).map_err(|e| self.failed(entry, e))?;
+        match &self.backend {
+            Backend::Decrypted { decryptor, .. } => decryptor
                 .decrypt(entry, data)
-                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry)))),
-            None => Ok(data),
+                .map_err(|e| self.failed(entry, e)),
+            Backend::Folder { .. } | Backend::Filesystem { .. } => Ok(data),
         }
     }
 
     /// `Domain/path (xx/fileID)` for messages.
     pub fn describe(&self, entry: &FileEntry) -> String {
-        if let Some(root) = &self.fs_roots.as_ref().and_then(|r| r.get(&entry.domain)) {
+        if let Some(root) = self.fs_roots().and_then(|r| r.get(&entry.domain)) {
             return format!(
                 "{} ({})",
                 entry.logical_path(),
@@ -585,43 +563,66 @@ impl IosBackup {
     }
 
     pub fn open_sqlite(&self, entry: &FileEntry) -> std::result::Result<Connection, ModuleError> {
-        if let Some(d) = &self.decryptor {
-            if let Some(path) = self.stored_path(entry)
-                && let Some(problem) = self.link_problem(entry, &path)
-            {
-                return Err(problem);
-            }
-            let stored = self
-                .stored_path(entry)
-                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()));
-            if let Some(opened) = stored.and_then(|p| d.open_sqlite(entry, &p)) {
-                return opened
-                    .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
-            }
-            let bytes = self.read(entry)?;
-            return open_bytes(&bytes)
-                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+        match &self.backend {
+            Backend::Decrypted { decryptor, .. } => self.open_sqlite_decrypted(entry, &**decryptor),
+            Backend::Folder { .. } | Backend::Filesystem { .. } => self.open_sqlite_on_disk(entry),
         }
-        if self.is_filesystem() && self.stored_path(entry).is_none() {
-            return Err(ModuleError::Missing);
+    }
+
+    /// An encrypted backup's database: through the decryptor's own opener
+    /// (large files), else decrypted into memory.
+    fn open_sqlite_decrypted(
+        &self,
+        entry: &FileEntry,
+        decryptor: &dyn FileDecryptor,
+    ) -> std::result::Result<Connection, ModuleError> {
+        if let Some(path) = self.stored_path(entry)
+            && let Some(problem) = self.link_problem(entry, &path)
+        {
+            return Err(problem);
         }
-        let path = self.stored_path(entry).ok_or_else(|| {
-            ModuleError::Failed(format!("{}: malformed fileID", entry.logical_path()))
-        })?;
+        let stored = self
+            .stored_path(entry)
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()));
+        if let Some(opened) = stored.and_then(|p| decryptor.open_sqlite(entry, &p)) {
+            return opened.map_err(|e| self.failed(entry, e));
+        }
+        let bytes = self.read(entry)?;
+        open_bytes(&bytes).map_err(|e| self.failed(entry, e))
+    }
+
+    /// A plain backup's or a dump's database, opened immutable where it is
+    /// (a dump's with its `-wal` applied, when it has one).
+    fn open_sqlite_on_disk(
+        &self,
+        entry: &FileEntry,
+    ) -> std::result::Result<Connection, ModuleError> {
+        let filesystem = self.is_filesystem();
+        let path = match self.stored_path(entry) {
+            Some(path) => path,
+            None if filesystem => return Err(ModuleError::Missing),
+            None => {
+                return Err(ModuleError::Failed(format!(
+                    "{}: malformed fileID",
+                    entry.logical_path()
+                )));
+            }
+        };
         if std::fs::symlink_metadata(&path).is_err() {
             return Err(ModuleError::Missing);
         }
         if let Some(problem) = self.link_problem(entry, &path) {
             return Err(problem);
         }
-        if self.is_filesystem()
-            && let Some(opened) = super::ios_fs::open_with_wal(&path)
-        {
-            return opened
-                .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))));
+        if filesystem && let Some(opened) = open_with_wal(&path) {
+            return opened.map_err(|e| self.failed(entry, e));
         }
-        open_immutable(&path)
-            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))
+        open_immutable(&path).map_err(|e| self.failed(entry, e))
+    }
+
+    /// A module error naming the entry.
+    fn failed(&self, entry: &FileEntry, e: impl std::fmt::Display) -> ModuleError {
+        ModuleError::Failed(format!("{}: {e}", self.describe(entry)))
     }
 
     /// Looks up and opens a database; `Missing` if it is not in the backup.
@@ -640,8 +641,7 @@ impl IosBackup {
     /// Reads and parses a property list entry (XML or binary).
     pub fn read_plist(&self, entry: &FileEntry) -> std::result::Result<plist::Value, ModuleError> {
         let bytes = self.read(entry)?;
-        super::plist_safe::value_from_bytes(&bytes)
-            .map_err(|e| ModuleError::Failed(format!("{}: {e}", self.describe(entry))))
+        super::plist_safe::value_from_bytes(&bytes).map_err(|e| self.failed(entry, e))
     }
 
     /// Looks up and parses a property list; `Missing` if it is not in the backup.
@@ -721,30 +721,6 @@ pub fn plist_scalar(v: &plist::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_ids_are_sha1_of_domain_and_path() {
-        assert_eq!(
-            file_id("HomeDomain", "Library/SMS/sms.db"),
-            "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
-        );
-        assert_eq!(
-            file_id(
-                "AppDomainGroup-group.net.whatsapp.WhatsApp.shared",
-                "LID.sqlite"
-            ),
-            "e794f6ffcc3c222535f47684a63d5178da3c4500"
-        );
-    }
-
-    #[test]
-    fn device_paths() {
-        assert_eq!(
-            device_path("HomeDomain", "Library/SMS/sms.db").as_deref(),
-            Some("/private/var/mobile/Library/SMS/sms.db")
-        );
-        assert_eq!(device_path("AppDomain-x", "Library/a"), None);
-    }
 
     #[test]
     fn refuses_non_backups_and_encrypted() {

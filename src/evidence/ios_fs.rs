@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use super::ios_backup::{IosBackup, domain_root, file_id, plist_scalar};
+use super::ios_backup::{IosBackup, plist_scalar};
+use super::ios_domain::{domain_root, file_id};
 use super::nskeyed::{MbFile, encode_mbfile};
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
@@ -262,42 +263,6 @@ pub fn open(root: &Path) -> Result<IosBackup> {
         .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
     let roots: HashMap<String, PathBuf> = folders.into_iter().collect();
     IosBackup::open_filesystem_index(root, index, roots, device_info(root))
-}
-
-/// A live database in a dump often has recent rows only in its `-wal`
-/// file, which an immutable open ignores. When `path-wal` is there (and
-/// the pair fits the member cap), both are copied to a private temporary
-/// folder ([`super::private_tmp`]), opened there so SQLite applies the
-/// log, and the result is served from memory; the dump itself is never
-/// opened writable. `None` when there is no log to apply.
-pub(crate) fn open_with_wal(path: &Path) -> Option<std::result::Result<Connection, String>> {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal = PathBuf::from(wal);
-    let wal_meta = std::fs::symlink_metadata(&wal).ok()?;
-    if !wal_meta.file_type().is_file() || wal_meta.len() == 0 {
-        return None;
-    }
-    let db_len = std::fs::metadata(path).ok()?.len();
-    if db_len.saturating_add(wal_meta.len()) > super::MAX_MEMBER_BYTES {
-        return None;
-    }
-    Some((|| {
-        // Mode 0700, removed on drop and on Ctrl-C.
-        let tmp = super::private_tmp::PrivateTempDir::new().map_err(|e| e.to_string())?;
-        let copy = tmp.path().join("db");
-        std::fs::copy(path, &copy).map_err(|e| e.to_string())?;
-        std::fs::copy(&wal, tmp.path().join("db-wal")).map_err(|e| e.to_string())?;
-        let bytes = {
-            let mut conn = Connection::open(&copy).map_err(|e| e.to_string())?;
-            // Folds the log into the copy and leaves a rollback-journal
-            // header, which an in-memory image needs.
-            conn.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
-                .map_err(|e| e.to_string())?;
-            conn.serialize("main").map_err(|e| e.to_string())?.to_vec()
-        };
-        super::sqlite::open_bytes(&bytes).map_err(|e| e.to_string())
-    })())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod detect;
 pub mod ios_backup;
 pub mod ios_backup_decrypt;
 pub mod ios_crypto;
+pub mod ios_domain;
 pub mod ios_fs;
 pub mod nskeyed;
 pub mod plist_safe;

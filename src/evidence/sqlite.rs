@@ -126,6 +126,43 @@ pub fn open_bytes(bytes: &[u8]) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A live database (as a filesystem dump holds it) often has recent rows
+/// only in its `-wal` file, which an immutable open ignores. When
+/// `path-wal` is there (and the pair fits the member cap), both are copied
+/// to a private temporary folder ([`super::private_tmp`]), opened there so
+/// SQLite applies the log, and the result is served from memory; the
+/// evidence itself is never opened writable. `None` when there is no log
+/// to apply.
+pub(crate) fn open_with_wal(path: &Path) -> Option<std::result::Result<Connection, String>> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    let wal_meta = std::fs::symlink_metadata(&wal).ok()?;
+    if !wal_meta.file_type().is_file() || wal_meta.len() == 0 {
+        return None;
+    }
+    let db_len = std::fs::metadata(path).ok()?.len();
+    if db_len.saturating_add(wal_meta.len()) > super::MAX_MEMBER_BYTES {
+        return None;
+    }
+    Some((|| {
+        // Mode 0700, removed on drop and on Ctrl-C.
+        let tmp = super::private_tmp::PrivateTempDir::new().map_err(|e| e.to_string())?;
+        let copy = tmp.path().join("db");
+        std::fs::copy(path, &copy).map_err(|e| e.to_string())?;
+        std::fs::copy(&wal, tmp.path().join("db-wal")).map_err(|e| e.to_string())?;
+        let bytes = {
+            let mut conn = Connection::open(&copy).map_err(|e| e.to_string())?;
+            // Folds the log into the copy and leaves a rollback-journal
+            // header, which an in-memory image needs.
+            conn.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+                .map_err(|e| e.to_string())?;
+            conn.serialize("main").map_err(|e| e.to_string())?.to_vec()
+        };
+        open_bytes(&bytes).map_err(|e| e.to_string())
+    })())
+}
+
 /// Whether a table exists (schemas differ between OS versions). A view of
 /// that name is not a table: modules never read through views.
 pub fn has_table(conn: &Connection, table: &str) -> bool {

@@ -16,25 +16,12 @@ pub use matcher::{Hit, Matcher};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::model::ObservableType;
 
-/// One published indicator, normalised for matching; also what a finding
-/// names (REPORT.md `indicator`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Indicator {
-    #[serde(rename = "type")]
-    pub kind: ObservableType,
-    /// Normalised value (lower-cased where matching ignores case).
-    pub value: String,
-    pub pattern: String,
-    pub id: String,
-    pub malware: Option<String>,
-    pub source: String,
-}
+pub use crate::model::Indicator;
 
 /// One loaded bundle, for the report's `indicators.sources`.
 #[derive(Clone, Debug, Serialize)]

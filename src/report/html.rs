@@ -11,9 +11,8 @@ use askama::Template;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{DeviceSummary, Report};
-use crate::model::{ModuleStatus, Platform};
-use crate::scan::Finding;
+use super::{DeviceSummary, ModuleInfo, Report, SourceRef};
+use crate::model::{DeviceInfo, Finding, ModuleStatus, Platform};
 
 /// Where to turn when spyware traces are found: organisations that take
 /// individual cases, with addresses shown as text to copy (the page fetches
@@ -396,19 +395,13 @@ struct ReportPage<'a> {
     timeline: Timeline,
 }
 
-pub fn render(r: &Report) -> String {
-    let d = &r.device;
-    let title = d
-        .name
-        .clone()
-        .or(d.identifier.clone())
-        .unwrap_or_else(|| d.input_path.clone());
-    let mut device: Vec<(String, String)> = Vec::new();
+/// The device facts the page lists, in this order, then the extra ones.
+fn device_rows(d: &DeviceInfo) -> Vec<(String, String)> {
     let platform = d.platform.map(|p| match p {
         Platform::Ios => "iOS".to_string(),
         Platform::Android => "Android".to_string(),
     });
-    for (k, v) in [
+    let known = [
         ("Name", d.name.clone()),
         ("Platform", platform),
         ("Model", d.model.clone()),
@@ -419,51 +412,58 @@ pub fn render(r: &Report) -> String {
             "Input",
             Some(format!("{} ({})", d.input_path, d.input_kind)),
         ),
-    ] {
-        if let Some(v) = v {
-            device.push((k.to_string(), v));
-        }
+    ];
+    known
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .chain(d.extra.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .collect()
+}
+
+fn module_view(m: &ModuleInfo) -> ModuleView {
+    ModuleView {
+        name: m.name.clone(),
+        artifact: m.artifact.clone(),
+        status: match m.status {
+            ModuleStatus::Ok => "ok",
+            ModuleStatus::Missing => "missing",
+            ModuleStatus::Error => "error",
+        },
+        error: m.error.clone().unwrap_or_default(),
+        records: m.records,
+        span: match (m.first, m.last) {
+            (Some(a), Some(b)) if a == b => fmt_time(a),
+            (Some(a), Some(b)) => format!("{} – {}", fmt_time(a), fmt_time(b)),
+            _ => String::new(),
+        },
     }
+}
+
+fn source_view(s: &SourceRef) -> SourceView {
+    SourceView {
+        name: s.name.clone(),
+        indicators: s.indicators,
+        sha256: s.sha256.get(..16).unwrap_or(&s.sha256).to_string(),
+        malware: s.malware.join(", "),
+        date: ["date", "modified", "updated"]
+            .iter()
+            .find_map(|k| field(s, k)?.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let d = &r.device;
+    let title = d
+        .name
+        .clone()
+        .or(d.identifier.clone())
+        .unwrap_or_else(|| d.input_path.clone());
     let findings: Vec<FindingView> = r
         .findings
         .iter()
         .enumerate()
         .map(|(i, f)| finding_view(i, f))
-        .collect();
-    let modules: Vec<ModuleView> = r
-        .modules
-        .iter()
-        .map(|m| ModuleView {
-            name: m.name.clone(),
-            artifact: m.artifact.clone(),
-            status: match m.status {
-                ModuleStatus::Ok => "ok",
-                ModuleStatus::Missing => "missing",
-                ModuleStatus::Error => "error",
-            },
-            error: m.error.clone().unwrap_or_default(),
-            records: m.records,
-            span: match (m.first, m.last) {
-                (Some(a), Some(b)) if a == b => fmt_time(a),
-                (Some(a), Some(b)) => format!("{} – {}", fmt_time(a), fmt_time(b)),
-                _ => String::new(),
-            },
-        })
-        .collect();
-    let sources = r
-        .indicators
-        .sources
-        .iter()
-        .map(|s| SourceView {
-            name: s.name.clone(),
-            indicators: s.indicators,
-            sha256: s.sha256.get(..16).unwrap_or(&s.sha256).to_string(),
-            malware: s.malware.join(", "),
-            date: ["date", "modified", "updated"]
-                .iter()
-                .find_map(|k| field(s, k)?.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        })
         .collect();
     let timeline = timeline(r, &findings);
     let page = ReportPage {
@@ -477,10 +477,7 @@ pub fn render(r: &Report) -> String {
         ),
         note: &r.summary.note,
         help: HELP,
-        device: device
-            .into_iter()
-            .chain(d.extra.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .collect(),
+        device: device_rows(d),
         scanned: format!(
             "{} UTC, {} ms",
             fmt_time(r.scan.started),
@@ -500,8 +497,8 @@ pub fn render(r: &Report) -> String {
             .filter(|m| m.status == ModuleStatus::Error)
             .map(|m| m.name.clone())
             .collect(),
-        modules,
-        sources,
+        modules: r.modules.iter().map(module_view).collect(),
+        sources: r.indicators.sources.iter().map(source_view).collect(),
         indicators_total: r.indicators.total,
         timeline,
     };

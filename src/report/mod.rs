@@ -2,7 +2,11 @@
 //! records/<module>.jsonl per device, summary.json (and index.html) per run.
 
 pub mod html;
+pub mod records;
+pub mod saved;
 pub mod text;
+
+pub use records::write_records;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::indicators::IndicatorSet;
-use crate::model::{DeviceInfo, Level, ModuleOutput, ModuleStatus, Platform};
-use crate::scan::{Finding, Suppressed, TimelineRow};
+use crate::model::{
+    DeviceInfo, Finding, Level, ModuleOutput, ModuleStatus, Platform, Suppressed, TimelineRow,
+};
 
 pub const REPORT_SCHEMA: &str = "spydar.report/1";
 pub const SUMMARY_SCHEMA: &str = "spydar.summary/1";
@@ -414,6 +419,21 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> crate::error::Error + '
     move |e| crate::error::Error::io(path, e)
 }
 
+/// Refuses a `target` to write that is a link or not a regular file.
+fn refuse_non_file(target: &Path) -> crate::error::Result<()> {
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if !meta.is_file() => Err(crate::error::Error::input(
+            target,
+            if meta.file_type().is_symlink() {
+                "is a link; spydar does not write through links (remove it)"
+            } else {
+                "exists and is not a regular file; spydar does not replace it"
+            },
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `dir/name` through a temporary file in `dir` renamed over it, so
 /// a reader never sees half a file and a link planted at `dir/name` is never
 /// written through. Refuses a target that is a link or not a regular file.
@@ -423,18 +443,7 @@ pub fn write_file(
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> crate::error::Result<()> {
     let target = dir.join(name);
-    if let Ok(meta) = std::fs::symlink_metadata(&target)
-        && !meta.is_file()
-    {
-        return Err(crate::error::Error::input(
-            &target,
-            if meta.file_type().is_symlink() {
-                "is a link; spydar does not write through links (remove it)"
-            } else {
-                "exists and is not a regular file; spydar does not replace it"
-            },
-        ));
-    }
+    refuse_non_file(&target)?;
     let tmp = tempfile::Builder::new()
         .prefix(".spydar-tmp-")
         .tempfile_in(dir)
@@ -510,27 +519,6 @@ fn real_dir(dir: &Path) -> crate::error::Result<()> {
         )),
         Err(_) => std::fs::create_dir_all(dir).map_err(io_err(dir)),
     }
-}
-
-/// Writes `records/<module>.jsonl`, one record per line.
-pub fn write_records(dir: &Path, modules: &[ModuleOutput]) -> crate::error::Result<()> {
-    real_dir(dir)?;
-    for m in modules.iter().filter(|m| !m.records.is_empty()) {
-        if !is_module_name(&m.name) {
-            return Err(crate::error::Error::input(
-                dir,
-                format!("module name {:?} is not a plain file name", m.name),
-            ));
-        }
-        write_file(dir, &format!("{}.jsonl", m.name), |w| {
-            for r in &m.records {
-                serde_json::to_writer(&mut *w, r)?;
-                w.write_all(b"\n")?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(())
 }
 
 /// Writes report.json, report.html, timeline.csv and the marker into `dir`
