@@ -2,7 +2,7 @@
 //! `findings` to `suppressed` with the reason the file gives.
 
 use crate::model::ObservableType;
-use crate::scan::{Finding, Suppressed};
+use crate::model::{Finding, Suppressed};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum AllowRule {
@@ -118,8 +118,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::model::{FindingKind, IndicatorRef};
     use crate::model::{Level, Observable, Severity};
-    use crate::scan::{FindingKind, IndicatorRef};
 
     fn finding(kind: ObservableType, value: &str, id: &str, rule: Option<&str>) -> Finding {
         Finding {

@@ -13,12 +13,4 @@ pub use device::{DeviceReport, read_input, recheck_device, scan_device};
 pub use findings::{Aggregator, aggregate, findings, record_findings, sort_findings};
 pub use sink::StreamingSink;
 
-// The allow list below and its tests (moving to a file of their own).
-use crate::model::ObservableType;
-#[cfg(test)]
-use {
-    crate::model::{Level, Observable, Severity},
-    std::collections::BTreeMap,
-};
-
 pub use crate::allow::AllowList;

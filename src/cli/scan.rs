@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::output::OutDir;
 use super::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FailOn, IocArgs};
+use crate::allow::AllowList;
 use crate::artifacts::ScanOptions;
 use crate::error::Error;
 use crate::evidence::private_tmp::PrivateTempDir;
@@ -19,7 +20,7 @@ use crate::indicators::Matcher;
 use crate::model::ModuleStatus;
 use crate::progress::Progress;
 use crate::report::{self, DeviceSummary, Report};
-use crate::scan::{AllowList, DeviceReport, scan_device};
+use crate::scan::{DeviceReport, scan_device};
 
 #[derive(Args)]
 pub struct ScanArgs {

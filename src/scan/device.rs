@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use zeroize::Zeroizing;
 
-use super::AllowList;
 use super::findings::{aggregate, findings};
 use super::sink::StreamingSink;
+use crate::allow::AllowList;
 use crate::artifacts::{RecordSink, ScanOptions, TextSweep, android, ios, sysdiagnose};
 use crate::error::{Error, Result};
 use crate::evidence::{InputKind, detect};
