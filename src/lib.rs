@@ -24,5 +24,6 @@ pub mod options;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod strings;
 pub mod textpos;
 pub mod time;
