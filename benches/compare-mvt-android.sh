@@ -23,7 +23,7 @@ if [ ! -x "$VENV/bin/mvt-android" ]; then
 fi
 MVT_VERSION=$("$VENV/bin/pip" show mvt 2>/dev/null | awk '/^Version:/ {print $2}')
 
-cargo build --release -q --bin spydar --bin spydar-fixtures
+cargo build --release -q --features fixtures --bin spydar --bin spydar-fixtures
 SPYDAR=target/release/spydar
 
 ACQ="$OUT/acq-scale$SCALE"

@@ -45,7 +45,7 @@ fi
 MVT_VERSION="$("$VENV/bin/pip" show mvt 2>/dev/null | sed -n 's/^Version: //p')"
 
 echo "== building spydar (release)" >&2
-cargo build --release --quiet --bin spydar --bin spydar-fixtures
+cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
 
 BACKUP="$OUT/ios-backup-scale$SCALE"
 if [ ! -d "$BACKUP" ]; then

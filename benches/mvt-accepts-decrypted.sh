@@ -20,7 +20,7 @@ fi
 mvt=("$venv/bin/mvt-ios" --disable-update-check --disable-indicator-update-check)
 echo "MVT: $("$venv/bin/pip" show mvt | awk '/^Version/ {print $2}')"
 
-cargo build -q --release --bin spydar --bin spydar-fixtures
+cargo build -q --release --features fixtures --bin spydar --bin spydar-fixtures
 rm -rf "$work"
 mkdir -p "$work"
 printf '%s\n' "$password" >"$work/password.txt"

@@ -14,7 +14,7 @@ RUNS=${RUNS:-3}
 DIR=${BENCH_DIR:-target/bench-sysdiagnose}
 ARCHIVE="$DIR/scale-$SCALE/sysdiagnose_2024.01.02_03-04-05+0200_iPhone-OS_iPhone_21C62.tar.gz"
 
-cargo build --release --quiet --bin spydar --bin spydar-fixtures --example gunzip_null
+cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures --example gunzip_null
 if [ ! -f "$ARCHIVE" ]; then
   mkdir -p "$(dirname "$ARCHIVE")"
   echo "generating $ARCHIVE (scale $SCALE)..." >&2

@@ -5,12 +5,19 @@
 //! `evidence` (where the bytes are) → `artifacts` (what a file means, as
 //! `model::Record`s) → `indicators` (STIX2 in, compiled `Matcher` out) →
 //! `scan` (findings per device) → `report` (JSON, HTML, CSV, JSONL).
+//!
+//! Features: `cli` (default) adds the command line (`spydar::cli`, the
+//! terminal and network crates); `fixtures` adds the test-input generator
+//! (`spydar::fixtures`, the `spydar-fixtures` binary). The library without
+//! either (`default-features = false`) scans and reports.
 
 pub mod allow;
 pub mod artifacts;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod evidence;
+#[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod indicators;
 pub mod model;
@@ -19,5 +26,6 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod strings;
 pub mod textpos;
 pub mod time;

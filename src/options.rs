@@ -114,17 +114,53 @@ pub trait TextSweep: Send + Sync {
     }
 }
 
-/// Why a module produced nothing.
-#[derive(Debug)]
+/// Why a module produced nothing. Its text is what the report's module
+/// error says: one line naming the file and the cause.
+#[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     /// The artifact is not in this input.
+    #[error("not in this input")]
     Missing,
     /// The artifact is there but unreadable; the reason names file and cause.
+    #[error("{0}")]
     Failed(String),
+    /// A database of the input cannot be opened or queried; `what` names
+    /// the file (see [`ModuleError::sqlite`]).
+    #[error("{what}: {source}")]
+    Sqlite {
+        what: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A member of an archive or folder cannot be read; the readers put
+    /// its name in the error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
-impl<E: std::fmt::Display> From<E> for ModuleError {
-    fn from(e: E) -> Self {
-        ModuleError::Failed(e.to_string())
+impl ModuleError {
+    /// The error for a failed SQLite call on a database that `what` names
+    /// ("FILE: cause", the cause kept as the source); for
+    /// `.map_err(err)` wherever a module queries that database. `what` runs
+    /// only when there is an error.
+    pub fn sqlite<W: std::fmt::Display>(
+        what: impl Fn() -> W + Copy,
+    ) -> impl Fn(rusqlite::Error) -> ModuleError + Copy {
+        move |source| ModuleError::Sqlite {
+            what: what().to_string(),
+            source,
+        }
+    }
+}
+
+impl From<String> for ModuleError {
+    fn from(reason: String) -> Self {
+        ModuleError::Failed(reason)
+    }
+}
+
+impl From<&str> for ModuleError {
+    fn from(reason: &str) -> Self {
+        ModuleError::Failed(reason.to_string())
     }
 }

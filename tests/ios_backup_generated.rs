@@ -126,7 +126,7 @@ fn committed_sample_is_up_to_date() {
     assert_eq!(
         tree(committed),
         tree(&fresh),
-        "testdata/ios_backup is stale: rm -r testdata/ios_backup && cargo run --bin spydar-fixtures -- ios-backup testdata/ios_backup"
+        "testdata/ios_backup is stale: rm -r testdata/ios_backup && cargo run --features fixtures --bin spydar-fixtures -- ios-backup testdata/ios_backup"
     );
 }
 

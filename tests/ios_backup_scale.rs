@@ -1,7 +1,7 @@
 //! Scale check on a large generated backup (run by hand, release build):
 //!
 //! ```text
-//! cargo run --release --bin spydar-fixtures -- ios-backup /tmp/big --scale 2000
+//! cargo run --release --features fixtures --bin spydar-fixtures -- ios-backup /tmp/big --scale 2000
 //! cargo test --release --test ios_backup_scale -- --ignored --nocapture   # SPYDAR_BIG_BACKUP=/tmp/big
 //! ```
 //! With the indicator sweep in place (here a stand-in over the planted

@@ -473,7 +473,7 @@ fn committed_sample_matches_the_generator() {
     let expected = gen_sd::tar_bytes(&GenOptions::default()).unwrap();
     assert!(
         tar == expected,
-        "{} differs from what the generator makes; regenerate it with `cargo run --bin spydar-fixtures -- sysdiagnose {}`",
+        "{} differs from what the generator makes; regenerate it with `cargo run --features fixtures --bin spydar-fixtures -- sysdiagnose {}`",
         sample.display(),
         sample.display()
     );

@@ -45,7 +45,7 @@ where
     let (status, error, records) = match outcome {
         Ok(records) => (ModuleStatus::Ok, None, records),
         Err(ModuleError::Missing) => (ModuleStatus::Missing, None, Vec::new()),
-        Err(ModuleError::Failed(reason)) => (ModuleStatus::Error, Some(reason), Vec::new()),
+        Err(e) => (ModuleStatus::Error, Some(e.to_string()), Vec::new()),
     };
     ModuleOutput {
         name: name.to_string(),

@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 
 /// The input kinds spydar knows. The serialised names are what `--kind`
 /// takes and what `device.input_kind` says in a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
-#[value(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", value(rename_all = "kebab-case"))]
 pub enum InputKind {
     /// iTunes/Finder/libimobiledevice backup folder (plain or encrypted).
     IosBackup,

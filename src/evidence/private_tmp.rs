@@ -1,6 +1,7 @@
 //! A private temporary folder for decrypted files too large to hold in
 //! memory: mode 0700, and removed when dropped (normal end, error, panic
-//! unwinding) and on Ctrl-C / SIGTERM / SIGHUP.
+//! unwinding) and on Ctrl-C / SIGTERM / SIGHUP (the handler comes with the
+//! `cli` feature; see [`install_signal_cleanup`]).
 //!
 //! Drop cannot run when a signal kills the process, so every live folder is
 //! also listed in a process-wide registry that a signal handler empties
@@ -84,8 +85,13 @@ pub fn remove_all() {
 /// Installs (once) a Ctrl-C / SIGTERM / SIGHUP handler that removes the
 /// live folders and exits with 130. If the program already installed a
 /// handler of its own, that one stays, and must call [`remove_all`].
+///
+/// Only with the `cli` feature: a library caller owns its signals, so
+/// without it no handler is installed and the caller's own handler must
+/// call [`remove_all`].
 pub fn install_signal_cleanup() {
     HANDLER.call_once(|| {
+        #[cfg(feature = "cli")]
         let _ = ctrlc::set_handler(|| {
             remove_all();
             std::process::exit(130);

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 
 use super::{MAX_MEMBER_BYTES, is_safe_member_name, read_capped};
+use crate::strings::base_name;
 
 /// More members than this in one archive is refused (zip bombs made of
 /// millions of empty entries).
@@ -259,10 +260,6 @@ impl Source {
             Loc::Zip(_) => None,
         }
     }
-}
-
-pub fn base_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
 }
 
 fn zip_err(e: zip::result::ZipError) -> std::io::Error {

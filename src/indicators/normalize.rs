@@ -149,12 +149,7 @@ pub fn url_key(url: &str) -> String {
 }
 
 /// The last path component (`/a/b/roleaccountd` → `roleaccountd`).
-pub fn base_name(path: &str) -> &str {
-    path.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(path)
-}
+pub use crate::strings::base_name;
 
 #[cfg(test)]
 mod tests {

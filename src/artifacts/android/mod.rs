@@ -38,8 +38,9 @@ use rayon::prelude::*;
 use super::{ModuleError, ScanOptions, run_module};
 use crate::error::{Error, Result};
 use crate::evidence::android_backup::{self, AbError};
-use crate::evidence::zip_source::{Source, base_name, zip_times};
+use crate::evidence::zip_source::{Source, zip_times};
 use crate::model::{DeviceInfo, DeviceScan, ModuleOutput, Platform, Record};
+use crate::strings::base_name;
 use crate::time::DeviceZone;
 
 type Job<'a> = (

@@ -3,17 +3,12 @@
 //! each file is a zlib stream of a JSON array. Links in bodies become URL
 //! and domain observables; the body itself is swept as text.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde_json::Value;
 
 use crate::model::{ObservableType, Record};
+use crate::strings::LINK;
 
 pub const MODULE: &str = "sms";
-
-static LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)https?://[^\s]+").expect("static regex"));
 
 pub fn is_sms_member(name: &str) -> bool {
     name.starts_with("apps/com.android.providers.telephony/d_f/")

@@ -10,7 +10,7 @@ use crate::model::{ObservableType, Record};
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at("HomeDomain", "Library/Calendar/Calendar.sqlitedb")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let sql = "SELECT CalendarItem.ROWID AS id, CalendarItem.summary AS summary, CalendarItem.description AS description, \
         CalendarItem.start_date AS start_date, CalendarItem.end_date AS end_date, CalendarItem.all_day AS all_day, \

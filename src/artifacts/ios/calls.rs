@@ -9,7 +9,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) =
         b.open_sqlite_at("HomeDomain", "Library/CallHistoryDB/CallHistory.storedata")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut stmt = conn
         .prepare("SELECT ZDATE, ZDURATION, ZLOCATION, ZADDRESS, ZSERVICE_PROVIDER FROM ZCALLRECORD ORDER BY Z_PK")

@@ -18,7 +18,7 @@ pub fn run_history(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         DOMAIN,
         "Library/Application Support/Google/Chrome/Default/History",
     )?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut stmt = conn
         .prepare(
@@ -50,7 +50,7 @@ pub fn run_favicon(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         DOMAIN,
         "Library/Application Support/Google/Chrome/Default/Favicons",
     )?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut stmt = conn
         .prepare(

@@ -15,7 +15,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let entries = b.find(Some(DOMAIN), "*profile-*")?;
     let mut out = Vec::new();
     for entry in entries {
-        if entry.flags == 2 || !super::util::basename(&entry.relative_path).starts_with("profile-")
+        if entry.flags == 2
+            || !crate::strings::base_name(&entry.relative_path).starts_with("profile-")
         {
             continue;
         }

@@ -20,8 +20,7 @@ pub const PATH: &str = "Library/Databases/DataUsage.sqlite";
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, conn) = ctx.backup.open_sqlite_at(DOMAIN, PATH)?;
     let artifact = entry.logical_path();
-    read(&conn, "datausage", &artifact)
-        .map_err(|e| ModuleError::Failed(format!("{}: {e}", ctx.backup.describe(&entry))))
+    read(&conn, "datausage", &artifact).map_err(ModuleError::sqlite(|| ctx.backup.describe(&entry)))
 }
 
 struct Row {

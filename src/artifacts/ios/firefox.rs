@@ -12,7 +12,7 @@ pub const ARTIFACT: &str =
 pub fn run_history(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(DOMAIN, "profile.profile/browser.db")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut stmt = conn
         .prepare(
@@ -43,7 +43,7 @@ pub fn run_history(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
 pub fn run_favicon(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(DOMAIN, "profile.profile/browser.db")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut stmt = conn
         .prepare(

@@ -10,7 +10,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) =
         b.open_sqlite_at("HomeDomain", "Library/CoreDuet/People/interactionC.db")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let recipients = crate::evidence::sqlite::has_table(&conn, "Z_2INTERACTIONRECIPIENT");
     let sql = format!(

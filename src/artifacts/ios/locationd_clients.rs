@@ -2,9 +2,10 @@
 //! (`clients.plist`). Process names, bundle ids and executables are matched.
 
 use super::Ctx;
-use super::util::{basename, jts, plist_time};
+use super::util::{jts, plist_time};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
 
 pub const ARTIFACT: &str = "RootDomain/Library/Caches/locationd/clients.plist";
 const TIME_KEYS: [&str; 9] = [
@@ -42,7 +43,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             r = r.field(k, jts(t));
         }
         r = r.at(first).field("package", package.clone());
-        r.push_observable(ObservableType::Process, basename(&package).to_string());
+        r.push_observable(ObservableType::Process, base_name(&package).to_string());
         for k in ["BundleId", "BundlePath", "Executable", "Registered"] {
             let Some(s) = d.get(k).and_then(|v| v.as_string()) else {
                 continue;
@@ -55,7 +56,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 }
                 _ => {
                     r.push_observable(ObservableType::FilePath, s.to_string());
-                    r.push_observable(ObservableType::Process, basename(s).to_string());
+                    r.push_observable(ObservableType::Process, base_name(s).to_string());
                 }
             }
         }

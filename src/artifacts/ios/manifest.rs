@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
 fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let conn = ctx.backup.manifest_connection()?;
     let manifest = ctx.backup.root().join("Manifest.db");
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", manifest.display()));
+    let err = ModuleError::sqlite(|| manifest.display());
     let total: i64 = conn
         .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
         .map_err(err)?;

@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 }
                 r.push_observable(
                     ObservableType::Process,
-                    super::util::basename(&process).to_string(),
+                    crate::strings::base_name(&process).to_string(),
                 );
                 r.push_observable(ObservableType::ProfileId, profile_id.clone());
                 r = r.alert(

@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     entries.extend(b.find(None, "Library/Safari/Profiles/*/BrowserState.db")?);
     let mut out = Vec::new();
     for (entry, conn) in b.open_sqlite_all(entries)? {
-        let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+        let err = ModuleError::sqlite(|| b.describe(&entry));
         let sessions = crate::evidence::sqlite::has_table(&conn, "tab_sessions");
         let tab_cols = crate::evidence::sqlite::columns(&conn, "tabs");
         let sql = if sessions {

@@ -13,7 +13,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     entries.extend(b.find(None, "Library/Safari/Profiles/*/History.db")?);
     let mut out = ctx.opts.batches("safari_history");
     for (entry, conn) in b.open_sqlite_all(entries)? {
-        let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+        let err = ModuleError::sqlite(|| b.describe(&entry));
         let artifact = entry.logical_path();
         let mut stmt = conn
             .prepare(

@@ -19,7 +19,7 @@ const THREAT_NOTIFICATIONS: [&str; 2] = [
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(DOMAIN, PATH)?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let cols = crate::evidence::sqlite::columns(&conn, "message");
     let opt = |c: &str| {

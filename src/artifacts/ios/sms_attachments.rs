@@ -10,7 +10,7 @@ use crate::model::{ObservableType, Record};
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(super::sms::DOMAIN, super::sms::PATH)?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     if !crate::evidence::sqlite::has_table(&conn, "attachment")
         || !crate::evidence::sqlite::has_table(&conn, "message_attachment_join")
     {
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             if let Some(f) = &filename {
                 let path = f.strip_prefix("~/").map(|p| format!("/private/var/mobile/{p}")).unwrap_or(f.clone());
                 rec.push_observable(ObservableType::FilePath, path);
-                rec.push_observable(ObservableType::FileName, super::util::basename(f).to_string());
+                rec.push_observable(ObservableType::FileName, crate::strings::base_name(f).to_string());
                 if f.starts_with("/var/tmp/") && f.ends_with("-1") && !outgoing {
                     rec = rec.alert(
                         &crate::rules::SMS_ATTACHMENTS_SUSPICIOUS_TMP,

@@ -1,26 +1,29 @@
 //! Small helpers shared by the iOS modules: tolerant SQLite value access,
 //! link extraction, plist → JSON.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use rusqlite::types::ValueRef;
 use serde_json::Value;
 
-static LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)https?://[^\s<>\x22']+").expect("static regex"));
+use crate::strings::LINK;
 
 /// Every `http(s)://` link in a text (MVT's `check_for_links`, minus
-/// trailing punctuation that ends a sentence).
+/// trailing punctuation that ends a sentence). A link also stops at a
+/// quote or angle bracket (`<a href="…">`), and the search goes on from
+/// there, so `"https://a"https://b` gives both.
 pub fn links(text: &str) -> Vec<String> {
-    LINK.find_iter(text)
-        .map(|m| {
-            m.as_str()
-                .trim_end_matches(['.', ',', ';', ')', ']', '!', '?'])
-                .to_string()
-        })
-        .filter(|s| s.len() > 8)
-        .collect()
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(m) = LINK.find_at(text, from) {
+        let scheme = m.as_str().find("://").map_or(0, |i| i + 3);
+        let rest = &m.as_str()[scheme..];
+        let end = m.start() + scheme + rest.find(['<', '>', '"', '\'']).unwrap_or(rest.len());
+        let link = text[m.start()..end].trim_end_matches(['.', ',', ';', ')', ']', '!', '?']);
+        if end > m.start() + scheme && link.len() > 8 {
+            out.push(link.to_string());
+        }
+        from = end;
+    }
+    out
 }
 
 /// Text of a column, whether stored as TEXT or as a UTF-8 BLOB.
@@ -115,11 +118,6 @@ pub fn plist_time(v: &plist::Value) -> Option<jiff::Timestamp> {
     }
 }
 
-/// The last `/`-separated component of a process path.
-pub fn basename(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +129,20 @@ mod tests {
             vec!["https://badbadbad.example.org/", "http://x.y/z"]
         );
         assert!(links("no link http:// here").is_empty());
+        // Stops at quotes and angle brackets and searches on from there
+        // (what the pattern `https?://[^\s<>"']+` found before it was
+        // shared with Android's).
+        assert_eq!(
+            links("<a href=\"https://a.example/x\">https://a.example/x</a> 'http://b.example'"),
+            vec![
+                "https://a.example/x",
+                "https://a.example/x",
+                "http://b.example"
+            ]
+        );
+        assert_eq!(
+            links("http://\"https://c.example>HTTP://d.example"),
+            vec!["https://c.example", "HTTP://d.example"]
+        );
     }
 }

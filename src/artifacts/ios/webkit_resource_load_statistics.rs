@@ -13,7 +13,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let entries = b.find(None, PATH)?;
     let mut out = Vec::new();
     for (entry, conn) in b.open_sqlite_all(entries)? {
-        let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+        let err = ModuleError::sqlite(|| b.describe(&entry));
         let cols = crate::evidence::sqlite::columns(&conn, "ObservedDomains");
         let opt = |c: &str| {
             if cols.iter().any(|x| x == c) {

@@ -13,15 +13,13 @@ const MEDIA_HOSTS: [&str; 2] = ["https://mmg-fna.whatsapp.net/", "https://mmg.wh
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(DOMAIN, "ChatStorage.sqlite")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
     let mut out = messages(&conn, &artifact).map_err(err)?;
     out.extend(sessions(&conn, &artifact).map_err(err)?);
     match b.open_sqlite_at(DOMAIN, "LID.sqlite") {
         Ok((lid_entry, lid)) => {
-            let lid_err = |e: rusqlite::Error| {
-                ModuleError::Failed(format!("{}: {e}", b.describe(&lid_entry)))
-            };
+            let lid_err = ModuleError::sqlite(|| b.describe(&lid_entry));
             out.extend(lid_pairs(&lid, &lid_entry.logical_path()).map_err(lid_err)?);
         }
         Err(ModuleError::Missing) => {}

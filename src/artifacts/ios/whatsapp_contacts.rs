@@ -32,7 +32,7 @@ const TIME_COLUMNS: [(&str, &str); 4] = [
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let (entry, conn) = b.open_sqlite_at(super::whatsapp::DOMAIN, "ContactsV2.sqlite")?;
-    let err = |e: rusqlite::Error| ModuleError::Failed(format!("{}: {e}", b.describe(&entry)));
+    let err = ModuleError::sqlite(|| b.describe(&entry));
     let cols = crate::evidence::sqlite::columns(&conn, "ZWAADDRESSBOOKCONTACT");
     if cols.is_empty() {
         return Err(ModuleError::Failed(format!(

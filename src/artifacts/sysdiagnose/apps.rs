@@ -9,60 +9,33 @@ use regex::Regex;
 
 use super::local_time;
 use crate::artifacts::ModuleError;
+use crate::artifacts::ios::tcc::{self, Auth, Grant};
 use crate::evidence::sqlite;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
 
-/// `logs/Accessibility/TCC.db`, table `access`: one record per grant.
+/// `logs/Accessibility/TCC.db`, table `access`: one record per grant,
+/// read by the iOS module's reader ([`tcc::grants`]) and shaped this
+/// module's way: `tcc_grant` events, the auth value as a number on v3's
+/// scale (v1/v2 `allowed` 0 → 0 denied, anything else → 2 allowed), and
+/// a process observable only for path clients.
 pub fn tcc(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
-    let conn =
-        sqlite::open_bytes(data).map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
-    if !sqlite::has_table(&conn, "access") {
-        return Err(ModuleError::Failed(format!("{member}: no access table")));
-    }
-    let cols = sqlite::columns(&conn, "access");
-    let col = |c: &str| {
-        if cols.iter().any(|x| x == c) {
-            c.to_string()
-        } else {
-            "NULL".into()
-        }
-    };
-    // TCC v1/v2 (before iOS 14) say `allowed` (0/1) where v3 says
-    // `auth_value` (0 denied, 2 allowed): map the old to the new scale.
-    let auth = if cols.iter().any(|x| x == "auth_value") {
-        "auth_value".to_string()
-    } else if cols.iter().any(|x| x == "allowed") {
-        "CASE WHEN allowed = 0 THEN 0 ELSE 2 END".to_string()
-    } else {
-        "NULL".to_string()
-    };
-    let sql = format!(
-        "SELECT service, client, {}, {auth}, {} FROM access",
-        col("client_type"),
-        col("last_modified")
-    );
-    let mut stmt = conn
-        .prepare(&sql)
-        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, Option<String>>(0)?,
-                row.get::<_, Option<String>>(1)?,
-                row.get::<_, Option<i64>>(2)?,
-                row.get::<_, Option<i64>>(3)?,
-                row.get::<_, Option<i64>>(4)?,
-            ))
-        })
-        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+    let conn = sqlite::open_bytes(data).map_err(ModuleError::sqlite(|| member))?;
     let mut out = Vec::new();
-    for row in rows {
-        let (service, client, client_type, auth, modified) =
-            row.map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
-        let client = client.unwrap_or_default();
-        let service = service.unwrap_or_default();
+    for g in tcc::grants(&conn, || member)? {
+        let auth = match g.auth {
+            Auth::V3 { value, .. } => value,
+            Auth::Allowed { allowed, .. } => Some(if allowed == Some(0) { 0 } else { 2 }),
+            Auth::Unknown => None,
+        };
+        let Grant {
+            service,
+            client,
+            client_type,
+            ..
+        } = g;
         let mut r = Record::new(module, member)
-            .at(modified.and_then(crate::time::from_unix))
+            .at(g.last_modified.and_then(crate::time::from_unix))
             .event("tcc_grant", format!("{client} → {service}"))
             .field("member", member)
             .field("service", service.as_str())
@@ -71,10 +44,7 @@ pub fn tcc(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, Modul
             .field("auth_value", auth);
         if client.starts_with('/') || client_type == Some(1) {
             r.push_observable(ObservableType::FilePath, client.as_str());
-            r.push_observable(
-                ObservableType::Process,
-                client.rsplit('/').next().unwrap_or(&client),
-            );
+            r.push_observable(ObservableType::Process, base_name(&client));
         } else {
             r.push_observable(ObservableType::AppId, client.as_str());
         }
@@ -85,12 +55,12 @@ pub fn tcc(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, Modul
 
 /// App Store databases: every column whose name says bundle id, in every table.
 pub fn app_store(module: &str, member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
-    let conn =
-        sqlite::open_bytes(data).map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+    let err = ModuleError::sqlite(|| member);
+    let conn = sqlite::open_bytes(data).map_err(err)?;
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| ModuleError::Failed(format!("{member}: {e}")))?;
+        .map_err(err)?;
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for t in tables {
