@@ -5,10 +5,16 @@
 
 use serde_json::Value;
 
-use super::Ctx;
 use super::util::{col_int, col_text, js};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "tcc",
+    artifact: "HomeDomain/Library/TCC/TCC.db",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
