@@ -3,6 +3,7 @@
 
 pub mod decrypt;
 pub mod indicators;
+pub mod modules;
 pub mod output;
 pub mod recheck;
 pub mod scan;
@@ -46,6 +47,8 @@ pub enum Command {
     Recheck(recheck::RecheckArgs),
     /// Write a plain copy of an encrypted iOS backup, or save its derived key.
     Decrypt(decrypt::DecryptArgs),
+    /// List the artifact modules each input kind runs (list [--json]).
+    Modules(modules::ModulesArgs),
 }
 
 /// Indicator options shared by scan, indicators and recheck.
@@ -236,6 +239,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Indicators(args) => indicators::run(args),
         Command::Recheck(args) => recheck::run(args),
         Command::Decrypt(args) => decrypt::run(args),
+        Command::Modules(args) => modules::run(args),
     };
     match outcome {
         Ok(code) => code,
