@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(block) = dumpsys::system_properties(text) {
         let _ = getprop::parse(
             block,
-            getprop::MODULE_BUGREPORT,
+            getprop::BUGREPORT.name,
             "dumpstate.txt",
             jiff::Timestamp::UNIX_EPOCH,
         );

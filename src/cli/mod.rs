@@ -3,6 +3,7 @@
 
 pub mod decrypt;
 pub mod indicators;
+pub mod modules;
 pub mod output;
 pub mod recheck;
 pub mod rules;
@@ -49,6 +50,8 @@ pub enum Command {
     Decrypt(decrypt::DecryptArgs),
     /// List the heuristic rules (id, level, severity, title); --json gives the whole catalogue.
     Rules(rules::RulesArgs),
+    /// List the artifact modules each input kind runs (list [--json]).
+    Modules(modules::ModulesArgs),
 }
 
 /// Indicator options shared by scan, indicators and recheck.
@@ -240,6 +243,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Recheck(args) => recheck::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Modules(args) => modules::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -5,9 +5,14 @@
 
 use serde_json::Value;
 
+use super::{AqfModule, AqfRead};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "aqf_files";
+pub const MODULE: AqfModule = AqfModule {
+    name: "aqf_files",
+    artifact: "files.json",
+    read: AqfRead::Member(|data, member, _| parse(data, member)),
+};
 
 fn items(data: &[u8]) -> Result<Vec<Value>, String> {
     match serde_json::from_slice::<Vec<Value>>(data) {
@@ -43,7 +48,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             .to_string();
         let time = |k: &str| f.get(k).and_then(Value::as_f64).filter(|t| *t > 0.0);
         let base = |event: &str, t: f64| {
-            Record::new(MODULE, artifact)
+            Record::new(MODULE.name, artifact)
                 .at(crate::time::from_unix_f64(t))
                 .event(event, path.clone())
                 .field("path", path.as_str())

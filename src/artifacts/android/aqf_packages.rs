@@ -8,8 +8,13 @@ use serde_json::Value;
 use crate::model::{ObservableType, Record};
 
 use super::dumpsys::is_root_package;
+use super::{AqfModule, AqfRead};
 
-pub const MODULE: &str = "aqf_packages";
+pub const MODULE: AqfModule = AqfModule {
+    name: "aqf_packages",
+    artifact: "packages.json",
+    read: AqfRead::Member(|data, member, _| parse(data, member)),
+};
 
 const SECURITY_PACKAGES: &[&str] = &[
     "com.policydm",
@@ -59,7 +64,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut r = Record::new(MODULE, artifact)
+        let mut r = Record::new(MODULE.name, artifact)
             .event("package", format!("Package {name} (installer {installer})"))
             .field("package_name", name.as_str())
             .field("installer", installer.as_str())

@@ -3,9 +3,30 @@
 
 use serde_json::Value;
 
+use super::{Acquired, AqfModule, AqfRead};
+use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "aqf_processes";
+pub const MODULE: AqfModule = AqfModule {
+    name: "aqf_processes",
+    artifact: "processes",
+    read: AqfRead::Files(run),
+};
+
+/// `processes.json` when the collector wrote it, else `ps.txt` or
+/// `processes.txt`.
+fn run(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
+    let s = q.src;
+    if let Some(m) = s.find("processes.json") {
+        let d = s.read(m)?;
+        return parse_json(&d, &m.name).map_err(ModuleError::Failed);
+    }
+    let m = s
+        .find("ps.txt")
+        .or_else(|| s.find("processes.txt"))
+        .ok_or(ModuleError::Missing)?;
+    Ok(parse_text(&s.read_text(m)?, &m.name))
+}
 
 /// One process record: the name is a process, an app id when it is a
 /// package (`pkg:service`), a path and its base name when it is a path.
@@ -63,7 +84,14 @@ pub fn parse_text(text: &str, artifact: &str) -> Vec<Record> {
             // MVT skips it: a stock daemon whose name collides with indicators.
             continue;
         }
-        out.push(record(MODULE, artifact, name, tokens[1], tokens[0], label));
+        out.push(record(
+            MODULE.name,
+            artifact,
+            name,
+            tokens[1],
+            tokens[0],
+            label,
+        ));
     }
     out
 }
@@ -95,8 +123,8 @@ pub fn parse_json(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
         let pid = p.get("pid").map(|v| v.to_string()).unwrap_or_default();
         let user = p.get("uid").map(|v| v.to_string()).unwrap_or_default();
         let label = p.get("context").and_then(Value::as_str).unwrap_or("");
-        let mut r =
-            record(MODULE, artifact, &name, &pid, &user, label).field("command_line", cmd.clone());
+        let mut r = record(MODULE.name, artifact, &name, &pid, &user, label)
+            .field("command_line", cmd.clone());
         if let Some(path) = p.get("path").and_then(Value::as_str) {
             r.push_observable(ObservableType::FilePath, path);
         }

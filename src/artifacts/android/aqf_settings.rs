@@ -2,11 +2,41 @@
 //! package verification turned off, ADB or accessibility on, crash reports
 //! off are warnings. Also `selinux.txt` (permissive SELinux is a warning).
 
+use super::{Acquired, AqfModule, AqfRead};
+use crate::artifacts::ModuleError;
 use crate::model::{Record, Rule};
 use crate::rules;
+use crate::strings::base_name;
 
-pub const MODULE: &str = "aqf_settings";
-pub const MODULE_SELINUX: &str = "aqf_selinux";
+pub const MODULE: AqfModule = AqfModule {
+    name: "aqf_settings",
+    artifact: "settings_*.txt",
+    read: AqfRead::Files(run),
+};
+pub const SELINUX: AqfModule = AqfModule {
+    name: "aqf_selinux",
+    artifact: "selinux.txt",
+    read: AqfRead::Member(|data, member, _| {
+        Ok(parse_selinux(&String::from_utf8_lossy(data), member))
+    }),
+};
+
+/// Every `settings_<namespace>.txt`.
+fn run(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
+    let s = q.src;
+    let members: Vec<_> = s
+        .find_all(|b| b.starts_with("settings_") && b.ends_with(".txt"))
+        .collect();
+    if members.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let text = s.read_text(m)?;
+        out.extend(parse(&text, namespace(base_name(&m.name)), &m.name));
+    }
+    Ok(out)
+}
 
 /// (key, safe value, what a different value means, the rule it raises)
 const DANGEROUS: &[(&str, &str, &str, &Rule)] = &[
@@ -106,7 +136,7 @@ pub fn parse(text: &str, namespace: &str, artifact: &str) -> Vec<Record> {
         if key.is_empty() {
             continue;
         }
-        let mut r = Record::new(MODULE, artifact)
+        let mut r = Record::new(MODULE.name, artifact)
             .event("setting", format!("{namespace} {key} = {value}"))
             .field("namespace", namespace)
             .field("key", key)
@@ -124,7 +154,7 @@ pub fn parse_selinux(text: &str, artifact: &str) -> Vec<Record> {
     if mode.is_empty() {
         return Vec::new();
     }
-    let mut r = Record::new(MODULE_SELINUX, artifact)
+    let mut r = Record::new(SELINUX.name, artifact)
         .event("selinux", format!("SELinux is {mode}"))
         .field("mode", mode);
     if !mode.eq_ignore_ascii_case("enforcing") {

@@ -6,9 +6,15 @@
 //! PCY WCHAN PC NAME` with an unlabelled state letter before NAME (MVT
 //! reads no row of that older form; spydar does).
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::Record;
 
-pub const MODULE: &str = "processes";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "processes",
+    in_androidqf: None,
+    part: Part::Command("PROCESSES AND THREADS"),
+    read: DumpRead::Parse(|block, d| parse(block, d.artifact)),
+};
 
 /// Header name → field name (MVT's names where MVT has one).
 fn field_name(header: &str) -> Option<&'static str> {
@@ -93,9 +99,15 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                 .unwrap_or("")
         };
         let pid = get("pid");
-        let mut r =
-            super::aqf_processes::record(MODULE, artifact, command, pid, get("user"), get("label"))
-                .field("command", command);
+        let mut r = super::aqf_processes::record(
+            MODULE.name,
+            artifact,
+            command,
+            pid,
+            get("user"),
+            get("label"),
+        )
+        .field("command", command);
         for (k, v) in &values {
             if !matches!(*k, "pid" | "user" | "label") {
                 r = r.field(k, *v);

@@ -2,15 +2,21 @@
 //! accessibility services. Every service is a warning (they can read the
 //! screen); the package is matched as an app id.
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "dumpsys_accessibility";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_accessibility",
+    in_androidqf: Some("aqf_dumpsys_accessibility"),
+    part: Part::Service("accessibility"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     let mut out = Vec::new();
     let mut push = |package: &str, service: &str| {
         out.push(
-            Record::new(MODULE, artifact)
+            Record::new(MODULE.name, artifact)
                 .event(
                     "accessibility_service",
                     format!("Accessibility service {service}"),

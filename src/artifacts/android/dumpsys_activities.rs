@@ -3,9 +3,15 @@
 //! is read (Full / Base / Wild MIME Types, Schemes, Non-Data Actions, MIME
 //! Typed Actions), as MVT 2026 does; before, only "Non-Data Actions".
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "dumpsys_activities";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_activities",
+    in_androidqf: Some("aqf_dumpsys_activities"),
+    part: Part::Service("package"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 /// Resolver category headings → the `resolver_type` MVT writes.
 const RESOLVER_TYPES: &[(&str, &str)] = &[
@@ -124,7 +130,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     resolver_entries(section, "Activity")
         .iter()
         .map(|e| {
-            entry_record(MODULE, artifact, e)
+            entry_record(MODULE.name, artifact, e)
                 .event(
                     "activity",
                     format!("{} handles {} {}", e.component, e.resolver_type, e.key),

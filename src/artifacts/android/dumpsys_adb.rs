@@ -4,9 +4,15 @@
 
 use md5::{Digest, Md5};
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::Record;
 
-pub const MODULE: &str = "dumpsys_adb_state";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_adb_state",
+    in_androidqf: Some("aqf_dumpsys_adb_state"),
+    part: Part::Service("adb"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact, d.host_key)),
+};
 
 /// Minimal standard base64 decoder (keys are plain RFC 4648 base64).
 pub fn b64decode(s: &str) -> Option<Vec<u8>> {
@@ -78,7 +84,7 @@ pub fn parse(section: &str, artifact: &str, acquisition_key: Option<&str>) -> Ve
     }
     if let Some(c) = connected {
         out.push(
-            Record::new(MODULE, artifact)
+            Record::new(MODULE.name, artifact)
                 .event("adb_state", format!("connected_to_adb={c}"))
                 .field("connected_to_adb", c),
         );
@@ -90,7 +96,7 @@ pub fn parse(section: &str, artifact: &str, acquisition_key: Option<&str>) -> Ve
             continue;
         }
         let decoded = b64decode(key);
-        let mut r = Record::new(MODULE, artifact)
+        let mut r = Record::new(MODULE.name, artifact)
             .event("adb_trusted_key", format!("Trusted ADB host key {user}"))
             .field("user", user)
             .field("key", key);

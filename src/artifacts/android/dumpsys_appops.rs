@@ -7,8 +7,14 @@ use serde_json::json;
 use crate::model::{ObservableType, Record};
 
 use super::dumpsys::parse_local;
+use super::{DumpRead, DumpstateModule, Part};
 
-pub const MODULE: &str = "dumpsys_appops";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_appops",
+    in_androidqf: Some("aqf_dumpsys_appops"),
+    part: Part::Service("appops"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 const RISKY_PERMISSIONS: &[&str] = &["REQUEST_INSTALL_PACKAGES"];
 const RISKY_PACKAGES: &[&str] = &["com.android.shell"];
@@ -112,7 +118,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                        "entries": p.entries.iter().map(|(a, t, ts)| json!({"access": a, "type": t, "timestamp": ts})).collect::<Vec<_>>()})
             })
             .collect();
-        let mut rec = Record::new(MODULE, artifact)
+        let mut rec = Record::new(MODULE.name, artifact)
             .event("appops_package", format!("App ops of {}", pkg.name))
             .field("package_name", pkg.name.as_str())
             .field("uid", pkg.uid.as_str())
@@ -129,7 +135,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             }
             for (access, ty, ts) in &perm.entries {
                 let when = parse_local(ts);
-                let mut e = Record::new(MODULE, artifact)
+                let mut e = Record::new(MODULE.name, artifact)
                     .at(when)
                     .event(
                         access,

@@ -3,9 +3,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "dumpsys_battery_daily";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_battery_daily",
+    in_androidqf: Some("aqf_dumpsys_battery_daily"),
+    part: Part::Service("batterystats"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     // (from, to, package, vers)
@@ -37,7 +43,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     let mut last: HashMap<String, i64> = HashMap::new();
     rows.into_iter()
         .map(|(from, to, pkg, vers)| {
-            let mut rec = Record::new(MODULE, artifact)
+            let mut rec = Record::new(MODULE.name, artifact)
                 .at(super::dumpsys::parse_local(&format!("{from} 00:00:00")))
                 .field("from", from.as_str())
                 .field("to", to.as_str())

@@ -8,9 +8,15 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "dumpsys_battery_history";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_battery_history",
+    in_androidqf: Some("aqf_dumpsys_battery_history"),
+    part: Part::Service("batterystats"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 static TIME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:RESET:)?TIME:\s*(\S+)").expect("static regex"));
@@ -146,7 +152,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
         let mut add = |event: &str, uid: &str, service: &str, package: Option<String>| {
             let package = package.unwrap_or_default();
             out.push(
-                Record::new(MODULE, artifact)
+                Record::new(MODULE.name, artifact)
                     // Device wall clock; the scan converts it with the zone.
                     .at(when.and_then(|w| jiff::tz::TimeZone::UTC.to_timestamp(w).ok()))
                     .event(

@@ -8,8 +8,14 @@ use regex::Regex;
 use crate::model::{ObservableType, Record};
 
 use super::dumpsys::indent;
+use super::{DumpRead, DumpstateModule, Part};
 
-pub const MODULE: &str = "dbinfo";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dbinfo",
+    in_androidqf: Some("aqf_dbinfo"),
+    part: Part::Service("dbinfo"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 static OP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#".*\[((?:[0-9]{4}-)?[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3})\]\s*(?:\[Pid:\((\d+)\)\])?([\w-]+).*?sql="(.+?)""#)
@@ -44,7 +50,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
         } else {
             None
         };
-        let mut rec = Record::new(MODULE, artifact)
+        let mut rec = Record::new(MODULE.name, artifact)
             .at(ts)
             .event(
                 "db_operation",

@@ -7,8 +7,14 @@ use serde_json::json;
 use crate::model::{ObservableType, Record};
 
 use super::dumpsys::{indent, is_root_package, parse_local};
+use super::{DumpRead, DumpstateModule, Part};
 
-pub const MODULE: &str = "dumpsys_packages";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_packages",
+    in_androidqf: Some("aqf_dumpsys_packages"),
+    part: Part::Service("package"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 const DANGEROUS_PERMISSIONS: &[&str] = &[
     "android.permission.ACCESS_COARSE_LOCATION",
@@ -176,7 +182,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         let base = |event: &str, when: &str| {
-            Record::new(MODULE, artifact)
+            Record::new(MODULE.name, artifact)
                 .at(parse_local(when))
                 .event(event, format!("Install or update of package {}", p.name))
                 .field("package_name", p.name.as_str())

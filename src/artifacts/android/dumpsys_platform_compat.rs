@@ -1,9 +1,15 @@
 //! `dumpsys platform_compat`: the DOWNSCALED change keeps overrides for
 //! packages that were uninstalled, so it names apps that used to be there.
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "dumpsys_platform_compat";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_platform_compat",
+    in_androidqf: Some("aqf_dumpsys_platform_compat"),
+    part: Part::Service("platform_compat"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     let mut out = Vec::new();
@@ -26,7 +32,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                 continue;
             }
             out.push(
-                Record::new(MODULE, artifact)
+                Record::new(MODULE.name, artifact)
                     .event(
                         "compat_override",
                         format!("Override kept for (possibly uninstalled) package {package}"),

@@ -3,9 +3,15 @@
 //! Receivers of SMS and call intents get an info note.
 
 use super::dumpsys_activities::{entry_record, resolver_entries};
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::Record;
 
-pub const MODULE: &str = "dumpsys_receivers";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "dumpsys_receivers",
+    in_androidqf: Some("aqf_dumpsys_receivers"),
+    part: Part::Service("package"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 const SENSITIVE: &[(&str, &str)] = &[
     (
@@ -34,7 +40,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     resolver_entries(section, "Receiver")
         .iter()
         .map(|e| {
-            let mut r = entry_record(MODULE, artifact, e)
+            let mut r = entry_record(MODULE.name, artifact, e)
                 .event(
                     "receiver",
                     format!("{} receives {} {}", e.component, e.resolver_type, e.key),

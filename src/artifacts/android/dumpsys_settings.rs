@@ -7,9 +7,15 @@
 
 use serde_json::json;
 
+use super::{DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "settings";
+pub const MODULE: DumpstateModule = DumpstateModule {
+    name: "settings",
+    in_androidqf: Some("aqf_dumpsys_settings"),
+    part: Part::Service("settings"),
+    read: DumpRead::Parse(|section, d| parse(section, d.artifact)),
+};
 
 const FIELDS: &[&str] = &[
     "_id",
@@ -160,7 +166,7 @@ fn record(row: Row, artifact: &str, end: Option<jiff::civil::DateTime>) -> Recor
         })
         .collect();
     let ns = row.namespace.as_str();
-    let mut r = Record::new(MODULE, artifact)
+    let mut r = Record::new(MODULE.name, artifact)
         // Device wall clock; the scan converts it with the device's zone.
         .at(latest.and_then(|w| jiff::tz::TimeZone::UTC.to_timestamp(w).ok()))
         .event("setting", format!("{ns} {name} = {value}"))

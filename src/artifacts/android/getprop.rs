@@ -4,10 +4,23 @@
 
 use jiff::Timestamp;
 
+use super::{AqfModule, AqfRead, DumpRead, DumpstateModule, Part};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE_BUGREPORT: &str = "dumpsys_get_prop";
-pub const MODULE_ANDROIDQF: &str = "aqf_get_prop";
+pub const BUGREPORT: DumpstateModule = DumpstateModule {
+    name: "dumpsys_get_prop",
+    in_androidqf: None,
+    part: Part::SystemProperties,
+    read: DumpRead::Parse(|block, d| parse(block, BUGREPORT.name, d.artifact, d.now)),
+};
+pub const ANDROIDQF: AqfModule = AqfModule {
+    name: "aqf_get_prop",
+    artifact: "getprop.txt",
+    read: AqfRead::Member(|data, member, q| {
+        let text = String::from_utf8_lossy(data);
+        Ok(parse(&text, ANDROIDQF.name, member, q.now))
+    }),
+};
 
 /// `[name]: [value]` pairs in order, empty values included. A value may
 /// span lines (`persist.sys.boot.reason.history` prints one boot per line):
@@ -86,7 +99,7 @@ mod tests {
                 ("ro.product.model".to_string(), "Pixel 4".to_string()),
             ]
         );
-        let r = parse(text, MODULE_BUGREPORT, "a", Timestamp::now());
+        let r = parse(text, BUGREPORT.name, "a", Timestamp::now());
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].fields["value"], "");
     }

@@ -2,10 +2,64 @@
 //! parsed line by line; the indicator sweep picks the lines that mention an
 //! indicator and each becomes one record with its text.
 
-use crate::artifacts::TextSweep;
+use super::{AqfModule, AqfRead, DumpRead, Dumped, DumpstateModule, Part, dumpsys};
+use crate::artifacts::{ModuleError, TextSweep};
+use crate::evidence::zip_source::Source;
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "logcat";
+pub const MODULE: AqfModule = AqfModule {
+    name: "logcat",
+    artifact: "logcat*.txt",
+    read: AqfRead::Sweep(run),
+};
+pub const BUGREPORT_LOGS: DumpstateModule = DumpstateModule {
+    name: "bugreport_logs",
+    in_androidqf: None,
+    part: Part::Logs,
+    read: DumpRead::Sweep(sweep_log_blocks),
+};
+
+/// Every `logcat*.txt` of an acquisition.
+fn run(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
+    let members: Vec<_> = src
+        .find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"))
+        .collect();
+    if members.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let data = src.read(m)?;
+        out.extend(sweep(&data, sweeper, MODULE.name, &m.name));
+    }
+    Ok(out)
+}
+
+/// The dumpstate's log blocks. When the acquisition has its own
+/// `logcat.txt` (the same ring buffers, dumped moments apart), the logcat
+/// blocks are not swept twice.
+fn sweep_log_blocks(
+    text: &str,
+    d: &Dumped<'_>,
+    sweeper: &dyn TextSweep,
+) -> Result<Vec<Record>, ModuleError> {
+    let blocks: Vec<_> = dumpsys::log_blocks(text)
+        .into_iter()
+        .filter(|(title, _)| {
+            !(d.has_logcat && ["SYSTEM LOG", "EVENT LOG", "RADIO LOG"].contains(title))
+        })
+        .collect();
+    if blocks.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    Ok(blocks
+        .into_iter()
+        .flat_map(|(title, body)| {
+            let artifact = format!("{}#{title}", d.dumpstate);
+            sweep(body.as_bytes(), sweeper, BUGREPORT_LOGS.name, &artifact)
+        })
+        .collect())
+}
 
 pub fn sweep(text: &[u8], sweep: &dyn TextSweep, module: &str, artifact: &str) -> Vec<Record> {
     // Large texts are swept in line-aligned chunks in parallel.

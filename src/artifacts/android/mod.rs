@@ -3,6 +3,12 @@
 //! Each input is opened as a read-only `Source` (folder, zip, zip in
 //! memory, age-encrypted zip) or streamed (`.ab`); the modules of that
 //! input kind then run in parallel, each on the bytes it needs.
+//!
+//! A module declares itself in its file with the descriptor of what it
+//! reads, and one registry lists it: [`BACKUP`] (the `.ab` tar's members),
+//! [`DUMPSTATE`] (a part of a bugreport's dumpstate text, and of
+//! androidqf's `dumpsys.txt`), [`BUGREPORT`] (other files of a bugreport)
+//! and [`ANDROIDQF`] (an acquisition's own files).
 
 pub mod aqf_files;
 pub mod aqf_packages;
@@ -35,24 +41,369 @@ use std::path::Path;
 use jiff::Timestamp;
 use rayon::prelude::*;
 
-use super::{ModuleError, ScanOptions, run_module};
+use super::{ModuleError, ModuleResult, ScanOptions, TextSweep, run_module};
 use crate::error::{Error, Result};
-use crate::evidence::android_backup::{self, AbError};
-use crate::evidence::zip_source::{Source, zip_times};
+use crate::evidence::InputKind;
+use crate::evidence::android_backup::{self, AbError, AbMember};
+use crate::evidence::zip_source::Source;
 use crate::model::{DeviceInfo, DeviceScan, ModuleOutput, Platform, Record};
-use crate::strings::base_name;
 use crate::time::DeviceZone;
 
-type Job<'a> = (
-    String,
-    String,
-    Box<dyn FnOnce() -> Result<Vec<Record>, ModuleError> + Send + 'a>,
-);
+// ------------------------------------------------------------ registries
+
+/// What a parser of one member returns: records, or why it could not read
+/// the member.
+pub type Parsed = std::result::Result<Vec<Record>, String>;
+
+/// A module over the members of an `adb backup` tar.
+pub struct BackupModule {
+    pub name: &'static str,
+    /// What it reads, after `<backup>:` in reports.
+    pub artifact: &'static str,
+    /// The tar members it reads (only those are kept in memory).
+    pub wants: fn(&str) -> bool,
+    /// Runs on the members it wants (at least one), in tar order.
+    pub run: fn(Vec<&AbMember>) -> ModuleResult,
+}
+
+/// A module over one part of a dumpstate text: a bugreport's, and (when
+/// `in_androidqf` names it there) androidqf's `dumpsys.txt`.
+pub struct DumpstateModule {
+    pub name: &'static str,
+    /// Its name when it reads androidqf's own `dumpsys.txt`; `None`: it
+    /// does not read that file.
+    pub in_androidqf: Option<&'static str>,
+    /// The part it reads; reports show `<dumpstate>#<part>`.
+    pub part: Part,
+    pub read: DumpRead,
+}
+
+/// Where in a dumpstate a module's text is.
+#[derive(Clone, Copy)]
+pub enum Part {
+    /// A `DUMP OF SERVICE <name>:` section.
+    Service(&'static str),
+    /// The `SYSTEM PROPERTIES` block.
+    SystemProperties,
+    /// A `------ <title> (<command>) ------` block.
+    Command(&'static str),
+    /// The whole text (its log blocks).
+    Logs,
+}
+
+impl Part {
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Service(s) | Part::Command(s) => s,
+            Part::SystemProperties => "SYSTEM PROPERTIES",
+            Part::Logs => "LOGS",
+        }
+    }
+
+    fn find(self, text: &str) -> Option<&str> {
+        match self {
+            Part::Service(s) => dumpsys::section(text, s),
+            Part::SystemProperties => dumpsys::system_properties(text),
+            Part::Command(title) => dumpsys::command_section(text, title),
+            Part::Logs => Some(text),
+        }
+    }
+}
+
+/// How a dumpstate module reads its part.
+#[derive(Clone, Copy)]
+pub enum DumpRead {
+    /// Parsed; the times it reads are the device's wall clock and are
+    /// re-read in the device's zone.
+    Parse(fn(&str, &Dumped<'_>) -> Vec<Record>),
+    /// Swept for indicators: runs only when the scan has a text sweep and
+    /// the dumpstate was read.
+    Sweep(fn(&str, &Dumped<'_>, &dyn TextSweep) -> ModuleResult),
+}
+
+/// What a dumpstate module gets besides its part's text.
+pub struct Dumped<'a> {
+    /// `<dumpstate>#<part>`.
+    pub artifact: &'a str,
+    /// The dumpstate's own name (`label:member`, or a file's path).
+    pub dumpstate: &'a str,
+    /// The acquisition's adb host key (inside androidqf; `Some("")` when it
+    /// recorded none).
+    pub host_key: Option<&'a str>,
+    /// When the dump was taken (else the scan's time).
+    pub now: Timestamp,
+    /// The acquisition has its own `logcat.txt`.
+    pub has_logcat: bool,
+}
+
+/// A module over the files of a bugreport zip or folder besides the
+/// dumpstate; `missing` for a plain-text bugreport.
+pub struct BugreportModule {
+    pub name: &'static str,
+    /// What it reads, after `<bugreport>:` in reports.
+    pub artifact: &'static str,
+    /// Gets the bugreport and the device's zone.
+    pub run: fn(&Source, &DeviceZone) -> ModuleResult,
+}
+
+/// A module over an androidqf acquisition's own files.
+pub struct AqfModule {
+    pub name: &'static str,
+    /// The member it reads (or what it reads), as reports show it.
+    pub artifact: &'static str,
+    pub read: AqfRead,
+}
+
+/// How an androidqf module reads the acquisition.
+#[derive(Clone, Copy)]
+pub enum AqfRead {
+    /// The member named by `artifact`: its bytes and name.
+    Member(fn(&[u8], &str, &Acquired<'_>) -> Parsed),
+    /// Whatever files it looks for.
+    Files(fn(&Acquired<'_>) -> ModuleResult),
+    /// Files swept for indicators: runs only when the scan has a text sweep.
+    Sweep(fn(&Source, &dyn TextSweep) -> ModuleResult),
+}
+
+/// What an androidqf module gets.
+pub struct Acquired<'a> {
+    pub src: &'a Source,
+    /// When the acquisition started (else the scan's time).
+    pub now: Timestamp,
+}
+
+/// The modules of an `adb backup` (also the one inside androidqf).
+pub const BACKUP: &[BackupModule] = &[sms::MODULE];
+
+/// The modules of a dumpstate text.
+pub const DUMPSTATE: &[DumpstateModule] = &[
+    dumpsys_accessibility::MODULE,
+    dumpsys_activities::MODULE,
+    dumpsys_appops::MODULE,
+    dumpsys_battery_daily::MODULE,
+    dumpsys_battery_history::MODULE,
+    dumpsys_dbinfo::MODULE,
+    dumpsys_packages::MODULE,
+    dumpsys_platform_compat::MODULE,
+    dumpsys_receivers::MODULE,
+    dumpsys_settings::MODULE,
+    dumpsys_adb::MODULE,
+    getprop::BUGREPORT,
+    bugreport_processes::MODULE,
+    logcat::BUGREPORT_LOGS,
+];
+
+/// The modules of a bugreport's other files.
+pub const BUGREPORT: &[BugreportModule] = &[file_timestamps::BUGREPORT, tombstones::MODULE];
+
+/// The modules of an androidqf acquisition's own files (its `dumpsys.txt`,
+/// `backup.ab` and `bugreport.zip` go through the registries above).
+pub const ANDROIDQF: &[AqfModule] = &[
+    aqf_packages::MODULE,
+    getprop::ANDROIDQF,
+    aqf_files::MODULE,
+    root_binaries::MODULE,
+    mounts::MODULE,
+    aqf_settings::SELINUX,
+    aqf_processes::MODULE,
+    aqf_settings::MODULE,
+    file_timestamps::ANDROIDQF,
+    logcat::MODULE,
+];
+
+/// `(name, artifact)` of every module an input kind may report.
+pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
+    let backup = || {
+        BACKUP
+            .iter()
+            .map(|m| (m.name, format!("<backup>:{}", m.artifact)))
+    };
+    let bugreport = || {
+        DUMPSTATE
+            .iter()
+            .map(|m| (m.name, format!("<dumpstate>#{}", m.part.label())))
+            .chain(
+                BUGREPORT
+                    .iter()
+                    .map(|m| (m.name, format!("<bugreport>:{}", m.artifact))),
+            )
+    };
+    match kind {
+        InputKind::AndroidBackup => backup().collect(),
+        InputKind::AndroidBugreport => bugreport().collect(),
+        InputKind::Androidqf => {
+            ANDROIDQF
+                .iter()
+                .map(|m| (m.name, m.artifact.to_string()))
+                .chain(DUMPSTATE.iter().filter_map(|m| {
+                    Some((m.in_androidqf?, format!("dumpsys.txt#{}", m.part.label())))
+                }))
+                .chain(backup())
+                .chain(bugreport())
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------- running
+
+/// One module to run: its name, its artifact in reports, its work.
+struct Job<'a> {
+    name: &'static str,
+    artifact: String,
+    run: Box<dyn FnOnce() -> ModuleResult + Send + 'a>,
+}
+
+fn job<'a>(
+    name: &'static str,
+    artifact: String,
+    run: impl FnOnce() -> ModuleResult + Send + 'a,
+) -> Job<'a> {
+    Job {
+        name,
+        artifact,
+        run: Box::new(run),
+    }
+}
 
 fn run_jobs(jobs: Vec<Job<'_>>, opts: &ScanOptions) -> Vec<ModuleOutput> {
     jobs.into_par_iter()
-        .map(|(name, artifact, f)| opts.finish(run_module(&name, &artifact, &opts.progress, f)))
+        .map(|j| opts.finish(run_module(j.name, &j.artifact, &opts.progress, j.run)))
         .collect()
+}
+
+/// The backup modules over the members a walk kept; `label` names the
+/// backup.
+fn backup_jobs<'a>(kept: &'a [AbMember], label: &str) -> Vec<Job<'a>> {
+    BACKUP
+        .iter()
+        .map(|m| {
+            let members: Vec<&AbMember> = kept.iter().filter(|x| (m.wants)(&x.name)).collect();
+            job(m.name, format!("{label}:{}", m.artifact), move || {
+                if members.is_empty() {
+                    return Err(ModuleError::Missing);
+                }
+                (m.run)(members)
+            })
+        })
+        .collect()
+}
+
+/// One dumpstate text and what its modules need to know.
+struct DumpRun<'a> {
+    text: &'a str,
+    /// The dumpstate's name (`label:member`, or the file's path).
+    name: &'a str,
+    host_key: Option<&'a str>,
+    now: Timestamp,
+    zone: &'a DeviceZone,
+    has_logcat: bool,
+    /// androidqf's own `dumpsys.txt`: modules go by their androidqf names.
+    androidqf: bool,
+}
+
+/// The dumpstate modules over one text.
+fn dumpstate_jobs<'a>(d: &DumpRun<'a>, sweep: Option<&'a dyn TextSweep>) -> Vec<Job<'a>> {
+    let mut jobs = Vec::new();
+    for m in DUMPSTATE {
+        let name = match (d.androidqf, m.in_androidqf) {
+            (false, _) => m.name,
+            (true, Some(n)) => n,
+            (true, None) => continue,
+        };
+        if matches!(m.read, DumpRead::Sweep(_)) && sweep.is_none() {
+            continue;
+        }
+        let artifact = format!("{}#{}", d.name, m.part.label());
+        let (text, now, has_logcat) = (d.text, d.now, d.has_logcat);
+        let dumpstate = d.name.to_string();
+        let host_key = d.host_key.map(str::to_string);
+        let zone = d.zone.clone();
+        let a = artifact.clone();
+        jobs.push(job(name, artifact, move || {
+            let part = m.part.find(text).ok_or(ModuleError::Missing)?;
+            let ctx = Dumped {
+                artifact: &a,
+                dumpstate: &dumpstate,
+                host_key: host_key.as_deref(),
+                now,
+                has_logcat,
+            };
+            match m.read {
+                DumpRead::Sweep(f) => f(part, &ctx, sweep.ok_or(ModuleError::Missing)?),
+                DumpRead::Parse(f) => {
+                    let mut records = f(part, &ctx);
+                    localise(&mut records, &zone);
+                    Ok(records)
+                }
+            }
+        }));
+    }
+    jobs
+}
+
+/// The dumpstate modules of a bugreport whose dumpstate could not be read:
+/// `missing` when there is none, else an error with `why`.
+fn unread_dumpstate_jobs<'a>(src: Option<&Source>, why: &str) -> Vec<Job<'a>> {
+    let label = src.map(|s| s.label.clone()).unwrap_or_default();
+    DUMPSTATE
+        .iter()
+        .filter(|m| matches!(m.read, DumpRead::Parse(_)))
+        .map(|m| {
+            let why = why.to_string();
+            job(m.name, format!("{label}:dumpstate"), move || {
+                if why.is_empty() {
+                    Err(ModuleError::Missing)
+                } else {
+                    Err(ModuleError::Failed(why))
+                }
+            })
+        })
+        .collect()
+}
+
+/// The modules over a bugreport's other files; `label` names the
+/// bugreport.
+fn bugreport_file_jobs<'a>(
+    src: Option<&'a Source>,
+    label: &str,
+    zone: &DeviceZone,
+) -> Vec<Job<'a>> {
+    BUGREPORT
+        .iter()
+        .map(|m| {
+            let zone = zone.clone();
+            job(m.name, format!("{label}:{}", m.artifact), move || {
+                // A plain-text bugreport carries no other files.
+                (m.run)(src.ok_or(ModuleError::Missing)?, &zone)
+            })
+        })
+        .collect()
+}
+
+/// The androidqf modules over an acquisition's own files.
+fn androidqf_jobs<'a>(q: &'a Acquired<'a>, sweep: Option<&'a dyn TextSweep>) -> Vec<Job<'a>> {
+    let mut jobs = Vec::new();
+    for m in ANDROIDQF {
+        let artifact = m.artifact.to_string();
+        jobs.push(match m.read {
+            AqfRead::Member(parse) => job(m.name, artifact, move || {
+                let src = q.src;
+                let member = src.find(m.artifact).ok_or(ModuleError::Missing)?;
+                let data = src
+                    .read(member)
+                    .map_err(|e| ModuleError::Failed(format!("{}: {e}", src.label)))?;
+                parse(&data, &member.name, q).map_err(ModuleError::Failed)
+            }),
+            AqfRead::Files(run) => job(m.name, artifact, move || run(q)),
+            AqfRead::Sweep(run) => match sweep {
+                Some(s) => job(m.name, artifact, move || run(q.src, s)),
+                None => continue,
+            },
+        });
+    }
+    jobs
 }
 
 fn android_device() -> DeviceInfo {
@@ -109,33 +460,7 @@ fn ab_error(path: &Path, e: AbError) -> Error {
     }
 }
 
-/// The SMS module over the backup's telephony members; SMS chunks first.
-fn sms_job<'a>(mut members: Vec<android_backup::AbMember>, label: String) -> Job<'a> {
-    (
-        sms::MODULE.into(),
-        format!("{label}:apps/com.android.providers.telephony"),
-        Box::new(move || {
-            if members.is_empty() {
-                return Err(ModuleError::Missing);
-            }
-            members.sort_by_key(|m| (m.name.ends_with("_mms_backup"), m.name.clone()));
-            let mut out = Vec::new();
-            let mut errors = Vec::new();
-            for m in &members {
-                match sms::parse(&m.name, &m.data) {
-                    Ok(r) => out.extend(r),
-                    Err(e) => errors.push(e),
-                }
-            }
-            if out.is_empty() && !errors.is_empty() {
-                return Err(ModuleError::Failed(errors.join("; ")));
-            }
-            Ok(out)
-        }),
-    )
-}
-
-/// Reads a `.ab` stream into (header, SMS members, notes).
+/// Reads a `.ab` stream into (header, the members backup modules want, notes).
 fn read_ab(
     input: impl Read,
     label: &str,
@@ -144,7 +469,7 @@ fn read_ab(
 ) -> Result<(android_backup::AbHeader, android_backup::AbContents)> {
     let password = opts.password.as_ref().map(|p| p.as_str());
     let (header, tar) = android_backup::open(input, password).map_err(|e| ab_error(path, e))?;
-    let mut contents = android_backup::walk_tar(tar, sms::is_sms_member);
+    let mut contents = android_backup::walk_tar(tar, |name| BACKUP.iter().any(|m| (m.wants)(name)));
     if let Some(t) = contents.truncated.take() {
         contents.truncated = Some(format!(
             "{label}: truncated: {t}; results cover the {} members read before that",
@@ -174,7 +499,7 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         .insert("backup_members".into(), contents.names.len().to_string());
     scan.notes.extend(contents.notes);
     scan.notes.extend(contents.truncated);
-    scan.modules = run_jobs(vec![sms_job(contents.kept, label)], opts);
+    scan.modules = run_jobs(backup_jobs(&contents.kept, &label), opts);
     Ok(scan)
 }
 
@@ -247,7 +572,7 @@ fn alarm_offset(section: &str) -> Option<DeviceZone> {
 
 /// Device-local times a module parsed as if UTC, re-read in the device's
 /// zone; each timed record says which zone (or that it is unknown).
-fn localise(records: &mut [Record], zone: &DeviceZone) {
+pub(crate) fn localise(records: &mut [Record], zone: &DeviceZone) {
     for r in records {
         if let Some(ts) = r.timestamp {
             r.timestamp = zone.relocate(ts);
@@ -255,131 +580,6 @@ fn localise(records: &mut [Record], zone: &DeviceZone) {
                 .insert("time_zone".to_string(), zone.label().into());
         }
     }
-}
-
-/// The dumpsys section modules over one dumpstate/dumpsys text.
-fn dumpsys_jobs<'a>(
-    text: &'a str,
-    prefix: &str,
-    artifact: &str,
-    acq: &Acquisition,
-    now: Timestamp,
-    with_props: bool,
-    zone: &DeviceZone,
-) -> Vec<Job<'a>> {
-    type Parser = fn(&str, &str) -> Vec<Record>;
-    let table: [(&str, &str, Parser); 10] = [
-        (
-            dumpsys_accessibility::MODULE,
-            "accessibility",
-            dumpsys_accessibility::parse,
-        ),
-        (
-            dumpsys_activities::MODULE,
-            "package",
-            dumpsys_activities::parse,
-        ),
-        (dumpsys_appops::MODULE, "appops", dumpsys_appops::parse),
-        (
-            dumpsys_battery_daily::MODULE,
-            "batterystats",
-            dumpsys_battery_daily::parse,
-        ),
-        (
-            dumpsys_battery_history::MODULE,
-            "batterystats",
-            dumpsys_battery_history::parse,
-        ),
-        (dumpsys_dbinfo::MODULE, "dbinfo", dumpsys_dbinfo::parse),
-        (dumpsys_packages::MODULE, "package", dumpsys_packages::parse),
-        (
-            dumpsys_platform_compat::MODULE,
-            "platform_compat",
-            dumpsys_platform_compat::parse,
-        ),
-        (
-            dumpsys_receivers::MODULE,
-            "package",
-            dumpsys_receivers::parse,
-        ),
-        (
-            dumpsys_settings::MODULE,
-            "settings",
-            dumpsys_settings::parse,
-        ),
-    ];
-    let mut jobs: Vec<Job<'a>> = Vec::new();
-    for (module, service, parser) in table {
-        let artifact = format!("{artifact}#{service}");
-        let a = artifact.clone();
-        // androidqf's own settings_*.txt module is aqf_settings already.
-        let name = if !prefix.is_empty() && module == dumpsys_settings::MODULE {
-            format!("{prefix}dumpsys_{module}")
-        } else {
-            format!("{prefix}{module}")
-        };
-        jobs.push((
-            name,
-            artifact,
-            Box::new(move || {
-                let section = dumpsys::section(text, service).ok_or(ModuleError::Missing)?;
-                Ok(parser(section, &a))
-            }),
-        ));
-    }
-    let key = acq.host_key.clone();
-    let a = format!("{artifact}#adb");
-    jobs.push((
-        format!("{prefix}{}", dumpsys_adb::MODULE),
-        a.clone(),
-        Box::new(move || {
-            let section = dumpsys::section(text, "adb").ok_or(ModuleError::Missing)?;
-            Ok(dumpsys_adb::parse(section, &a, key.as_deref()))
-        }),
-    ));
-    if with_props {
-        let a = format!("{artifact}#SYSTEM PROPERTIES");
-        jobs.push((
-            getprop::MODULE_BUGREPORT.into(),
-            a.clone(),
-            Box::new(move || {
-                let block = dumpsys::system_properties(text).ok_or(ModuleError::Missing)?;
-                Ok(getprop::parse(block, getprop::MODULE_BUGREPORT, &a, now))
-            }),
-        ));
-        let a = format!("{artifact}#PROCESSES AND THREADS");
-        jobs.push((
-            bugreport_processes::MODULE.into(),
-            a.clone(),
-            Box::new(move || {
-                let block = dumpsys::command_section(text, "PROCESSES AND THREADS")
-                    .ok_or(ModuleError::Missing)?;
-                Ok(bugreport_processes::parse(block, &a))
-            }),
-        ));
-    }
-    // Module names on records follow the job name (aqf_ prefix included);
-    // dumpsys times are the device's wall clock.
-    let prefix = prefix.to_string();
-    jobs.into_iter()
-        .map(|(name, art, f)| {
-            let p = prefix.clone();
-            let n = name.clone();
-            let zone = zone.clone();
-            let wrapped: Box<dyn FnOnce() -> Result<Vec<Record>, ModuleError> + Send + 'a> =
-                Box::new(move || {
-                    let mut records = f()?;
-                    if !p.is_empty() {
-                        for r in &mut records {
-                            r.module = n.clone();
-                        }
-                    }
-                    localise(&mut records, &zone);
-                    Ok(records)
-                });
-            (name, art, wrapped)
-        })
-        .collect()
 }
 
 /// The dumpstate text a bugreport's modules read.
@@ -403,23 +603,6 @@ fn read_dumpstate(src: &Source) -> Dumpstate {
         },
     }
 }
-
-/// The modules that read the dumpstate text (names as in reports).
-const DUMPSTATE_MODULES: &[&str] = &[
-    dumpsys_accessibility::MODULE,
-    dumpsys_activities::MODULE,
-    dumpsys_appops::MODULE,
-    dumpsys_battery_daily::MODULE,
-    dumpsys_battery_history::MODULE,
-    dumpsys_dbinfo::MODULE,
-    dumpsys_packages::MODULE,
-    dumpsys_platform_compat::MODULE,
-    dumpsys_receivers::MODULE,
-    dumpsys_settings::MODULE,
-    dumpsys_adb::MODULE,
-    getprop::MODULE_BUGREPORT,
-    bugreport_processes::MODULE,
-];
 
 /// Every bugreport module over `dump` and, for a zip or folder, `src`
 /// (FS/ timestamps, tombstones); `acq` when nested in androidqf.
@@ -454,116 +637,23 @@ fn bugreport_modules<'a>(
             .entry("time_zone".into())
             .or_insert_with(|| zone.label().to_string());
     }
-    let mut jobs: Vec<Job<'_>> = Vec::new();
-    let dump_name = dump.artifact.clone();
-    match &dump.text {
-        Ok(t) => jobs.extend(dumpsys_jobs(t, "", &dump_name, acq, now, true, &zone)),
-        Err(e) => {
-            let label = src.map(|s| s.label.clone()).unwrap_or_default();
-            for name in DUMPSTATE_MODULES {
-                let e = e.clone();
-                jobs.push((
-                    name.to_string(),
-                    format!("{label}:dumpstate"),
-                    Box::new(move || {
-                        if e.is_empty() {
-                            Err(ModuleError::Missing)
-                        } else {
-                            Err(ModuleError::Failed(e))
-                        }
-                    }),
-                ));
-            }
+    let mut jobs = match &dump.text {
+        Ok(text) => {
+            let run = DumpRun {
+                text,
+                name: &dump.artifact,
+                host_key: acq.host_key.as_deref(),
+                now,
+                zone: &zone,
+                has_logcat: acq.has_logcat,
+                androidqf: false,
+            };
+            dumpstate_jobs(&run, opts.text_sweep.as_deref())
         }
-    }
-    if let (Ok(t), Some(sweep)) = (&dump.text, opts.text_sweep.clone()) {
-        let art = dump_name.clone();
-        let has_logcat = acq.has_logcat;
-        jobs.push((
-            "bugreport_logs".into(),
-            format!("{art}#LOGS"),
-            Box::new(move || {
-                let blocks: Vec<_> = dumpsys::log_blocks(t)
-                    .into_iter()
-                    .filter(|(title, _)| {
-                        !(has_logcat && ["SYSTEM LOG", "EVENT LOG", "RADIO LOG"].contains(title))
-                    })
-                    .collect();
-                if blocks.is_empty() {
-                    return Err(ModuleError::Missing);
-                }
-                Ok(blocks
-                    .into_iter()
-                    .flat_map(|(title, body)| {
-                        logcat::sweep(
-                            body.as_bytes(),
-                            sweep.as_ref(),
-                            "bugreport_logs",
-                            &format!("{art}#{title}"),
-                        )
-                    })
-                    .collect())
-            }),
-        ));
-    }
-    let label = src
-        .map(|s| s.label.clone())
-        .unwrap_or_else(|| dump_name.clone());
-    let fs_src = src.cloned();
-    let fs_zone = zone.clone();
-    jobs.push((
-        file_timestamps::MODULE_BUGREPORT.into(),
-        format!("{label}:FS/"),
-        Box::new(move || {
-            // A plain-text bugreport carries no FS/ files.
-            let mut s = fs_src.ok_or(ModuleError::Missing)?;
-            zip_times(&mut s);
-            let mut r = file_timestamps::parse(
-                s.members.iter(),
-                "FS/",
-                file_timestamps::MODULE_BUGREPORT,
-                &s.label,
-            );
-            if r.is_empty() {
-                return Err(ModuleError::Missing);
-            }
-            // Zip entry times are the device's wall clock; a folder's are
-            // the extraction's, real instants.
-            if s.members.first().is_some_and(|m| s.disk_path(m).is_none()) {
-                localise(&mut r, &fs_zone);
-            }
-            Ok(r)
-        }),
-    ));
-    let tomb_zone = zone.clone();
-    jobs.push((
-        tombstones::MODULE.into(),
-        format!("{label}:tombstones"),
-        Box::new(move || {
-            let src = src.ok_or(ModuleError::Missing)?;
-            let mut members: Vec<_> = src.find_all(|b| b.starts_with("tombstone_")).collect();
-            if members.is_empty() {
-                return Err(ModuleError::Missing);
-            }
-            members.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut out = Vec::new();
-            let mut errors = Vec::new();
-            for m in members {
-                match src
-                    .read(m)
-                    .map_err(|e| e.to_string())
-                    .and_then(|d| tombstones::parse(&m.name, &d, &tomb_zone))
-                {
-                    Ok(r) => out.push(r),
-                    Err(e) => errors.push(e),
-                }
-            }
-            if out.is_empty() {
-                return Err(ModuleError::Failed(errors.join("; ")));
-            }
-            Ok(out)
-        }),
-    ));
+        Err(why) => unread_dumpstate_jobs(src, why),
+    };
+    let label = src.map_or(dump.artifact.as_str(), |s| s.label.as_str());
+    jobs.extend(bugreport_file_jobs(src, label, &zone));
     run_jobs(jobs, opts)
 }
 
@@ -708,27 +798,6 @@ fn read_acquisition(src: &Source) -> Acquisition {
     acq
 }
 
-/// A job reading one androidqf member and parsing it.
-fn member_job<'a>(
-    src: &'a Source,
-    module: &str,
-    file: &'static str,
-    parse: impl FnOnce(&[u8], &str) -> Result<Vec<Record>, String> + Send + 'a,
-) -> Job<'a> {
-    let artifact = file.to_string();
-    (
-        module.into(),
-        artifact.clone(),
-        Box::new(move || {
-            let m = src.find(file).ok_or(ModuleError::Missing)?;
-            let data = src
-                .read(m)
-                .map_err(|e| ModuleError::Failed(format!("{}: {e}", src.label)))?;
-            parse(&data, &m.name).map_err(ModuleError::Failed)
-        }),
-    )
-}
-
 /// Scans an androidqf acquisition (folder, zip or .zip.age).
 pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     let src = open_androidqf(path, opts)?;
@@ -738,7 +807,56 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         ..DeviceScan::default()
     };
     let acq = read_acquisition(&src);
-    let now = acq.started.unwrap_or_else(Timestamp::now);
+    describe_acquisition(&mut scan, &src, &acq, path);
+    let q = Acquired {
+        src: &src,
+        now: acq.started.unwrap_or_else(Timestamp::now),
+    };
+    let sweep = opts.text_sweep.as_deref();
+    // MVT ignores dumpsys.txt since its V3 refactor; spydar reads it.
+    let dumpsys_text = src.find("dumpsys.txt").map(|m| src.read_text(m));
+    if let Some(Err(e)) = &dumpsys_text {
+        scan.notes
+            .push(format!("{}: dumpsys.txt unreadable: {e}", path.display()));
+    }
+    let backup = nested_backup(&src, path, opts, &mut scan.notes);
+    let mut jobs = androidqf_jobs(&q, sweep);
+    if let Some(Ok(text)) = &dumpsys_text {
+        let run = DumpRun {
+            text,
+            name: "dumpsys.txt",
+            host_key: acq.host_key.as_deref(),
+            now: q.now,
+            zone: &acq.zone,
+            has_logcat: acq.has_logcat,
+            androidqf: true,
+        };
+        jobs.extend(dumpstate_jobs(&run, sweep));
+    }
+    if let Some((label, contents)) = &backup {
+        jobs.extend(backup_jobs(&contents.kept, label));
+    }
+    // The nested bugreport.zip runs beside the other modules.
+    let nested = open_nested_bugreport(&src);
+    let mut nested_dev = DeviceInfo::default();
+    let (mut modules, nested_modules) = rayon::join(
+        || run_jobs(jobs, opts),
+        || nested_bugreport_modules(&nested, &acq, opts, &mut nested_dev),
+    );
+    if let Some((_, Ok(b))) = &nested {
+        scan.notes.extend(b.notes.iter().cloned());
+    }
+    match nested_modules {
+        Ok(m) => modules.extend(m),
+        Err(e) => scan.notes.push(e),
+    }
+    merge_device(&mut scan.device, nested_dev);
+    scan.modules = modules;
+    Ok(scan)
+}
+
+/// Device facts and notes from the acquisition's own files.
+fn describe_acquisition(scan: &mut DeviceScan, src: &Source, acq: &Acquisition, path: &Path) {
     if let Some(started) = acq.started {
         scan.device
             .extra
@@ -761,214 +879,89 @@ pub fn scan_androidqf(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     {
         fill_device(&mut scan.device, &getprop::properties(&t));
     }
+}
 
-    let dumpsys_text = src.find("dumpsys.txt").map(|m| src.read_text(m));
-    let mut jobs: Vec<Job<'_>> = vec![
-        member_job(
-            &src,
-            aqf_packages::MODULE,
-            "packages.json",
-            aqf_packages::parse,
-        ),
-        member_job(
-            &src,
-            getprop::MODULE_ANDROIDQF,
-            "getprop.txt",
-            move |d, a| {
-                Ok(getprop::parse(
-                    &String::from_utf8_lossy(d),
-                    getprop::MODULE_ANDROIDQF,
-                    a,
-                    now,
-                ))
-            },
-        ),
-        member_job(&src, aqf_files::MODULE, "files.json", aqf_files::parse),
-        member_job(
-            &src,
-            root_binaries::MODULE,
-            "root_binaries.json",
-            root_binaries::parse,
-        ),
-        member_job(&src, mounts::MODULE, "mounts.json", mounts::parse),
-        member_job(&src, aqf_settings::MODULE_SELINUX, "selinux.txt", |d, a| {
-            Ok(aqf_settings::parse_selinux(&String::from_utf8_lossy(d), a))
-        }),
-    ];
-    let s = &src;
-    jobs.push((
-        aqf_processes::MODULE.into(),
-        "processes".into(),
-        Box::new(move || {
-            if let Some(m) = s.find("processes.json") {
-                let d = s.read(m)?;
-                return aqf_processes::parse_json(&d, &m.name).map_err(ModuleError::Failed);
-            }
-            let m = s
-                .find("ps.txt")
-                .or_else(|| s.find("processes.txt"))
-                .ok_or(ModuleError::Missing)?;
-            Ok(aqf_processes::parse_text(&s.read_text(m)?, &m.name))
-        }),
-    ));
-    jobs.push((
-        aqf_settings::MODULE.into(),
-        "settings_*.txt".into(),
-        Box::new(move || {
-            let members: Vec<_> = s
-                .find_all(|b| b.starts_with("settings_") && b.ends_with(".txt"))
-                .collect();
-            if members.is_empty() {
-                return Err(ModuleError::Missing);
-            }
-            let mut out = Vec::new();
-            for m in members {
-                let text = s.read_text(m)?;
-                out.extend(aqf_settings::parse(
-                    &text,
-                    aqf_settings::namespace(base_name(&m.name)),
-                    &m.name,
-                ));
-            }
-            Ok(out)
-        }),
-    ));
-    let logs_src = src.clone();
-    jobs.push((
-        file_timestamps::MODULE_ANDROIDQF.into(),
-        "logs/".into(),
-        Box::new(move || {
-            let mut s = logs_src;
-            zip_times(&mut s);
-            let r = file_timestamps::parse(
-                s.members.iter(),
-                "logs/",
-                file_timestamps::MODULE_ANDROIDQF,
-                "logs/",
-            );
-            if r.is_empty() {
-                Err(ModuleError::Missing)
-            } else {
-                Ok(r)
-            }
-        }),
-    ));
-    if let Some(sweep) = opts.text_sweep.clone() {
-        jobs.push((
-            logcat::MODULE.into(),
-            "logcat*.txt".into(),
-            Box::new(move || {
-                let members: Vec<_> = s
-                    .find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"))
-                    .collect();
-                if members.is_empty() {
-                    return Err(ModuleError::Missing);
-                }
-                let mut out = Vec::new();
-                for m in members {
-                    let data = s.read(m)?;
-                    out.extend(logcat::sweep(
-                        &data,
-                        sweep.as_ref(),
-                        logcat::MODULE,
-                        &m.name,
-                    ));
-                }
-                Ok(out)
-            }),
-        ));
-    }
-    // MVT ignores dumpsys.txt since its V3 refactor; spydar reads it.
-    match &dumpsys_text {
-        Some(Ok(t)) => jobs.extend(dumpsys_jobs(
-            t,
-            "aqf_",
-            "dumpsys.txt",
-            &acq,
-            now,
-            false,
-            &acq.zone,
-        )),
-        Some(Err(e)) => scan
-            .notes
-            .push(format!("{}: dumpsys.txt unreadable: {e}", path.display())),
-        None => {}
-    }
-    // The nested backup.ab (SMS).
-    let mut backup_notes = Vec::new();
-    if let Some(m) = src.find_all(|b| b.ends_with("backup.ab")).next() {
-        let label = format!("{}:{}", src.label, m.name);
-        let read = src.read(m).map_err(|e| Error::input(path, e.to_string()));
-        match read.and_then(|bytes| read_ab(&bytes[..], &label, path, opts)) {
-            Ok((_, contents)) => {
-                backup_notes.extend(contents.notes);
-                backup_notes.extend(contents.truncated);
-                jobs.push(sms_job(contents.kept, label));
-            }
-            Err(e @ Error::PasswordRequired { .. }) | Err(e @ Error::WrongPassword { .. }) => {
-                backup_notes.push(format!(
-                    "{e}: skipped the SMS in {label} (give the backup password to read them)"
-                ));
-            }
-            Err(e) => backup_notes.push(format!(
+/// The `backup.ab` inside an acquisition, read for the backup modules
+/// (`(label, what the walk kept)`); what went wrong is a note.
+fn nested_backup(
+    src: &Source,
+    path: &Path,
+    opts: &ScanOptions,
+    notes: &mut Vec<String>,
+) -> Option<(String, android_backup::AbContents)> {
+    let m = src.find_all(|b| b.ends_with("backup.ab")).next()?;
+    let label = format!("{}:{}", src.label, m.name);
+    let read = src.read(m).map_err(|e| Error::input(path, e.to_string()));
+    match read.and_then(|bytes| read_ab(&bytes[..], &label, path, opts)) {
+        Ok((_, mut contents)) => {
+            notes.append(&mut contents.notes);
+            notes.extend(contents.truncated.take());
+            Some((label, contents))
+        }
+        Err(e @ (Error::PasswordRequired { .. } | Error::WrongPassword { .. })) => {
+            notes.push(format!(
+                "{e}: skipped the SMS in {label} (give the backup password to read them)"
+            ));
+            None
+        }
+        Err(e) => {
+            notes.push(format!(
                 "skipping backup modules as {label} is malformed: {e}"
-            )),
+            ));
+            None
         }
     }
-    scan.notes.extend(backup_notes);
-    // The nested bugreport.zip runs beside the other modules.
-    let nested = src
-        .find_all(|b| b.ends_with("bugreport.zip"))
-        .next()
-        .map(|m| {
-            let label = format!("{}:{}", src.label, m.name);
-            let opened = match src.disk_path(m) {
-                Some(p) => Source::open_zip(p).map_err(|e| e.to_string()),
-                None => src.read(m).map_err(|e| e.to_string()).and_then(|b| {
-                    Source::open_zip_bytes(label.clone(), b).map_err(|e| e.to_string())
-                }),
-            };
-            (label, opened)
-        });
-    let mut nested_dev = DeviceInfo::default();
-    let (mut modules, nested_modules) = rayon::join(
-        || run_jobs(jobs, opts),
-        || match &nested {
-            Some((label, Ok(b))) => {
-                let mut b = b.clone();
-                b.label = label.clone();
-                let dump = read_dumpstate(&b);
-                Ok(bugreport_modules(
-                    Some(&b),
-                    &dump,
-                    &acq,
-                    opts,
-                    &mut nested_dev,
-                ))
-            }
-            Some((label, Err(e))) => Err(format!(
-                "{label}: skipping bugreport modules, unreadable bugreport.zip: {e}"
-            )),
-            None => Ok(Vec::new()),
-        },
-    );
-    if let Some((_, Ok(b))) = &nested {
-        scan.notes.extend(b.notes.iter().cloned());
+}
+
+/// The `bugreport.zip` inside an acquisition: its label, and the zip opened
+/// (or why not).
+type NestedBugreport = Option<(String, std::result::Result<Source, String>)>;
+
+fn open_nested_bugreport(src: &Source) -> NestedBugreport {
+    let m = src.find_all(|b| b.ends_with("bugreport.zip")).next()?;
+    let label = format!("{}:{}", src.label, m.name);
+    let opened = match src.disk_path(m) {
+        Some(p) => Source::open_zip(p).map_err(|e| e.to_string()),
+        None => src
+            .read(m)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Source::open_zip_bytes(label.clone(), b).map_err(|e| e.to_string())),
+    };
+    Some((label, opened))
+}
+
+/// The bugreport modules over the nested bugreport; `Err` is a note.
+fn nested_bugreport_modules(
+    nested: &NestedBugreport,
+    acq: &Acquisition,
+    opts: &ScanOptions,
+    dev: &mut DeviceInfo,
+) -> std::result::Result<Vec<ModuleOutput>, String> {
+    match nested {
+        Some((label, Ok(b))) => {
+            let mut b = b.clone();
+            b.label = label.clone();
+            let dump = read_dumpstate(&b);
+            Ok(bugreport_modules(Some(&b), &dump, acq, opts, dev))
+        }
+        Some((label, Err(e))) => Err(format!(
+            "{label}: skipping bugreport modules, unreadable bugreport.zip: {e}"
+        )),
+        None => Ok(Vec::new()),
     }
-    match nested_modules {
-        Ok(m) => modules.extend(m),
-        Err(e) => scan.notes.push(e),
+}
+
+/// Facts the acquisition's own files did not give, from the nested
+/// bugreport.
+fn merge_device(dev: &mut DeviceInfo, nested: DeviceInfo) {
+    dev.model = dev.model.take().or(nested.model);
+    dev.name = dev.name.take().or(nested.name);
+    dev.os_version = dev.os_version.take().or(nested.os_version);
+    dev.build = dev.build.take().or(nested.build);
+    dev.identifier = dev.identifier.take().or(nested.identifier);
+    for (k, v) in nested.extra {
+        dev.extra.entry(k).or_insert(v);
     }
-    scan.device.model = scan.device.model.take().or(nested_dev.model);
-    scan.device.name = scan.device.name.take().or(nested_dev.name);
-    scan.device.os_version = scan.device.os_version.take().or(nested_dev.os_version);
-    scan.device.build = scan.device.build.take().or(nested_dev.build);
-    scan.device.identifier = scan.device.identifier.take().or(nested_dev.identifier);
-    for (k, v) in nested_dev.extra {
-        scan.device.extra.entry(k).or_insert(v);
-    }
-    scan.modules = modules;
-    Ok(scan)
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
 //! androidqf `mounts.json`: `mount` and `/proc/mounts` lines (MVT reads
 //! only the first form). System partitions mounted read-write are warnings.
 
+use super::{AqfModule, AqfRead};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "mounts";
+pub const MODULE: AqfModule = AqfModule {
+    name: "mounts",
+    artifact: "mounts.json",
+    read: AqfRead::Member(|data, member, _| parse(data, member)),
+};
 
 const SYSTEM: &[&str] = &["/system", "/vendor", "/product", "/system_ext"];
 const NOATIME_OK: &[&str] = &[
@@ -51,7 +56,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
         }
         let system = SYSTEM.iter().any(|s| mp == *s || mp.starts_with(s));
         let rw = opts.iter().any(|o| o == "rw");
-        let mut r = Record::new(MODULE, artifact)
+        let mut r = Record::new(MODULE.name, artifact)
             .event(
                 "mount",
                 format!("{dev} on {mp} type {fs} ({})", opts.join(",")),

@@ -1,9 +1,14 @@
 //! androidqf `root_binaries.json`: paths of su, busybox, magisk and other
 //! root tools found on the phone. Every one is a warning.
 
+use super::{AqfModule, AqfRead};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "root_binaries";
+pub const MODULE: AqfModule = AqfModule {
+    name: "root_binaries",
+    artifact: "root_binaries.json",
+    read: AqfRead::Member(|data, member, _| parse(data, member)),
+};
 
 fn describe(name: &str) -> &'static str {
     match name {
@@ -30,7 +35,7 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             let name = path.rsplit('/').next().unwrap_or(path).to_lowercase();
             let description = describe(&name);
             out.push(
-                Record::new(MODULE, artifact)
+                Record::new(MODULE.name, artifact)
                     .event(
                         "root_binary_found",
                         format!("Root binary found: {path} ({description})"),

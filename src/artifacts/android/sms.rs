@@ -5,10 +5,36 @@
 
 use serde_json::Value;
 
+use super::BackupModule;
+use crate::artifacts::ModuleError;
+use crate::evidence::android_backup::AbMember;
 use crate::model::{ObservableType, Record};
 use crate::strings::LINK;
 
-pub const MODULE: &str = "sms";
+pub const MODULE: BackupModule = BackupModule {
+    name: "sms",
+    artifact: "apps/com.android.providers.telephony",
+    wants: is_sms_member,
+    run,
+};
+
+/// SMS chunks first, then MMS; a chunk that fails is an error only when
+/// no chunk could be read.
+fn run(mut members: Vec<&AbMember>) -> Result<Vec<Record>, ModuleError> {
+    members.sort_by_key(|m| (m.name.ends_with("_mms_backup"), m.name.clone()));
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for m in &members {
+        match parse(&m.name, &m.data) {
+            Ok(r) => out.extend(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    if out.is_empty() && !errors.is_empty() {
+        return Err(ModuleError::Failed(errors.join("; ")));
+    }
+    Ok(out)
+}
 
 pub fn is_sms_member(name: &str) -> bool {
     name.starts_with("apps/com.android.providers.telephony/d_f/")
@@ -78,7 +104,7 @@ pub fn parse(name: &str, data: &[u8]) -> Result<Vec<Record>, String> {
             .map(|m| m.as_str().to_string())
             .collect();
         let kind = if is_mms { "mms" } else { "sms" };
-        let mut r = Record::new(MODULE, name)
+        let mut r = Record::new(MODULE.name, name)
             .at(ts)
             .event(
                 kind,

@@ -4,10 +4,43 @@
 
 use serde_json::json;
 
+use super::BugreportModule;
+use crate::artifacts::ModuleError;
+use crate::evidence::zip_source::Source;
 use crate::model::{ObservableType, Record};
 use crate::time::DeviceZone;
 
-pub const MODULE: &str = "tombstones";
+pub const MODULE: BugreportModule = BugreportModule {
+    name: "tombstones",
+    artifact: "tombstones",
+    run,
+};
+
+/// Every `tombstone_*`, in name order; one that fails is an error only
+/// when none could be read.
+fn run(src: &Source, zone: &DeviceZone) -> Result<Vec<Record>, ModuleError> {
+    let mut members: Vec<_> = src.find_all(|b| b.starts_with("tombstone_")).collect();
+    if members.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    members.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for m in members {
+        match src
+            .read(m)
+            .map_err(|e| e.to_string())
+            .and_then(|d| parse(&m.name, &d, zone))
+        {
+            Ok(r) => out.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    if out.is_empty() {
+        return Err(ModuleError::Failed(errors.join("; ")));
+    }
+    Ok(out)
+}
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Tombstone {
@@ -229,7 +262,7 @@ fn tombstone_time(ts: &str, zone: &DeviceZone) -> (Option<jiff::Timestamp>, bool
 pub fn to_record(t: &Tombstone, artifact: &str, zone: &DeviceZone) -> Record {
     let uid = t.uid.map(|u| u.to_string()).unwrap_or_default();
     let (when, local) = tombstone_time(&t.timestamp, zone);
-    let mut r = Record::new(MODULE, artifact)
+    let mut r = Record::new(MODULE.name, artifact)
         .at(when)
         .event(
             "tombstone",

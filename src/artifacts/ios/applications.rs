@@ -2,10 +2,16 @@
 //! `iTunesMetadata`. Bundle ids are matched; an app not installed from the
 //! App Store or MDM is a heuristic.
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "applications",
+    artifact: "Info.plist (Applications)",
+    run,
+};
 
 const STORES: [&str; 4] = [
     "com.apple.AppStore",

@@ -1,9 +1,15 @@
 //! `backup_info`: the device facts of `Info.plist` as one record.
 
-use super::Ctx;
 use super::util::plist_json;
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::Record;
+
+pub const MODULE: Module = Module {
+    name: "backup_info",
+    artifact: "Info.plist",
+    run,
+};
 
 const KEYS: [&str; 18] = [
     "Build Version",

@@ -2,10 +2,16 @@
 //! organiser's e-mail is matched, and QuaDream's ENDOFDAYS invitation
 //! pattern (summary "Meeting", notes "Notes") is a heuristic.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "calendar",
+    artifact: "HomeDomain/Library/Calendar/Calendar.sqlitedb",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -1,9 +1,15 @@
 //! `calls`: call history (`CallHistory.storedata`).
 
-use super::Ctx;
 use super::util::{col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::Record;
+
+pub const MODULE: Module = Module {
+    name: "calls",
+    artifact: "HomeDomain/Library/CallHistoryDB/CallHistory.storedata",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -1,16 +1,22 @@
 //! `chrome_history` and `chrome_favicon`: Chrome for iOS history and
 //! favicon databases (WebKit/Chrome microsecond epoch).
 
-use super::Ctx;
 use super::util::{col_int, col_text, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
 const DOMAIN: &str = "AppDomain-com.google.chrome.ios";
-pub const HISTORY_ARTIFACT: &str =
-    "AppDomain-com.google.chrome.ios/Library/Application Support/Google/Chrome/Default/History";
-pub const FAVICONS_ARTIFACT: &str =
-    "AppDomain-com.google.chrome.ios/Library/Application Support/Google/Chrome/Default/Favicons";
+pub const HISTORY: Module = Module {
+    name: "chrome_history",
+    artifact: "AppDomain-com.google.chrome.ios/Library/Application Support/Google/Chrome/Default/History",
+    run: run_history,
+};
+pub const FAVICON: Module = Module {
+    name: "chrome_favicon",
+    artifact: "AppDomain-com.google.chrome.ios/Library/Application Support/Google/Chrome/Default/Favicons",
+    run: run_favicon,
+};
 
 pub fn run_history(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

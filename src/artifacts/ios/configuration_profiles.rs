@@ -3,10 +3,16 @@
 //! `PayloadUUID` is matched against profile-id indicators (Predator
 //! installed one); its payload domains and URLs are matched too.
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "configuration_profiles",
+    artifact: "SysSharedContainerDomain-systemgroup.com.apple.configurationprofiles/Library/ConfigurationProfiles/profile-*",
+    run,
+};
 
 pub const DOMAIN: &str = "SysSharedContainerDomain-systemgroup.com.apple.configurationprofiles";
 

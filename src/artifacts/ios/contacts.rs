@@ -1,10 +1,16 @@
 //! `contacts`: the address book (`AddressBook.sqlitedb`); e-mail addresses
 //! are matched.
 
-use super::Ctx;
 use super::util::{col_text, js};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "contacts",
+    artifact: "HomeDomain/Library/AddressBook/AddressBook.sqlitedb",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -9,10 +9,16 @@ use std::collections::BTreeSet;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "datausage",
+    artifact: "WirelessDomain/Library/Databases/DataUsage.sqlite",
+    run,
+};
 
 pub const DOMAIN: &str = "WirelessDomain";
 pub const PATH: &str = "Library/Databases/DataUsage.sqlite";

@@ -1,13 +1,22 @@
 //! `firefox_history` and `firefox_favicon`: Firefox for iOS `browser.db`.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
 const DOMAIN: &str = "AppDomainGroup-group.org.mozilla.ios.Firefox";
-pub const ARTIFACT: &str =
-    "AppDomainGroup-group.org.mozilla.ios.Firefox/profile.profile/browser.db";
+const ARTIFACT: &str = "AppDomainGroup-group.org.mozilla.ios.Firefox/profile.profile/browser.db";
+pub const HISTORY: Module = Module {
+    name: "firefox_history",
+    artifact: ARTIFACT,
+    run: run_history,
+};
+pub const FAVICON: Module = Module {
+    name: "firefox_favicon",
+    artifact: ARTIFACT,
+    run: run_favicon,
+};
 
 pub fn run_history(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

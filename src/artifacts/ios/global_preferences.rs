@@ -1,10 +1,16 @@
 //! `global_preferences`: `.GlobalPreferences.plist`, one record per key;
 //! Lockdown Mode (`LDMGlobalEnabled`) is reported as context.
 
-use super::Ctx;
 use super::util::plist_json;
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::Record;
+
+pub const MODULE: Module = Module {
+    name: "global_preferences",
+    artifact: "HomeDomain/Library/Preferences/.GlobalPreferences.plist",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, value) = ctx

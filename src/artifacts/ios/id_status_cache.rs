@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
-pub const ARTIFACT: &str =
-    "HomeDomain/Library/Preferences/com.apple.identityservices.idstatuscache.plist";
+pub const MODULE: Module = Module {
+    name: "id_status_cache",
+    artifact: "HomeDomain/Library/Preferences/com.apple.identityservices.idstatuscache.plist",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, value) = ctx.backup.read_plist_at(

@@ -1,10 +1,16 @@
 //! `interaction_c`: CoreDuet's record of who the user interacted with, in
 //! which app (`interactionC.db`). Context for a timeline; no indicators.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "interaction_c",
+    artifact: "HomeDomain/Library/CoreDuet/People/interactionC.db",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

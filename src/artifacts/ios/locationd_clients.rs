@@ -1,13 +1,17 @@
 //! `locationd_clients`: apps and daemons that used location services
 //! (`clients.plist`). Process names, bundle ids and executables are matched.
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 use crate::strings::base_name;
 
-pub const ARTIFACT: &str = "RootDomain/Library/Caches/locationd/clients.plist";
+pub const MODULE: Module = Module {
+    name: "locationd_clients",
+    artifact: "RootDomain/Library/Caches/locationd/clients.plist",
+    run,
+};
 const TIME_KEYS: [&str; 9] = [
     "ConsumptionPeriodBegin",
     "ReceivingLocationInformationTimeStopped",

@@ -11,13 +11,18 @@
 
 use serde_json::Value;
 
-use super::Ctx;
 use super::util::jts;
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::{FileEntry, row_to_entry};
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "manifest";
+pub const MODULE: Module = Module {
+    name: "manifest",
+    artifact: "Manifest.db",
+    run,
+};
+
 /// Above this many rows, only rows flagged by the indicator sweep are kept.
 pub const FULL_RECORDS_LIMIT: i64 = 100_000;
 const BATCH: usize = 20_000;
@@ -55,7 +60,7 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             } else {
                 "Manifest.db"
             };
-            crate::artifacts::observe::Listed::new(MODULE, artifact, ctx.opts.sink.clone())
+            crate::artifacts::observe::Listed::new(MODULE.name, artifact, ctx.opts.sink.clone())
         });
         return swept(&conn, sweep.as_ref(), total, listed).map_err(err);
     }
@@ -125,7 +130,7 @@ fn swept(
     }
     out.extend(listed.map(|l| l.finish()).unwrap_or_default());
     out.push(
-        Record::new(MODULE, "Manifest.db")
+        Record::new(MODULE.name, "Manifest.db")
             .event(
                 "manifest_summary",
                 format!(
@@ -222,7 +227,7 @@ pub fn record(e: &FileEntry) -> Record {
     let created = ts(mb.and_then(|m| m.birth));
     let changed = ts(mb.and_then(|m| m.last_status_change));
     let logical = e.logical_path();
-    let mut r = Record::new(MODULE, "Manifest.db")
+    let mut r = Record::new(MODULE.name, "Manifest.db")
         .at(modified.or(created))
         .event("file_modified", logical.clone())
         .field("file_id", e.file_id.clone())

@@ -9,10 +9,11 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{ModuleError, ScanOptions, run_module};
+use super::{ModuleResult, ScanOptions, run_module};
 use crate::error::Result;
+use crate::evidence::InputKind;
 use crate::evidence::ios_backup::IosBackup;
-use crate::model::{DeviceScan, ModuleOutput, Record};
+use crate::model::{DeviceScan, ModuleOutput};
 
 pub mod applications;
 pub mod backup_info;
@@ -49,144 +50,82 @@ pub struct Ctx<'a> {
     pub opts: &'a ScanOptions,
 }
 
-type ModuleFn = fn(&Ctx<'_>) -> std::result::Result<Vec<Record>, ModuleError>;
+/// An iOS module, declared once in its file as a `const` and listed in
+/// [`BACKUP`] or [`FILESYSTEM`].
+#[derive(Clone, Copy)]
+pub struct Module {
+    /// MVT's slug; records and `records/<name>.jsonl` carry it.
+    pub name: &'static str,
+    /// The logical path (`Domain/relative/path`, globs allowed) it reads,
+    /// as reports show it.
+    pub artifact: &'static str,
+    pub run: fn(&Ctx<'_>) -> ModuleResult,
+}
 
-/// `(slug, artifact description, function)`, in MVT's check-backup order.
-pub const BACKUP_MODULES: &[(&str, &str, ModuleFn)] = &[
-    ("backup_info", "Info.plist", backup_info::run),
-    (
-        "configuration_profiles",
-        "SysSharedContainerDomain-systemgroup.com.apple.configurationprofiles/Library/ConfigurationProfiles/profile-*",
-        configuration_profiles::run,
-    ),
-    ("manifest", "Manifest.db", manifest::run),
-    (
-        "profile_events",
-        "*/Library/ConfigurationProfiles/MCProfileEvents.plist",
-        profile_events::run,
-    ),
-    (
-        "calls",
-        "HomeDomain/Library/CallHistoryDB/CallHistory.storedata",
-        calls::run,
-    ),
-    (
-        "chrome_favicon",
-        chrome::FAVICONS_ARTIFACT,
-        chrome::run_favicon,
-    ),
-    (
-        "chrome_history",
-        chrome::HISTORY_ARTIFACT,
-        chrome::run_history,
-    ),
-    (
-        "contacts",
-        "HomeDomain/Library/AddressBook/AddressBook.sqlitedb",
-        contacts::run,
-    ),
-    ("firefox_favicon", firefox::ARTIFACT, firefox::run_favicon),
-    ("firefox_history", firefox::ARTIFACT, firefox::run_history),
-    (
-        "id_status_cache",
-        id_status_cache::ARTIFACT,
-        id_status_cache::run,
-    ),
-    (
-        "locationd_clients",
-        locationd_clients::ARTIFACT,
-        locationd_clients::run,
-    ),
-    (
-        "os_analytics_ad_daily",
-        os_analytics_ad_daily::ARTIFACT,
-        os_analytics_ad_daily::run,
-    ),
-    (
-        "datausage",
-        "WirelessDomain/Library/Databases/DataUsage.sqlite",
-        datausage::run,
-    ),
-    (
-        "safari_browser_state",
-        "*/Library/Safari/{,Profiles/*/}BrowserState.db",
-        safari_browser_state::run,
-    ),
-    (
-        "safari_history",
-        "*/Library/Safari/{,Profiles/*/}History.db",
-        safari_history::run,
-    ),
-    ("tcc", "HomeDomain/Library/TCC/TCC.db", tcc::run),
-    ("sms", "HomeDomain/Library/SMS/sms.db", sms::run),
-    (
-        "sms_attachments",
-        "HomeDomain/Library/SMS/sms.db",
-        sms_attachments::run,
-    ),
-    (
-        "webkit_resource_load_statistics",
-        "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/observations.db",
-        webkit_resource_load_statistics::run,
-    ),
-    (
-        "webkit_session_resource_log",
-        "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/full_browsing_session_resourceLog.plist",
-        webkit_session_resource_log::run,
-    ),
-    ("whatsapp", whatsapp::ARTIFACT, whatsapp::run),
-    (
-        "whatsapp_contacts",
-        whatsapp_contacts::ARTIFACT,
-        whatsapp_contacts::run,
-    ),
-    (
-        "interaction_c",
-        "HomeDomain/Library/CoreDuet/People/interactionC.db",
-        interaction_c::run,
-    ),
-    (
-        "shortcuts",
-        "HomeDomain/Library/Shortcuts/Shortcuts.sqlite",
-        shortcuts::run,
-    ),
-    (
-        "applications",
-        "Info.plist (Applications)",
-        applications::run,
-    ),
-    (
-        "calendar",
-        "HomeDomain/Library/Calendar/Calendar.sqlitedb",
-        calendar::run,
-    ),
-    (
-        "global_preferences",
-        "HomeDomain/Library/Preferences/.GlobalPreferences.plist",
-        global_preferences::run,
-    ),
+/// Modules run on backups and on filesystem dumps, in MVT's check-backup
+/// order.
+pub const BACKUP: &[Module] = &[
+    backup_info::MODULE,
+    configuration_profiles::MODULE,
+    manifest::MODULE,
+    profile_events::MODULE,
+    calls::MODULE,
+    chrome::FAVICON,
+    chrome::HISTORY,
+    contacts::MODULE,
+    firefox::FAVICON,
+    firefox::HISTORY,
+    id_status_cache::MODULE,
+    locationd_clients::MODULE,
+    os_analytics_ad_daily::MODULE,
+    datausage::MODULE,
+    safari_browser_state::MODULE,
+    safari_history::MODULE,
+    tcc::MODULE,
+    sms::MODULE,
+    sms_attachments::MODULE,
+    webkit_resource_load_statistics::MODULE,
+    webkit_session_resource_log::MODULE,
+    whatsapp::MODULE,
+    whatsapp_contacts::MODULE,
+    interaction_c::MODULE,
+    shortcuts::MODULE,
+    applications::MODULE,
+    calendar::MODULE,
+    global_preferences::MODULE,
 ];
 
-/// Modules for files a backup never holds, run on filesystem dumps only.
-pub const FILESYSTEM_MODULES: &[(&str, &str, ModuleFn)] =
-    &[("shutdown_log", shutdown_log::ARTIFACT, shutdown_log::run)];
+/// Modules for files a backup never holds, run on filesystem dumps only
+/// (after the [`BACKUP`] modules).
+pub const FILESYSTEM: &[Module] = &[shutdown_log::MODULE];
+
+/// `(name, artifact)` of every module an input kind runs.
+pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
+    let extra = match kind {
+        InputKind::IosFilesystem => FILESYSTEM,
+        _ => &[],
+    };
+    BACKUP
+        .iter()
+        .chain(extra)
+        .map(|m| (m.name, m.artifact.to_string()))
+        .collect()
+}
 
 /// Runs every backup module on an opened backup, in parallel; the output
 /// order is the table's order whatever the thread count.
 pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleOutput> {
-    run_modules(BACKUP_MODULES, backup, opts)
+    run_modules(BACKUP, backup, opts)
 }
 
-fn run_modules(
-    table: &[(&str, &str, ModuleFn)],
-    backup: &IosBackup,
-    opts: &ScanOptions,
-) -> Vec<ModuleOutput> {
+fn run_modules(table: &[Module], backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleOutput> {
     let ctx = Ctx { backup, opts };
     table
         .par_iter()
-        .map(|(name, artifact, f)| {
-            opts.finish(run_module(name, artifact, &opts.progress, || f(&ctx)))
+        .map(|m| {
+            opts.finish(run_module(m.name, m.artifact, &opts.progress, || {
+                (m.run)(&ctx)
+            }))
         })
         .collect()
 }
@@ -209,7 +148,7 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
 pub fn scan_filesystem(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     let backup = crate::evidence::ios_fs::open(path)?;
     let mut modules = run_backup_modules(&backup, opts);
-    modules.extend(run_modules(FILESYSTEM_MODULES, &backup, opts));
+    modules.extend(run_modules(FILESYSTEM, &backup, opts));
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(DeviceScan {
         device: backup.device_info(),

@@ -1,12 +1,16 @@
 //! `os_analytics_ad_daily`: daily per-process network baseline
 //! (`com.apple.osanalytics.addaily.plist` `netUsageBaseline`).
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
-pub const ARTIFACT: &str = "HomeDomain/Library/Preferences/com.apple.osanalytics.addaily.plist";
+pub const MODULE: Module = Module {
+    name: "os_analytics_ad_daily",
+    artifact: "HomeDomain/Library/Preferences/com.apple.osanalytics.addaily.plist",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, value) = ctx.backup.read_plist_at(

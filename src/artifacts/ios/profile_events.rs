@@ -2,10 +2,16 @@
 //! (`MCProfileEvents.plist`): which process installed or removed which
 //! profile, when. Every operation is context (MVT raises each at LOW).
 
-use super::Ctx;
 use super::util::{jts, plist_json, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "profile_events",
+    artifact: "*/Library/ConfigurationProfiles/MCProfileEvents.plist",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

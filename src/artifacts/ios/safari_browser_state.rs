@@ -1,10 +1,16 @@
 //! `safari_browser_state`: Safari's open tabs and their back/forward
 //! history (`BrowserState.db`, default and per-profile).
 
-use super::Ctx;
 use super::util::{col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "safari_browser_state",
+    artifact: "*/Library/Safari/{,Profiles/*/}BrowserState.db",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -2,10 +2,16 @@
 //! Visited URLs are matched; MVT's injection heuristic flags an `http://`
 //! visit redirected in under a second to another domain.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "safari_history",
+    artifact: "*/Library/Safari/{,Profiles/*/}History.db",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -1,10 +1,16 @@
 //! `shortcuts`: Shortcuts automations (`Shortcuts.sqlite`); URLs in the
 //! actions' parameters are matched.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts, links};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "shortcuts",
+    artifact: "HomeDomain/Library/Shortcuts/Shortcuts.sqlite",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

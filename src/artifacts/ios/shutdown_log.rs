@@ -6,12 +6,16 @@
 //! their raw value, the `/<UUID>` iOS 26 appends is split off before the
 //! path and its components become observables. Backups do not hold it.
 
-use super::Ctx;
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::artifacts::sysdiagnose::shutdown_log;
 use crate::model::Record;
 
-pub const ARTIFACT: &str = "DatabaseDomain/diagnostics/shutdown*.log";
+pub const MODULE: Module = Module {
+    name: "shutdown_log",
+    artifact: "DatabaseDomain/diagnostics/shutdown*.log",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

@@ -3,10 +3,16 @@
 //! in `attributedBody` are matched; the body is swept as text. Apple's
 //! threat notifications are a heuristic.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, links};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "sms",
+    artifact: "HomeDomain/Library/SMS/sms.db",
+    run,
+};
 
 pub const DOMAIN: &str = "HomeDomain";
 pub const PATH: &str = "Library/SMS/sms.db";

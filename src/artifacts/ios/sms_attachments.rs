@@ -2,10 +2,16 @@
 //! a path, and received attachments named `/var/tmp/...-1` (the pattern of
 //! Pegasus FORCEDENTRY payloads) are a heuristic.
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "sms_attachments",
+    artifact: "HomeDomain/Library/SMS/sms.db",
+    run,
+};
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;

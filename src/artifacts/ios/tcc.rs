@@ -7,10 +7,16 @@
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::Ctx;
 use super::util::{col_int, col_text, js};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "tcc",
+    artifact: "HomeDomain/Library/TCC/TCC.db",
+    run,
+};
 
 /// How a grant says whether it is allowed, by schema version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,10 +1,16 @@
 //! `webkit_resource_load_statistics`: domains WebKit observed, per app
 //! (`observations.db` in any domain).
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "webkit_resource_load_statistics",
+    artifact: "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/observations.db",
+    run,
+};
 
 const PATH: &str = "Library/WebKit/WebsiteData/ResourceLoadStatistics/observations.db";
 

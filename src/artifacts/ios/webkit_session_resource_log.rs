@@ -2,10 +2,16 @@
 //! origins loaded which (`full_browsing_session_resourceLog.plist`),
 //! including redirects. Every origin is matched as a domain.
 
-use super::Ctx;
 use super::util::{jts, plist_time};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+
+pub const MODULE: Module = Module {
+    name: "webkit_session_resource_log",
+    artifact: "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/full_browsing_session_resourceLog.plist",
+    run,
+};
 
 const PATH: &str =
     "Library/WebKit/WebsiteData/ResourceLoadStatistics/full_browsing_session_resourceLog.plist";

@@ -1,13 +1,17 @@
 //! `whatsapp`: WhatsApp messages (`ChatStorage.sqlite`) with the links
 //! they carry, chat sessions, and LID ↔ phone pairs (`LID.sqlite`).
 
-use super::Ctx;
 use super::util::{col_int, col_real, col_text, js, jts, links};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
 pub const DOMAIN: &str = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared";
-pub const ARTIFACT: &str = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite";
+pub const MODULE: Module = Module {
+    name: "whatsapp",
+    artifact: "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite",
+    run,
+};
 const MEDIA_HOSTS: [&str; 2] = ["https://mmg-fna.whatsapp.net/", "https://mmg.whatsapp.net/"];
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {

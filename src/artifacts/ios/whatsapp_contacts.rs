@@ -1,12 +1,16 @@
 //! `whatsapp_contacts`: WhatsApp's address book (`ContactsV2.sqlite`).
 //! Strings may be stored as UTF-8 BLOBs.
 
-use super::Ctx;
 use super::util::{col_real, col_text, js, jts};
+use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::Record;
 
-pub const ARTIFACT: &str = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ContactsV2.sqlite";
+pub const MODULE: Module = Module {
+    name: "whatsapp_contacts",
+    artifact: "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ContactsV2.sqlite",
+    run,
+};
 
 const TEXT_COLUMNS: [(&str, &str); 12] = [
     ("ZWHATSAPPID", "whatsapp_id"),

@@ -7,12 +7,50 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::local_time;
+use super::{Module, local_time};
 use crate::artifacts::ModuleError;
 use crate::artifacts::ios::tcc::{self, Auth, Grant};
 use crate::evidence::sqlite;
 use crate::model::{ObservableType, Record};
 use crate::strings::base_name;
+
+pub const TCC: Module = Module {
+    name: "tcc",
+    artifact: "logs/Accessibility/TCC.db",
+    claims: |n| n == TCC.artifact,
+    parse: tcc,
+    sweep_too: false,
+};
+pub const APP_STORE: Module = Module {
+    name: "app_store",
+    artifact: "logs/appinstallation/*.sqlitedb",
+    claims: |n| {
+        (n.starts_with("logs/appinstallation/") || n.starts_with("logs/itunesstored/"))
+            && base_name(n).ends_with(".sqlitedb")
+    },
+    parse: app_store,
+    sweep_too: false,
+};
+pub const MOBILE_INSTALLATION: Module = Module {
+    name: "mobile_installation",
+    artifact: "logs/MobileInstallation/mobile_installation.log*",
+    claims: |n| {
+        n.starts_with("logs/MobileInstallation/")
+            && base_name(n).starts_with("mobile_installation.log")
+    },
+    parse: install_log,
+    sweep_too: true,
+};
+pub const CONTAINER_MANAGER: Module = Module {
+    name: "container_manager",
+    artifact: "logs/MobileContainerManager/containermanagerd.log*",
+    claims: |n| {
+        n.starts_with("logs/MobileContainerManager/")
+            && base_name(n).starts_with("containermanagerd.log")
+    },
+    parse: install_log,
+    sweep_too: true,
+};
 
 /// `logs/Accessibility/TCC.db`, table `access`: one record per grant,
 /// read by the iOS module's reader ([`tcc::grants`]) and shaped this

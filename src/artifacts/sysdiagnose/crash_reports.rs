@@ -8,10 +8,29 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use super::Module;
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
 
-pub const MODULE: &str = "crash_reports";
+pub const MODULE: Module = Module {
+    name: "crash_reports",
+    artifact: "crashes_and_spins/**/*.ips",
+    claims: |n| {
+        n == SUMMARY || (n.starts_with("crashes_and_spins/") && base_name(n).ends_with(".ips"))
+    },
+    parse: |_, member, data| {
+        if member == SUMMARY {
+            summary(member, data)
+        } else {
+            ips(member, data)
+        }
+    },
+    sweep_too: false,
+};
+
+/// The list of reports the sysdiagnose wrote.
+const SUMMARY: &str = "summaries/crashes_and_spins.log";
 
 /// `<name>-YYYY-MM-DD-HHMMSS.ips` (or with `-HH-MM-SS`) → `<name>`.
 pub fn name_from_file(file: &str) -> Option<&str> {
@@ -58,6 +77,121 @@ fn observe_path(r: &mut Record, path: &str) {
     }
 }
 
+/// What a report says about the process it is about, and the others it
+/// lists.
+#[derive(Default)]
+struct Facts {
+    ts: Option<jiff::Timestamp>,
+    names: Vec<String>,
+    paths: Vec<String>,
+    bundles: Vec<String>,
+    images: BTreeSet<String>,
+    /// Processes listed in the report besides its own (panics, jetsam).
+    names_extra: Vec<String>,
+    extra_paths: Vec<String>,
+    processes: Vec<Value>,
+}
+
+impl Facts {
+    /// A modern report's JSON body.
+    fn read_json(&mut self, b: &Value) {
+        if let Some(t) = str_at(b, &["captureTime"]).and_then(parse_time) {
+            self.ts = Some(t);
+        }
+        if let Some(n) = str_at(b, &["procName"]) {
+            self.names.push(n.to_string());
+        }
+        if let Some(p) = str_at(b, &["procPath"]) {
+            self.paths.push(p.to_string());
+        }
+        if let Some(id) = b
+            .pointer("/bundleInfo/CFBundleIdentifier")
+            .and_then(|x| x.as_str())
+        {
+            self.bundles.push(id.to_string());
+        }
+        for img in b
+            .get("usedImages")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = str_at(img, &["path"]) {
+                self.images.insert(p.to_string());
+            }
+        }
+        // Kernel panics (210, 151 forceReset) list every process by pid.
+        if let Some(by_pid) = b.get("processByPid").and_then(|x| x.as_object()) {
+            for (key, p) in by_pid {
+                let name = str_at(p, &["procname", "procName", "name"]);
+                let path = str_at(p, &["procpath", "procPath", "path"]);
+                let pid = p
+                    .get("pid")
+                    .and_then(Value::as_i64)
+                    .or_else(|| key.parse().ok());
+                if let Some(n) = name {
+                    self.names_extra.push(n.to_string());
+                }
+                if let Some(x) = path {
+                    self.extra_paths.push(x.to_string());
+                }
+                self.processes
+                    .push(json!({"pid": pid, "name": name, "path": path}));
+            }
+        }
+        // Jetsam events (298) list every process by name.
+        for p in b
+            .get("processes")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = str_at(p, &["name"]) {
+                self.names.push(n.to_string());
+            }
+        }
+    }
+
+    /// An XML plist body.
+    fn read_plist(&mut self, p: &plist::Value) {
+        let d = p.as_dictionary();
+        for (k, list) in [
+            ("procName", &mut self.names),
+            ("procPath", &mut self.paths),
+            ("bundleID", &mut self.bundles),
+        ] {
+            if let Some(s) = d.and_then(|d| d.get(k)).and_then(|v| v.as_string()) {
+                list.push(s.to_string());
+            }
+        }
+    }
+
+    /// Legacy text: `Process:  name [pid]`, `Path:  /x`, `Identifier: id`,
+    /// Binary Images lines ending in a path.
+    fn read_legacy(&mut self, body: &str) {
+        let mut in_images = false;
+        for line in body.lines() {
+            let t = line.trim();
+            if let Some(v) = t.strip_prefix("Process:") {
+                let n = v.trim().split(" [").next().unwrap_or("").trim();
+                self.names.push(n.to_string());
+            } else if let Some(v) = t.strip_prefix("Path:") {
+                self.paths.push(v.trim().to_string());
+            } else if let Some(v) = t.strip_prefix("Identifier:") {
+                self.bundles.push(v.trim().to_string());
+            } else if t.starts_with("Binary Images") {
+                in_images = true;
+            } else if in_images && t.starts_with("0x") {
+                if let Some(i) = t.find(" /") {
+                    self.images.insert(t[i + 1..].trim().to_string());
+                }
+            } else if t.is_empty() {
+                in_images = false;
+            }
+        }
+    }
+}
+
 /// One record per report.
 pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     let text = String::from_utf8_lossy(data);
@@ -79,113 +213,37 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
             .map(str::to_string)
             .unwrap_or_else(|| b.to_string())
     });
-    let mut names: Vec<String> = Vec::new();
-    let mut paths: Vec<String> = Vec::new();
-    let mut bundles: Vec<String> = Vec::new();
+    let mut f = Facts::default();
     for k in ["app_name", "name", "procName"] {
         if let Some(n) = str_at(&header, &[k]) {
-            names.push(n.to_string());
+            f.names.push(n.to_string());
         }
     }
     if let Some(b) = str_at(&header, &["bundleID"]) {
-        bundles.push(b.to_string());
+        f.bundles.push(b.to_string());
     }
-    let mut ts = str_at(&header, &["timestamp"]).and_then(parse_time);
-    let mut images = BTreeSet::new();
-    // Processes listed in the report besides its own (panics, jetsam).
-    let mut names_extra: Vec<String> = Vec::new();
-    let mut extra_paths: Vec<String> = Vec::new();
-    let mut processes: Vec<Value> = Vec::new();
+    f.ts = str_at(&header, &["timestamp"]).and_then(parse_time);
     if let Some(b) = &body_json {
-        if let Some(t) = str_at(b, &["captureTime"]).and_then(parse_time) {
-            ts = Some(t);
-        }
-        if let Some(n) = str_at(b, &["procName"]) {
-            names.push(n.to_string());
-        }
-        if let Some(p) = str_at(b, &["procPath"]) {
-            paths.push(p.to_string());
-        }
-        if let Some(id) = b
-            .pointer("/bundleInfo/CFBundleIdentifier")
-            .and_then(|x| x.as_str())
-        {
-            bundles.push(id.to_string());
-        }
-        for img in b
-            .get("usedImages")
-            .and_then(|x| x.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(p) = str_at(img, &["path"]) {
-                images.insert(p.to_string());
-            }
-        }
-        // Kernel panics (210, 151 forceReset) list every process by pid.
-        if let Some(by_pid) = b.get("processByPid").and_then(|x| x.as_object()) {
-            for (key, p) in by_pid {
-                let name = str_at(p, &["procname", "procName", "name"]);
-                let path = str_at(p, &["procpath", "procPath", "path"]);
-                let pid = p
-                    .get("pid")
-                    .and_then(Value::as_i64)
-                    .or_else(|| key.parse().ok());
-                if let Some(n) = name {
-                    names_extra.push(n.to_string());
-                }
-                if let Some(x) = path {
-                    extra_paths.push(x.to_string());
-                }
-                processes.push(json!({"pid": pid, "name": name, "path": path}));
-            }
-        }
-        // Jetsam events (298) list every process by name.
-        for p in b
-            .get("processes")
-            .and_then(|x| x.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(n) = str_at(p, &["name"]) {
-                names.push(n.to_string());
-            }
-        }
+        f.read_json(b);
     } else if let Some(p) = &body_plist {
-        let d = p.as_dictionary();
-        for (k, list) in [
-            ("procName", &mut names),
-            ("procPath", &mut paths),
-            ("bundleID", &mut bundles),
-        ] {
-            if let Some(s) = d.and_then(|d| d.get(k)).and_then(|v| v.as_string()) {
-                list.push(s.to_string());
-            }
-        }
+        f.read_plist(p);
     } else {
-        // Legacy text: `Process:  name [pid]`, `Path:  /x`, `Identifier: id`,
-        // Binary Images lines ending in a path.
-        let mut in_images = false;
-        for line in body.lines() {
-            let t = line.trim();
-            if let Some(v) = t.strip_prefix("Process:") {
-                let n = v.trim().split(" [").next().unwrap_or("").trim();
-                names.push(n.to_string());
-            } else if let Some(v) = t.strip_prefix("Path:") {
-                paths.push(v.trim().to_string());
-            } else if let Some(v) = t.strip_prefix("Identifier:") {
-                bundles.push(v.trim().to_string());
-            } else if t.starts_with("Binary Images") {
-                in_images = true;
-            } else if in_images && t.starts_with("0x") {
-                if let Some(i) = t.find(" /") {
-                    images.insert(t[i + 1..].trim().to_string());
-                }
-            } else if t.is_empty() {
-                in_images = false;
-            }
-        }
+        f.read_legacy(body);
     }
+    Ok(vec![report_record(member, bug_type, f)])
+}
+
+fn report_record(member: &str, bug_type: Option<String>, f: Facts) -> Record {
+    let Facts {
+        ts,
+        mut names,
+        paths,
+        bundles,
+        images,
+        names_extra,
+        extra_paths,
+        mut processes,
+    } = f;
     if let Some(n) = name_from_file(member) {
         names.push(n.to_string());
     }
@@ -202,7 +260,7 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
         .clone()
         .or_else(|| paths.first().cloned())
         .unwrap_or_else(|| "?".into());
-    let mut r = Record::new(MODULE, member)
+    let mut r = Record::new(MODULE.name, member)
         .at(ts)
         .event(
             "crash_report",
@@ -233,7 +291,7 @@ pub fn ips(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     for p in &images {
         observe_path(&mut r, p);
     }
-    Ok(vec![r])
+    r
 }
 
 /// `summaries/crashes_and_spins.log`: lines starting with `/` are report paths.
@@ -245,7 +303,7 @@ pub fn summary(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
             continue;
         }
         let path = line.split(',').next().unwrap_or(line).trim();
-        let mut r = Record::new(MODULE, member)
+        let mut r = Record::new(MODULE.name, member)
             .event("crash_report_listed", path.to_string())
             .field("member", member)
             .field("line", i + 1)

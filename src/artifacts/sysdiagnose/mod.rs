@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
-use super::{ModuleError, ScanOptions, run_module};
+use super::{ModuleResult, ScanOptions, run_module};
 use crate::error::{Error, Result};
 use crate::evidence::tar_stream::{self, Piece, Want};
 use crate::model::{DeviceInfo, DeviceScan, ModuleOutput, ModuleStatus, Platform, Record};
@@ -68,204 +68,72 @@ impl Budget {
     }
 }
 
-/// Which module reads a member (or which device fact it holds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Claim {
-    ShutdownLog,
-    Ps,
-    PsThread,
-    Taskinfo,
-    Spindump,
-    Jetsam,
-    LogdataStatistics,
-    UuidToBinary,
-    CrashReport,
-    CrashSummary,
-    Profile,
-    Tcc,
-    AppStore,
-    MobileInstallation,
-    ContainerManager,
-    Swcutil,
-    NetworkExtension,
-    Security,
-    Wifi,
-    UuidText,
-    RemoteCtl,
-    SystemVersion,
+/// A sysdiagnose module, declared once in its file as a `const` and listed
+/// in [`MODULES`].
+#[derive(Clone, Copy)]
+pub struct Module {
+    pub name: &'static str,
+    /// The members it reads, as reports show them.
+    pub artifact: &'static str,
+    /// Whether it reads member `name` (relative to the archive's root).
+    pub claims: fn(&str) -> bool,
+    /// Parses one claimed member; gets the module's name, the member's name
+    /// and its bytes.
+    pub parse: fn(&str, &str, &[u8]) -> ModuleResult,
+    /// The member's free text is swept too (the parse only takes ids).
+    pub sweep_too: bool,
 }
 
-impl Claim {
-    pub const MODULES: [Claim; 19] = [
-        Claim::ShutdownLog,
-        Claim::Ps,
-        Claim::PsThread,
-        Claim::Taskinfo,
-        Claim::Spindump,
-        Claim::Jetsam,
-        Claim::LogdataStatistics,
-        Claim::UuidToBinary,
-        Claim::CrashReport,
-        Claim::Profile,
-        Claim::Tcc,
-        Claim::AppStore,
-        Claim::MobileInstallation,
-        Claim::ContainerManager,
-        Claim::Swcutil,
-        Claim::NetworkExtension,
-        Claim::Security,
-        Claim::Wifi,
-        Claim::UuidText,
-    ];
+/// Every sysdiagnose module. A member goes to the first module that claims
+/// it, so a narrower claim comes before a wider one it overlaps (`jetsam`
+/// before `crash_reports`, which would take `crashes_and_spins/jetsam*.ips`).
+pub const MODULES: &[Module] = &[
+    processes::PS,
+    processes::PS_THREAD,
+    processes::TASKINFO,
+    processes::SPINDUMP,
+    network::SWCUTIL,
+    network::SECURITY,
+    apps::TCC,
+    shutdown_log::MODULE,
+    processes::LOGDATA_STATISTICS,
+    unified_log::MODULE,
+    processes::JETSAM,
+    processes::UUID_TO_BINARY,
+    crash_reports::MODULE,
+    profiles::MODULE,
+    apps::APP_STORE,
+    apps::MOBILE_INSTALLATION,
+    apps::CONTAINER_MANAGER,
+    network::NETWORK_EXTENSION,
+    network::WIFI,
+];
 
-    /// The module that reads `name` (a member name relative to the root).
-    pub fn of(name: &str) -> Option<Claim> {
-        let base = name.rsplit('/').next().unwrap_or(name);
-        let c = match name {
-            "ps.txt" => Claim::Ps,
-            "ps_thread.txt" => Claim::PsThread,
-            "taskinfo.txt" => Claim::Taskinfo,
-            "spindump-nosymbols.txt" => Claim::Spindump,
-            "swcutil_show.txt" => Claim::Swcutil,
-            "security-sysdiagnose.txt" => Claim::Security,
-            "remotectl_dumpstate.txt" => Claim::RemoteCtl,
-            "logs/SystemVersion/SystemVersion.plist" => Claim::SystemVersion,
-            "summaries/crashes_and_spins.log" => Claim::CrashSummary,
-            "logs/Accessibility/TCC.db" => Claim::Tcc,
-            _ if name.starts_with("system_logs.logarchive/Extra/") => {
-                if base.starts_with("shutdown") && base.ends_with(".log") {
-                    Claim::ShutdownLog
-                } else if base.starts_with("logdata.statistics.")
-                    && (base.ends_with(".jsonl") || base.ends_with(".txt"))
-                {
-                    Claim::LogdataStatistics
-                } else {
-                    return None;
-                }
-            }
-            _ if unified_log::is_uuidtext(name) => Claim::UuidText,
-            _ if base.starts_with("jetsam_priority") => Claim::Jetsam,
-            _ if name.ends_with("tailspindb/UUIDToBinaryLocations") => Claim::UuidToBinary,
-            _ if name.starts_with("crashes_and_spins/") && base.ends_with(".ips") => {
-                Claim::CrashReport
-            }
-            _ if name.starts_with("logs/MCState/Shared/")
-                && base.starts_with("profile-")
-                && base.ends_with(".stub") =>
-            {
-                Claim::Profile
-            }
-            _ if (name.starts_with("logs/appinstallation/")
-                || name.starts_with("logs/itunesstored/"))
-                && base.ends_with(".sqlitedb") =>
-            {
-                Claim::AppStore
-            }
-            _ if name.starts_with("logs/MobileInstallation/")
-                && base.starts_with("mobile_installation.log") =>
-            {
-                Claim::MobileInstallation
-            }
-            _ if name.starts_with("logs/MobileContainerManager/")
-                && base.starts_with("containermanagerd.log") =>
-            {
-                Claim::ContainerManager
-            }
-            _ if name.starts_with("logs/Networking/") && base.ends_with(".plist") => {
-                Claim::NetworkExtension
-            }
-            _ if name.starts_with("WiFi/") && base.ends_with(".plist") => Claim::Wifi,
-            _ => return None,
-        };
-        Some(c)
-    }
+/// The logarchive's plain-text logs: only `shutdown_log` and
+/// `logdata_statistics` read members here; the other claims leave them out.
+pub const LOGARCHIVE_EXTRA: &str = "system_logs.logarchive/Extra/";
 
-    pub fn module(self) -> &'static str {
-        match self {
-            Claim::ShutdownLog => shutdown_log::MODULE,
-            Claim::Ps => "ps",
-            Claim::PsThread => "ps_thread",
-            Claim::Taskinfo => "taskinfo",
-            Claim::Spindump => "spindump",
-            Claim::Jetsam => "jetsam_priority",
-            Claim::LogdataStatistics => "logdata_statistics",
-            Claim::UuidToBinary => "uuid_to_binary",
-            Claim::CrashReport | Claim::CrashSummary => crash_reports::MODULE,
-            Claim::Profile => profiles::MODULE,
-            Claim::Tcc => "tcc",
-            Claim::AppStore => "app_store",
-            Claim::MobileInstallation => "mobile_installation",
-            Claim::ContainerManager => "container_manager",
-            Claim::Swcutil => "swcutil",
-            Claim::NetworkExtension => "network_extension",
-            Claim::Security => "security_sysdiagnose",
-            Claim::Wifi => "wifi",
-            Claim::UuidText => unified_log::MODULE,
-            Claim::RemoteCtl | Claim::SystemVersion => "device",
-        }
-    }
+/// The module that reads member `name`.
+fn module_of(name: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| (m.claims)(name))
+}
 
-    pub fn artifact(self) -> &'static str {
-        match self {
-            Claim::ShutdownLog => "system_logs.logarchive/Extra/shutdown*.log",
-            Claim::Ps => "ps.txt",
-            Claim::PsThread => "ps_thread.txt",
-            Claim::Taskinfo => "taskinfo.txt",
-            Claim::Spindump => "spindump-nosymbols.txt",
-            Claim::Jetsam => "jetsam_priority.*",
-            Claim::LogdataStatistics => "system_logs.logarchive/Extra/logdata.statistics.*",
-            Claim::UuidToBinary => "logs/tailspindb/UUIDToBinaryLocations",
-            Claim::CrashReport | Claim::CrashSummary => "crashes_and_spins/**/*.ips",
-            Claim::Profile => "logs/MCState/Shared/profile-*.stub",
-            Claim::Tcc => "logs/Accessibility/TCC.db",
-            Claim::AppStore => "logs/appinstallation/*.sqlitedb",
-            Claim::MobileInstallation => "logs/MobileInstallation/mobile_installation.log*",
-            Claim::ContainerManager => "logs/MobileContainerManager/containermanagerd.log*",
-            Claim::Swcutil => "swcutil_show.txt",
-            Claim::NetworkExtension => "logs/Networking/*.plist",
-            Claim::Security => "security-sysdiagnose.txt",
-            Claim::Wifi => "WiFi/*.plist",
-            Claim::UuidText => "system_logs.logarchive/XX/<uuidtext>",
-            Claim::RemoteCtl => "remotectl_dumpstate.txt",
-            Claim::SystemVersion => "logs/SystemVersion/SystemVersion.plist",
-        }
+/// Members that hold device facts, not records.
+fn device_fact(name: &str) -> Option<fn(&mut DeviceInfo, &[u8])> {
+    match name {
+        "remotectl_dumpstate.txt" => Some(device::apply_remotectl),
+        "logs/SystemVersion/SystemVersion.plist" => Some(device::apply_system_version),
+        _ => None,
     }
+}
 
-    /// Logs whose free text is also swept (their typed parse only takes ids).
-    fn sweep_too(self) -> bool {
-        matches!(
-            self,
-            Claim::MobileInstallation | Claim::ContainerManager | Claim::Security
-        )
-    }
-
-    fn is_device_fact(self) -> bool {
-        matches!(self, Claim::RemoteCtl | Claim::SystemVersion)
-    }
-
-    fn run(self, name: &str, data: &[u8]) -> std::result::Result<Vec<Record>, ModuleError> {
-        let m = self.module();
-        match self {
-            Claim::ShutdownLog => shutdown_log::records(name, data),
-            Claim::Ps | Claim::PsThread => processes::ps(m, name, data),
-            Claim::Taskinfo => processes::taskinfo(m, name, data),
-            Claim::Spindump => processes::spindump(m, name, data),
-            Claim::Jetsam => processes::jetsam(m, name, data),
-            Claim::LogdataStatistics => processes::logdata_statistics(m, name, data),
-            Claim::UuidToBinary => processes::uuid_to_binary(m, name, data),
-            Claim::CrashReport => crash_reports::ips(name, data),
-            Claim::CrashSummary => crash_reports::summary(name, data),
-            Claim::Profile => profiles::stub(name, data),
-            Claim::Tcc => apps::tcc(m, name, data),
-            Claim::AppStore => apps::app_store(m, name, data),
-            Claim::MobileInstallation | Claim::ContainerManager => apps::install_log(m, name, data),
-            Claim::Swcutil => network::swcutil(m, name, data),
-            Claim::NetworkExtension | Claim::Wifi => network::plist_hosts(m, name, data),
-            Claim::Security => network::security(m, name, data),
-            Claim::UuidText => unified_log::records(name, data),
-            Claim::RemoteCtl | Claim::SystemVersion => Ok(Vec::new()),
-        }
-    }
+/// `(name, artifact)` of every module, the text sweep last.
+pub(crate) fn listed() -> Vec<(&'static str, String)> {
+    MODULES
+        .iter()
+        .map(|m| (m.name, m.artifact.to_string()))
+        .chain([(text_sweep::MODULE, text_sweep::ARTIFACT.to_string())])
+        .collect()
 }
 
 /// Member names that only a sysdiagnose has.
@@ -324,7 +192,7 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
                 if is_marker(name) {
                     seen.markers += 1;
                 }
-                if Claim::of(name).is_some() {
+                if device_fact(name).is_some() || module_of(name).is_some() {
                     Want::Whole
                 } else if !sweeping || is_unified_log_store(name) {
                     Want::Skip
@@ -434,42 +302,36 @@ fn work(
 ) -> Vec<Outcome> {
     let hidden = Progress::hidden();
     let mut out = Vec::new();
-    let claim = if piece.whole {
-        Claim::of(&piece.name)
+    if piece.whole
+        && let Some(apply) = device_fact(&piece.name)
+    {
+        if let Ok(mut d) = device.lock() {
+            apply(&mut d, &piece.data);
+        }
+        return out;
+    }
+    let module = if piece.whole {
+        module_of(&piece.name)
     } else {
         None
     };
-    if let Some(c) = claim {
-        if c.is_device_fact() {
-            if let Ok(mut d) = device.lock() {
-                match c {
-                    Claim::RemoteCtl => device::apply_remotectl(&mut d, &piece.data),
-                    _ => device::apply_system_version(&mut d, &piece.data),
-                }
-            }
-            return out;
-        }
-        let o = run_module(c.module(), c.artifact(), &hidden, || {
-            c.run(&piece.name, &piece.data)
+    if let Some(m) = module {
+        let o = run_module(m.name, m.artifact, &hidden, || {
+            (m.parse)(m.name, &piece.name, &piece.data)
         });
-        out.push(outcome(o, c.module(), &piece));
+        out.push(outcome(o, m.name, &piece));
     }
-    let sweep_it = claim.is_none_or(|c| c.sweep_too());
+    let sweep_it = module.is_none_or(|m| m.sweep_too);
     if let (true, Some(sw)) = (sweep_it, sweeper) {
-        let o = run_module(
-            text_sweep::MODULE,
-            "every other text member",
-            &hidden,
-            || {
-                Ok(text_sweep::sweep(
-                    sw,
-                    &piece.name,
-                    piece.first_line,
-                    &piece.data,
-                    observed,
-                ))
-            },
-        );
+        let o = run_module(text_sweep::MODULE, text_sweep::ARTIFACT, &hidden, || {
+            Ok(text_sweep::sweep(
+                sw,
+                &piece.name,
+                piece.first_line,
+                &piece.data,
+                observed,
+            ))
+        });
         out.push(outcome(o, text_sweep::MODULE, &piece));
     }
     out
@@ -501,13 +363,13 @@ fn assemble(
     progress: &Progress,
 ) -> Vec<ModuleOutput> {
     let mut by_module: BTreeMap<&'static str, Acc> = BTreeMap::new();
-    for c in Claim::MODULES {
-        by_module.insert(c.module(), (c.artifact(), Vec::new(), Vec::new(), 0, 0));
+    for m in MODULES {
+        by_module.insert(m.name, (m.artifact, Vec::new(), Vec::new(), 0, 0));
     }
     if sweeping {
         by_module.insert(
             text_sweep::MODULE,
-            ("every other text member", Vec::new(), Vec::new(), 0, 0),
+            (text_sweep::ARTIFACT, Vec::new(), Vec::new(), 0, 0),
         );
     }
     for o in outcomes {
@@ -547,4 +409,64 @@ fn assemble(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which module reads a member, where two claims overlap or a member
+    /// looks like another's.
+    #[test]
+    fn each_member_goes_to_one_module() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("ps.txt", Some("ps")),
+            ("summaries/crashes_and_spins.log", Some("crash_reports")),
+            ("crashes_and_spins/sub/Foo-2024.ips", Some("crash_reports")),
+            (
+                "crashes_and_spins/jetsam_priority-2024.ips",
+                Some("jetsam_priority"),
+            ),
+            (
+                "logs/appinstallation/jetsam_priority.sqlitedb",
+                Some("jetsam_priority"),
+            ),
+            ("logs/itunesstored/downloads.sqlitedb", Some("app_store")),
+            (
+                "system_logs.logarchive/Extra/shutdown.0.log",
+                Some("shutdown_log"),
+            ),
+            (
+                "system_logs.logarchive/Extra/logdata.statistics.1.txt",
+                Some("logdata_statistics"),
+            ),
+            ("system_logs.logarchive/Extra/logdata.statistics.1.gz", None),
+            // Under Extra/ only the shutdown and logdata logs are read.
+            ("system_logs.logarchive/Extra/jetsam_priority.txt", None),
+            (
+                "system_logs.logarchive/Extra/tailspindb/UUIDToBinaryLocations",
+                None,
+            ),
+            (
+                "logs/tailspindb/UUIDToBinaryLocations",
+                Some("uuid_to_binary"),
+            ),
+            (
+                "system_logs.logarchive/0A/0123456789abcdef0123456789abcd",
+                Some("unified_log_images"),
+            ),
+            (
+                "logs/MobileInstallation/mobile_installation.log.0",
+                Some("mobile_installation"),
+            ),
+            ("WiFi/x/known.plist", Some("wifi")),
+            ("remotectl_dumpstate.txt", None),
+            ("sysdiagnose.log", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(module_of(name).map(|m| m.name), *want, "{name}");
+        }
+        assert!(device_fact("remotectl_dumpstate.txt").is_some());
+        assert!(device_fact("logs/SystemVersion/SystemVersion.plist").is_some());
+    }
 }

@@ -4,8 +4,39 @@
 
 use std::collections::BTreeSet;
 
+use super::Module;
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
+
+pub const SWCUTIL: Module = Module {
+    name: "swcutil",
+    artifact: "swcutil_show.txt",
+    claims: |n| n == SWCUTIL.artifact,
+    parse: swcutil,
+    sweep_too: false,
+};
+pub const SECURITY: Module = Module {
+    name: "security_sysdiagnose",
+    artifact: "security-sysdiagnose.txt",
+    claims: |n| n == SECURITY.artifact,
+    parse: security,
+    sweep_too: true,
+};
+pub const NETWORK_EXTENSION: Module = Module {
+    name: "network_extension",
+    artifact: "logs/Networking/*.plist",
+    claims: |n| n.starts_with("logs/Networking/") && base_name(n).ends_with(".plist"),
+    parse: plist_hosts,
+    sweep_too: false,
+};
+pub const WIFI: Module = Module {
+    name: "wifi",
+    artifact: "WiFi/*.plist",
+    claims: |n| n.starts_with("WiFi/") && base_name(n).ends_with(".plist"),
+    parse: plist_hosts,
+    sweep_too: false,
+};
 
 /// Whether `s` has the shape of a host name with an alphabetic top label.
 fn looks_like_host(s: &str) -> bool {

@@ -6,8 +6,65 @@
 
 use std::collections::BTreeSet;
 
+use super::{LOGARCHIVE_EXTRA, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
+
+pub const PS: Module = Module {
+    name: "ps",
+    artifact: "ps.txt",
+    claims: |n| n == PS.artifact,
+    parse: ps,
+    sweep_too: false,
+};
+pub const PS_THREAD: Module = Module {
+    name: "ps_thread",
+    artifact: "ps_thread.txt",
+    claims: |n| n == PS_THREAD.artifact,
+    parse: ps,
+    sweep_too: false,
+};
+pub const TASKINFO: Module = Module {
+    name: "taskinfo",
+    artifact: "taskinfo.txt",
+    claims: |n| n == TASKINFO.artifact,
+    parse: taskinfo,
+    sweep_too: false,
+};
+pub const SPINDUMP: Module = Module {
+    name: "spindump",
+    artifact: "spindump-nosymbols.txt",
+    claims: |n| n == SPINDUMP.artifact,
+    parse: spindump,
+    sweep_too: false,
+};
+pub const JETSAM: Module = Module {
+    name: "jetsam_priority",
+    artifact: "jetsam_priority.*",
+    claims: |n| !n.starts_with(LOGARCHIVE_EXTRA) && base_name(n).starts_with("jetsam_priority"),
+    parse: jetsam,
+    sweep_too: false,
+};
+pub const LOGDATA_STATISTICS: Module = Module {
+    name: "logdata_statistics",
+    artifact: "system_logs.logarchive/Extra/logdata.statistics.*",
+    claims: |n| {
+        let b = base_name(n);
+        n.starts_with(LOGARCHIVE_EXTRA)
+            && b.starts_with("logdata.statistics.")
+            && (b.ends_with(".jsonl") || b.ends_with(".txt"))
+    },
+    parse: logdata_statistics,
+    sweep_too: false,
+};
+pub const UUID_TO_BINARY: Module = Module {
+    name: "uuid_to_binary",
+    artifact: "logs/tailspindb/UUIDToBinaryLocations",
+    claims: |n| !n.starts_with(LOGARCHIVE_EXTRA) && n.ends_with("tailspindb/UUIDToBinaryLocations"),
+    parse: uuid_to_binary,
+    sweep_too: false,
+};
 
 /// A process record: the name is the base name of `path_or_name` unless
 /// `name` is given.

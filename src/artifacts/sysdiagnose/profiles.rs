@@ -2,10 +2,21 @@
 //! The profile's `PayloadUUID` and every nested payload's are profile ids
 //! (Predator was installed through a profile with a published UUID).
 
+use super::Module;
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
 
-pub const MODULE: &str = "profiles";
+pub const MODULE: Module = Module {
+    name: "profiles",
+    artifact: "logs/MCState/Shared/profile-*.stub",
+    claims: |n| {
+        let b = base_name(n);
+        n.starts_with("logs/MCState/Shared/") && b.starts_with("profile-") && b.ends_with(".stub")
+    },
+    parse: |_, member, data| stub(member, data),
+    sweep_too: false,
+};
 
 fn collect_uuids(v: &plist::Value, out: &mut Vec<String>) {
     match v {
@@ -41,7 +52,7 @@ pub fn stub(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     let name = s("PayloadDisplayName")
         .or_else(|| s("PayloadIdentifier"))
         .unwrap_or_else(|| "?".into());
-    let mut r = Record::new(MODULE, member)
+    let mut r = Record::new(MODULE.name, member)
         .at(installed.flatten())
         .event("profile_installed", format!("configuration profile {name}"))
         .field("member", member)

@@ -7,10 +7,21 @@
 
 use serde_json::json;
 
+use super::{LOGARCHIVE_EXTRA, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
+use crate::strings::base_name;
 
-pub const MODULE: &str = "shutdown_log";
+pub const MODULE: Module = Module {
+    name: "shutdown_log",
+    artifact: "system_logs.logarchive/Extra/shutdown*.log",
+    claims: |n| {
+        let b = base_name(n);
+        n.starts_with(LOGARCHIVE_EXTRA) && b.starts_with("shutdown") && b.ends_with(".log")
+    },
+    parse: |_, member, data| records(member, data),
+    sweep_too: false,
+};
 
 /// Prefixes where iOS's own executables live. A daemon-like name running
 /// from anywhere else is unusual.
@@ -159,7 +170,7 @@ pub fn records(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
     let reboots = parse(&text);
     let terminated = reboots.iter().filter(|r| r.sigterm.is_some()).count();
     let mut out = Vec::new();
-    let summary = Record::new(MODULE, member)
+    let summary = Record::new(MODULE.name, member)
         .event(
             "shutdown_log",
             format!("{member}: {} reboot record(s)", terminated),
@@ -198,7 +209,7 @@ fn client_record(
 ) -> Record {
     let (exe, uuid) = split_uuid(&c.path);
     let base = exe.rsplit('/').next().unwrap_or(exe);
-    let mut r = Record::new(MODULE, member)
+    let mut r = Record::new(MODULE.name, member)
         .at(ts)
         .event(
             "process_at_shutdown",

@@ -13,6 +13,7 @@ use crate::artifacts::observe::{MAX_SWEPT_LINE, Observed};
 use crate::model::{ModuleOutput, ObservableType, Record};
 
 pub const MODULE: &str = "text_sweep";
+pub const ARTIFACT: &str = "every other text member";
 
 /// Sweeps `data` (which starts at line `first_line` of `member`).
 pub fn sweep(

@@ -9,10 +9,17 @@
 //! count × (u32 range offset, u32 size), the format strings (sum of the
 //! sizes), then the NUL-terminated image path. All little-endian.
 
+use super::Module;
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
 
-pub const MODULE: &str = "unified_log_images";
+pub const MODULE: Module = Module {
+    name: "unified_log_images",
+    artifact: "system_logs.logarchive/XX/<uuidtext>",
+    claims: is_uuidtext,
+    parse: |_, member, data| records(member, data),
+    sweep_too: false,
+};
 
 const SIGNATURE: u32 = 0x6677_8899;
 
@@ -72,7 +79,7 @@ pub fn records(member: &str, data: &[u8]) -> Result<Vec<Record>, ModuleError> {
         .filter(|c| *c != '/')
         .collect();
     let base = path.rsplit('/').next().unwrap_or(&path).to_string();
-    let mut r = Record::new(MODULE, member)
+    let mut r = Record::new(MODULE.name, member)
         .event("log_image", format!("{path} wrote to the unified log"))
         .field("member", member)
         .field("uuid", uuid)
