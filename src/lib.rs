@@ -11,6 +11,8 @@
 //! (`spydar::fixtures`, the `spydar-fixtures` binary). The library without
 //! either (`default-features = false`) scans and reports.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod allow;
 pub mod artifacts;
 #[cfg(feature = "cli")]

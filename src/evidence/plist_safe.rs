@@ -264,31 +264,64 @@ fn ascii_depth(b: &[u8]) -> usize {
     max
 }
 
-/// Walks a binary plist's object graph from the top object without
-/// recursion: refuses cycles, nesting deeper than [`MAX_DEPTH`] and
-/// expansion past [`max_expanded_bytes`].
-fn check_binary(b: &[u8]) -> Result<(), PlistError> {
+/// A big-endian unsigned number of 0 to 8 bytes.
+fn be(s: &[u8]) -> u64 {
+    s.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+}
+
+/// A binary plist's trailer, checked: where it starts, the offset and
+/// reference sizes, the object count, the top object and the offset table.
+struct Trailer {
+    start: usize,
+    offset_size: usize,
+    ref_size: usize,
+    num: usize,
+    top: u64,
+    table: usize,
+}
+
+fn trailer(b: &[u8]) -> Result<Trailer, PlistError> {
     use PlistError::Malformed;
     if b.len() < 8 + 32 {
         return Err(Malformed("too short"));
     }
-    let trailer_start = b.len() - 32;
-    let t = &b[trailer_start..];
+    let start = b.len() - 32;
+    let t = &b[start..];
     let offset_size = t[6] as usize;
     let ref_size = t[7] as usize;
     if !matches!(offset_size, 1..=4 | 8) || !matches!(ref_size, 1..=4 | 8) {
         return Err(Malformed("bad trailer"));
     }
-    let be = |s: &[u8]| s.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
     let num = be(&t[8..16]);
     let top = be(&t[16..24]);
     let table = be(&t[24..32]);
     num.checked_mul(offset_size as u64)
         .and_then(|n| n.checked_add(table))
-        .filter(|&e| e <= trailer_start as u64)
+        .filter(|&e| e <= start as u64)
         .ok_or(Malformed("offset table out of range"))?;
-    let n = num as usize;
-    let table = table as usize;
+    Ok(Trailer {
+        start,
+        offset_size,
+        ref_size,
+        num: num as usize,
+        top,
+        table: table as usize,
+    })
+}
+
+/// Walks a binary plist's object graph from the top object without
+/// recursion: refuses cycles, nesting deeper than [`MAX_DEPTH`] and
+/// expansion past [`max_expanded_bytes`].
+fn check_binary(b: &[u8]) -> Result<(), PlistError> {
+    use PlistError::Malformed;
+    let Trailer {
+        start: trailer_start,
+        offset_size,
+        ref_size,
+        num: n,
+        top,
+        table,
+    } = trailer(b)?;
     let offset_of = |idx: usize| -> Result<usize, PlistError> {
         let at = table + idx * offset_size;
         let off = be(&b[at..at + offset_size]) as usize;
