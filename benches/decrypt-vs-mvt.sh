@@ -19,8 +19,8 @@ rm -rf "$work"
 mkdir -p "$work"
 cargo build -q --release --bin spydar
 echo "== generating an encrypted backup of $files files"
-SPYDAR_BENCH=1 SPYDAR_BENCH_FILES="$files" SPYDAR_BENCH_DIR="$work" SPYDAR_BENCH_KEEP="$PWD/$work/encrypted" \
-  cargo test -q --release --test ios_encrypted_bench decrypt -- --ignored --nocapture | grep -v '^$'
+SPYDAR_BENCH_FILES="$files" SPYDAR_BENCH_DIR="$work" SPYDAR_BENCH_KEEP="$PWD/$work/encrypted" \
+  cargo bench -q --bench ios_encrypted -- decrypt | grep -v '^$'
 printf 'bench\n' >"$work/password.txt"
 sync
 echo "== $(nproc) cores"

@@ -5,7 +5,7 @@
 //! `dumpstate.txt` plus `main_entry.txt`) gives a count for the same file,
 //! the test says whether it is equal and why not.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

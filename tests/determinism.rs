@@ -3,7 +3,7 @@
 //! committed sample. This guards the sorting of findings, the order of
 //! streamed records and the timeline.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! polled every 5 ms from /proc) under a cap; a watchdog kills a child
 //! that hangs, which fails the test.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -7,7 +7,7 @@
 //! Needs Debian's `chromium`. Without it the tests say so and skip, except
 //! under CI (`CI` set), where a missing browser is a failure.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! exit codes; a corrupt database fails only its module; the input tree is
 //! byte-identical after a scan.
 
-mod common;
+use crate::common;
 use common::{scan, tree};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! matcher is really tested against it), heuristics fire, and the committed
 //! sample cannot rot.
 
-mod common;
+use crate::common;
 use common::tree;
 use std::path::Path;
 

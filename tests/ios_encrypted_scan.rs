@@ -128,7 +128,7 @@ fn child(mode: &str, backup: &Path, tmpdir: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_scan",
+            "ios_encrypted_scan::child_scan",
             "--ignored",
             "--nocapture",
             "--test-threads",

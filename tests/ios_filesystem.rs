@@ -3,7 +3,7 @@
 //! the dump is byte-identical after the scan; a corrupt database fails only
 //! its modules.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,7 +5,7 @@
 //! folders with no indicators) writes to `<module>.json`. Ignored without
 //! ../shared.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! tree is byte-identical afterwards and that nothing spydar did not write
 //! was removed.
 
-mod common;
+use crate::common;
 use common::tree;
 
 use std::path::{Path, PathBuf};

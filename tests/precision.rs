@@ -1,7 +1,7 @@
 //! Precision on free text (issue 9 §1) and bounded findings (issue 10 §3):
 //! near-misses planted next to true positives in generated logs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! indicators) finds nothing from them; recheck with a new bundle detects
 //! both, in the sweeping module, and not their near-misses.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

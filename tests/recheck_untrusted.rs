@@ -3,7 +3,7 @@
 //! the original scan time, and every CSV cell a spreadsheet would run is
 //! neutralised.
 
-mod common;
+use crate::common;
 use common::tree;
 
 use std::path::{Path, PathBuf};

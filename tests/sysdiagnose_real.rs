@@ -3,7 +3,7 @@
 //! generated equivalent of them, and generated iOS 26 rotated shutdown
 //! logs. Folder and `.tar.gz` forms each.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,15 +1,15 @@
 //! Timings for encrypted iOS backups, run by hand in release mode:
 //!
 //! ```text
-//! SPYDAR_BENCH=1 cargo test --release --test ios_encrypted_bench -- --ignored --nocapture --test-threads 1
-//! SPYDAR_BENCH=1 SPYDAR_BENCH_FILES=200000 SPYDAR_BENCH_DIR=bench-out cargo test --release --test ios_encrypted_bench decrypt -- --ignored --nocapture
+//! cargo bench --bench ios_encrypted                      # all three
+//! SPYDAR_BENCH_FILES=200000 SPYDAR_BENCH_DIR=bench-out cargo bench --bench ios_encrypted -- decrypt
 //! ```
 //!
 //! `SPYDAR_BENCH_KEEP=PATH` only builds the encrypted backup, at PATH
 //! (`benches/decrypt-vs-mvt.sh` uses it).
 //!
-//! Without `SPYDAR_BENCH=1` both return at once, so CI's
-//! `cargo test -- --include-ignored` does not build a 200,000-file backup.
+//! A name after `--` (`kdf`, `decrypt`, `wrong_password`) runs only the
+//! benchmarks whose name contains it.
 //!
 //! `kdf_apple_counts` derives a key with Apple's counts (10,000,000
 //! PBKDF2-HMAC-SHA256 rounds, then 10,000 PBKDF2-HMAC-SHA1 rounds).
@@ -27,12 +27,7 @@ use spydar::evidence::nskeyed::{MbFile, encode_mbfile};
 use spydar::fixtures::Rng;
 use spydar::fixtures::ios_crypto_gen::{EncryptParams, encrypt_backup};
 
-#[test]
-#[ignore = "benchmark: run by hand with --release"]
 fn kdf_apple_counts() {
-    if std::env::var_os("SPYDAR_BENCH").is_none() {
-        return;
-    }
     let params = KdfParams {
         salt: vec![1; 20],
         iter: 10_000,
@@ -92,12 +87,7 @@ fn write_many(dir: &Path, files: u32) -> u64 {
     bytes
 }
 
-#[test]
-#[ignore = "benchmark: run by hand with --release"]
 fn decrypt_many_files() {
-    if std::env::var_os("SPYDAR_BENCH").is_none() {
-        return;
-    }
     let files: u32 = std::env::var("SPYDAR_BENCH_FILES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -155,12 +145,7 @@ fn decrypt_many_files() {
     );
 }
 
-#[test]
-#[ignore = "benchmark: run by hand with --release"]
 fn wrong_password_apple_counts() {
-    if std::env::var_os("SPYDAR_BENCH").is_none() {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let plain = tmp.path().join("plain");
     let enc = tmp.path().join("encrypted");
@@ -177,4 +162,23 @@ fn wrong_password_apple_counts() {
     let started = Instant::now();
     assert!(BackupKeys::unlock(&enc, Secret::Password(b"right")).is_ok());
     println!("right password unlocked in {:.2?}", started.elapsed());
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument picks benchmarks.
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let benches: [(&str, fn()); 3] = [
+        ("kdf_apple_counts", kdf_apple_counts),
+        ("decrypt_many_files", decrypt_many_files),
+        ("wrong_password_apple_counts", wrong_password_apple_counts),
+    ];
+    for (name, f) in benches {
+        if picked.is_empty() || picked.iter().any(|p| name.contains(p.as_str())) {
+            println!("== {name}");
+            f();
+        }
+    }
 }

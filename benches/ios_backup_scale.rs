@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --features fixtures --bin spydar-fixtures -- ios-backup /tmp/big --scale 2000
-//! cargo test --release --test ios_backup_scale -- --ignored --nocapture   # SPYDAR_BIG_BACKUP=/tmp/big
+//! SPYDAR_BIG_BACKUP=/tmp/big cargo bench --bench ios_backup_scale
 //! ```
 //! With the indicator sweep in place (here a stand-in over the planted
 //! values), a million Manifest rows are streamed, not all kept as records.
@@ -33,11 +33,9 @@ impl TextSweep for PlantSweep {
     }
 }
 
-#[test]
-#[ignore = "needs a large generated backup in SPYDAR_BIG_BACKUP"]
-fn large_backup_scans() {
+fn main() {
     let Ok(path) = std::env::var("SPYDAR_BIG_BACKUP") else {
-        eprintln!("SPYDAR_BIG_BACKUP not set; skipping");
+        eprintln!("set SPYDAR_BIG_BACKUP to a generated backup (see the top of this file)");
         return;
     };
     let sweep = PlantSweep(AhoCorasick::new(PLANTS.iter().map(|(_, v)| *v)).unwrap());
