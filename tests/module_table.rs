@@ -4,7 +4,7 @@
 //! The table between `<!-- modules:begin` and `<!-- modules:end -->` is
 //! generated: one row per module and what it reads, with the input kinds
 //! that run it. After adding or renaming a module, regenerate it with
-//! `SPYDAR_BLESS=1 cargo test --test module_table` and review the diff.
+//! `SPYDAR_BLESS=1 cargo test --test integration module_table::` and review the diff.
 //! The hand-written sysdiagnose table must name every sysdiagnose module.
 
 use std::collections::BTreeSet;
@@ -72,7 +72,7 @@ fn readme_module_table_is_the_registry() {
     let got: BTreeSet<&str> = text[start..end].lines().collect();
     let wanted: BTreeSet<&str> = want.lines().collect();
     panic!(
-        "README's module table differs from the registries (SPYDAR_BLESS=1 cargo test --test module_table rewrites it)\n  missing: {:?}\n  extra:   {:?}",
+        "README's module table differs from the registries (SPYDAR_BLESS=1 cargo test --test integration module_table:: rewrites it)\n  missing: {:?}\n  extra:   {:?}",
         wanted.difference(&got).collect::<Vec<_>>(),
         got.difference(&wanted).collect::<Vec<_>>()
     );

@@ -7,7 +7,7 @@
 //! (times, durations, paths, indicator hashes) stripped.
 //!
 //! Regenerate after a deliberate change with
-//! `SPYDAR_BLESS=1 cargo test --test real_golden -- --include-ignored`
+//! `SPYDAR_BLESS=1 cargo test --test integration real_golden:: -- --include-ignored`
 //! and review the diff like code.
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! against the catalogue.
 //!
 //! README's table is generated from `src/rules.rs`; after adding a rule,
-//! `SPYDAR_BLESS=1 cargo test --test rules` rewrites it.
+//! `SPYDAR_BLESS=1 cargo test --test integration rules::` rewrites it.
 
 use std::path::Path;
 
@@ -11,8 +11,7 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 use spydar::rules::ALL;
 
-const TABLE_START: &str =
-    "<!-- rules table: generated from src/rules.rs by `SPYDAR_BLESS=1 cargo test --test rules` -->";
+const TABLE_START: &str = "<!-- rules table: generated from src/rules.rs by `SPYDAR_BLESS=1 cargo test --test integration rules::` -->";
 const TABLE_END: &str = "<!-- end of rules table -->";
 
 fn spydar() -> assert_cmd::Command {
@@ -56,7 +55,7 @@ fn readme_rule_table_is_the_catalogue() {
     assert_eq!(
         &readme[start..end],
         want,
-        "README's rule table differs from src/rules.rs (SPYDAR_BLESS=1 cargo test --test rules rewrites it)"
+        "README's rule table differs from src/rules.rs (SPYDAR_BLESS=1 cargo test --test integration rules:: rewrites it)"
     );
 }
 

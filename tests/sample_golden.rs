@@ -8,7 +8,7 @@
 //! These pin the outputs across refactors: a change that moves code
 //! without meaning to change behaviour must leave them as they are.
 //! Regenerate after a deliberate change with
-//! `SPYDAR_BLESS=1 cargo test --test sample_golden`
+//! `SPYDAR_BLESS=1 cargo test --test integration sample_golden::`
 //! and review the diff like code.
 
 use std::path::{Path, PathBuf};
