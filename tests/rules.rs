@@ -154,6 +154,7 @@ fn allow_file_with_an_unknown_rule_is_a_one_line_error() {
         ));
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    // Names the one id, lists no others.
+    // Names the one id, lists no others, and the file once.
     assert!(!stderr.contains("shutdown_log.sticky_process"), "{stderr}");
+    assert_eq!(stderr.matches("allow.txt").count(), 1, "{stderr}");
 }

@@ -231,8 +231,20 @@ pub fn load_allow(path: Option<&std::path::Path>) -> Result<crate::scan::AllowLi
     };
     let bytes = read_user_file(path, MAX_ALLOW_FILE)?;
     let text = String::from_utf8(bytes).map_err(|_| Error::input(path, "is not UTF-8 text"))?;
-    crate::scan::AllowList::parse(&text, &path.display().to_string())
-        .map_err(|e| Error::input(path, e))
+    let origin = path.display().to_string();
+    crate::scan::AllowList::parse(&text, &origin).map_err(|e| {
+        // The parser's message starts with "PATH:LINE: "; say the path once.
+        match e
+            .strip_prefix(origin.as_str())
+            .and_then(|r| r.strip_prefix(':'))
+        {
+            Some(rest) => match rest.split_once(": ") {
+                Some((line, reason)) => Error::input(format!("{origin}:{line}"), reason),
+                None => Error::input(path, rest.to_string()),
+            },
+            None => Error::input(path, e),
+        }
+    })
 }
 
 /// Runs the parsed command; returns the exit code.
