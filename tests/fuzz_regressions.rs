@@ -59,3 +59,38 @@ fn shutdown_log_is_linear_in_distinct_clients() {
     // One summary record plus one per distinct client.
     assert_eq!(records.len(), 60_001);
 }
+
+/// A binary plist (199 bytes, found by the `plist` target; the
+/// `nskeyed_mbfile` target found the same in a Manifest blob) whose string
+/// object declares a length near 2^64. The depth and size guard added 32
+/// to it and overflowed: a panic in debug builds, and in release builds a
+/// wrapped, tiny size that let the object past the expansion cap. Now the
+/// sizes saturate and the plist is refused or read, never a panic.
+#[test]
+fn plist_guard_saturates_a_huge_declared_length() {
+    let bytes = hex::decode(concat!(
+        "62706c6973743030d101025d50726f66696c654576656e7473a103d104055f1024",
+        "37364441423333342d374531372d343735442d413544362d303739344542353831",
+        "71384135d3060708090a0b5974696d657374616d70596f7065726174696f6e5770",
+        "726f636573733341c36f55f000000057696e7374616c6c5f101e2f7573722f6c69",
+        "62657865632f6d6f62696c6561637469766174696f6e64080b191b1e454c566068",
+        "71790000000000000101000000000000000c0000000000000000000000000000009a",
+    ))
+    .unwrap();
+    assert_eq!(bytes.len(), 199);
+    // Either outcome is fine; a panic is not (the test would fail).
+    let _ = spydar::evidence::plist_safe::value_from_bytes(&bytes);
+    // The same length on every other large-size path: a string object of
+    // 2^64-1 bytes as the top object is refused as too large.
+    let mut top_string = b"bplist00".to_vec();
+    top_string.extend_from_slice(&[0x5f, 0x13, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    let table = top_string.len();
+    top_string.push(8); // offset of object 0
+    let mut trailer = [0u8; 32];
+    trailer[6] = 1; // offset size
+    trailer[7] = 1; // ref size
+    trailer[15] = 1; // one object
+    trailer[31] = table as u8; // offset table position
+    top_string.extend_from_slice(&trailer);
+    assert!(spydar::evidence::plist_safe::value_from_bytes(&top_string).is_err());
+}

@@ -386,8 +386,11 @@ fn check_binary(b: &[u8]) -> Result<(), PlistError> {
                     weight: 32,
                 })
             }
-            0x4 | 0x5 => Err(32 + read_len(off + 1, low)?.0),
-            0x6 => Err(32 + read_len(off + 1, low)?.0.saturating_mul(3)),
+            0x4 | 0x5 => Err(read_len(off + 1, low)?.0.saturating_add(32)),
+            0x6 => Err(read_len(off + 1, low)?
+                .0
+                .saturating_mul(3)
+                .saturating_add(32)),
             _ => Err(32),
         })
     };
@@ -419,7 +422,7 @@ fn check_binary(b: &[u8]) -> Result<(), PlistError> {
             }
             if let Some(parent) = stack.last_mut() {
                 parent.height = parent.height.max(done.height + 1);
-                parent.weight = parent.weight.saturating_add(done.weight + 8);
+                parent.weight = parent.weight.saturating_add(done.weight.saturating_add(8));
             }
             continue;
         }
@@ -433,7 +436,7 @@ fn check_binary(b: &[u8]) -> Result<(), PlistError> {
             1 => return Err(Malformed("an object contains itself")),
             2 => {
                 frame.height = frame.height.max(height[child] + 1);
-                frame.weight = frame.weight.saturating_add(weight[child] + 8);
+                frame.weight = frame.weight.saturating_add(weight[child].saturating_add(8));
                 if frame.weight > cap {
                     return Err(PlistError::TooLarge(cap));
                 }
@@ -449,7 +452,7 @@ fn check_binary(b: &[u8]) -> Result<(), PlistError> {
                 Err(w) => {
                     state[child] = 2;
                     weight[child] = w;
-                    frame.weight = frame.weight.saturating_add(w + 8);
+                    frame.weight = frame.weight.saturating_add(w.saturating_add(8));
                     if frame.weight > cap {
                         return Err(PlistError::TooLarge(cap));
                     }
