@@ -13,6 +13,7 @@ mod android_testdata;
 mod architecture;
 mod cli;
 mod determinism;
+mod exports;
 mod fuzz_regressions;
 mod hostile;
 mod html_report;

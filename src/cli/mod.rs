@@ -2,6 +2,7 @@
 //! turns the outcome into an exit code.
 
 pub mod decrypt;
+pub mod exports;
 pub mod indicators;
 pub mod modules;
 pub mod output;
