@@ -28,6 +28,7 @@ mod ios_encrypted_scan;
 mod ios_filesystem;
 mod ios_real;
 mod module_table;
+mod mvt_indicators;
 mod output_safety;
 mod precision;
 mod real_golden;

@@ -149,7 +149,10 @@ mod tests {
         let l = Line::of("dev", &r, &[]).unwrap();
         assert!(l.is_device_local());
         assert_eq!(l.datetime, "2021-08-11T05:51:02Z");
-        assert!(l.timestamp_desc.ends_with("(device-local time, zone unknown)"));
+        assert!(
+            l.timestamp_desc
+                .ends_with("(device-local time, zone unknown)")
+        );
         assert_eq!(l.level, "");
         let untimed = Record::new("m", "a").event("e", "d");
         assert!(Line::of("dev", &untimed, &[]).is_none());
