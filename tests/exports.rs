@@ -461,3 +461,71 @@ fn real_inputs_export_cleanly() {
     assert!(lines.len() > 1000, "{}", lines.len());
     assert!(lines.iter().all(|l| l["level"] != "detected"));
 }
+
+/// The ```yaml blocks of the README's "CI jobs (JUnit)" section.
+fn readme_ci_jobs() -> Vec<Value> {
+    let readme = include_str!("../README.md");
+    let start = readme.find("### CI jobs (JUnit)").expect("section");
+    let end = start
+        + readme[start..]
+            .find("### Timesketch export")
+            .expect("next section");
+    readme[start..end]
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| serde_saphyr::from_str::<Value>(&b[..b.find("```").unwrap()]).unwrap())
+        .collect()
+}
+
+/// The README's CI jobs parse as YAML, publish the file their scan writes
+/// even when it fails, and their scan command runs as written.
+#[test]
+fn readme_ci_jobs_publish_the_junit_report_their_scan_writes() {
+    let jobs = readme_ci_jobs();
+    assert_eq!(jobs.len(), 2, "a GitHub Actions and a GitLab CI job");
+    let steps = jobs[0]["jobs"]["scan"]["steps"].as_array().unwrap();
+    let scan = steps.iter().find(|s| s["name"] == "Scan").unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .replace("\\\n", " ");
+    let publish = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("mikepenz/action-junit-report@"))
+        })
+        .unwrap();
+    assert_eq!(publish["if"], "always()");
+    assert!(scan.contains(&format!(
+        "--junit {}",
+        publish["with"]["report_paths"].as_str().unwrap()
+    )));
+    let gitlab = &jobs[1]["spydar"];
+    assert_eq!(gitlab["artifacts"]["when"], "always");
+    let junit = gitlab["artifacts"]["reports"]["junit"].as_str().unwrap();
+    let script = gitlab["script"][1].as_str().unwrap();
+    assert!(script.contains(&format!("--junit {junit}")), "{script}");
+    // Run the GitHub job's scan, in a scratch folder, on the samples.
+    let d = tempfile::tempdir().unwrap();
+    let words: Vec<String> = scan.split_whitespace().map(str::to_string).collect();
+    assert_eq!(&words[..2], ["spydar", "scan"]);
+    let args: Vec<std::ffi::OsString> = words[2..]
+        .iter()
+        .map(|w| match w.strip_prefix("testdata/") {
+            Some(rest) => testdata(rest).into_os_string(),
+            None => w.into(),
+        })
+        .collect();
+    spydar()
+        .current_dir(d.path())
+        .arg("scan")
+        .args(&args)
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(d.path().join(junit)).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let suite = check_schema(&doc);
+    assert_eq!(count(suite, "tests"), 2);
+    assert_eq!(count(suite, "failures"), 1);
+}
