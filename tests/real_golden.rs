@@ -182,6 +182,7 @@ fn run_case(case: &Case) -> Value {
     let out_dir = out.path().join("out");
     let mut cmd = Command::cargo_bin("spydar").unwrap();
     cmd.env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+        .env("SPYDAR_NO_MVT_INDICATORS", "1")
         .arg("scan")
         .arg(&input)
         .arg("-o")

@@ -128,6 +128,7 @@ fn outputs(sample: &Sample) -> Vec<(String, String)> {
         .unwrap()
         .current_dir(scratch.path())
         .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+        .env("SPYDAR_NO_MVT_INDICATORS", "1")
         .env("SPYDAR_SAMPLE_PW", "123456")
         .arg("scan")
         .arg(Path::new("testdata").join(sample.path))

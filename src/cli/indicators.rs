@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{EXIT_CLEAN, EXIT_FINDINGS, IocArgs};
 use crate::error::Error;
-use crate::indicators::{BUNDLED_ATTRIBUTION, Matcher, normalize};
+use crate::indicators::{BUNDLED_ATTRIBUTION, Matcher, mvt, normalize};
 use crate::model::{Observable, ObservableType as T};
 
 #[derive(Args)]
@@ -19,7 +19,8 @@ pub struct IndicatorsArgs {
 
 #[derive(Subcommand)]
 pub enum Action {
-    /// One line per source: indicators, malware, sha256, origin (bundled, downloaded when, or file).
+    /// One line per source: indicators, malware, sha256, origin (bundled, downloaded when, file,
+    /// mvt folder or MVT_STIX2).
     List,
     /// Counts per source and per STIX key.
     Stats,
@@ -61,6 +62,10 @@ pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
                             "downloaded {}",
                             fetched.get(file).map(String::as_str).unwrap_or("")
                         )
+                    } else if s.name.starts_with(mvt::FOLDER_PREFIX) {
+                        "mvt folder".to_string()
+                    } else if s.name.starts_with(mvt::ENV_PREFIX) {
+                        mvt::ENV_VAR.to_string()
                     } else if args
                         .iocs
                         .iocs

@@ -2,6 +2,7 @@
 //! turns the outcome into an exit code.
 
 pub mod decrypt;
+pub mod exports;
 pub mod indicators;
 pub mod modules;
 pub mod output;
@@ -58,7 +59,7 @@ pub enum Command {
 #[derive(Args, Clone, Default)]
 pub struct IocArgs {
     /// A STIX2 file or a folder of them (*.stix2, *.json), in addition to the bundled sets. Repeatable.
-    #[arg(long = "iocs", value_name = "FILE|DIR", global = true)]
+    #[arg(short = 'i', long = "iocs", value_name = "FILE|DIR", global = true)]
     pub iocs: Vec<PathBuf>,
     /// Do not use the indicator sets embedded in spydar.
     #[arg(long, global = true)]
@@ -66,6 +67,9 @@ pub struct IocArgs {
     /// Do not use the sets fetched by `spydar indicators update`.
     #[arg(long, global = true)]
     pub no_updated_iocs: bool,
+    /// Do not use MVT's indicator folder or $MVT_STIX2 (also: SPYDAR_NO_MVT_INDICATORS=1).
+    #[arg(long, global = true)]
+    pub no_mvt_iocs: bool,
 }
 
 impl IocArgs {
@@ -80,6 +84,11 @@ impl IocArgs {
             && let Some(dir) = update::default_dir()
         {
             update::add_downloaded(&mut set, &dir);
+        }
+        if !self.no_mvt_iocs && !crate::indicators::mvt::opted_out() {
+            for w in crate::indicators::mvt::add(&mut set, MAX_IOC_FILE) {
+                eprintln!("spydar: {w}");
+            }
         }
         for path in &self.iocs {
             check_ioc_path(path)?;

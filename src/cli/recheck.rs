@@ -17,6 +17,8 @@ pub struct RecheckArgs {
     pub outdir: PathBuf,
     #[command(flatten)]
     pub iocs: IocArgs,
+    #[command(flatten)]
+    pub exports: super::exports::ExportArgs,
     /// Lowest finding level that makes the exit code 1.
     #[arg(long, value_enum, default_value = "detected")]
     pub fail_on: FailOn,
@@ -37,17 +39,19 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
             "no <device>/report.json here; give the folder `spydar scan -o` wrote",
         ));
     }
+    args.exports.check(&[], Some(&args.outdir))?;
+    let mut reports = Vec::new();
     let mut summaries = Vec::new();
     let mut any = false;
-    for dir in dirs {
+    for dir in &dirs {
         let rechecked = jiff::Timestamp::now();
-        let saved = saved::read_device(&dir)?;
+        let saved = saved::read_device(dir)?;
         let mut device = recheck_device(saved, &matcher, &allow, rechecked);
         if !args.quiet {
             eprint!("{}", report::text::summary(&device.report));
         }
         let rows = device.take_timeline();
-        report::write_reports(&dir, &device.report, rows)?;
+        report::write_reports(dir, &device.report, rows)?;
         let id = dir
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -57,7 +61,17 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
             .level()
             .is_some_and(|l| device.report.has_at_least(l));
         summaries.push(DeviceSummary::of(&device.report, &id));
+        reports.push(device.report);
     }
     report::write_run(&args.outdir, &summaries)?;
+    let fail_on = args.fail_on.level();
+    let suite = "spydar recheck";
+    for f in (args.exports).write(
+        suite, &summaries, &reports, &dirs, &matcher, fail_on, args.quiet,
+    )? {
+        if !args.quiet {
+            eprintln!("written: {}", f.display());
+        }
+    }
     Ok(if any { EXIT_FINDINGS } else { EXIT_CLEAN })
 }

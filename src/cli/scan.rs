@@ -36,6 +36,8 @@ pub struct ScanArgs {
     pub overwrite: bool,
     #[command(flatten)]
     pub iocs: IocArgs,
+    #[command(flatten)]
+    pub exports: super::exports::ExportArgs,
     /// Print report.json (one device) or summary.json (several) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -253,6 +255,9 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         }
         None => None,
     };
+    let mut guarded = args.paths.clone();
+    guarded.extend(inputs.iter().cloned());
+    args.exports.check(&guarded, args.output.as_deref())?;
     let allow = super::load_allow(args.allow.as_deref())?;
     // Read later, inside the evidence layer: checked here so a FIFO or a
     // device is one line now and not a hang then.
@@ -341,6 +346,26 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         };
         printed.map_err(|e| Error::io("stdout", e.into()))?;
         println!();
+    }
+    let dirs: Vec<PathBuf> = written.iter().filter(|p| p.is_dir()).cloned().collect();
+    let fail_on = args.fail_on.level();
+    match args.exports.write(
+        "spydar scan",
+        &summaries,
+        &reports,
+        &dirs,
+        &matcher,
+        fail_on,
+        args.quiet,
+    ) {
+        Ok(files) if human => files
+            .iter()
+            .for_each(|f| eprintln!("written: {}", f.display())),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("spydar: {e}");
+            write_errors += 1;
+        }
     }
     let nothing_read = reports
         .iter()

@@ -5,6 +5,7 @@ mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
 pub mod matcher;
+pub mod mvt;
 pub mod normalize;
 pub mod pattern;
 pub mod prefilter;

@@ -2,9 +2,11 @@
 //! records/<module>.jsonl per device, summary.json (and index.html) per run.
 
 pub mod html;
+pub mod junit;
 pub mod records;
 pub mod saved;
 pub mod text;
+pub mod timesketch;
 
 pub use records::write_records;
 

@@ -34,6 +34,7 @@ pub fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
     let assert = Command::cargo_bin("spydar")
         .unwrap()
         .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+        .env("SPYDAR_NO_MVT_INDICATORS", "1")
         .arg("scan")
         .arg(input)
         .arg("-o")
