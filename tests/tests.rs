@@ -11,6 +11,7 @@ mod android_mvt;
 mod android_real;
 mod android_testdata;
 mod architecture;
+mod batch;
 mod cli;
 mod determinism;
 mod fuzz_regressions;
