@@ -260,11 +260,8 @@ fn summary_over_two_half_batches_equals_one_run() {
     // fall on both sides, so the merge must name them as one run does.
     populate(&h1, &[0, 2, 4, 6, 8], &[0, 2]);
     populate(&h2, &[1, 3, 5, 7, 9], &[1, 3]);
-    let (a, b, one) = (
-        tmp.path().join("A"),
-        tmp.path().join("B"),
-        tmp.path().join("one"),
-    );
+    let runs = tmp.path().join("runs");
+    let (a, b, one) = (runs.join("A"), runs.join("B"), tmp.path().join("one"));
     assert_eq!(scan(&[&h1], &a).code, 1);
     assert_eq!(scan(&[&h2], &b).code, 1);
     assert_eq!(scan(&[&h1, &h2], &one).code, 1);
@@ -305,6 +302,12 @@ fn summary_over_two_half_batches_equals_one_run() {
             assert_eq!(copied["scan"]["duration_ms"], e["duration_ms"]);
             assert_eq!(copied["device"]["input_path"], e["input_path"]);
         }
+    }
+    // A folder of output folders (downloaded CI artifacts) stands for each.
+    let whole = tmp.path().join("whole");
+    assert_eq!(summary(&[&runs], &whole).code, 1);
+    for file in ["summary.json", "index.html"] {
+        assert_eq!(read(&whole.join(file)), read(&merged.join(file)), "{file}");
     }
     // With no volatile field left, merging a run's own folder gives back
     // its summary.json and index.html exactly.

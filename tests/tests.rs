@@ -13,6 +13,7 @@ mod android_testdata;
 mod architecture;
 mod batch;
 mod cli;
+mod deploy;
 mod determinism;
 mod fuzz_regressions;
 mod hostile;

@@ -14,7 +14,8 @@ use crate::report::{self, merge};
 
 #[derive(Args)]
 pub struct SummaryArgs {
-    /// Output folders written by `spydar scan -o` (their device folders and summary.json).
+    /// Output folders written by `spydar scan -o` (their device folders and summary.json), or
+    /// folders holding such folders (downloaded CI artifacts, one folder per pod).
     #[arg(required = true, value_name = "OUTDIR")]
     pub outdirs: Vec<PathBuf>,
     /// The merged folder: each device folder copied in, one summary.json and index.html.
@@ -35,17 +36,26 @@ pub struct SummaryArgs {
 }
 
 pub fn run(args: SummaryArgs) -> Result<u8, Error> {
-    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
     for dir in &args.outdirs {
+        if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::input(dir, "is not a folder"));
+        }
+        dirs.extend(merge::run_folders(dir)?);
+    }
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for dir in &dirs {
         let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         if seen.contains(&real) {
             return Err(Error::input(dir, "is given twice"));
         }
         seen.push(real);
     }
-    let out = OutDir::check(&args.output, &args.outdirs, args.overwrite)?;
+    let mut guarded = args.outdirs.clone();
+    guarded.extend(dirs.iter().cloned());
+    let out = OutDir::check(&args.output, &guarded, args.overwrite)?;
     let mut runs = Vec::new();
-    for dir in &args.outdirs {
+    for dir in &dirs {
         let run = merge::read_run(dir)?;
         if !args.quiet {
             for (path, why) in &run.ignored {

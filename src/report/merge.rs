@@ -173,6 +173,35 @@ pub fn read_run(dir: &Path) -> Result<RunFolder> {
     Ok(run)
 }
 
+/// Whether `dir` looks like one output folder: it holds a summary.json or
+/// a device folder spydar wrote.
+fn is_run_folder(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join("summary.json")).is_ok()
+        || std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_type().is_ok_and(|t| t.is_dir()) && is_spydar_folder(&e.path()))
+        })
+}
+
+/// The output folders `dir` stands for: itself when it is one, else each
+/// of its folders that is one, sorted (a folder of downloaded CI artifacts
+/// or of one folder per Kubernetes pod). A link among them is refused.
+pub fn run_folders(dir: &Path) -> Result<Vec<PathBuf>> {
+    if is_run_folder(dir) {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let runs: Vec<PathBuf> = entries(dir)?
+        .into_iter()
+        .filter(|(_, path, kind)| kind.is_dir() && is_run_folder(path))
+        .map(|(_, path, _)| path)
+        .collect();
+    Ok(if runs.is_empty() {
+        vec![dir.to_path_buf()]
+    } else {
+        runs
+    })
+}
+
 /// What the merged folder holds.
 pub struct Merged {
     /// Each device folder to copy, and the name it takes.
