@@ -237,6 +237,13 @@ fn a_folder_of_mixed_devices_scans_each_and_lists_everything() {
         }
     }
     assert!(index.contains("spyware traces found") && index.contains("nothing known found"));
+
+    // A recheck rewrites summary.json from the device folders and keeps
+    // the entries that have none.
+    let r = run(&[Path::new("recheck"), &out, Path::new("--quiet")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let again = json(&out.join("summary.json"));
+    assert_eq!(again["devices"], s["devices"]);
 }
 
 /// `duration_ms` values and the index's duration cells, the only fields

@@ -58,6 +58,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
             .is_some_and(|l| device.report.has_at_least(l));
         summaries.push(DeviceSummary::of(&device.report, &id));
     }
+    summaries.extend(report::merge::entries_without_report(&args.outdir)?);
     report::write_run(&args.outdir, &summaries)?;
     Ok(if any { EXIT_FINDINGS } else { EXIT_CLEAN })
 }

@@ -15,7 +15,7 @@ use crate::allow::AllowList;
 use crate::artifacts::ScanOptions;
 use crate::error::Error;
 use crate::evidence::private_tmp::PrivateTempDir;
-use crate::evidence::{InputKind, detect::expand};
+use crate::evidence::{InputKind, detect::expand_as};
 use crate::indicators::Matcher;
 use crate::model::ModuleStatus;
 use crate::progress::Progress;
@@ -248,11 +248,15 @@ fn place_devices(
 /// The inputs of `paths` (folders of devices expanded), and the entries of
 /// those folders that are no input, as summary lines (said on stderr unless
 /// `quiet`).
-fn enumerate(paths: &[PathBuf], quiet: bool) -> (Vec<PathBuf>, Vec<DeviceSummary>) {
+fn enumerate(
+    paths: &[PathBuf],
+    kind: Option<InputKind>,
+    quiet: bool,
+) -> (Vec<PathBuf>, Vec<DeviceSummary>) {
     let mut inputs = Vec::new();
     let mut others = Vec::new();
     for p in paths {
-        let e = expand(p);
+        let e = expand_as(p, kind);
         inputs.extend(e.inputs);
         for (path, why) in e.not_inputs {
             if !quiet {
@@ -269,7 +273,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let set = args.iocs.load()?;
     let matcher = Arc::new(Matcher::new(set));
     let load_ms = load_clock.elapsed().as_millis();
-    let (inputs, not_inputs) = enumerate(&args.paths, args.quiet || args.json);
+    let (inputs, not_inputs) = enumerate(&args.paths, args.kind, args.quiet || args.json);
     let outdir = match &args.output {
         Some(out) => {
             let mut guarded = args.paths.clone();

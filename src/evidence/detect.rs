@@ -250,6 +250,13 @@ fn not_input_reason(err: &Error) -> String {
 /// Links inside such a folder are not followed (listed, not scanned). A
 /// folder holding no device at all stands for itself, so its scan says why.
 pub fn expand(path: &Path) -> Expansion {
+    expand_as(path, None)
+}
+
+/// [`expand`] when the kind is forced (`--kind`): a path is one device of
+/// that kind, unless it is a folder whose inputs are all detected as that
+/// kind (a MobileSync folder with `--kind ios-backup`); then it is expanded.
+pub fn expand_as(path: &Path, forced: Option<InputKind>) -> Expansion {
     let alone = || Expansion {
         inputs: vec![path.to_path_buf()],
         not_inputs: Vec::new(),
@@ -275,6 +282,7 @@ pub fn expand(path: &Path) -> Expansion {
             continue;
         }
         match detect(&entry) {
+            Ok(kind) if forced.is_some_and(|f| f != kind) => return alone(),
             Ok(_) => out.inputs.push(entry),
             Err(e) => {
                 let why = not_input_reason(&e);
@@ -391,12 +399,28 @@ mod tests {
         // A device stands for itself; so does a folder holding none.
         assert_eq!(expand_devices(&backup), vec![backup.clone()]);
         assert_eq!(expand_devices(&empty), vec![empty.clone()]);
+        // A forced kind keeps a mixed folder whole.
+        assert_eq!(
+            expand_as(dir.path(), Some(InputKind::IosBackup)).inputs,
+            vec![dir.path().to_path_buf()]
+        );
+        let mobilesync = dir.path().join("ms");
+        std::fs::create_dir(&mobilesync).unwrap();
+        let udid = mobilesync.join("UDID");
+        std::fs::create_dir(&udid).unwrap();
+        std::fs::write(udid.join("Manifest.db"), b"").unwrap();
+        std::fs::write(udid.join("Status.plist"), b"").unwrap();
+        std::fs::write(mobilesync.join(".DS_Store"), b"").unwrap();
+        let e = expand_as(&mobilesync, Some(InputKind::IosBackup));
+        assert_eq!(e.inputs, vec![udid]);
+        assert_eq!(e.not_inputs.len(), 1);
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(&backup, dir.path().join("zlink")).unwrap();
             let e = expand(dir.path());
             assert!(!e.inputs.iter().any(|p| p.ends_with("zlink")));
-            assert!(e.not_inputs[2].1.contains("a link"), "{:?}", e.not_inputs);
+            let link = e.not_inputs.iter().find(|(p, _)| p.ends_with("zlink"));
+            assert!(link.unwrap().1.contains("a link"), "{:?}", e.not_inputs);
         }
     }
 }

@@ -110,6 +110,22 @@ fn read_summary(path: &Path) -> Result<RunSummary> {
     Ok(summary)
 }
 
+/// The entries of `dir/summary.json` that have no report (failed inputs,
+/// non-inputs, reports not written): what a rewrite of that summary from
+/// the device folders alone (`recheck`) must carry over. None when there
+/// is no summary.json.
+pub fn entries_without_report(dir: &Path) -> Result<Vec<DeviceSummary>> {
+    let path = dir.join("summary.json");
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(Vec::new());
+    }
+    Ok(read_summary(&path)?
+        .devices
+        .into_iter()
+        .filter(|d| d.report.is_none())
+        .collect())
+}
+
 /// Reads an output folder `spydar scan -o` wrote (see the module
 /// documentation for what is refused).
 pub fn read_run(dir: &Path) -> Result<RunFolder> {
