@@ -174,7 +174,11 @@ pub fn read_run(dir: &Path) -> Result<RunFolder> {
             None => run.entries.push(entry),
             Some(listed) => {
                 let folder = listed.strip_suffix("/report.json").unwrap_or(listed);
-                if !run.devices.iter().any(|(p, _)| p.ends_with(folder)) {
+                let present = run
+                    .devices
+                    .iter()
+                    .any(|(p, _)| p.file_name().is_some_and(|n| n == folder));
+                if !present {
                     entry.error = Some(format!(
                         "its report {listed} is listed in {} but is not there (copy the whole output folder)",
                         dir.join("summary.json").display()
