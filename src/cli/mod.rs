@@ -9,6 +9,7 @@ pub mod output;
 pub mod recheck;
 pub mod rules;
 pub mod scan;
+pub mod summary;
 pub mod update;
 
 use std::io::Read as _;
@@ -53,6 +54,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// List the artifact modules each input kind runs (list [--json]).
     Modules(modules::ModulesArgs),
+    /// Merge output folders of separate runs (other machines) into one summary.json + index.html.
+    Summary(summary::SummaryArgs),
 }
 
 /// Indicator options shared by scan, indicators and recheck.
@@ -265,6 +268,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Decrypt(args) => decrypt::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Modules(args) => modules::run(args),
+        Command::Summary(args) => summary::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -63,6 +63,7 @@ pub fn run(args: RecheckArgs) -> Result<u8, Error> {
         summaries.push(DeviceSummary::of(&device.report, &id));
         reports.push(device.report);
     }
+    summaries.extend(report::merge::entries_without_report(&args.outdir)?);
     report::write_run(&args.outdir, &summaries)?;
     let fail_on = args.fail_on.level();
     let suite = "spydar recheck";

@@ -15,7 +15,7 @@ use crate::allow::AllowList;
 use crate::artifacts::ScanOptions;
 use crate::error::Error;
 use crate::evidence::private_tmp::PrivateTempDir;
-use crate::evidence::{InputKind, detect::expand_devices};
+use crate::evidence::{InputKind, detect::expand_as};
 use crate::indicators::Matcher;
 use crate::model::ModuleStatus;
 use crate::progress::Progress;
@@ -111,6 +111,8 @@ pub fn prompt_password(path: &Path) -> Option<Zeroizing<String>> {
 struct Scanned {
     input: PathBuf,
     outcome: Result<DeviceReport, Error>,
+    /// How long the attempt took (shown for a failed one).
+    ms: u64,
 }
 
 /// Scans one input with its progress line, staging its records in `staging`.
@@ -127,6 +129,7 @@ fn scan_one(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
+    let clock = Instant::now();
     let progress = Progress::for_device(&label, !args.quiet && !args.json, multi);
     progress.message("reading");
     let opts = ScanOptions {
@@ -150,6 +153,7 @@ fn scan_one(
     Scanned {
         input: input.to_path_buf(),
         outcome,
+        ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
 }
 
@@ -178,8 +182,9 @@ struct Tally {
     write_errors: usize,
 }
 
-/// Names each scanned device, says how it went on stderr, and moves its
-/// staged folder into OUTDIR (when there is one).
+/// Names each scanned device (canonically: [`report::assign_names`]), says
+/// how it went on stderr, and moves its staged folder into OUTDIR (when
+/// there is one).
 fn place_devices(
     args: &ScanArgs,
     outdir: Option<&OutDir>,
@@ -187,22 +192,23 @@ fn place_devices(
     stages: Vec<Option<PrivateTempDir>>,
 ) -> Tally {
     let mut t = Tally::default();
-    let mut used_names: Vec<String> = Vec::new();
-    let human = !args.quiet && !args.json;
+    let mut devices = Vec::new();
     for (s, stage) in scanned.into_iter().zip(stages) {
-        let mut device = match s.outcome {
+        match s.outcome {
             Err(e) => {
                 eprintln!("spydar: {e}");
                 t.failed_inputs += 1;
-                t.summaries
-                    .push(DeviceSummary::failed(&s.input, e.to_string()));
-                continue;
+                let mut failed = DeviceSummary::failed(&s.input, e.to_string());
+                failed.duration_ms = Some(s.ms);
+                t.summaries.push(failed);
             }
-            Ok(device) => device,
-        };
+            Ok(device) => devices.push((s.input, device, stage)),
+        }
+    }
+    let names = report::assign_names(&devices.iter().map(|d| &d.1.report).collect::<Vec<_>>());
+    let human = !args.quiet && !args.json;
+    for ((input, mut device, stage), name) in devices.into_iter().zip(names) {
         let report = &device.report;
-        let name = report::unique_name(&report.device_id(), &used_names);
-        used_names.push(name.clone());
         let failed_modules: Vec<_> = report
             .modules
             .iter()
@@ -215,7 +221,7 @@ fn place_devices(
             for m in failed_modules {
                 eprintln!(
                     "spydar: {}: module {}: {}",
-                    s.input.display(),
+                    input.display(),
                     m.name,
                     m.error.as_deref().unwrap_or("")
                 );
@@ -226,7 +232,7 @@ fn place_devices(
             match write_device_dir(out, &name, stage, &mut device) {
                 Ok(dir) => t.written.push(dir),
                 Err(e) => {
-                    eprintln!("spydar: report for {} not written: {e}", s.input.display());
+                    eprintln!("spydar: report for {} not written: {e}", input.display());
                     t.write_errors += 1;
                     summary.report = None;
                     summary.error = Some(format!("report not written: {e}"));
@@ -241,12 +247,35 @@ fn place_devices(
     t
 }
 
+/// The inputs of `paths` (folders of devices expanded), and the entries of
+/// those folders that are no input, as summary lines (said on stderr unless
+/// `quiet`).
+fn enumerate(
+    paths: &[PathBuf],
+    kind: Option<InputKind>,
+    quiet: bool,
+) -> (Vec<PathBuf>, Vec<DeviceSummary>) {
+    let mut inputs = Vec::new();
+    let mut others = Vec::new();
+    for p in paths {
+        let e = expand_as(p, kind);
+        inputs.extend(e.inputs);
+        for (path, why) in e.not_inputs {
+            if !quiet {
+                eprintln!("spydar: {}: {why}", path.display());
+            }
+            others.push(DeviceSummary::not_an_input(&path, why));
+        }
+    }
+    (inputs, others)
+}
+
 pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let load_clock = Instant::now();
     let set = args.iocs.load()?;
     let matcher = Arc::new(Matcher::new(set));
     let load_ms = load_clock.elapsed().as_millis();
-    let inputs: Vec<PathBuf> = args.paths.iter().flat_map(|p| expand_devices(p)).collect();
+    let (inputs, not_inputs) = enumerate(&args.paths, args.kind, args.quiet || args.json);
     let outdir = match &args.output {
         Some(out) => {
             let mut guarded = args.paths.clone();
@@ -270,11 +299,18 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     let password = password_from(args.password_file.as_deref(), args.password_env.as_deref())?;
     if !args.quiet && !args.json {
         eprintln!(
-            "spydar {}: {} indicators from {} sources (loaded in {load_ms} ms); {} input(s)",
+            "spydar {}: {} indicators from {} sources (loaded in {load_ms} ms); {} input(s){}",
             env!("CARGO_PKG_VERSION"),
             matcher.set().total(),
             matcher.set().sources.len(),
-            inputs.len()
+            inputs.len(),
+            match not_inputs.len() {
+                0 => String::new(),
+                n => format!(
+                    " ({n} other entr{} listed as not inputs)",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+            }
         );
     }
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -311,13 +347,14 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     });
 
     let Tally {
-        summaries,
+        mut summaries,
         reports,
         mut written,
         failed_inputs,
         module_errors,
         mut write_errors,
     } = place_devices(&args, outdir.as_ref(), scanned, stages);
+    summaries.extend(not_inputs);
     let human = !args.quiet && !args.json;
     if let Some(out) = &outdir {
         match report::write_run(&out.path, &summaries) {
@@ -339,7 +376,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     if args.json {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        let printed = if reports.len() == 1 && failed_inputs == 0 {
+        let printed = if reports.len() == 1 && summaries.len() == 1 {
             serde_json::to_writer_pretty(&mut lock, &reports[0])
         } else {
             serde_json::to_writer_pretty(&mut lock, &report::run_summary(summaries.clone()))

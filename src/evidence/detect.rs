@@ -2,7 +2,7 @@
 //! bytes, never whole files.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -220,24 +220,85 @@ pub fn detect(path: &Path) -> Result<InputKind> {
     Err(unsupported())
 }
 
-/// Expands a folder that holds several devices (several backup folders, as
-/// in `~/Library/Application Support/MobileSync/Backup`) into one path each.
-/// Any other path stands for itself.
-pub fn expand_devices(path: &Path) -> Vec<std::path::PathBuf> {
-    if path.is_dir() && detect(path).is_err() {
-        let mut found: Vec<_> = std::fs::read_dir(path)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir() && is_backup_dir(p))
-            .collect();
-        if !found.is_empty() {
-            found.sort();
-            return found;
+/// What a path given to `scan` stands for: the inputs to scan, and what a
+/// folder of devices holds that is not an input (with the reason), so that
+/// nothing in it is skipped silently.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expansion {
+    pub inputs: Vec<PathBuf>,
+    pub not_inputs: Vec<(PathBuf, String)>,
+}
+
+/// Why an entry of a folder of devices is not an input, in one line
+/// (`not a recognised input: …`; the path is said elsewhere).
+fn not_input_reason(err: &Error) -> String {
+    let why = match err {
+        Error::Unsupported { .. } => "not one of the kinds spydar reads".to_string(),
+        Error::Input { reason, .. } | Error::Truncated { reason, .. } => reason.clone(),
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    format!("not a recognised input: {why}")
+}
+
+/// Expands `path`. A path that is itself one device (any kind [`detect`]
+/// knows), or that is not a folder, stands for itself. A folder that is not
+/// one device but holds some (a MobileSync `Backup` folder, or any folder of
+/// backups, androidqf folders, `.ab` files, bugreport zips, sysdiagnose
+/// archives and filesystem dumps side by side) stands for each entry that
+/// is one, sorted by name; its other entries are listed as `not_inputs`.
+/// Links inside such a folder are not followed (listed, not scanned). A
+/// folder holding no device at all stands for itself, so its scan says why.
+pub fn expand(path: &Path) -> Expansion {
+    expand_as(path, None)
+}
+
+/// [`expand`] when the kind is forced (`--kind`): a path is one device of
+/// that kind, unless it is a folder whose inputs are all detected as that
+/// kind (a MobileSync folder with `--kind ios-backup`); then it is expanded.
+pub fn expand_as(path: &Path, forced: Option<InputKind>) -> Expansion {
+    let alone = || Expansion {
+        inputs: vec![path.to_path_buf()],
+        not_inputs: Vec::new(),
+    };
+    if !path.is_dir() || detect(path).is_ok() {
+        return alone();
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return alone();
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    let mut out = Expansion::default();
+    for entry in entries {
+        let is_link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            out.not_inputs.push((
+                entry,
+                "not a recognised input: a link (links inside a folder of devices are not \
+                 followed; give its target as an input)"
+                    .to_string(),
+            ));
+            continue;
+        }
+        match detect(&entry) {
+            Ok(kind) if forced.is_some_and(|f| f != kind) => return alone(),
+            Ok(_) => out.inputs.push(entry),
+            Err(e) => {
+                let why = not_input_reason(&e);
+                out.not_inputs.push((entry, why));
+            }
         }
     }
-    vec![path.to_path_buf()]
+    if out.inputs.is_empty() {
+        return alone();
+    }
+    out
+}
+
+/// The inputs of [`expand`] (what is not an input left out).
+pub fn expand_devices(path: &Path) -> Vec<PathBuf> {
+    expand(path).inputs
 }
 
 #[cfg(test)]
@@ -303,6 +364,63 @@ mod tests {
         std::fs::write(backup.join("Manifest.db"), b"").unwrap();
         std::fs::write(backup.join("Info.plist"), b"").unwrap();
         assert_eq!(detect(&backup).unwrap(), InputKind::IosBackup);
-        assert_eq!(expand_devices(dir.path()), vec![backup]);
+        // The folder is no device itself: each entry that is one is an
+        // input, each other entry is listed with its reason.
+        let e = expand(dir.path());
+        let names = |v: Vec<&PathBuf>| -> Vec<String> {
+            v.iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(e.inputs.iter().collect()),
+            [
+                "aqf",
+                "b",
+                "bugreport.txt",
+                "enc",
+                "sysdiagnose_2024",
+                "whatever.bin",
+                "x.ab"
+            ]
+        );
+        assert_eq!(
+            names(e.not_inputs.iter().map(|(p, _)| p).collect()),
+            ["empty", "notes.txt"]
+        );
+        assert_eq!(
+            e.not_inputs[0].1,
+            "not a recognised input: empty folder: nothing to scan"
+        );
+        assert_eq!(
+            e.not_inputs[1].1,
+            "not a recognised input: not one of the kinds spydar reads"
+        );
+        // A device stands for itself; so does a folder holding none.
+        assert_eq!(expand_devices(&backup), vec![backup.clone()]);
+        assert_eq!(expand_devices(&empty), vec![empty.clone()]);
+        // A forced kind keeps a mixed folder whole.
+        assert_eq!(
+            expand_as(dir.path(), Some(InputKind::IosBackup)).inputs,
+            vec![dir.path().to_path_buf()]
+        );
+        let mobilesync = dir.path().join("ms");
+        std::fs::create_dir(&mobilesync).unwrap();
+        let udid = mobilesync.join("UDID");
+        std::fs::create_dir(&udid).unwrap();
+        std::fs::write(udid.join("Manifest.db"), b"").unwrap();
+        std::fs::write(udid.join("Status.plist"), b"").unwrap();
+        std::fs::write(mobilesync.join(".DS_Store"), b"").unwrap();
+        let e = expand_as(&mobilesync, Some(InputKind::IosBackup));
+        assert_eq!(e.inputs, vec![udid]);
+        assert_eq!(e.not_inputs.len(), 1);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&backup, dir.path().join("zlink")).unwrap();
+            let e = expand(dir.path());
+            assert!(!e.inputs.iter().any(|p| p.ends_with("zlink")));
+            let link = e.not_inputs.iter().find(|(p, _)| p.ends_with("zlink"));
+            assert!(link.unwrap().1.contains("a link"), "{:?}", e.not_inputs);
+        }
     }
 }

@@ -11,7 +11,7 @@ use askama::Template;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{DeviceSummary, ModuleInfo, Report, SourceRef};
+use super::{DeviceSummary, EntryStatus, ModuleInfo, Report, SourceRef};
 use crate::model::{DeviceInfo, Finding, ModuleStatus, Platform};
 
 /// Where to turn when spyware traces are found: organisations that take
@@ -535,6 +535,7 @@ pub fn render_index(devices: &[DeviceSummary]) -> String {
         .map(|d| {
             let verdict = d.verdict.as_ref().map(as_name).unwrap_or_default();
             let (class, text) = match (&d.error, verdict.as_str()) {
+                (Some(_), _) if d.status == Some(EntryStatus::NotAnInput) => ("", "not an input"),
                 (Some(_), _) => ("error", "not scanned"),
                 (None, "detected") => ("detected", "spyware traces found"),
                 (None, "warnings") => ("warnings", "needs an expert's look"),

@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod junit;
+pub mod merge;
 pub mod records;
 pub mod saved;
 pub mod text;
@@ -368,6 +369,28 @@ pub struct DeviceSummary {
     /// Set when the input could not be scanned at all.
     pub error: Option<String>,
     pub report: Option<String>,
+    /// What became of this entry (absent in summaries written before it
+    /// was added).
+    #[serde(default)]
+    pub status: Option<EntryStatus>,
+    /// How long the device's scan took: its report's `scan.duration_ms`,
+    /// or the failed attempt's time.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+/// What became of one entry of a run (`status` in summary.json).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryStatus {
+    /// Scanned; `report` names its report (unless writing it failed, then
+    /// `error` says so).
+    Scanned,
+    /// An input that could not be scanned (corrupt, encrypted without a
+    /// password...): `error` says why.
+    Failed,
+    /// Something in a folder of devices that is no input: `error` says why.
+    NotAnInput,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -396,11 +419,24 @@ impl DeviceSummary {
                 .count(),
             error: None,
             report: Some(format!("{id}/report.json")),
+            status: Some(EntryStatus::Scanned),
+            duration_ms: Some(report.scan.duration_ms),
+        }
+    }
+
+    /// An entry for something in a folder of devices that is no input.
+    pub fn not_an_input(input: &Path, reason: String) -> Self {
+        DeviceSummary {
+            status: Some(EntryStatus::NotAnInput),
+            duration_ms: None,
+            ..Self::failed(input, reason)
         }
     }
 
     pub fn failed(input: &Path, error: String) -> Self {
         DeviceSummary {
+            status: Some(EntryStatus::Failed),
+            duration_ms: None,
             id: String::new(),
             input_path: input.display().to_string(),
             input_kind: String::new(),
@@ -609,15 +645,63 @@ pub fn write_run(out: &Path, devices: &[DeviceSummary]) -> crate::error::Result<
             ));
         }
     }
-    write_json(out, "summary.json", &run_summary(devices.to_vec()))?;
+    let summary = run_summary(devices.to_vec());
+    write_json(out, "summary.json", &summary)?;
     if devices.len() > 1 {
-        let index = html::render_index(devices);
+        let index = html::render_index(&summary.devices);
         write_file(out, "index.html", |w| w.write_all(index.as_bytes()))?;
     }
     Ok(names.iter().map(|n| out.join(n)).collect())
 }
 
-pub fn run_summary(devices: Vec<DeviceSummary>) -> RunSummary {
+/// The folder names of a run's devices, in the order given: each
+/// report's [`device_id`], made unique ([`unique_name`]) in a canonical
+/// order (by that id, then input path, then the order given), so that the
+/// names depend only on the set of reports and not on how a batch was cut
+/// into runs: `spydar summary` names merged folders the same way.
+pub fn assign_names(reports: &[&Report]) -> Vec<String> {
+    let ids: Vec<String> = reports.iter().map(|r| r.device_id()).collect();
+    let mut order: Vec<usize> = (0..reports.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&ids[a], &reports[a].device.input_path).cmp(&(&ids[b], &reports[b].device.input_path))
+    });
+    let mut names = vec![String::new(); reports.len()];
+    let mut used: Vec<String> = Vec::new();
+    for i in order {
+        let name = unique_name(&ids[i], &used);
+        used.push(name.clone());
+        names[i] = name;
+    }
+    names
+}
+
+/// The order of entries in summary.json and index.html: by input path,
+/// then id, then status and error (the order given breaks any tie). A
+/// pure function of the entries, so a merged summary equals a run's.
+pub fn sort_entries(devices: &mut [DeviceSummary]) {
+    fn status(d: &DeviceSummary) -> u8 {
+        match d.status {
+            Some(EntryStatus::Scanned) => 0,
+            Some(EntryStatus::Failed) => 1,
+            Some(EntryStatus::NotAnInput) => 2,
+            None => 3,
+        }
+    }
+    devices.sort_by(|a, b| {
+        (&a.input_path, &a.id, status(a), &a.error).cmp(&(
+            &b.input_path,
+            &b.id,
+            status(b),
+            &b.error,
+        ))
+    });
+}
+
+/// summary.json's content: `devices` in the canonical order
+/// ([`sort_entries`]). It holds no run-level time, so it is a pure function
+/// of the entries (each device's figures come from its report.json).
+pub fn run_summary(mut devices: Vec<DeviceSummary>) -> RunSummary {
+    sort_entries(&mut devices);
     RunSummary {
         schema: SUMMARY_SCHEMA.into(),
         tool: Tool {
