@@ -37,3 +37,4 @@ mod sample_golden;
 mod sysdiagnose;
 mod sysdiagnose_cli;
 mod sysdiagnose_real;
+mod triangulation;
