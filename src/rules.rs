@@ -78,6 +78,7 @@ pub const ALL: &[Rule] = &[
     SHUTDOWN_LOG_UNUSUAL_PATH,
     SMS_APPLE_THREAT_NOTIFICATION,
     SMS_ATTACHMENTS_SUSPICIOUS_TMP,
+    TRIANGULATION_TIMELINE_WINDOW,
 ];
 
 /// The rule with this id.
@@ -530,6 +531,15 @@ pub const SMS_ATTACHMENTS_SUSPICIOUS_TMP: Rule = Rule {
     title: "A received iMessage attachment under /var/tmp/ ending in -1",
     explanation: "Received attachments at /var/tmp/...-1 match how Pegasus's FORCEDENTRY exploit arrived (2021). Other attachments can be stored there too. Look at the sender and the time, and compare with the rest of the timeline.",
     reference: mvt!("ios/modules/mixed/sms_attachments.py"),
+};
+
+pub const TRIANGULATION_TIMELINE_WINDOW: Rule = Rule {
+    id: "triangulation_timeline.window",
+    level: Warning,
+    severity: Severity::High,
+    title: "Unrelated activity coincided within 5 minutes, as in Operation Triangulation",
+    explanation: "Kaspersky's published heuristic for Operation Triangulation (triangle-check, 2023): within up to 10 consecutive timeline events spanning at most 5 minutes, at least two of these coincide: an SMS attachment folder modified and changed with no attachment file in it, a change to ImageIO, locationd or FaceTime preferences, network use by nehelper, WebKit or two datausage services, and location services stopped by IonosphereHarvest or WRMLinkSelection. The zero-click exploit, delivered by iMessage, left such bursts. Ordinary use can line up by chance, so it is a strong hint, not a detection. Look at the events in the record, run Kaspersky's triangle-check on the same backup, check DataUsage and the SMS database around that minute, and look for a BackupAgent process; if it holds up, keep the backup and seek expert help.",
+    reference: "Kaspersky, \"Operation Triangulation: iOS devices targeted with previously unknown malware\" (2023): https://securelist.com/operation-triangulation/109842/ and triangle-check: https://github.com/KasperskyLab/triangle_check",
 };
 
 #[cfg(test)]

@@ -68,6 +68,7 @@ fn plaso_ios_fs() {
             ("safari_history", 25),
             ("sms", 10),
             ("sms_attachments", 1),
+            ("triangulation_timeline", 1),
         ],
         1,
     );
@@ -83,6 +84,7 @@ fn ileapp_josh_ios15() {
             ("configuration_profiles", 0),
             ("contacts", 12),
             ("manifest", 22),
+            ("triangulation_timeline", 1),
             ("whatsapp", 37),
             ("whatsapp_contacts", 9),
         ],
@@ -101,6 +103,7 @@ fn ileapp_mvs_ios_2023() {
             ("configuration_profiles", 0),
             ("contacts", 0),
             ("manifest", 16),
+            ("triangulation_timeline", 1),
             ("whatsapp_contacts", 0),
         ],
         0,
@@ -117,6 +120,7 @@ fn ileapp_belkasoft_ctf6() {
             ("configuration_profiles", 0),
             ("contacts", 1),
             ("manifest", 9),
+            ("triangulation_timeline", 1),
         ],
         0,
     );

@@ -41,3 +41,4 @@ mod sample_golden;
 mod sysdiagnose;
 mod sysdiagnose_cli;
 mod sysdiagnose_real;
+mod triangulation;

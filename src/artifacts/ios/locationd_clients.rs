@@ -24,10 +24,11 @@ const TIME_KEYS: [&str; 9] = [
     "BeaconRegionTimeStopped",
 ];
 
+pub(crate) const DOMAIN: &str = "RootDomain";
+pub(crate) const PATH: &str = "Library/Caches/locationd/clients.plist";
+
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
-    let (entry, value) = ctx
-        .backup
-        .read_plist_at("RootDomain", "Library/Caches/locationd/clients.plist")?;
+    let (entry, value) = ctx.backup.read_plist_at(DOMAIN, PATH)?;
     let artifact = entry.logical_path();
     let Some(top) = value.as_dictionary() else {
         return Ok(Vec::new());

@@ -38,6 +38,7 @@ pub mod shutdown_log;
 pub mod sms;
 pub mod sms_attachments;
 pub mod tcc;
+pub mod triangulation;
 pub mod util;
 pub mod webkit_resource_load_statistics;
 pub mod webkit_session_resource_log;
@@ -93,6 +94,7 @@ pub const BACKUP: &[Module] = &[
     applications::MODULE,
     calendar::MODULE,
     global_preferences::MODULE,
+    triangulation::MODULE,
 ];
 
 /// Modules for files a backup never holds, run on filesystem dumps only

@@ -12,17 +12,22 @@ pub const MODULE: Module = Module {
     run,
 };
 
-pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
-    let (entry, value) = ctx.backup.read_plist_at(
-        "HomeDomain",
-        "Library/Preferences/com.apple.osanalytics.addaily.plist",
-    )?;
-    let artifact = entry.logical_path();
-    let Some(base) = value
+pub(crate) const DOMAIN: &str = "HomeDomain";
+pub(crate) const PATH: &str = "Library/Preferences/com.apple.osanalytics.addaily.plist";
+
+/// The `netUsageBaseline` dictionary: process name → `[date, wifi in, wifi
+/// out, wwan in, wwan out]`.
+pub(crate) fn baseline(value: &plist::Value) -> Option<&plist::Dictionary> {
+    value
         .as_dictionary()
         .and_then(|d| d.get("netUsageBaseline"))
         .and_then(|v| v.as_dictionary())
-    else {
+}
+
+pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
+    let (entry, value) = ctx.backup.read_plist_at(DOMAIN, PATH)?;
+    let artifact = entry.logical_path();
+    let Some(base) = baseline(&value) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
