@@ -17,7 +17,8 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/spydar-seed.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 
 # An encrypted backup for the keybag and its MBFile blobs (synthetic, fast
-# iteration counts), when the fixture generator is built.
+# iteration counts), when the fixture generator is built
+# (`cargo build --features fixtures --bin spydar-fixtures`).
 gen="$repo/target/debug/spydar-fixtures"
 if [ -x "$gen" ]; then
     "$gen" ios-backup "$scratch/enc-backup" --password fuzz >/dev/null 2>&1 || true
