@@ -77,6 +77,7 @@ pub const ALL: &[Rule] = &[
     SHUTDOWN_LOG_STICKY_PROCESS,
     SHUTDOWN_LOG_UNUSUAL_PATH,
     SMS_APPLE_THREAT_NOTIFICATION,
+    SMS_ATTACHMENTS_DISGUISED_IMAGE,
     SMS_ATTACHMENTS_SUSPICIOUS_TMP,
 ];
 
@@ -521,6 +522,15 @@ pub const SMS_APPLE_THREAT_NOTIFICATION: Rule = Rule {
     title: "Apple's threat notification was received",
     explanation: "A message starts like Apple's notice that it believes the device was targeted by mercenary spyware (https://support.apple.com/en-us/102174). It is Apple's judgement, not a spydar detection, and scammers imitate it: confirm at account.apple.com, turn on Lockdown Mode, and contact Access Now's Digital Security Helpline.",
     reference: mvt!("ios/modules/mixed/sms.py"),
+};
+
+pub const SMS_ATTACHMENTS_DISGUISED_IMAGE: Rule = Rule {
+    id: "sms_attachments.disguised_image",
+    level: Warning,
+    severity: Severity::High,
+    title: "A message attachment named as an image is a document, program or archive",
+    explanation: "The attachment's name ends in an image extension (.gif, .jpg, .png, .heic, ...) but its first bytes are a PDF, a Photoshop file, an executable, an archive or another non-picture type. Pegasus's FORCEDENTRY zero-click exploit arrived in iMessage as .gif files that were PDF and PSD files, so that the image parser would open them. A picture saved under another picture's extension is common and is not reported; a document under an image name is rare. Look at the sender and the time of the message, keep the file, and seek expert help.",
+    reference: "Citizen Lab, \"FORCEDENTRY: NSO Group iMessage Zero-Click Exploit Captured in the Wild\" (2021): https://citizenlab.ca/2021/09/forcedentry-nso-group-imessage-zero-click-exploit-captured-in-the-wild/",
 };
 
 pub const SMS_ATTACHMENTS_SUSPICIOUS_TMP: Rule = Rule {

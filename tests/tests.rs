@@ -13,6 +13,7 @@ mod android_testdata;
 mod architecture;
 mod cli;
 mod determinism;
+mod disguised_attachments;
 mod fuzz_regressions;
 mod hostile;
 mod html_report;
