@@ -433,6 +433,23 @@ impl IosBackup {
         })
     }
 
+    /// Like [`Self::find`] in one domain, without decoding the `MBFile`
+    /// blobs (`mbfile` is `None`): cheap for listing many rows, of which
+    /// [`Self::entry`] then gives the few needed in full.
+    pub fn find_paths(
+        &self,
+        domain: &str,
+        relative_glob: &str,
+    ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
+        self.with_lookup(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
+            )?;
+            let rows = stmt.query_map([domain, relative_glob], row_to_entry)?;
+            rows.collect()
+        })
+    }
+
     /// Entries whose domain matches a glob (e.g. `AppDomainGroup-*whatsapp*`) and
     /// whose relativePath equals `relative_path`.
     pub fn find_in_domains(

@@ -44,9 +44,10 @@ const DOCUMENT_IMAGES: &[&str] = &[
 const ATTACHMENT_DOMAINS: &[&str] = &["MediaDomain", "HomeDomain"];
 const ATTACHMENTS: &str = "Library/SMS/Attachments/";
 
-/// Bytes read from each attachment: enough for every `infer` signature
-/// (the deepest, tar and OOXML, look within the first few KiB).
-const HEAD_BYTES: usize = 8192;
+/// Bytes read from each attachment (one page): enough for `infer`'s
+/// signatures (tar's is at byte 257; an OOXML file cut short is still
+/// typed as zip).
+const HEAD_BYTES: usize = 4096;
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
@@ -133,13 +134,13 @@ struct Disguised {
     actual: infer::Type,
 }
 
-/// `*.[gG][iI][fF]`: a case-insensitive GLOB for one extension.
-fn extension_glob(ext: &str) -> String {
-    let mut g = format!("{ATTACHMENTS}*.");
-    for c in ext.chars() {
-        g.push_str(&format!("[{}{}]", c, c.to_ascii_uppercase()));
-    }
-    g
+/// The image extension `rel` ends in, lower case.
+fn image_extension(rel: &str) -> Option<&'static str> {
+    let (_, ext) = rel.rsplit_once('.')?;
+    IMAGE_EXTENSIONS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(ext))
+        .copied()
 }
 
 /// Every attachment file the backup holds under an image name whose
@@ -148,21 +149,26 @@ fn extension_glob(ext: &str) -> String {
 fn disguised_files(b: &IosBackup) -> Result<Vec<Disguised>, ModuleError> {
     let mut out = Vec::new();
     for domain in ATTACHMENT_DOMAINS {
-        for ext in IMAGE_EXTENSIONS {
-            for entry in b.find(Some(domain), &extension_glob(ext))? {
-                if entry.flags != 1 {
-                    continue;
-                }
-                let Ok(head) = b.read_head(&entry, HEAD_BYTES) else {
-                    continue;
-                };
-                if let Some(actual) = not_an_image(&head) {
-                    out.push(Disguised {
-                        entry,
-                        claimed: (*ext).to_string(),
-                        actual,
-                    });
-                }
+        for listed in b.find_paths(domain, &format!("{ATTACHMENTS}*"))? {
+            let Some(ext) = image_extension(&listed.relative_path) else {
+                continue;
+            };
+            if listed.flags != 1 || !b.has_content(&listed) {
+                continue;
+            }
+            // The full row (its MBFile holds an encrypted file's key).
+            let entry = b
+                .entry(&listed.domain, &listed.relative_path)?
+                .unwrap_or(listed);
+            let Ok(head) = b.read_head(&entry, HEAD_BYTES) else {
+                continue;
+            };
+            if let Some(actual) = not_an_image(&head) {
+                out.push(Disguised {
+                    entry,
+                    claimed: ext.to_string(),
+                    actual,
+                });
             }
         }
     }
@@ -319,11 +325,11 @@ mod tests {
     }
 
     #[test]
-    fn extension_globs_ignore_case() {
-        assert_eq!(
-            extension_glob("gif"),
-            "Library/SMS/Attachments/*.[gG][iI][fF]"
-        );
+    fn image_extensions_ignore_case() {
+        assert_eq!(image_extension("a/IMG_1.HEIC"), Some("heic"));
+        assert_eq!(image_extension("a/b.Jpeg"), Some("jpeg"));
+        assert_eq!(image_extension("a/voice.caf"), None);
+        assert_eq!(image_extension("a/gif"), None);
         assert_eq!(
             relative_to_home("~/Library/SMS/Attachments/a/b.gif"),
             Some("Library/SMS/Attachments/a/b.gif")
