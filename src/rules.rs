@@ -24,8 +24,21 @@ macro_rules! mvt {
     };
 }
 
+/// MVT's source files, as [`mvt!`] cites them.
+pub const MVT_SOURCE: &str = "https://github.com/mvt-project/mvt/blob/main/src/mvt/";
+
+/// A heuristic of spydar's own: `spydar heuristic: ` and why spydar raises
+/// it where no publication does.
+macro_rules! spydar {
+    ($why:literal) => {
+        concat!("spydar heuristic: ", $why)
+    };
+}
+
+/// The prefix of a spydar heuristic's reference.
+pub const SPYDAR_HEURISTIC: &str = "spydar heuristic: ";
+
 const ISHUTDOWN: &str = "Kaspersky, \"A lightweight method to detect potential iOS malware\" (iShutdown, 2024): https://securelist.com/shutdown-log-lightweight-ios-malware-detection-method/111734/";
-const SPYDAR: &str = "spydar heuristic";
 
 /// Every rule, sorted by id.
 pub const ALL: &[Rule] = &[
@@ -86,6 +99,51 @@ pub fn find(id: &str) -> Option<&'static Rule> {
     ALL.iter().find(|r| r.id == id)
 }
 
+/// Where a rule comes from, read from its `reference`, which is one of: an
+/// MVT source file's URL; `NAME: URL` (a publication); a bare URL; or
+/// `spydar heuristic: WHY`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source<'a> {
+    /// A few words: `MVT android/artifacts/settings.py`, `Kaspersky, "..."
+    /// (iShutdown, 2024)`, `spydar heuristic`.
+    pub name: String,
+    /// The publication or source file, if any.
+    pub url: Option<&'a str>,
+    /// Why spydar raises its own heuristic.
+    pub why: Option<&'a str>,
+}
+
+/// The source of `rule`.
+pub fn source(rule: &Rule) -> Source<'_> {
+    let r = rule.reference.trim();
+    if let Some(path) = r.strip_prefix(MVT_SOURCE) {
+        return Source {
+            name: format!("MVT {path}"),
+            url: Some(r),
+            why: None,
+        };
+    }
+    if let Some(why) = r.strip_prefix(SPYDAR_HEURISTIC) {
+        return Source {
+            name: "spydar heuristic".into(),
+            url: None,
+            why: Some(why),
+        };
+    }
+    match r.rfind(": http") {
+        Some(i) => Source {
+            name: r[..i].to_string(),
+            url: Some(&r[i + 2..]),
+            why: None,
+        },
+        None => Source {
+            name: r.to_string(),
+            url: r.starts_with("https://").then_some(r),
+            why: None,
+        },
+    }
+}
+
 // ---- Android ---------------------------------------------------------------
 
 pub const ANDROID_ACCESSIBILITY_SERVICE: Rule = Rule {
@@ -103,7 +161,7 @@ pub const ANDROID_ADB_INVALID_KEY: Rule = Rule {
     severity: Severity::Low,
     title: "A trusted ADB host key cannot be decoded",
     explanation: "The phone lists a computer it trusts for USB debugging whose key is not valid base64. It is more likely a damaged or unusual keystore than an attack. Compare with the computers the person has connected; revoking USB debugging authorisations in the developer options removes every trusted key.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_ADB_OTHER_HOST: Rule = Rule {
@@ -112,7 +170,7 @@ pub const ANDROID_ADB_OTHER_HOST: Rule = Rule {
     severity: Severity::Low,
     title: "The phone trusts an ADB host other than the acquiring one",
     explanation: "Inside an androidqf acquisition, the phone trusts a computer for USB debugging that is not the one that made the acquisition. Someone with that computer and the unlocked phone could install apps or read data. Developers and repair shops leave such keys too: ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
@@ -121,7 +179,7 @@ pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
     severity: Severity::Low,
     title: "The phone trusts an ADB host, and the acquisition has no host key to compare",
     explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Current androidqf versions write no host key, so this is common. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_BROWSER_INSTALL: Rule = Rule {
@@ -258,7 +316,9 @@ pub const ANDROID_SETTING_ADB_ENABLED: Rule = Rule {
     severity: Severity::Medium,
     title: "USB debugging (ADB) is enabled",
     explanation: "adb_enabled is on: a trusted computer can install apps and read data over USB. An acquisition turns it on, so it is expected right after one; left on for daily use it is a risk. Turn USB debugging off after the acquisition. Not in MVT.",
-    reference: SPYDAR,
+    reference: spydar!(
+        "MVT's settings check leaves adb_enabled out because an acquisition turns it on, but USB debugging left on lets anyone holding the unlocked phone install apps, so spydar names it."
+    ),
 };
 
 pub const ANDROID_SETTING_ADB_INSTALL_NEED_CONFIRM: Rule = Rule {
@@ -476,7 +536,9 @@ pub const SHUTDOWN_LOG_DAEMON_OUTSIDE_SYSTEM: Rule = Rule {
     severity: Severity::Medium,
     title: "A daemon-like process ran from outside the system folders",
     explanation: "A process named like a system daemon (com.apple.*, or a name ending in d) delayed a reboot while running from outside /System, /usr, /sbin, /bin, /Applications or an app bundle. Spyware hides under such names; some third-party components use them too. Look at the full path and search it in the published indicators.",
-    reference: SPYDAR,
+    reference: spydar!(
+        "an extension of iShutdown's data-folder check: spyware names its processes like system daemons (Pegasus's roleaccountd and bh), so a daemon name running from outside the system folders is that disguise."
+    ),
 };
 
 pub const SHUTDOWN_LOG_EMPTY: Rule = Rule {
@@ -586,6 +648,40 @@ mod tests {
             assert_eq!(find(r.id), Some(r));
         }
         assert_eq!(find("shutdown_log.stiky_process"), None);
+    }
+
+    /// Every rule names its source: an MVT source file, a publication with
+    /// its URL, or spydar's own reason.
+    #[test]
+    fn every_rule_names_its_source() {
+        assert!(mvt!("x.py").starts_with(MVT_SOURCE));
+        for r in ALL {
+            let s = source(r);
+            assert!(!s.name.trim().is_empty(), "{}: no source", r.id);
+            match (s.url, s.why) {
+                (Some(url), None) => {
+                    assert!(url.starts_with("https://"), "{}: {url}", r.id);
+                    assert!(!url.contains(' '), "{}: {url}", r.id);
+                    if s.name.starts_with("MVT ") {
+                        assert!(url.ends_with(".py"), "{}: {url}", r.id);
+                    }
+                }
+                (None, Some(why)) => {
+                    assert_eq!(s.name, "spydar heuristic");
+                    assert!(why.len() > 40 && why.ends_with('.'), "{}: say why", r.id);
+                }
+                _ => panic!("{}: a source is a URL or spydar's reason", r.id),
+            }
+        }
+        let by = |name: &str| {
+            ALL.iter()
+                .filter(|r| source(r).name.starts_with(name))
+                .count()
+        };
+        assert!(by("MVT ") > 30);
+        assert_eq!(by("Kaspersky"), 4);
+        assert_eq!(by("Citizen Lab"), 1);
+        assert_eq!(by("spydar heuristic"), 2);
     }
 
     /// Each `pub const` here is a rule named after its id and listed in `ALL`.
