@@ -100,8 +100,8 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 }
 
 /// Where a rule comes from, read from its `reference`, which is one of: an
-/// MVT source file's URL; `NAME: URL` (a publication); a bare URL; or
-/// `spydar heuristic: WHY`.
+/// MVT source file's URL; `NAME: URL` (a publication, possibly followed by
+/// more text and links); a bare URL; or `spydar heuristic: WHY`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source<'a> {
     /// A few words: `MVT android/artifacts/settings.py`, `Kaspersky, "..."
@@ -130,10 +130,12 @@ pub fn source(rule: &Rule) -> Source<'_> {
             why: Some(why),
         };
     }
-    match r.rfind(": http") {
+    // The first link names the source; a reference may cite more (a
+    // report and its tool), which `rules list --json` shows in full.
+    match r.find(": https://") {
         Some(i) => Source {
             name: r[..i].to_string(),
-            url: Some(&r[i + 2..]),
+            url: r[i + 2..].split_whitespace().next(),
             why: None,
         },
         None => Source {
@@ -682,6 +684,14 @@ mod tests {
         assert!(by("Kaspersky") >= 4);
         assert!(by("Citizen Lab") >= 1);
         assert_eq!(by("spydar heuristic"), 2);
+        // A reference citing a report and its tool: the report names it.
+        let two = Rule {
+            reference: "Kaspersky, \"Operation Triangulation\" (2023): https://securelist.com/a/ and triangle-check: https://github.com/b",
+            ..SHUTDOWN_LOG_EMPTY
+        };
+        let s = source(&two);
+        assert_eq!(s.name, "Kaspersky, \"Operation Triangulation\" (2023)");
+        assert_eq!(s.url, Some("https://securelist.com/a/"));
     }
 
     /// Each `pub const` here is a rule named after its id and listed in `ALL`.
