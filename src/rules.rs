@@ -24,8 +24,21 @@ macro_rules! mvt {
     };
 }
 
+/// MVT's source files, as [`mvt!`] cites them.
+pub const MVT_SOURCE: &str = "https://github.com/mvt-project/mvt/blob/main/src/mvt/";
+
+/// A heuristic of spydar's own: `spydar heuristic: ` and why spydar raises
+/// it where no publication does.
+macro_rules! spydar {
+    ($why:literal) => {
+        concat!("spydar heuristic: ", $why)
+    };
+}
+
+/// The prefix of a spydar heuristic's reference.
+pub const SPYDAR_HEURISTIC: &str = "spydar heuristic: ";
+
 const ISHUTDOWN: &str = "Kaspersky, \"A lightweight method to detect potential iOS malware\" (iShutdown, 2024): https://securelist.com/shutdown-log-lightweight-ios-malware-detection-method/111734/";
-const SPYDAR: &str = "spydar heuristic";
 
 /// Every rule, sorted by id.
 pub const ALL: &[Rule] = &[
@@ -77,6 +90,7 @@ pub const ALL: &[Rule] = &[
     SHUTDOWN_LOG_STICKY_PROCESS,
     SHUTDOWN_LOG_UNUSUAL_PATH,
     SMS_APPLE_THREAT_NOTIFICATION,
+    SMS_ATTACHMENTS_DISGUISED_IMAGE,
     SMS_ATTACHMENTS_SUSPICIOUS_TMP,
     TRIANGULATION_TIMELINE_WINDOW,
 ];
@@ -84,6 +98,53 @@ pub const ALL: &[Rule] = &[
 /// The rule with this id.
 pub fn find(id: &str) -> Option<&'static Rule> {
     ALL.iter().find(|r| r.id == id)
+}
+
+/// Where a rule comes from, read from its `reference`, which is one of: an
+/// MVT source file's URL; `NAME: URL` (a publication, possibly followed by
+/// more text and links); a bare URL; or `spydar heuristic: WHY`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source<'a> {
+    /// A few words: `MVT android/artifacts/settings.py`, `Kaspersky, "..."
+    /// (iShutdown, 2024)`, `spydar heuristic`.
+    pub name: String,
+    /// The publication or source file, if any.
+    pub url: Option<&'a str>,
+    /// Why spydar raises its own heuristic.
+    pub why: Option<&'a str>,
+}
+
+/// The source of `rule`.
+pub fn source(rule: &Rule) -> Source<'_> {
+    let r = rule.reference.trim();
+    if let Some(path) = r.strip_prefix(MVT_SOURCE) {
+        return Source {
+            name: format!("MVT {path}"),
+            url: Some(r),
+            why: None,
+        };
+    }
+    if let Some(why) = r.strip_prefix(SPYDAR_HEURISTIC) {
+        return Source {
+            name: "spydar heuristic".into(),
+            url: None,
+            why: Some(why),
+        };
+    }
+    // The first link names the source; a reference may cite more (a
+    // report and its tool), which `rules list --json` shows in full.
+    match r.find(": https://") {
+        Some(i) => Source {
+            name: r[..i].to_string(),
+            url: r[i + 2..].split_whitespace().next(),
+            why: None,
+        },
+        None => Source {
+            name: r.to_string(),
+            url: r.starts_with("https://").then_some(r),
+            why: None,
+        },
+    }
 }
 
 // ---- Android ---------------------------------------------------------------
@@ -103,7 +164,7 @@ pub const ANDROID_ADB_INVALID_KEY: Rule = Rule {
     severity: Severity::Low,
     title: "A trusted ADB host key cannot be decoded",
     explanation: "The phone lists a computer it trusts for USB debugging whose key is not valid base64. It is more likely a damaged or unusual keystore than an attack. Compare with the computers the person has connected; revoking USB debugging authorisations in the developer options removes every trusted key.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_ADB_OTHER_HOST: Rule = Rule {
@@ -112,7 +173,7 @@ pub const ANDROID_ADB_OTHER_HOST: Rule = Rule {
     severity: Severity::Low,
     title: "The phone trusts an ADB host other than the acquiring one",
     explanation: "Inside an androidqf acquisition, the phone trusts a computer for USB debugging that is not the one that made the acquisition. Someone with that computer and the unlocked phone could install apps or read data. Developers and repair shops leave such keys too: ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
@@ -121,7 +182,7 @@ pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
     severity: Severity::Low,
     title: "The phone trusts an ADB host, and the acquisition has no host key to compare",
     explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Current androidqf versions write no host key, so this is common. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
-    reference: mvt!("android/artifacts/dumpsys_adb.py"),
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_BROWSER_INSTALL: Rule = Rule {
@@ -258,7 +319,9 @@ pub const ANDROID_SETTING_ADB_ENABLED: Rule = Rule {
     severity: Severity::Medium,
     title: "USB debugging (ADB) is enabled",
     explanation: "adb_enabled is on: a trusted computer can install apps and read data over USB. An acquisition turns it on, so it is expected right after one; left on for daily use it is a risk. Turn USB debugging off after the acquisition. Not in MVT.",
-    reference: SPYDAR,
+    reference: spydar!(
+        "MVT's settings check leaves adb_enabled out because an acquisition turns it on, but USB debugging left on lets anyone holding the unlocked phone install apps, so spydar names it."
+    ),
 };
 
 pub const ANDROID_SETTING_ADB_INSTALL_NEED_CONFIRM: Rule = Rule {
@@ -476,7 +539,9 @@ pub const SHUTDOWN_LOG_DAEMON_OUTSIDE_SYSTEM: Rule = Rule {
     severity: Severity::Medium,
     title: "A daemon-like process ran from outside the system folders",
     explanation: "A process named like a system daemon (com.apple.*, or a name ending in d) delayed a reboot while running from outside /System, /usr, /sbin, /bin, /Applications or an app bundle. Spyware hides under such names; some third-party components use them too. Look at the full path and search it in the published indicators.",
-    reference: SPYDAR,
+    reference: spydar!(
+        "an extension of iShutdown's data-folder check: spyware names its processes like system daemons (Pegasus's roleaccountd and bh), so a daemon name running from outside the system folders is that disguise."
+    ),
 };
 
 pub const SHUTDOWN_LOG_EMPTY: Rule = Rule {
@@ -522,6 +587,15 @@ pub const SMS_APPLE_THREAT_NOTIFICATION: Rule = Rule {
     title: "Apple's threat notification was received",
     explanation: "A message starts like Apple's notice that it believes the device was targeted by mercenary spyware (https://support.apple.com/en-us/102174). It is Apple's judgement, not a spydar detection, and scammers imitate it: confirm at account.apple.com, turn on Lockdown Mode, and contact Access Now's Digital Security Helpline.",
     reference: mvt!("ios/modules/mixed/sms.py"),
+};
+
+pub const SMS_ATTACHMENTS_DISGUISED_IMAGE: Rule = Rule {
+    id: "sms_attachments.disguised_image",
+    level: Warning,
+    severity: Severity::High,
+    title: "A message attachment named as an image is a document, program or archive",
+    explanation: "The attachment's name ends in an image extension (.gif, .jpg, .png, .heic, ...) but its first bytes are a PDF, a Photoshop file, an executable, an archive or another non-picture type. Pegasus's FORCEDENTRY zero-click exploit arrived in iMessage as .gif files that were PDF and PSD files, so that the image parser would open them. A picture saved under another picture's extension is common and is not reported; a document under an image name is rare. Look at the sender and the time of the message, keep the file, and seek expert help.",
+    reference: "Citizen Lab, \"FORCEDENTRY: NSO Group iMessage Zero-Click Exploit Captured in the Wild\" (2021): https://citizenlab.ca/2021/09/forcedentry-nso-group-imessage-zero-click-exploit-captured-in-the-wild/",
 };
 
 pub const SMS_ATTACHMENTS_SUSPICIOUS_TMP: Rule = Rule {
@@ -586,6 +660,48 @@ mod tests {
             assert_eq!(find(r.id), Some(r));
         }
         assert_eq!(find("shutdown_log.stiky_process"), None);
+    }
+
+    /// Every rule names its source: an MVT source file, a publication with
+    /// its URL, or spydar's own reason.
+    #[test]
+    fn every_rule_names_its_source() {
+        assert!(mvt!("x.py").starts_with(MVT_SOURCE));
+        for r in ALL {
+            let s = source(r);
+            assert!(!s.name.trim().is_empty(), "{}: no source", r.id);
+            match (s.url, s.why) {
+                (Some(url), None) => {
+                    assert!(url.starts_with("https://"), "{}: {url}", r.id);
+                    assert!(!url.contains(' '), "{}: {url}", r.id);
+                    if s.name.starts_with("MVT ") {
+                        assert!(url.ends_with(".py"), "{}: {url}", r.id);
+                    }
+                }
+                (None, Some(why)) => {
+                    assert_eq!(s.name, "spydar heuristic");
+                    assert!(why.len() > 40 && why.ends_with('.'), "{}: say why", r.id);
+                }
+                _ => panic!("{}: a source is a URL or spydar's reason", r.id),
+            }
+        }
+        let by = |name: &str| {
+            ALL.iter()
+                .filter(|r| source(r).name.starts_with(name))
+                .count()
+        };
+        assert!(by("MVT ") > 30);
+        assert!(by("Kaspersky") >= 4);
+        assert!(by("Citizen Lab") >= 1);
+        assert_eq!(by("spydar heuristic"), 2);
+        // A reference citing a report and its tool: the report names it.
+        let two = Rule {
+            reference: "Kaspersky, \"Operation Triangulation\" (2023): https://securelist.com/a/ and triangle-check: https://github.com/b",
+            ..SHUTDOWN_LOG_EMPTY
+        };
+        let s = source(&two);
+        assert_eq!(s.name, "Kaspersky, \"Operation Triangulation\" (2023)");
+        assert_eq!(s.url, Some("https://securelist.com/a/"));
     }
 
     /// Each `pub const` here is a rule named after its id and listed in `ALL`.

@@ -20,15 +20,24 @@ fn spydar() -> assert_cmd::Command {
     cmd
 }
 
+/// README's table: method (the rule id) — source — what it catches (the
+/// title) — level. One rule, one row.
 fn table() -> String {
-    let mut t = String::from("| rule | level | severity | title |\n|---|---|---|---|\n");
+    let mut t = String::from("| method | source | what it catches | level |\n|---|---|---|---|\n");
     for r in ALL {
+        let s = spydar::rules::source(r);
+        let source = match (s.url, s.why) {
+            (Some(url), _) => format!("[{}]({url})", s.name),
+            (None, Some(why)) => format!("{}: {why}", s.name),
+            (None, None) => s.name,
+        };
+        let level = match r.level.as_str() {
+            "info" => "info".to_string(),
+            level => format!("{level} ({})", r.severity.as_str()),
+        };
         t.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            r.id,
-            r.level.as_str(),
-            r.severity.as_str(),
-            r.title
+            "| `{}` | {source} | {} | {level} |\n",
+            r.id, r.title
         ));
     }
     t
@@ -67,11 +76,12 @@ fn rules_list_prints_every_rule() {
     assert_eq!(lines.len(), ALL.len());
     for (line, r) in lines.iter().zip(ALL) {
         let want = format!(
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}",
             r.id,
             r.level.as_str(),
             r.severity.as_str(),
-            r.title
+            r.title,
+            spydar::rules::source(r).name
         );
         assert_eq!(*line, want);
     }
@@ -157,4 +167,22 @@ fn allow_file_with_an_unknown_rule_is_a_one_line_error() {
     // Names the one id, lists no others, and the file once.
     assert!(!stderr.contains("shutdown_log.sticky_process"), "{stderr}");
     assert_eq!(stderr.matches("allow.txt").count(), 1, "{stderr}");
+}
+
+/// Every rule names its source in the catalogue, `rules list` and README.
+#[test]
+fn every_rule_has_a_source() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for r in ALL {
+        let s = spydar::rules::source(r);
+        assert!(!r.reference.trim().is_empty(), "{}", r.id);
+        assert!(!s.name.trim().is_empty(), "{}", r.id);
+        assert!(s.url.is_some() || s.why.is_some(), "{}", r.id);
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
+            .unwrap_or_else(|| panic!("{}: no row in README", r.id));
+        assert!(row.contains(&s.name), "{row}");
+    }
 }

@@ -15,6 +15,7 @@ mod batch;
 mod cli;
 mod deploy;
 mod determinism;
+mod disguised_attachments;
 mod exports;
 mod fuzz_regressions;
 mod hostile;

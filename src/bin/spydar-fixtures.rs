@@ -31,6 +31,10 @@ struct Args {
     /// ios-backup only: number of Manifest rows (default 500 × scale).
     #[arg(long)]
     manifest_rows: Option<usize>,
+    /// ios-backup, ios-filesystem: add FORCEDENTRY-style message attachments
+    /// (a PDF and a PSD named .gif, ...) and benign look-alikes.
+    #[arg(long)]
+    disguised_attachments: bool,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,11 @@ fn main() -> ExitCode {
         password: args.password,
         seed: args.seed,
         manifest_rows: args.manifest_rows,
+        attachments: if args.disguised_attachments {
+            fixtures::ios_backup::disguised_attachments()
+        } else {
+            Vec::new()
+        },
     };
     let result = match args.kind.as_str() {
         "ios-backup" => fixtures::ios_backup::generate(&args.out, &opts),

@@ -13,7 +13,7 @@ pub struct RulesArgs {
 
 #[derive(Subcommand)]
 pub enum Action {
-    /// One line per rule: id, level, severity and title, tab-separated.
+    /// One line per rule: id, level, severity, title and source, tab-separated.
     List {
         /// Print the whole catalogue as JSON (with each rule's explanation and reference).
         #[arg(long)]
@@ -30,11 +30,12 @@ pub fn run(args: RulesArgs) -> Result<u8, Error> {
     } else {
         for r in crate::rules::ALL {
             println!(
-                "{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}",
                 r.id,
                 r.level.as_str(),
                 r.severity.as_str(),
-                r.title
+                r.title,
+                crate::rules::source(r).name
             );
         }
     }

@@ -66,6 +66,20 @@ pub trait FileDecryptor: Send + Sync {
     /// (truncated to `MbFile::size`) or a one-line reason.
     fn decrypt(&self, entry: &FileEntry, data: Vec<u8>) -> std::result::Result<Vec<u8>, String>;
 
+    /// `data` is the start of the stored file (a whole number of cipher
+    /// blocks, or all of it); returns at most `len` plaintext bytes from
+    /// the file's start. The default decrypts `data` as a whole file.
+    fn decrypt_head(
+        &self,
+        entry: &FileEntry,
+        data: Vec<u8>,
+        len: usize,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let mut plain = self.decrypt(entry, data)?;
+        plain.truncate(len);
+        Ok(plain)
+    }
+
     /// Opens the stored file at `stored` as SQLite without going through
     /// memory (files too large for it), or `None` to use `decrypt`.
     fn open_sqlite(
@@ -419,6 +433,23 @@ impl IosBackup {
         })
     }
 
+    /// Like [`Self::find`] in one domain, without decoding the `MBFile`
+    /// blobs (`mbfile` is `None`): cheap for listing many rows, of which
+    /// [`Self::entry`] then gives the few needed in full.
+    pub fn find_paths(
+        &self,
+        domain: &str,
+        relative_glob: &str,
+    ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
+        self.with_lookup(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
+            )?;
+            let rows = stmt.query_map([domain, relative_glob], row_to_entry)?;
+            rows.collect()
+        })
+    }
+
     /// Entries whose domain matches a glob (e.g. `AppDomainGroup-*whatsapp*`) and
     /// whose relativePath equals `relative_path`.
     pub fn find_in_domains(
@@ -517,6 +548,40 @@ impl IosBackup {
         match &self.backend {
             Backend::Decrypted { decryptor, .. } => decryptor
                 .decrypt(entry, data)
+                .map_err(|e| self.failed(entry, e)),
+            Backend::Folder { .. } | Backend::Filesystem { .. } => Ok(data),
+        }
+    }
+
+    /// At most the first `len` plaintext bytes of an entry, reading no more
+    /// of the stored file than that (rounded up to a cipher block in an
+    /// encrypted backup): for sniffing a file's type without loading it.
+    pub fn read_head(
+        &self,
+        entry: &FileEntry,
+        len: usize,
+    ) -> std::result::Result<Vec<u8>, ModuleError> {
+        use std::io::Read;
+        let path = self.stored_path(entry).ok_or(ModuleError::Missing)?;
+        if let Some(problem) = self.link_problem(entry, &path) {
+            return Err(problem);
+        }
+        let file = match super::open_regular_nofollow(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModuleError::Missing),
+            Err(e) => return Err(self.failed(entry, e)),
+        };
+        let want = match &self.backend {
+            Backend::Decrypted { .. } => len.div_ceil(16) * 16,
+            Backend::Folder { .. } | Backend::Filesystem { .. } => len,
+        };
+        let mut data = Vec::with_capacity(want);
+        file.take(want as u64)
+            .read_to_end(&mut data)
+            .map_err(|e| self.failed(entry, e))?;
+        match &self.backend {
+            Backend::Decrypted { decryptor, .. } => decryptor
+                .decrypt_head(entry, data, len)
                 .map_err(|e| self.failed(entry, e)),
             Backend::Folder { .. } | Backend::Filesystem { .. } => Ok(data),
         }

@@ -220,6 +220,30 @@ impl BackupKeys {
             (Some(key), None) => crypto::decrypt_manifest_db(&key, data),
         }
     }
+
+    /// Decrypts the start of one file (`data`: its first whole cipher
+    /// blocks) into at most `len` bytes, never past its recorded size.
+    pub fn decrypt_file_head(
+        &self,
+        mbfile: Option<&MbFile>,
+        mut data: Vec<u8>,
+        len: usize,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let Some(mbfile) = mbfile else {
+            return Err(CryptoError::WrappedKey(
+                "no MBFile metadata in Manifest.db, so no key".into(),
+            ));
+        };
+        if let Some(key) = self.file_key(mbfile)? {
+            data.truncate(data.len() / 16 * 16);
+            crypto::decrypt_in_place(&key, &mut data)?;
+        }
+        let size = mbfile
+            .size
+            .map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
+        data.truncate(len.min(size));
+        Ok(Zeroizing::new(data))
+    }
 }
 
 /// Derives the key of `backup` from `password`, checks it unlocks the
@@ -350,6 +374,19 @@ impl FileDecryptor for Decryptor {
         let mut plain = self
             .keys
             .decrypt_file(entry.mbfile.as_ref(), data)
+            .map_err(|e| e.to_string())?;
+        Ok(std::mem::take(&mut *plain))
+    }
+
+    fn decrypt_head(
+        &self,
+        entry: &FileEntry,
+        data: Vec<u8>,
+        len: usize,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let mut plain = self
+            .keys
+            .decrypt_file_head(entry.mbfile.as_ref(), data, len)
             .map_err(|e| e.to_string())?;
         Ok(std::mem::take(&mut *plain))
     }

@@ -1,10 +1,22 @@
 //! `sms_attachments`: attachments of `sms.db`; the file name is matched as
 //! a path, and received attachments named `/var/tmp/...-1` (the pattern of
 //! Pegasus FORCEDENTRY payloads) are a heuristic.
+//!
+//! Disguised attachments: every attachment file the backup holds
+//! (`MediaDomain/Library/SMS/Attachments/...`; `HomeDomain` in a
+//! filesystem dump) whose name ends in an image extension is sniffed from
+//! its first bytes with the `infer` crate. A document, executable,
+//! archive, e-book or font behind an image name (FORCEDENTRY's `.gif`
+//! files were PDF and PSD) raises `sms_attachments.disguised_image` on the
+//! attachment's record, or on a record of its own when no row of `sms.db`
+//! names the file. Image-to-image mismatches (a PNG saved as `.jpg`),
+//! audio, video, text and bytes `infer` does not know stay silent, as do
+//! files the backup lists but does not hold.
 
 use super::util::{col_int, col_real, col_text, js, jts};
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
+use crate::evidence::ios_backup::{FileEntry, IosBackup};
 use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
@@ -13,14 +25,52 @@ pub const MODULE: Module = Module {
     run,
 };
 
+/// Extensions that claim an image, lower case.
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "gif", "jpg", "jpeg", "png", "heic", "heif", "webp", "tif", "tiff", "bmp",
+];
+
+/// Types `infer` files under images that are documents, not pictures a
+/// phone shows: Photoshop (FORCEDENTRY), DjVu, AutoCAD, OpenRaster (zip).
+const DOCUMENT_IMAGES: &[&str] = &[
+    "image/vnd.adobe.photoshop",
+    "image/vnd.djvu",
+    "image/vnd.dwg",
+    "image/openraster",
+];
+
+/// Where attachments are: `MediaDomain` in backups, `HomeDomain` in
+/// filesystem dumps (indexed under `/private/var/mobile`).
+const ATTACHMENT_DOMAINS: &[&str] = &["MediaDomain", "HomeDomain"];
+const ATTACHMENTS: &str = "Library/SMS/Attachments/";
+
+/// Bytes read from each attachment (one page): enough for `infer`'s
+/// signatures (tar's is at byte 257; an OOXML file cut short is still
+/// typed as zip).
+const HEAD_BYTES: usize = 4096;
+
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
+    let disguised = disguised_files(b)?;
+    let (mut records, conn) = match from_sms_db(b) {
+        Ok((records, conn)) => (records, Some(conn)),
+        Err(ModuleError::Missing) if !disguised.is_empty() => (Vec::new(), None),
+        Err(e) => return Err(e),
+    };
+    for d in disguised {
+        flag(&mut records, conn.as_ref(), &d);
+    }
+    Ok(records)
+}
+
+/// One record per row of `attachment`, and the open `sms.db`.
+fn from_sms_db(b: &IosBackup) -> Result<(Vec<Record>, rusqlite::Connection), ModuleError> {
     let (entry, conn) = b.open_sqlite_at(super::sms::DOMAIN, super::sms::PATH)?;
     let err = ModuleError::sqlite(|| b.describe(&entry));
     if !crate::evidence::sqlite::has_table(&conn, "attachment")
         || !crate::evidence::sqlite::has_table(&conn, "message_attachment_join")
     {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), conn));
     }
     let artifact = entry.logical_path();
     let sql = "SELECT attachment.ROWID AS attachment_id, attachment.filename AS filename, attachment.mime_type AS mime_type, \
@@ -71,5 +121,223 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             Ok(rec)
         })
         .map_err(err)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+    let records = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)?;
+    drop(stmt);
+    Ok((records, conn))
+}
+
+/// An attachment file named as an image whose bytes are something else.
+struct Disguised {
+    entry: FileEntry,
+    /// The extension of the name, lower case (`gif`).
+    claimed: String,
+    actual: infer::Type,
+}
+
+/// The image extension `rel` ends in, lower case.
+fn image_extension(rel: &str) -> Option<&'static str> {
+    let (_, ext) = rel.rsplit_once('.')?;
+    IMAGE_EXTENSIONS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(ext))
+        .copied()
+}
+
+/// Every attachment file the backup holds under an image name whose
+/// first bytes are a document, executable or archive. Files listed but
+/// absent, or unreadable, are skipped.
+fn disguised_files(b: &IosBackup) -> Result<Vec<Disguised>, ModuleError> {
+    let mut out = Vec::new();
+    for domain in ATTACHMENT_DOMAINS {
+        for listed in b.find_paths(domain, &format!("{ATTACHMENTS}*"))? {
+            let Some(ext) = image_extension(&listed.relative_path) else {
+                continue;
+            };
+            if listed.flags != 1 || !b.has_content(&listed) {
+                continue;
+            }
+            // The full row (its MBFile holds an encrypted file's key).
+            let entry = b
+                .entry(&listed.domain, &listed.relative_path)?
+                .unwrap_or(listed);
+            let Ok(head) = b.read_head(&entry, HEAD_BYTES) else {
+                continue;
+            };
+            if let Some(actual) = not_an_image(&head) {
+                out.push(Disguised {
+                    entry,
+                    claimed: ext.to_string(),
+                    actual,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|a| a.entry.logical_path());
+    Ok(out)
+}
+
+/// The sniffed type of `head` when it is no picture: an application,
+/// archive (PDF, zip, ...), document, e-book or font, or one of
+/// [`DOCUMENT_IMAGES`]. `None` for pictures, audio, video, text and
+/// unknown bytes.
+fn not_an_image(head: &[u8]) -> Option<infer::Type> {
+    use infer::MatcherType as M;
+    let t = infer::get(head)?;
+    match t.matcher_type() {
+        M::App | M::Archive | M::Doc | M::Book | M::Font => Some(t),
+        M::Image => DOCUMENT_IMAGES.contains(&t.mime_type()).then_some(t),
+        M::Audio | M::Video | M::Text | M::Custom => None,
+    }
+}
+
+/// `~/Library/SMS/...` (as `sms.db` names files) → `Library/SMS/...`.
+fn relative_to_home(filename: &str) -> Option<&str> {
+    ["~/", "/private/var/mobile/", "/var/mobile/"]
+        .iter()
+        .find_map(|p| filename.strip_prefix(p))
+}
+
+/// `ROWID` and `guid` of the message an attachment belongs to.
+fn message_of(conn: &rusqlite::Connection, attachment_id: i64) -> Option<(i64, String)> {
+    conn.query_row(
+        "SELECT message.ROWID, message.guid FROM message_attachment_join \
+         JOIN message ON message.ROWID = message_attachment_join.message_id \
+         WHERE message_attachment_join.attachment_id = ?1 ORDER BY message.ROWID LIMIT 1",
+        [attachment_id],
+        |r| Ok((r.get::<_, i64>(0)?, col_text(r, "guid").unwrap_or_default())),
+    )
+    .ok()
+}
+
+/// Raises the rule on the record of `d`'s row in `sms.db`, or on a new
+/// record for a file no row names.
+fn flag(records: &mut Vec<Record>, conn: Option<&rusqlite::Connection>, d: &Disguised) {
+    let rel = d.entry.relative_path.as_str();
+    let actual = format!(
+        "{} ({})",
+        d.actual.extension().to_uppercase(),
+        d.actual.mime_type()
+    );
+    let claimed = format!(".{} image", d.claimed);
+    let row = records.iter().position(|r| {
+        r.fields["filename"]
+            .as_str()
+            .and_then(relative_to_home)
+            .is_some_and(|f| f == rel)
+    });
+    let Some(i) = row else {
+        let mb = d.entry.mbfile.as_ref();
+        let mut rec = Record::new("sms_attachments", &d.entry.logical_path())
+            .at(mb
+                .and_then(|m| m.last_modified)
+                .and_then(crate::time::from_unix))
+            .event(
+                "sms_attachment",
+                format!("Attachment file \"{rel}\" named by no message of sms.db"),
+            )
+            .field("filename", d.entry.logical_path())
+            .field("claimed_type", claimed.clone())
+            .field("actual_type", actual.clone());
+        if let Some(path) = d.entry.device_path() {
+            rec.push_observable(ObservableType::FilePath, path);
+        }
+        rec.push_observable(ObservableType::FileName, crate::strings::base_name(rel));
+        records.push(rec.alert(
+            &crate::rules::SMS_ATTACHMENTS_DISGUISED_IMAGE,
+            format!("Attachment {rel} is named as a {claimed} but its bytes are {actual}; no message in sms.db names it"),
+        ));
+        return;
+    };
+    let rec = &mut records[i];
+    let id = rec.fields["attachment_id"].as_i64().unwrap_or(0);
+    let message = conn.and_then(|c| message_of(c, id));
+    let f = |k: &str| rec.fields[k].as_str().unwrap_or("").to_string();
+    let mut about = match &message {
+        Some((rowid, guid)) => format!("message {rowid} (guid {guid})"),
+        None => "no message".to_string(),
+    };
+    about.push_str(&format!(
+        ", {} {} {} {} at {}",
+        f("direction"),
+        if f("direction") == "sent" {
+            "to"
+        } else {
+            "from"
+        },
+        f("phone_number"),
+        f("service"),
+        f("isodate")
+    ));
+    rec.fields
+        .insert("claimed_type".into(), claimed.clone().into());
+    rec.fields
+        .insert("actual_type".into(), actual.clone().into());
+    if let Some((rowid, guid)) = message {
+        rec.fields.insert("message_id".into(), rowid.into());
+        rec.fields.insert("message_guid".into(), guid.into());
+    }
+    rec.push_alert(
+        &crate::rules::SMS_ATTACHMENTS_DISGUISED_IMAGE,
+        format!("Attachment {rel} is named as a {claimed} but its bytes are {actual}: {about}"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::ios_backup::magic;
+
+    fn sniffed(head: &[u8]) -> Option<&'static str> {
+        not_an_image(head).map(|t| t.mime_type())
+    }
+
+    #[test]
+    fn documents_programs_and_archives_are_not_images() {
+        assert_eq!(sniffed(magic::PDF), Some("application/pdf"));
+        assert_eq!(sniffed(magic::PSD), Some("image/vnd.adobe.photoshop"));
+        assert_eq!(sniffed(magic::MACHO), Some("application/x-mach-binary"));
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(64, 0);
+        assert_eq!(sniffed(&elf), Some("application/x-executable"));
+        assert_eq!(
+            sniffed(b"PK\x03\x04\x14\x00\x00\x00"),
+            Some("application/zip")
+        );
+    }
+
+    #[test]
+    fn pictures_media_and_unknown_bytes_are_silent() {
+        for head in [
+            magic::GIF,
+            magic::PNG,
+            magic::HEIC,
+            b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+        ] {
+            assert_eq!(sniffed(head), None, "{head:?}");
+        }
+        // An MP4 named .gif (how some apps send animations), and nothing.
+        assert_eq!(
+            sniffed(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"),
+            None
+        );
+        assert_eq!(sniffed(b""), None);
+        assert_eq!(sniffed(b"\x00\x01\x02\x03 not a known format"), None);
+    }
+
+    #[test]
+    fn image_extensions_ignore_case() {
+        assert_eq!(image_extension("a/IMG_1.HEIC"), Some("heic"));
+        assert_eq!(image_extension("a/b.Jpeg"), Some("jpeg"));
+        assert_eq!(image_extension("a/voice.caf"), None);
+        assert_eq!(image_extension("a/gif"), None);
+        assert_eq!(
+            relative_to_home("~/Library/SMS/Attachments/a/b.gif"),
+            Some("Library/SMS/Attachments/a/b.gif")
+        );
+        assert_eq!(
+            relative_to_home("/var/mobile/Library/SMS/Attachments/a/b.gif"),
+            Some("Library/SMS/Attachments/a/b.gif")
+        );
+        assert_eq!(relative_to_home("/var/tmp/x-1"), None);
+    }
 }
