@@ -9,10 +9,19 @@
 //! evidence layer: a signal handler has no other way to find the folders.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
 
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
+/// Set by [`remove_all`]: the process is going away, no new folder.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// The registry, also after a panic poisoned it (a signal handler must
+/// still find the folders).
+fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Prefix of every private folder's name (tests look for it).
 pub const PREFIX: &str = "spydar-decrypted-";
@@ -43,10 +52,15 @@ impl PrivateTempDir {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o700));
         }
-        let dir = builder.tempdir_in(base)?;
-        if let Ok(mut live) = LIVE.lock() {
-            live.push(dir.path().to_path_buf());
+        // Created and listed under the lock: a signal handler that runs
+        // meanwhile waits for the folder to be listed, then removes it, and
+        // once it has run no new folder is made.
+        let mut live = live();
+        if CLOSING.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("interrupted: no new private folder"));
         }
+        let dir = builder.tempdir_in(base)?;
+        live.push(dir.path().to_path_buf());
         Ok(PrivateTempDir { dir: Some(dir) })
     }
 
@@ -60,25 +74,33 @@ impl Drop for PrivateTempDir {
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             let _ = dir.close();
-            if let Ok(mut live) = LIVE.lock() {
-                live.retain(|p| p != &path);
-            }
+            live().retain(|p| p != &path);
         }
     }
 }
 
-/// Removes every live private folder. Called by the signal handler; a
-/// program that installs its own Ctrl-C handler (only one is allowed per
-/// process) must call this from it.
+/// Removes every live private folder, and makes sure no new one is made
+/// in this process. Called by the signal handler; a program that installs
+/// its own Ctrl-C handler (only one is allowed per process) must call this
+/// from it before it exits.
 pub fn remove_all() {
-    // The handler may run while another thread holds the lock after a
-    // panic; take the list anyway.
-    let paths = match LIVE.lock() {
-        Ok(mut live) => std::mem::take(&mut *live),
-        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    let paths = {
+        let mut live = live();
+        CLOSING.store(true, Ordering::SeqCst);
+        std::mem::take(&mut *live)
     };
+    remove(paths);
+}
+
+/// Removes the folders; another thread may still be writing a file into
+/// one (the process exits right after), so a failed removal is retried.
+fn remove(paths: Vec<PathBuf>) {
     for path in paths {
-        let _ = std::fs::remove_dir_all(&path);
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+                break;
+            }
+        }
     }
 }
 
@@ -131,7 +153,11 @@ mod tests {
         let dir = PrivateTempDir::new().unwrap();
         let path = dir.path().to_path_buf();
         std::fs::write(path.join("plain"), b"secret").unwrap();
-        remove_all();
+        // What remove_all does, without closing the registry for the other
+        // tests of this process.
+        let listed = std::mem::take(&mut *live());
+        assert!(listed.contains(&path));
+        remove(listed);
         assert!(!path.exists());
         drop(dir); // dropping after removal is harmless
     }
