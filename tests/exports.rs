@@ -1,5 +1,6 @@
 //! `--junit FILE` and `--timesketch FILE` (issue 14 §3, §4): the JUnit XML
-//! read back with an independent parser (roxmltree) and checked against the
+//! read back with two independent parsers (roxmltree, and junit-parser as a
+//! JUnit consumer reads it) and checked against the
 //! Jenkins/Ant JUnit schema's structure and against report.json; the
 //! Timesketch JSON Lines checked line by line against Timesketch's
 //! required columns and against timeline.csv.
@@ -149,6 +150,20 @@ fn junit_has_a_case_per_device_a_failure_per_finding_and_errors() {
     let devices = summary["devices"].as_array().unwrap();
     assert_eq!(children(suite, "testcase").len(), devices.len());
     assert_eq!(devices.len(), 5);
+    // And as a JUnit consumer reads it (the junit-parser crate).
+    let parsed = junit_parser::from_reader(std::io::Cursor::new(text.as_bytes())).unwrap();
+    assert_eq!(parsed.suites.len(), 1);
+    let ts = &parsed.suites[0];
+    assert_eq!(ts.tests as usize, devices.len());
+    assert_eq!(ts.cases.len(), devices.len());
+    let failing = ts.cases.iter().filter(|c| c.status.is_failure()).count();
+    let erroring = ts.cases.iter().filter(|c| c.status.is_error()).count();
+    assert_eq!(failing as u64, ts.failures as u64);
+    assert_eq!(erroring as u64, ts.errors as u64);
+    // Planted backup and corrupt backup fail; empty .ab and notes.txt are
+    // errors; the clean androidqf passes.
+    assert_eq!((failing, erroring), (2, 2));
+    assert_eq!(ts.cases.iter().filter(|c| c.status.is_success()).count(), 1);
     for dev in devices.iter().filter(|d| d["error"].is_null()) {
         let id = dev["id"].as_str().unwrap();
         let report = json(&out.join(id).join("report.json"));
