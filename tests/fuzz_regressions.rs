@@ -94,3 +94,24 @@ fn plist_guard_saturates_a_huge_declared_length() {
     top_string.extend_from_slice(&trailer);
     assert!(spydar::evidence::plist_safe::value_from_bytes(&top_string).is_err());
 }
+
+/// A battery history whose elapsed-time token is `+55555555555555510s000ms` (found by the
+/// `dumpsys` target in its second 10-minute run): `n * 1_000`
+/// overflowed, a panic in debug builds and a wrapped, wrong time in
+/// release builds. Now the entry is kept without a time.
+#[test]
+fn battery_history_survives_an_overflowing_elapsed_time() {
+    let section = "Battery History (0% used, 2720 used of 4096KB, 31 strings using 2694):\n\
+                   \x20                    0 (15) RESET:TIME: 2026-11-19-00-00-00\n\
+                   \x20           +10s000ms (2) 100 +job=u0a100:\"com.example.filler0/.SyncJob\"\n\
+                   \x20           +55555555555555510s000ms (2) 100 +job=u0a101:\"com.example.filler5/.SyncJob\"\n";
+    let records =
+        spydar::artifacts::android::dumpsys_battery_history::parse(section, "dumpsys.txt");
+    let jobs: Vec<_> = records
+        .iter()
+        .filter(|r| r.description.contains("com.example.filler"))
+        .collect();
+    assert_eq!(jobs.len(), 2, "{records:#?}");
+    assert!(jobs[0].timestamp.is_some());
+    assert!(jobs[1].timestamp.is_none());
+}

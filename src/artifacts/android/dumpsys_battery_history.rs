@@ -51,13 +51,15 @@ fn elapsed_ms(token: &str) -> Option<i64> {
     let mut total = 0i64;
     for c in ELAPSED.captures_iter(rest) {
         let n: i64 = c[1].parse().ok()?;
-        total += n * match &c[2] {
+        let unit = match &c[2] {
             "d" => 86_400_000,
             "h" => 3_600_000,
             "m" => 60_000,
             "s" => 1_000,
             _ => 1,
         };
+        // A hostile or corrupt figure gives no time, not an overflow.
+        total = total.checked_add(n.checked_mul(unit)?)?;
     }
     Some(total)
 }
@@ -142,9 +144,9 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             (text, when)
         } else {
             let when = match (anchor, elapsed_ms(first)) {
-                (Some((a, a_ms)), Some(ms)) => a
-                    .checked_add(jiff::SignedDuration::from_millis(ms - a_ms))
-                    .ok(),
+                (Some((a, a_ms)), Some(ms)) => ms
+                    .checked_sub(a_ms)
+                    .and_then(|d| a.checked_add(jiff::SignedDuration::from_millis(d)).ok()),
                 _ => None,
             };
             (first.to_string(), when)
@@ -240,5 +242,9 @@ mod tests {
         );
         assert!(r[3].observables.is_empty(), "no package, no app id");
         assert_eq!(elapsed_ms("+2d23h22m24s588ms"), Some(256_944_588));
+        // Found by the dumpsys fuzz target: no overflow, no time.
+        assert_eq!(elapsed_ms("+5555555555555555555d"), None);
+        assert_eq!(elapsed_ms("+9000000000000000000s"), None);
+        assert_eq!(elapsed_ms("+9223372036854775807ms+1ms"), None);
     }
 }
