@@ -238,38 +238,9 @@ fn notes(report: &Value) -> String {
 
 // ------------------------------------------------------------ builders
 
-fn deep_xml(depth: usize) -> Vec<u8> {
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">");
-    s.push_str(&"<array>".repeat(depth));
-    s.push_str(&"</array>".repeat(depth));
-    s.push_str("</plist>\n");
-    s.into_bytes()
-}
-
-/// A binary plist of `depth` nested one-element arrays, written by hand
-/// (the crate's writer recurses too).
-fn deep_binary(depth: usize) -> Vec<u8> {
-    let mut out = b"bplist00".to_vec();
-    let mut offsets = Vec::with_capacity(depth);
-    for i in 0..depth {
-        offsets.push(out.len() as u32);
-        if i + 1 == depth {
-            out.push(0xa0);
-        } else {
-            out.push(0xa1);
-            out.extend_from_slice(&((i + 1) as u32).to_be_bytes());
-        }
-    }
-    let table = out.len() as u64;
-    for o in offsets {
-        out.extend_from_slice(&o.to_be_bytes());
-    }
-    out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 4]);
-    out.extend_from_slice(&(depth as u64).to_be_bytes());
-    out.extend_from_slice(&0u64.to_be_bytes());
-    out.extend_from_slice(&table.to_be_bytes());
-    out
-}
+use spydar::fixtures::hostile::{
+    nested_binary_plist as deep_binary, nested_xml_plist as deep_xml, tar_extension_header,
+};
 
 const DEEP: usize = 100_000;
 
@@ -540,18 +511,6 @@ fn a_view_where_a_table_should_be_does_not_spin() {
 
 // ----------------------------------------------------------------- 4. tar
 
-/// A GNU long-name (`L`) or pax (`x`) header claiming `size` bytes.
-fn extension_header(kind: u8, size: u64) -> [u8; 512] {
-    let mut h = tar::Header::new_gnu();
-    h.set_path("././@LongLink").unwrap();
-    h.set_size(size);
-    h.set_entry_type(tar::EntryType::new(kind));
-    h.set_cksum();
-    let mut out = [0u8; 512];
-    out.copy_from_slice(h.as_bytes());
-    out
-}
-
 fn tar_member(name: &str, data: &[u8]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
@@ -588,7 +547,8 @@ fn a_huge_gnu_long_name_in_a_sysdiagnose_is_refused_in_little_memory() {
         b"USER PID COMMAND\nroot 1 /sbin/launchd\n",
     );
     gz.write_all(&first[..first.len() - 1024]).unwrap(); // without the end blocks
-    gz.write_all(&extension_header(b'L', HUGE_HEADER)).unwrap();
+    gz.write_all(&tar_extension_header(b'L', HUGE_HEADER))
+        .unwrap();
     fill(&mut gz, b'a', HUGE_HEADER);
     gz.write_all(&tar_member("sysdiagnose_x/x.txt", b"x"))
         .unwrap();
@@ -616,7 +576,8 @@ fn a_huge_pax_header_in_an_android_backup_is_refused_in_little_memory() {
     write_ab(&path, |w| {
         let t = tar_member("apps/x/_manifest", b"manifest");
         w.write_all(&t[..t.len() - 1024]).unwrap(); // without the end blocks
-        w.write_all(&extension_header(b'x', HUGE_HEADER)).unwrap();
+        w.write_all(&tar_extension_header(b'x', HUGE_HEADER))
+            .unwrap();
         fill(w, b'0', HUGE_HEADER);
     });
     let (run, report) = case.scan(&path, &[], &[], 128);

@@ -25,6 +25,17 @@ struct Run {
     stderr: String,
 }
 
+/// `spydar scan INPUT -o OUT EXTRA...`.
+fn scan_to(
+    input: impl AsRef<std::ffi::OsStr>,
+    out: impl AsRef<std::ffi::OsStr>,
+    extra: &[&str],
+) -> Run {
+    let mut cmd = spydar();
+    cmd.arg("scan").arg(input).arg("-o").arg(out).args(extra);
+    run(cmd)
+}
+
 fn run(mut cmd: assert_cmd::Command) -> Run {
     let out = cmd.output().unwrap();
     Run {
@@ -79,13 +90,7 @@ fn mobilesync_layout_output_is_the_backup_folder_parent_and_the_backup_survives(
     let input = backups.join(UDID);
     backup_with_udid(&input, UDID);
     let before = tree(&backups);
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&backups)
-        .arg("--overwrite");
-    let r = run(cmd);
+    let r = scan_to(&input, &backups, &["--overwrite"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("holds the input"), "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
@@ -108,13 +113,7 @@ fn sysdiagnose_folder_without_udid_with_its_parent_as_output_is_untouched() {
         std::fs::remove_file(e.path()).unwrap();
     }
     let before = tree(&parent);
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&parent)
-        .args(["--overwrite", "--quiet"]);
-    let r = run(cmd);
+    let r = scan_to(&input, &parent, &["--overwrite", "--quiet"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("holds the input"), "{}", r.stderr);
     assert_eq!(tree(&parent), before);
@@ -128,13 +127,7 @@ fn dot_dot_through_a_missing_folder_does_not_reach_into_the_input() {
     backup_with_udid(&input, UDID);
     let before = tree(&input);
     let out = d.path().join("none").join("..").join("B").join("reports");
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .arg("--quiet");
-    let r = run(cmd);
+    let r = scan_to(&input, &out, &["--quiet"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("inside the input"), "{}", r.stderr);
     assert_eq!(tree(&input), before);
@@ -196,13 +189,7 @@ fn a_foreign_folder_with_the_device_name_is_refused_and_untouched() {
     std::fs::create_dir(foreign.join("records")).unwrap();
     std::fs::write(foreign.join("records").join("mine.jsonl"), b"{}\n").unwrap();
     let foreign_before = tree(&foreign);
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .args(["--overwrite", "--quiet"]);
-    let r = run(cmd);
+    let r = scan_to(&input, &out, &["--overwrite", "--quiet"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not written by spydar"), "{}", r.stderr);
     assert_eq!(
@@ -268,13 +255,7 @@ fn a_planted_summary_json_link_is_not_written_through() {
     let victim = d.path().join("victim.txt");
     std::fs::write(&victim, b"keep me").unwrap();
     std::os::unix::fs::symlink(&victim, out.join("summary.json")).unwrap();
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .args(["--overwrite", "--quiet"]);
-    let r = run(cmd);
+    let r = scan_to(&input, &out, &["--overwrite", "--quiet"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("summary.json"), "{}", r.stderr);
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
@@ -290,13 +271,7 @@ fn a_300_character_id_gets_its_report_and_leaves_no_partial_folder() {
     backup_with_udid(&input, &long_id);
     let before = tree(&input);
     let out = d.path().join("out");
-    let mut cmd = spydar();
-    cmd.arg("scan")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .arg("--quiet");
-    let r = run(cmd);
+    let r = scan_to(&input, &out, &["--quiet"]);
     assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
     no_partial_left(&out);
     let dirs: Vec<String> = names(&out)
@@ -351,9 +326,7 @@ fn nothing_read_is_its_own_verdict_never_clean() {
     let input = d.path().join("phone.ab");
     empty_ab(&input);
     let out = d.path().join("out");
-    let mut cmd = spydar();
-    cmd.arg("scan").arg(&input).arg("-o").arg(&out);
-    let r = run(cmd);
+    let r = scan_to(&input, &out, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr
@@ -396,9 +369,7 @@ fn the_human_summary_names_only_what_was_written() {
     let bad = d.path().join("notes.txt");
     std::fs::write(&bad, "hello").unwrap();
     let out = d.path().join("out");
-    let mut cmd = spydar();
-    cmd.arg("scan").arg(&bad).arg("-o").arg(&out);
-    let r = run(cmd);
+    let r = scan_to(&bad, &out, &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!r.stderr.contains("reports written"), "{}", r.stderr);
     let written: Vec<PathBuf> = r

@@ -65,13 +65,7 @@ fn generate(dir: &Path, name: &str, plant: bool) -> PathBuf {
     p
 }
 
-fn records<'a>(scan: &'a DeviceScan, module: &str) -> Vec<&'a Record> {
-    scan.modules
-        .iter()
-        .filter(|m| m.name == module)
-        .flat_map(|m| m.records.iter())
-        .collect()
-}
+use crate::common::module_records as records;
 
 fn observed(scan: &DeviceScan, module: &str, kind: ObservableType, value: &str) -> bool {
     records(scan, module).iter().any(|r| {

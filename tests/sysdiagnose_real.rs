@@ -19,13 +19,7 @@ fn scan(path: &Path) -> DeviceScan {
     sysdiagnose::scan(path, &ScanOptions::default()).unwrap()
 }
 
-fn records<'a>(scan: &'a DeviceScan, module: &str) -> Vec<&'a Record> {
-    scan.modules
-        .iter()
-        .filter(|m| m.name == module)
-        .flat_map(|m| m.records.iter())
-        .collect()
-}
+use crate::common::module_records as records;
 
 fn has(r: &Record, kind: ObservableType, v: &str) -> bool {
     r.observables.iter().any(|o| o.kind == kind && o.value == v)

@@ -467,48 +467,9 @@ fn check_binary(b: &[u8]) -> Result<(), PlistError> {
 mod tests {
     use super::*;
 
-    fn nested_xml(depth: usize) -> Vec<u8> {
-        let mut s = String::from("<?xml version=\"1.0\"?><plist version=\"1.0\">");
-        s.push_str(&"<array>".repeat(depth));
-        s.push_str(&"</array>".repeat(depth));
-        s.push_str("</plist>");
-        s.into_bytes()
-    }
-
-    /// A binary plist of `depth` nested one-element arrays.
-    fn nested_binary(depth: usize) -> Vec<u8> {
-        let mut v = Value::Array(Vec::new());
-        for _ in 1..depth.min(200) {
-            v = Value::Array(vec![v]);
-        }
-        let mut out = Vec::new();
-        if depth <= 200 {
-            v.to_writer_binary(&mut out).unwrap();
-            return out;
-        }
-        // Hand-made beyond what the writer's recursion allows: object i is
-        // an array holding object i+1; 4-byte refs and offsets.
-        out.extend_from_slice(b"bplist00");
-        let mut offsets = Vec::with_capacity(depth);
-        for i in 0..depth {
-            offsets.push(out.len() as u32);
-            if i + 1 == depth {
-                out.push(0xa0);
-            } else {
-                out.push(0xa1);
-                out.extend_from_slice(&((i + 1) as u32).to_be_bytes());
-            }
-        }
-        let table = out.len() as u64;
-        for o in offsets {
-            out.extend_from_slice(&o.to_be_bytes());
-        }
-        out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 4]);
-        out.extend_from_slice(&(depth as u64).to_be_bytes());
-        out.extend_from_slice(&0u64.to_be_bytes());
-        out.extend_from_slice(&table.to_be_bytes());
-        out
-    }
+    use crate::fixtures::hostile::{
+        nested_binary_plist as nested_binary, nested_xml_plist as nested_xml,
+    };
 
     #[test]
     fn deep_xml_is_refused_shallow_is_read() {

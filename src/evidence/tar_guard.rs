@@ -137,16 +137,7 @@ fn header_size(field: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn header(kind: u8, size: u64) -> [u8; 512] {
-        let mut h = tar::Header::new_gnu();
-        h.set_path("././@LongLink").unwrap();
-        h.set_size(size);
-        h.set_entry_type(tar::EntryType::new(kind));
-        h.set_cksum();
-        let mut out = [0u8; 512];
-        out.copy_from_slice(h.as_bytes());
-        out
-    }
+    use crate::fixtures::hostile::tar_extension_header as header;
 
     #[test]
     fn oversized_extension_headers_are_refused() {

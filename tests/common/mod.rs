@@ -65,3 +65,15 @@ pub fn mkfifo(path: &Path) {
         path.display()
     );
 }
+
+/// The records one module of a scan produced.
+pub fn module_records<'a>(
+    scan: &'a spydar::model::DeviceScan,
+    module: &str,
+) -> Vec<&'a spydar::model::Record> {
+    scan.modules
+        .iter()
+        .filter(|m| m.name == module)
+        .flat_map(|m| m.records.iter())
+        .collect()
+}
