@@ -44,6 +44,17 @@ pub mod webkit_resource_load_statistics;
 pub mod webkit_session_resource_log;
 pub mod whatsapp;
 pub mod whatsapp_contacts;
+// Filesystem-dump modules (MVT's check-fs-only modules, issue 12).
+pub mod analytics;
+pub mod analytics_ios_versions;
+pub mod cache_files;
+pub mod ios_version_history;
+pub mod netusage;
+pub mod safari_favicon;
+pub mod webkit_base;
+pub mod webkit_indexeddb;
+pub mod webkit_local_storage;
+pub mod webkit_safari_view_service;
 
 /// What a module gets: the backup and the scan options.
 pub struct Ctx<'a> {
@@ -99,7 +110,19 @@ pub const BACKUP: &[Module] = &[
 
 /// Modules for files a backup never holds, run on filesystem dumps only
 /// (after the [`BACKUP`] modules).
-pub const FILESYSTEM: &[Module] = &[shutdown_log::MODULE];
+pub const FILESYSTEM: &[Module] = &[
+    shutdown_log::MODULE,
+    // MVT's check-fs-only modules, in its FS_MODULES order.
+    cache_files::MODULE,
+    netusage::MODULE,
+    analytics::MODULE,
+    analytics_ios_versions::MODULE,
+    safari_favicon::MODULE,
+    ios_version_history::MODULE,
+    webkit_indexeddb::MODULE,
+    webkit_local_storage::MODULE,
+    webkit_safari_view_service::MODULE,
+];
 
 /// `(name, artifact)` of every module an input kind runs.
 pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
