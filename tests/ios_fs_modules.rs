@@ -245,3 +245,65 @@ fn shutdown_log_bh_client_is_detected() {
             .any(|f| { f["module"] == "shutdown_log" && f["rule"] == "shutdown_log.unusual_path" })
     );
 }
+
+/// MVT's check-fs reads some of its mixed (backup and dump) modules from
+/// more places than a backup holds: `locationd/clients.plist` under
+/// `/private/var/mobile` as well as `/private/var/root`, the IDS status
+/// cache under `Library/IdentityServices/`, WebKit's `observations.db` and
+/// session resource log in the in-app browser's store
+/// (`SystemData/com.apple.SafariViewService/…`), and the session log of web
+/// clips. The generated dump's files moved there are still read, and their
+/// planted indicators found in the same modules.
+#[test]
+fn mixed_modules_read_mvt_s_other_check_fs_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    spydar::fixtures::ios_fs::generate(&dump, &GenOptions::default()).unwrap();
+    let var = dump.join("private/var");
+    let mv = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(from, to).unwrap();
+    };
+    mv(
+        &var.join("root/Library/Caches/locationd/clients.plist"),
+        &var.join("mobile/Library/Caches/locationd/clients.plist"),
+    );
+    mv(
+        &var.join("mobile/Library/Preferences/com.apple.identityservices.idstatuscache.plist"),
+        &var.join("mobile/Library/IdentityServices/idstatuscache.plist"),
+    );
+    let stats = walkdir::WalkDir::new(var.join("mobile/Containers/Data/Application"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("ResourceLoadStatistics/observations.db"))
+        .unwrap();
+    let container = stats.ancestors().nth(5).unwrap().to_path_buf();
+    let svc = container.join("SystemData/com.apple.SafariViewService/Library/WebKit/WebsiteData");
+    mv(&stats, &svc.join("observations.db"));
+    mv(
+        &stats.with_file_name("full_browsing_session_resourceLog.plist"),
+        &var.join("mobile/Library/WebClips/0C1D2E3F.webclip/Storage/full_browsing_session_resourceLog.plist"),
+    );
+    let (_, report) = common::scan(&dump, &dir.path().join("out"), &[]);
+    let found = detected(&report);
+    for (module, value) in spydar::fixtures::ios_backup::PLANTS
+        .iter()
+        .filter(|(m, _)| {
+            [
+                "locationd_clients",
+                "id_status_cache",
+                "webkit_resource_load_statistics",
+                "webkit_session_resource_log",
+            ]
+            .contains(m)
+        })
+    {
+        assert!(
+            found.iter().any(|f| f["module"] == *module
+                && f["indicator"]["value"]
+                    .as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))),
+            "{value} not detected in {module} at MVT's other path"
+        );
+    }
+}
