@@ -165,30 +165,32 @@ fn observe(r: &mut Record, key: &str, v: &plist::Value) {
                 observe(r, key, v);
             }
         }
-        plist::Value::String(s) => {
-            let s = s.trim();
-            let lower = s.to_ascii_lowercase();
-            if lower.starts_with("http://") || lower.starts_with("https://") {
-                r.push_observable(ObservableType::Url, s);
-                return;
-            }
-            match kind_of_key(key) {
-                Some(ObservableType::Domain)
-                    if s.contains('.') && !s.contains(char::is_whitespace) =>
-                {
-                    r.push_observable(ObservableType::Domain, s);
-                }
-                Some(ObservableType::Process) => {
-                    // A path names its executable by its last component.
-                    if s.starts_with('/') {
-                        r.push_observable(ObservableType::FilePath, s);
-                    }
-                    r.push_observable(ObservableType::Process, s.rsplit('/').next().unwrap_or(s));
-                }
-                Some(ObservableType::AppId) => r.push_observable(ObservableType::AppId, s),
-                _ => {}
-            }
+        plist::Value::String(s) => observe_string(r, key, s),
+        _ => {}
+    }
+}
+
+/// Pushes what one string is, by its key (see [`kind_of_key`]); any
+/// `http(s)://` value is a URL. Shared with `analytics_logs`.
+pub(crate) fn observe_string(r: &mut Record, key: &str, s: &str) {
+    let s = s.trim();
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        r.push_observable(ObservableType::Url, s);
+        return;
+    }
+    match kind_of_key(key) {
+        Some(ObservableType::Domain) if s.contains('.') && !s.contains(char::is_whitespace) => {
+            r.push_observable(ObservableType::Domain, s);
         }
+        Some(ObservableType::Process) => {
+            // A path names its executable by its last component.
+            if s.starts_with('/') {
+                r.push_observable(ObservableType::FilePath, s);
+            }
+            r.push_observable(ObservableType::Process, s.rsplit('/').next().unwrap_or(s));
+        }
+        Some(ObservableType::AppId) => r.push_observable(ObservableType::AppId, s),
         _ => {}
     }
 }

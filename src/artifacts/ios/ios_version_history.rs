@@ -66,8 +66,9 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     Ok(out)
 }
 
-/// `2021-09-01 10:00:00.00 +0200` (fraction optional).
-fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+/// `2021-09-01 10:00:00.00 +0200` (fraction optional); the analytics
+/// logs' headers too.
+pub(crate) fn parse_time(s: &str) -> Option<jiff::Timestamp> {
     jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S%.f %z", s.trim())
         .and_then(|p| p.to_timestamp())
         .ok()

@@ -47,6 +47,7 @@ pub mod whatsapp_contacts;
 // Filesystem-dump modules (MVT's check-fs-only modules, issue 12).
 pub mod analytics;
 pub mod analytics_ios_versions;
+pub mod analytics_logs;
 pub mod cache_files;
 pub mod ios_version_history;
 pub mod netusage;
@@ -122,6 +123,8 @@ pub const FILESYSTEM: &[Module] = &[
     webkit_indexeddb::MODULE,
     webkit_local_storage::MODULE,
     webkit_safari_view_service::MODULE,
+    // spydar's own (MVT lacks it).
+    analytics_logs::MODULE,
 ];
 
 /// `(name, artifact)` of every module an input kind runs.
