@@ -309,3 +309,34 @@ fn mixed_modules_read_mvt_s_other_check_fs_paths() {
         );
     }
 }
+
+/// One unreadable `Cache.db` among several (apps each keep one): a record
+/// saying so, the others still read and matched.
+#[test]
+fn a_corrupt_cache_db_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    spydar::fixtures::ios_fs::generate(&dump, &GenOptions::default()).unwrap();
+    let bad = dump.join("private/var/mobile/Library/Caches/com.apple.Maps/Cache.db");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, vec![0x42u8; 8192]).unwrap();
+    let (_, report) = common::scan(&dump, &dir.path().join("out"), &[]);
+    let module = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "cache_files")
+        .unwrap();
+    assert_eq!(module["status"], "ok", "{module}");
+    let want = PLANTED_COUNTS
+        .iter()
+        .find(|(m, _)| *m == "cache_files")
+        .unwrap()
+        .1;
+    assert_eq!(module["records"], want as u64 + 1);
+    assert!(
+        detected(&report)
+            .iter()
+            .any(|f| f["module"] == "cache_files")
+    );
+}

@@ -23,44 +23,71 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         .into_iter()
         .filter(|e| e.flags != 2 && e.relative_path.rsplit('/').next() == Some("Cache.db"))
         .collect();
+    if entries.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    // A dump holds a Cache.db per app: one that cannot be read is a record
+    // saying so, not the end of the module (unless none can be read).
     let mut out = Vec::new();
-    for (entry, conn) in b.open_sqlite_all(entries)? {
-        if !crate::evidence::sqlite::has_table(&conn, "cfurl_cache_response") {
-            continue;
-        }
-        let err = ModuleError::sqlite(|| b.describe(&entry));
-        let artifact = entry.logical_path();
-        let mut stmt = conn
-            .prepare(
-                "SELECT entry_ID, version, hash_value, storage_policy, request_key, time_stamp \
-                 FROM cfurl_cache_response ORDER BY entry_ID",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                let url = col_text(r, "request_key").unwrap_or_default();
-                let stamp = col_text(r, "time_stamp");
-                let ts = stamp.as_deref().and_then(crate::time::parse_iso);
-                let mut rec = Record::new(MODULE.name, &artifact)
-                    .at(ts)
-                    .event(
-                        "cache_response",
-                        format!("{artifact} recorded visit to URL {url}"),
-                    )
-                    .field("cache_file", artifact.clone())
-                    .field("entry_id", col_int(r, "entry_ID"))
-                    .field("version", col_int(r, "version"))
-                    .field("hash_value", col_int(r, "hash_value"))
-                    .field("storage_policy", col_int(r, "storage_policy"))
-                    .field("url", url.clone())
-                    .field("isodate", jts(ts));
-                rec.push_observable(ObservableType::Url, url);
-                Ok(rec)
-            })
-            .map_err(err)?;
-        for r in rows {
-            out.push(r.map_err(err)?);
+    let mut first_error = None;
+    let mut read_any = false;
+    for entry in entries {
+        let read = b.open_sqlite(&entry).and_then(|conn| {
+            read_one(&conn, &entry.logical_path())
+                .map_err(ModuleError::sqlite(|| b.describe(&entry)))
+        });
+        match read {
+            Ok(records) => {
+                read_any = true;
+                out.extend(records);
+            }
+            Err(ModuleError::Missing) => {}
+            Err(e) => {
+                out.push(
+                    Record::new(MODULE.name, &entry.logical_path())
+                        .event("cache_file_unreadable", e.to_string())
+                        .field("cache_file", entry.logical_path()),
+                );
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(out)
+    match first_error {
+        Some(e) if !read_any => Err(e),
+        _ if !read_any && out.is_empty() => Err(ModuleError::Missing),
+        _ => Ok(out),
+    }
+}
+
+/// The responses of one `Cache.db` (none without `cfurl_cache_response`).
+fn read_one(conn: &rusqlite::Connection, artifact: &str) -> rusqlite::Result<Vec<Record>> {
+    if !crate::evidence::sqlite::has_table(conn, "cfurl_cache_response") {
+        return Ok(Vec::new());
+    }
+    let artifact = artifact.to_string();
+    let mut stmt = conn.prepare(
+        "SELECT entry_ID, version, hash_value, storage_policy, request_key, time_stamp \
+         FROM cfurl_cache_response ORDER BY entry_ID",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let url = col_text(r, "request_key").unwrap_or_default();
+        let stamp = col_text(r, "time_stamp");
+        let ts = stamp.as_deref().and_then(crate::time::parse_iso);
+        let mut rec = Record::new(MODULE.name, &artifact)
+            .at(ts)
+            .event(
+                "cache_response",
+                format!("{artifact} recorded visit to URL {url}"),
+            )
+            .field("cache_file", artifact.clone())
+            .field("entry_id", col_int(r, "entry_ID"))
+            .field("version", col_int(r, "version"))
+            .field("hash_value", col_int(r, "hash_value"))
+            .field("storage_policy", col_int(r, "storage_policy"))
+            .field("url", url.clone())
+            .field("isodate", jts(ts));
+        rec.push_observable(ObservableType::Url, url);
+        Ok(rec)
+    })?;
+    rows.collect()
 }
