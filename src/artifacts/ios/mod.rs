@@ -71,6 +71,12 @@ pub struct Module {
     pub name: &'static str,
     /// The logical path (`Domain/relative/path`, globs allowed) it reads,
     /// as reports show it.
+    /// In the globs, `*` also matches across `/` (SQLite `GLOB`, as
+    /// `IosBackup::find`), `{a,b}` lists alternatives, a leading `*/` or
+    /// `AppDomain-*/` means any domain or any app container; a dump's
+    /// domains map to device folders through `ios_domain::domain_root` and
+    /// `ios_fs::CONTAINER_PARENTS` (`DatabaseDomain/x` is
+    /// `private/var/db/x`).
     pub artifact: &'static str,
     pub run: fn(&Ctx<'_>) -> ModuleResult,
 }
