@@ -48,6 +48,11 @@ pub const ALL: &[Rule] = &[
     ANDROID_ADB_UNKNOWN_HOST,
     ANDROID_BROWSER_INSTALL,
     ANDROID_FILE_IN_TMP,
+    ANDROID_INTRUSION_CA_INSTALLED,
+    ANDROID_INTRUSION_CERT_VALIDATION_FAILURE,
+    ANDROID_INTRUSION_CRYPTO_SELF_TEST_FAILED,
+    ANDROID_INTRUSION_KEY_INTEGRITY_VIOLATION,
+    ANDROID_INTRUSION_WIPE_FAILURE,
     ANDROID_MANY_DANGEROUS_PERMISSIONS,
     ANDROID_OLD_SECURITY_PATCH,
     ANDROID_PACKAGE_DOWNGRADED,
@@ -201,6 +206,51 @@ pub const ANDROID_FILE_IN_TMP: Rule = Rule {
     title: "A file sits in /data/local/tmp/",
     explanation: "/data/local/tmp/ is where tools pushed over ADB, exploits and spyware stage their files. Developers and some acquisition tools use it too (androidqf's own collector is ignored). Look at the file's name, times and hashes; an executable nobody put there deserves an expert's look.",
     reference: mvt!("android/modules/androidqf/aqf_files.py"),
+};
+
+pub const ANDROID_INTRUSION_CA_INSTALLED: Rule = Rule {
+    id: "android.intrusion_ca_installed",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A certificate authority was installed (intrusion log)",
+    explanation: "The phone's intrusion log records a root certificate added to the trusted store. A certificate the person did not install lets whoever holds its key read and alter encrypted traffic (a man in the middle). Workplaces, VPNs and debugging proxies install them too: check the subject and ask who put it there.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_CERT_VALIDATION_FAILURE: Rule = Rule {
+    id: "android.intrusion_cert_validation_failure",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A certificate failed validation (intrusion log)",
+    explanation: "The phone's intrusion log records an X.509 certificate that failed validation. An interception attempt looks like this, and so do expired or misconfigured certificates; several failures around one time, or one host, deserve a closer look.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_CRYPTO_SELF_TEST_FAILED: Rule = Rule {
+    id: "android.intrusion_crypto_self_test_failed",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "The cryptographic self test failed (intrusion log)",
+    explanation: "The phone's intrusion log records a failed self test of its cryptographic module. Tampered system code can cause this, as can a hardware or firmware fault; it is rare on a healthy phone.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_KEY_INTEGRITY_VIOLATION: Rule = Rule {
+    id: "android.intrusion_key_integrity_violation",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A key integrity violation was logged (intrusion log)",
+    explanation: "The phone's intrusion log records that a key in the keystore failed its integrity check: the key material or its metadata changed outside the keystore. Tampering causes this; so can storage corruption.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_WIPE_FAILURE: Rule = Rule {
+    id: "android.intrusion_wipe_failure",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A device wipe failed (intrusion log)",
+    explanation: "The phone's intrusion log records a wipe of the device or a user's data that did not complete. Data the person believed erased may still be there, and something may have blocked the wipe.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
 };
 
 pub const ANDROID_MANY_DANGEROUS_PERMISSIONS: Rule = Rule {

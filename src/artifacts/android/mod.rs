@@ -29,6 +29,7 @@ pub mod dumpsys_receivers;
 pub mod dumpsys_settings;
 pub mod file_timestamps;
 pub mod getprop;
+pub mod intrusion_logs;
 pub mod logcat;
 pub mod mounts;
 pub mod root_binaries;
@@ -209,6 +210,9 @@ pub const ANDROIDQF: &[AqfModule] = &[
     aqf_settings::MODULE,
     file_timestamps::ANDROIDQF,
     logcat::MODULE,
+    intrusion_logs::ANDROIDQF_DNS,
+    intrusion_logs::ANDROIDQF_CONNECT,
+    intrusion_logs::ANDROIDQF_SECURITY,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
@@ -242,6 +246,10 @@ pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
                 .chain(bugreport())
                 .collect()
         }
+        InputKind::AndroidIntrusionLogs => intrusion_logs::MODULES
+            .iter()
+            .map(|m| (m.name, m.artifact.to_string()))
+            .collect(),
         _ => Vec::new(),
     }
 }
