@@ -46,6 +46,7 @@ pub const ALL: &[Rule] = &[
     ANDROID_ADB_INVALID_KEY,
     ANDROID_ADB_OTHER_HOST,
     ANDROID_ADB_UNKNOWN_HOST,
+    ANDROID_AQF_HASH_MISMATCH,
     ANDROID_BROWSER_INSTALL,
     ANDROID_FILE_IN_TMP,
     ANDROID_INTRUSION_CA_INSTALLED,
@@ -188,6 +189,17 @@ pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
     title: "The phone trusts an ADB host, and the acquisition has no host key to compare",
     explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Current androidqf versions write no host key, so this is common. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
     reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
+};
+
+pub const ANDROID_AQF_HASH_MISMATCH: Rule = Rule {
+    id: "android.aqf_hash_mismatch",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A file of the androidqf acquisition no longer matches its recorded hash",
+    explanation: "androidqf records the SHA-256 of every file it writes in hashes.csv. This file's content differs from what was recorded: it was changed after the acquisition, or the copy is damaged. Findings from it may not reflect the phone; get the original acquisition again and keep it read-only.",
+    reference: spydar!(
+        "androidqf's hashes.csv exists to check the acquisition's integrity; MVT does not read it"
+    ),
 };
 
 pub const ANDROID_BROWSER_INSTALL: Rule = Rule {

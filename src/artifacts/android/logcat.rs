@@ -12,6 +12,14 @@ pub const MODULE: AqfModule = AqfModule {
     artifact: "logcat*.txt",
     read: AqfRead::Sweep(run),
 };
+/// androidqf `logs/`: the device's log files (`/data/anr/`, `/data/log/`,
+/// `/proc/kmsg`, ...) swept like `logcat.txt` (MVT only times them, in
+/// `aqf_log_timestamps`).
+pub const AQF_LOGS: AqfModule = AqfModule {
+    name: "aqf_logs",
+    artifact: "logs/",
+    read: AqfRead::Sweep(run_logs),
+};
 pub const BUGREPORT_LOGS: DumpstateModule = DumpstateModule {
     name: "bugreport_logs",
     in_androidqf: None,
@@ -31,6 +39,24 @@ fn run(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError
     for m in members {
         let data = src.read(m)?;
         out.extend(sweep(&data, sweeper, MODULE.name, &m.name));
+    }
+    Ok(out)
+}
+
+/// Every file under `logs/`.
+fn run_logs(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
+    let members: Vec<_> = src
+        .members
+        .iter()
+        .filter(|m| m.name.starts_with("logs/"))
+        .collect();
+    if members.is_empty() {
+        return Err(ModuleError::Missing);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let data = src.read(m)?;
+        out.extend(sweep(&data, sweeper, AQF_LOGS.name, &m.name));
     }
     Ok(out)
 }

@@ -11,9 +11,11 @@
 //! and [`ANDROIDQF`] (an acquisition's own files).
 
 pub mod aqf_files;
+pub mod aqf_hashes;
 pub mod aqf_packages;
 pub mod aqf_processes;
 pub mod aqf_settings;
+pub mod aqf_tmp;
 pub mod bugreport_processes;
 pub mod dumpsys;
 pub mod dumpsys_accessibility;
@@ -213,6 +215,9 @@ pub const ANDROIDQF: &[AqfModule] = &[
     intrusion_logs::ANDROIDQF_DNS,
     intrusion_logs::ANDROIDQF_CONNECT,
     intrusion_logs::ANDROIDQF_SECURITY,
+    aqf_hashes::MODULE,
+    aqf_tmp::MODULE,
+    logcat::AQF_LOGS,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.

@@ -1,0 +1,275 @@
+//! Android as MVT 2026 reads it (issue 12 §2): intrusion-log exports as
+//! their own input and inside androidqf, current androidqf's own files
+//! (`hashes.csv`, `tmp/`, `logs/`, the acquiring host's ADB key) in the
+//! root and folder layouts. Planted indicators are found in the right
+//! module as the right kind of value; near-miss decoys stay silent.
+
+use crate::common::module_records;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use spydar::artifacts::{ScanOptions, TextSweep};
+use spydar::evidence::{InputKind, detect};
+use spydar::fixtures::GenOptions;
+use spydar::fixtures::android::{decoys, planted};
+use spydar::fixtures::android_aqf::{
+    DECOY_IP_HOST, DECOY_IPS, generate_androidqf_current, generate_intrusion_logs, planted_aqf,
+};
+use spydar::indicators::{IndicatorSet, Matcher};
+use spydar::model::{DeviceScan, Finding, Level, ObservableType as T};
+
+fn opts(plant: bool) -> GenOptions {
+    GenOptions {
+        plant,
+        ..GenOptions::default()
+    }
+}
+
+/// Reads `path` (kind detected) with the bundled indicators as the text
+/// sweep, and matches every record.
+fn scan(path: &Path) -> (InputKind, DeviceScan, Vec<Finding>) {
+    let matcher = Arc::new(Matcher::new(IndicatorSet::bundled()));
+    let kind = detect(path).unwrap();
+    let o = ScanOptions {
+        text_sweep: Some(matcher.clone() as Arc<dyn TextSweep>),
+        ..ScanOptions::default()
+    };
+    let s = spydar::scan::read_input(path, None, &o).unwrap();
+    let f = spydar::scan::findings(&s, &matcher);
+    (kind, s, f)
+}
+
+/// `(module, kind, value)` of every `detected` finding, sorted.
+fn detected(f: &[Finding]) -> Vec<(String, T, String)> {
+    let mut v: Vec<_> = f
+        .iter()
+        .filter(|f| f.level == Level::Detected)
+        .filter_map(|f| {
+            let o = f.observable.as_ref()?;
+            Some((f.module.clone(), o.kind, o.value.clone()))
+        })
+        .collect();
+    v.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    v.dedup();
+    v
+}
+
+/// `(module, rule)` of every warning, with how many records raised it.
+fn warnings(s: &DeviceScan) -> Vec<(String, String, usize)> {
+    let mut v: Vec<(String, String, usize)> = Vec::new();
+    for m in &s.modules {
+        for r in &m.records {
+            for a in r.alerts.iter().filter(|a| a.level == Level::Warning) {
+                match v.iter_mut().find(|x| x.0 == m.name && x.1 == a.rule) {
+                    Some(x) => x.2 += 1,
+                    None => v.push((m.name.clone(), a.rule.clone(), 1)),
+                }
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn no_decoy_detected(f: &[Finding]) {
+    let mut decoy_values: Vec<&str> = vec![
+        decoys::APK_SHA256,
+        decoys::FILE_PATH,
+        DECOY_IP_HOST,
+        "/data/local/tmp/wdx/pred.so",
+    ];
+    decoy_values.extend(decoys::APP_IDS);
+    decoy_values.extend(decoys::DOMAINS);
+    decoy_values.extend(DECOY_IPS);
+    for (module, kind, value) in detected(f) {
+        assert!(
+            !decoy_values.contains(&value.as_str()),
+            "decoy {value} ({kind:?}) detected in {module}"
+        );
+    }
+}
+
+const INTRUSION: &[&str] = &["dns_event", "connect_event", "security_event"];
+
+fn intrusion_warnings() -> Vec<(String, String, usize)> {
+    [
+        ("security_event", "android.intrusion_ca_installed"),
+        (
+            "security_event",
+            "android.intrusion_cert_validation_failure",
+        ),
+        (
+            "security_event",
+            "android.intrusion_crypto_self_test_failed",
+        ),
+        (
+            "security_event",
+            "android.intrusion_key_integrity_violation",
+        ),
+        ("security_event", "android.intrusion_wipe_failure"),
+    ]
+    .iter()
+    .map(|(m, r)| (m.to_string(), r.to_string(), 1))
+    .collect()
+}
+
+fn intrusion_detected() -> Vec<(String, T, String)> {
+    let mut v: Vec<(String, T, String)> = [
+        ("connect_event", T::Ipv4, planted_aqf::IP),
+        ("dns_event", T::AppId, planted::APP_ID),
+        ("dns_event", T::Ipv4, planted_aqf::IP),
+        ("dns_event", T::Domain, planted::DOMAIN),
+        ("security_event", T::AppId, planted::APP_ID),
+        ("security_event", T::Sha256, planted::APK_SHA256),
+        ("security_event", T::FilePath, planted::FILE_PATH),
+    ]
+    .iter()
+    .map(|(m, k, v)| (m.to_string(), *k, v.to_string()))
+    .collect();
+    v.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    v
+}
+
+#[test]
+fn intrusion_logs_folder_and_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["export", "export.zip"] {
+        let p = dir.path().join(name);
+        generate_intrusion_logs(&p, &opts(true)).unwrap();
+        let (kind, s, f) = scan(&p);
+        assert_eq!(kind, InputKind::AndroidIntrusionLogs, "{name}");
+        // Duplicates across the overlapping daily files are counted once;
+        // the nested zip is read.
+        let counts: Vec<usize> = INTRUSION
+            .iter()
+            .map(|m| module_records(&s, m).len())
+            .collect();
+        assert_eq!(counts, [5, 4, 16], "{name}");
+        assert_eq!(detected(&f), intrusion_detected(), "{name}");
+        assert_eq!(warnings(&s), intrusion_warnings(), "{name}");
+        no_decoy_detected(&f);
+        let ts = module_records(&s, "dns_event")[0].timestamp.unwrap();
+        assert_eq!(ts.to_string(), "2026-11-19T11:00:00.001Z");
+    }
+    let clean = dir.path().join("clean");
+    generate_intrusion_logs(&clean, &opts(false)).unwrap();
+    let (_, s, f) = scan(&clean);
+    assert!(detected(&f).is_empty(), "{:?}", detected(&f));
+    assert!(warnings(&s).is_empty(), "{:?}", warnings(&s));
+}
+
+#[test]
+fn intrusion_logs_detection_stays_narrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("a.txt"), "{\"other_event\":{}}\n").unwrap();
+    assert!(detect(&p).is_err(), "JSON lines of another kind");
+    std::fs::write(p.join("b.txt"), "{\"dns_event\":{\"hostname\":\"x\"}}\n").unwrap();
+    assert_eq!(detect(&p).unwrap(), InputKind::AndroidIntrusionLogs);
+}
+
+/// `(module, kind, value)` the new androidqf modules must find.
+fn aqf_new_detected(d: &[(String, T, String)]) -> Vec<(String, T, String)> {
+    let new = ["aqf_hashes", "aqf_tmp", "aqf_logs"];
+    d.iter()
+        .filter(|x| new.contains(&x.0.as_str()) || INTRUSION.contains(&x.0.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn androidqf_current_root_and_folder_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let layouts: [(&str, Option<&str>); 3] = [
+        ("root.zip", None),
+        ("folder.zip", Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b")),
+        ("dir", None),
+    ];
+    let mut seen = None;
+    for (name, wrapper) in layouts {
+        let p = dir.path().join(name);
+        generate_androidqf_current(&p, &opts(true), wrapper).unwrap();
+        let (kind, s, f) = scan(&p);
+        assert_eq!(kind, InputKind::Androidqf, "{name}");
+        let d = aqf_new_detected(&detected(&f));
+        let mut want = intrusion_detected();
+        want.extend([
+            (
+                "aqf_hashes".to_string(),
+                T::Sha256,
+                planted::APK_SHA256.to_string(),
+            ),
+            (
+                "aqf_logs".to_string(),
+                T::Domain,
+                planted::DOMAIN.to_string(),
+            ),
+            (
+                "aqf_tmp".to_string(),
+                T::FilePath,
+                planted::FILE_PATH.to_string(),
+            ),
+        ]);
+        want.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+        let got_kinds: Vec<_> = d.iter().map(|x| (&x.0, &x.2)).collect();
+        for w in &want {
+            assert!(
+                got_kinds.contains(&(&w.0, &w.2)),
+                "{name}: {w:?} not in {d:?}"
+            );
+        }
+        no_decoy_detected(&f);
+        let w = warnings(&s);
+        let has = |m: &str, r: &str| w.iter().find(|x| x.0 == m && x.1 == r).map(|x| x.2);
+        assert_eq!(
+            has("aqf_hashes", "android.aqf_hash_mismatch"),
+            Some(1),
+            "{name}: {w:?}"
+        );
+        // The acquiring host's key is trusted silently; the other is a warning.
+        assert_eq!(
+            has("aqf_dumpsys_adb_state", "android.adb_other_host"),
+            Some(1),
+            "{name}: {w:?}"
+        );
+        assert_eq!(
+            has("aqf_dumpsys_adb_state", "android.adb_unknown_host"),
+            None
+        );
+        let tampered = module_records(&s, "aqf_hashes")
+            .into_iter()
+            .find(|r| {
+                r.alerts
+                    .iter()
+                    .any(|a| a.rule == "android.aqf_hash_mismatch")
+            })
+            .unwrap();
+        assert_eq!(tampered.fields["path"], planted_aqf::TAMPERED);
+        for m in INTRUSION {
+            assert!(!module_records(&s, m).is_empty(), "{name}: {m}");
+        }
+        let counts: Vec<(String, usize)> = s
+            .modules
+            .iter()
+            .filter(|m| m.name.starts_with("aqf_") || INTRUSION.contains(&m.name.as_str()))
+            .map(|m| (m.name.clone(), m.records.len()))
+            .collect();
+        match &seen {
+            None => seen = Some(counts),
+            Some(c) => assert_eq!(&counts, c, "{name}: same records as the root layout"),
+        }
+    }
+    let clean = dir.path().join("clean.zip");
+    generate_androidqf_current(&clean, &opts(false), None).unwrap();
+    let (_, s, f) = scan(&clean);
+    assert!(aqf_new_detected(&detected(&f)).is_empty());
+    let w = warnings(&s);
+    assert!(
+        !w.iter().any(|x| x.1.starts_with("android.intrusion")
+            || x.1 == "android.aqf_hash_mismatch"
+            || x.1 == "android.adb_other_host"),
+        "{w:?}"
+    );
+}
