@@ -273,3 +273,114 @@ fn androidqf_current_root_and_folder_layouts() {
         "{w:?}"
     );
 }
+
+/// Where the MVT comparison's inputs are written: `SPYDAR_KEEP_FIXTURES`
+/// (to run MVT on them), else a temporary folder.
+fn comparison_inputs() -> (Option<tempfile::TempDir>, std::path::PathBuf) {
+    match std::env::var_os("SPYDAR_KEEP_FIXTURES") {
+        Some(p) => {
+            let p = std::path::PathBuf::from(p);
+            std::fs::create_dir_all(&p).unwrap();
+            (None, p)
+        }
+        None => {
+            let t = tempfile::tempdir().unwrap();
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    }
+}
+
+/// Writes the comparison inputs (run with SPYDAR_KEEP_FIXTURES=DIR).
+#[test]
+#[ignore = "writes fixtures for MVT"]
+fn write_comparison_inputs() {
+    let (_keep, root) = comparison_inputs();
+    generate_intrusion_logs(&root.join("intrusion_logs"), &opts(true)).unwrap();
+    let aqf = root
+        .join("aqf_folder")
+        .join("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b");
+    generate_androidqf_current(&aqf, &opts(true), None).unwrap();
+    generate_androidqf_current(&root.join("aqf_root.zip"), &opts(true), None).unwrap();
+    generate_androidqf_current(
+        &root.join("aqf_wrapped.zip"),
+        &opts(true),
+        Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b"),
+    )
+    .unwrap();
+}
+
+/// Record counts of one module, as spydar reads `path`.
+fn count(s: &DeviceScan, module: &str) -> usize {
+    module_records(s, module).len()
+}
+
+/// Counts against MVT 2026.10.26 on the same generated inputs (written by
+/// `SPYDAR_KEEP_FIXTURES=/tmp/aqf-mvt cargo test --test integration --
+/// android_coverage::write_comparison_inputs --include-ignored`), MVT run
+/// with every STIX2 file of ../shared/indicators except stalkerware (`-i`
+/// each):
+/// `mvt-android check-intrusion-logs -i ... -o OUT /tmp/aqf-mvt/intrusion_logs`
+/// and `mvt-android check-androidqf -i ... -o OUT /tmp/aqf-mvt/<input>` for
+/// `aqf_folder/5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b`, `aqf_wrapped.zip` and
+/// `aqf_root.zip`; MVT's numbers are the lengths of `<module>.json` and
+/// `<module>_detected.json` in OUT.
+#[test]
+#[ignore = "needs ../shared"]
+fn counts_match_mvt_where_mvt_reads_the_file() {
+    // (module, MVT records, MVT critical alerts)
+    const MVT_INTRUSION: &[(&str, usize, usize)] = &[
+        // MVT's 4 include a "maybe" match of the decoy 147.112.137.199 on
+        // the indicator 47.112.137.199 (substring); spydar: 3.
+        ("dns_event", 5, 4),
+        // The same decoy: MVT 2, spydar 1.
+        ("connect_event", 4, 2),
+        // MVT checks no hash of app_process_start: 2; spydar adds the
+        // planted APK SHA-256: 3.
+        ("security_event", 16, 2),
+    ];
+    const MVT_MEDIUM_ALERTS: usize = 5;
+    // MVT matches androidqf's own files with `*/name`, so an acquisition
+    // whose files sit at the zip's root (androidqf's streaming zip) gets
+    // none of its androidqf modules: aqf_log_timestamps 4 in the folder
+    // layouts, 0 in the root layout. spydar: 4 in all three.
+    const MVT_LOG_TIMESTAMPS: &[(&str, usize)] = &[
+        ("aqf_folder/5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b", 4),
+        ("aqf_wrapped.zip", 4),
+        ("aqf_root.zip", 0),
+    ];
+    let (_keep, root) = comparison_inputs();
+    generate_intrusion_logs(&root.join("intrusion_logs"), &opts(true)).unwrap();
+    let aqf = root
+        .join("aqf_folder")
+        .join("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b");
+    generate_androidqf_current(&aqf, &opts(true), None).unwrap();
+    generate_androidqf_current(&root.join("aqf_root.zip"), &opts(true), None).unwrap();
+    generate_androidqf_current(
+        &root.join("aqf_wrapped.zip"),
+        &opts(true),
+        Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b"),
+    )
+    .unwrap();
+
+    let (_, s, f) = scan(&root.join("intrusion_logs"));
+    let spydar_detected = [3, 1, 3];
+    for ((m, records, _mvt_alerts), want) in MVT_INTRUSION.iter().zip(spydar_detected) {
+        assert_eq!(count(&s, m), *records, "{m}: MVT's record count");
+        let d = detected(&f).iter().filter(|x| x.0 == *m).count();
+        assert_eq!(d, want, "{m}");
+    }
+    let w: usize = warnings(&s).iter().map(|x| x.2).sum();
+    assert_eq!(
+        w, MVT_MEDIUM_ALERTS,
+        "MVT's medium alerts are spydar's warnings"
+    );
+
+    for (input, _mvt) in MVT_LOG_TIMESTAMPS {
+        let (_, s, _) = scan(&root.join(input));
+        assert_eq!(count(&s, "aqf_log_timestamps"), 4, "{input}");
+        for (m, records, _) in MVT_INTRUSION {
+            assert_eq!(count(&s, m), *records, "{input}: {m}");
+        }
+    }
+}
