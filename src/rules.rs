@@ -43,6 +43,7 @@ const ISHUTDOWN: &str = "Kaspersky, \"A lightweight method to detect potential i
 /// Every rule, sorted by id.
 pub const ALL: &[Rule] = &[
     ANDROID_ACCESSIBILITY_SERVICE,
+    ANDROID_ADB_HOST_KEY_EARLIER,
     ANDROID_ADB_INVALID_KEY,
     ANDROID_ADB_OTHER_HOST,
     ANDROID_ADB_UNKNOWN_HOST,
@@ -162,6 +163,15 @@ pub const ANDROID_ACCESSIBILITY_SERVICE: Rule = Rule {
     title: "An accessibility service is installed or enabled",
     explanation: "An accessibility service can read everything on the screen and act for the user, which is why stalkerware and spyware ask for it. Screen readers, password managers and automation apps use it too, so it is a warning to review, not a detection. Check that the person knows the app and wants it to have this access.",
     reference: mvt!("android/artifacts/dumpsys_accessibility.py"),
+};
+
+pub const ANDROID_ADB_HOST_KEY_EARLIER: Rule = Rule {
+    id: "android.adb_host_key_earlier",
+    level: Info,
+    severity: Severity::Low,
+    title: "The acquiring computer was trusted before the acquisition",
+    explanation: "The phone's keystore says the computer that made this androidqf acquisition last connected for USB debugging a day or more before the acquisition started. That is expected when the same computer checked the phone before; otherwise ask who used it.",
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 
 pub const ANDROID_ADB_INVALID_KEY: Rule = Rule {
