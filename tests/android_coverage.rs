@@ -384,3 +384,23 @@ fn counts_match_mvt_where_mvt_reads_the_file() {
         }
     }
 }
+
+/// `spydar scan` takes an intrusion-log export as it takes any input: the
+/// kind detected, the findings in the report, the exit code of a detection.
+#[test]
+fn scan_cli_reads_intrusion_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("Intrusion Logging");
+    generate_intrusion_logs(&input, &opts(true)).unwrap();
+    let (code, r) = crate::common::scan(&input, &dir.path().join("out"), &[]);
+    assert_eq!(r["device"]["input_kind"], "android-intrusion-logs");
+    assert_eq!(code, 1, "detected");
+    let modules: Vec<&str> = r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["connect_event", "dns_event", "security_event"]);
+    assert_eq!(r["summary"]["warning"], 5, "{}", r["summary"]);
+}
