@@ -404,3 +404,38 @@ fn scan_cli_reads_intrusion_logs() {
     assert_eq!(modules, ["connect_event", "dns_event", "security_event"]);
     assert_eq!(r["summary"]["warning"], 5, "{}", r["summary"]);
 }
+
+/// The bugreport modules of issue 12 §2 against MVT 2026.10.26 on the
+/// committed generated bugreport:
+/// `mvt-android check-bugreport -o OUT testdata/android/bugreport.zip`
+/// (MVT's numbers: the lengths of `OUT/<module>.json`). The ps table, every
+/// settings row, every resolver category of the activity and receiver
+/// tables, and the battery history's jobs, top apps and wake locks.
+#[test]
+#[ignore = "needs ../shared"]
+fn bugreport_counts_equal_mvt() {
+    const MVT: &[(&str, usize)] = &[
+        ("processes", 6),
+        ("settings", 6),
+        ("dumpsys_activities", 30),
+        ("dumpsys_receivers", 25),
+        ("dumpsys_battery_history", 44),
+    ];
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/android/bugreport.zip");
+    let (kind, s, f) = scan(&input);
+    assert_eq!(kind, InputKind::AndroidBugreport);
+    for (m, n) in MVT {
+        assert_eq!(count(&s, m), *n, "{m}: MVT's count");
+    }
+    let wakes = module_records(&s, "dumpsys_battery_history")
+        .into_iter()
+        .filter(|r| r.event == "wake")
+        .count();
+    assert_eq!(wakes, 3);
+    assert!(
+        detected(&f)
+            .iter()
+            .any(|d| d.0 == "dumpsys_battery_history" && d.2 == planted::ACCESSIBILITY_APP_ID),
+        "the planted app only a wake lock names"
+    );
+}
