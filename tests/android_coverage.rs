@@ -296,6 +296,11 @@ fn comparison_inputs() -> (Option<tempfile::TempDir>, std::path::PathBuf) {
 #[ignore = "writes fixtures for MVT"]
 fn write_comparison_inputs() {
     let (_keep, root) = comparison_inputs();
+    write_inputs(&root);
+}
+
+/// The intrusion logs and the three layouts of one current acquisition.
+fn write_inputs(root: &Path) {
     generate_intrusion_logs(&root.join("intrusion_logs"), &opts(true)).unwrap();
     let aqf = root
         .join("aqf_folder")
@@ -350,18 +355,7 @@ fn counts_match_mvt_where_mvt_reads_the_file() {
         ("aqf_root.zip", 0),
     ];
     let (_keep, root) = comparison_inputs();
-    generate_intrusion_logs(&root.join("intrusion_logs"), &opts(true)).unwrap();
-    let aqf = root
-        .join("aqf_folder")
-        .join("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b");
-    generate_androidqf_current(&aqf, &opts(true), None).unwrap();
-    generate_androidqf_current(&root.join("aqf_root.zip"), &opts(true), None).unwrap();
-    generate_androidqf_current(
-        &root.join("aqf_wrapped.zip"),
-        &opts(true),
-        Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b"),
-    )
-    .unwrap();
+    write_inputs(&root);
 
     let (_, s, f) = scan(&root.join("intrusion_logs"));
     let spydar_detected = [3, 1, 3];

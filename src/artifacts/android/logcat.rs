@@ -4,7 +4,7 @@
 
 use super::{AqfModule, AqfRead, DumpRead, Dumped, DumpstateModule, Part, dumpsys};
 use crate::artifacts::{ModuleError, TextSweep};
-use crate::evidence::zip_source::Source;
+use crate::evidence::zip_source::{Member, Source};
 use crate::model::{ObservableType, Record};
 
 pub const MODULE: AqfModule = AqfModule {
@@ -29,36 +29,35 @@ pub const BUGREPORT_LOGS: DumpstateModule = DumpstateModule {
 
 /// Every `logcat*.txt` of an acquisition.
 fn run(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
-    let members: Vec<_> = src
-        .find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"))
-        .collect();
-    if members.is_empty() {
-        return Err(ModuleError::Missing);
-    }
-    let mut out = Vec::new();
-    for m in members {
-        let data = src.read(m)?;
-        out.extend(sweep(&data, sweeper, MODULE.name, &m.name));
-    }
-    Ok(out)
+    let members = src.find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"));
+    sweep_members(src, members, sweeper, MODULE.name)
 }
 
 /// Every file under `logs/`.
 fn run_logs(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
-    let members: Vec<_> = src
-        .members
-        .iter()
-        .filter(|m| m.name.starts_with("logs/"))
-        .collect();
-    if members.is_empty() {
-        return Err(ModuleError::Missing);
-    }
+    let members = src.members.iter().filter(|m| m.name.starts_with("logs/"));
+    sweep_members(src, members, sweeper, AQF_LOGS.name)
+}
+
+/// Sweeps each member; `missing` when there is none.
+fn sweep_members<'a>(
+    src: &Source,
+    members: impl Iterator<Item = &'a Member>,
+    sweeper: &dyn TextSweep,
+    module: &str,
+) -> Result<Vec<Record>, ModuleError> {
     let mut out = Vec::new();
+    let mut any = false;
     for m in members {
+        any = true;
         let data = src.read(m)?;
-        out.extend(sweep(&data, sweeper, AQF_LOGS.name, &m.name));
+        out.extend(sweep(&data, sweeper, module, &m.name));
     }
-    Ok(out)
+    if any {
+        Ok(out)
+    } else {
+        Err(ModuleError::Missing)
+    }
 }
 
 /// The dumpstate's log blocks. When the acquisition has its own
