@@ -80,6 +80,7 @@ fn no_decoy_detected(f: &[Finding]) {
         "/data/local/tmp/wdx/pred.so",
     ];
     decoy_values.extend(decoys::APP_IDS);
+    decoy_values.extend(decoys::PROCESSES);
     decoy_values.extend(decoys::DOMAINS);
     decoy_values.extend(DECOY_IPS);
     for (module, kind, value) in detected(f) {
@@ -172,7 +173,7 @@ fn intrusion_logs_detection_stays_narrow() {
 
 /// `(module, kind, value)` the new androidqf modules must find.
 fn aqf_new_detected(d: &[(String, T, String)]) -> Vec<(String, T, String)> {
-    let new = ["aqf_hashes", "aqf_tmp", "aqf_logs"];
+    let new = ["aqf_hashes", "aqf_tmp", "aqf_logs", "aqf_processes"];
     d.iter()
         .filter(|x| new.contains(&x.0.as_str()) || INTRUSION.contains(&x.0.as_str()))
         .cloned()
@@ -354,6 +355,10 @@ fn counts_match_mvt_where_mvt_reads_the_file() {
         ("aqf_wrapped.zip", 4),
         ("aqf_root.zip", 0),
     ];
+    // Current androidqf writes the collector's process list (JSON) as
+    // processes.txt; MVT reads only `*/ps.txt`: 0 in every layout. spydar
+    // reads the JSON: 6, the planted process among them.
+    const MVT_PROCESSES: usize = 0;
     let (_keep, root) = comparison_inputs();
     write_inputs(&root);
 
@@ -373,6 +378,11 @@ fn counts_match_mvt_where_mvt_reads_the_file() {
     for (input, _mvt) in MVT_LOG_TIMESTAMPS {
         let (_, s, _) = scan(&root.join(input));
         assert_eq!(count(&s, "aqf_log_timestamps"), 4, "{input}");
+        assert_eq!(
+            count(&s, "aqf_processes"),
+            6,
+            "{input}: MVT {MVT_PROCESSES}"
+        );
         for (m, records, _) in MVT_INTRUSION {
             assert_eq!(count(&s, m), *records, "{input}: {m}");
         }
