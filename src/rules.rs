@@ -168,7 +168,7 @@ pub const ANDROID_ACCESSIBILITY_SERVICE: Rule = Rule {
 pub const ANDROID_ADB_HOST_KEY_EARLIER: Rule = Rule {
     id: "android.adb_host_key_earlier",
     level: Info,
-    severity: Severity::Low,
+    severity: Severity::Info,
     title: "The acquiring computer was trusted before the acquisition",
     explanation: "The phone's keystore says the computer that made this androidqf acquisition last connected for USB debugging a day or more before the acquisition started. That is expected when the same computer checked the phone before; otherwise ask who used it.",
     reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
@@ -207,9 +207,7 @@ pub const ANDROID_AQF_HASH_MISMATCH: Rule = Rule {
     severity: Severity::Medium,
     title: "A file of the androidqf acquisition no longer matches its recorded hash",
     explanation: "androidqf records the SHA-256 of every file it writes in hashes.csv. This file's content differs from what was recorded: it was changed after the acquisition, or the copy is damaged. Findings from it may not reflect the phone; get the original acquisition again and keep it read-only.",
-    reference: spydar!(
-        "androidqf's hashes.csv exists to check the acquisition's integrity; MVT does not read it"
-    ),
+    reference: "androidqf, \"Acquisition archives\" (hashes.csv: SHA-256 integrity records of the entries): https://github.com/mvt-project/androidqf/blob/main/docs/acquisition-archives.md",
 };
 
 pub const ANDROID_BROWSER_INSTALL: Rule = Rule {
