@@ -6,6 +6,7 @@
 mod common;
 
 mod android_cli;
+mod android_coverage;
 mod android_generated;
 mod android_mvt;
 mod android_real;

@@ -66,6 +66,10 @@ fn main() -> ExitCode {
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),
         "bugreport-text" => fixtures::android::generate_bugreport_text(&args.out, &opts),
         "androidqf" => fixtures::android::generate_androidqf(&args.out, &opts),
+        "androidqf-current" => {
+            fixtures::android_aqf::generate_androidqf_current(&args.out, &opts, None)
+        }
+        "intrusion-logs" => fixtures::android_aqf::generate_intrusion_logs(&args.out, &opts),
         other => {
             eprintln!("spydar-fixtures: unknown kind {other:?}");
             return ExitCode::from(2);
