@@ -1,6 +1,7 @@
 //! Read-only views of an input, and input-kind detection. Nothing here knows
 //! what an SMS is.
 
+pub mod abx;
 pub mod android_backup;
 pub mod detect;
 pub mod ios_backup;
