@@ -142,14 +142,19 @@ pub struct Document {
 }
 
 impl Document {
-    /// The children of element `i` named `name`.
-    pub fn children<'a>(&'a self, i: usize, name: &'a str) -> impl Iterator<Item = &'a Element> {
+    /// The children of element `i` named `name`, with their indices.
+    pub fn children<'a>(
+        &'a self,
+        i: usize,
+        name: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a Element)> {
         let depth = self.elements.get(i).map_or(usize::MAX, |e| e.depth);
         self.elements
             .iter()
+            .enumerate()
             .skip(i.saturating_add(1))
-            .take_while(move |e| e.depth > depth)
-            .filter(move |e| e.parent == Some(i) && e.name.as_ref() == name)
+            .take_while(move |(_, e)| e.depth > depth)
+            .filter(move |(_, e)| e.parent == Some(i) && e.name.as_ref() == name)
     }
 
     /// Every element named `name`, with its index.

@@ -209,6 +209,8 @@ pub const ANDROIDQF: &[AqfModule] = &[
     aqf_settings::MODULE,
     file_timestamps::ANDROIDQF,
     logcat::MODULE,
+    aqf_packages::PACKAGES_XML,
+    dumpsys_appops::APPOPS_XML,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
