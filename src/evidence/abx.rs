@@ -61,7 +61,10 @@ const TYPE_BOOLEAN_FALSE: u8 = 13;
 pub enum Value {
     Str(Arc<str>),
     /// Bytes written as hex (`hex` true) or base64.
-    Bytes { data: Vec<u8>, hex: bool },
+    Bytes {
+        data: Vec<u8>,
+        hex: bool,
+    },
     Int(i64),
     /// An int or long written as hex.
     Hex(i64),
@@ -369,8 +372,13 @@ pub fn decode(data: &[u8]) -> Result<Document, AbxError> {
                 let v = r.value(ty, at, token)?;
                 b.attr(name, v)?;
             }
-            CMD_TEXT | CMD_CDSECT | CMD_ENTITY_REF | CMD_IGNORABLE_WHITESPACE
-            | CMD_PROCESSING_INSTRUCTION | CMD_COMMENT | CMD_DOCDECL => {
+            CMD_TEXT
+            | CMD_CDSECT
+            | CMD_ENTITY_REF
+            | CMD_IGNORABLE_WHITESPACE
+            | CMD_PROCESSING_INSTRUCTION
+            | CMD_COMMENT
+            | CMD_DOCDECL => {
                 let v = r.value(ty, at, token)?;
                 if matches!(cmd, CMD_TEXT | CMD_CDSECT | CMD_ENTITY_REF)
                     && let Value::Str(s) = v
@@ -535,8 +543,7 @@ impl Writer {
 
     /// A string attribute, interned as AOSP's `attributeInterned` does.
     pub fn attr(&mut self, name: &str, value: &str) -> &mut Self {
-        self.out
-            .push(TYPE_STRING_INTERNED << 4 | CMD_ATTRIBUTE);
+        self.out.push(TYPE_STRING_INTERNED << 4 | CMD_ATTRIBUTE);
         self.interned(name);
         self.interned(value);
         self
@@ -565,7 +572,11 @@ impl Writer {
     }
 
     pub fn attr_bool(&mut self, name: &str, v: bool) -> &mut Self {
-        let ty = if v { TYPE_BOOLEAN_TRUE } else { TYPE_BOOLEAN_FALSE };
+        let ty = if v {
+            TYPE_BOOLEAN_TRUE
+        } else {
+            TYPE_BOOLEAN_FALSE
+        };
         self.out.push(ty << 4 | CMD_ATTRIBUTE);
         self.interned(name);
         self
@@ -633,7 +644,10 @@ mod tests {
 <packages><package name="com.example" userId="10123"><sigs count="1"><cert index="0" key="3082ab" /></sigs></package></packages>"#;
         let d = read(x).unwrap();
         assert!(!d.binary);
-        assert_eq!(d.elements[1].attr("userId").and_then(Value::int), Some(10123));
+        assert_eq!(
+            d.elements[1].attr("userId").and_then(Value::int),
+            Some(10123)
+        );
         assert_eq!(
             d.elements[3].attr("key").and_then(|v| v.bytes()),
             Some(vec![0x30, 0x82, 0xab])
@@ -650,7 +664,10 @@ mod tests {
             decode(b"ABX\0\x32\x00\x05"),
             Err(AbxError::BadIndex { .. })
         ));
-        assert!(matches!(decode(b"ABX\0\x0e"), Err(AbxError::BadToken { .. })));
+        assert!(matches!(
+            decode(b"ABX\0\x0e"),
+            Err(AbxError::BadToken { .. })
+        ));
     }
 
     #[test]
@@ -666,7 +683,10 @@ mod tests {
         let d = decode(&w.finish()).unwrap();
         let a = &d.elements[0].attrs;
         assert_eq!(a.len(), 10_001);
-        assert!(Arc::ptr_eq(&a[0].1.clone().str_arc(), &a[9_999].1.clone().str_arc()));
+        assert!(Arc::ptr_eq(
+            &a[0].1.clone().str_arc(),
+            &a[9_999].1.clone().str_arc()
+        ));
     }
 
     #[test]

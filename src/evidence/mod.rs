@@ -3,6 +3,7 @@
 
 pub mod abx;
 pub mod android_backup;
+pub mod apk_sig;
 pub mod detect;
 pub mod ios_backup;
 pub mod ios_backup_decrypt;

@@ -81,11 +81,15 @@ pub(crate) fn installer_alert(
     initiator: &str,
     system: bool,
 ) -> Option<(&'static crate::model::Rule, String)> {
-    let browser = |p: &str| BROWSER_INSTALLERS.contains(&p) || BROWSERS.contains(&p.to_ascii_lowercase().as_str());
+    let browser = |p: &str| {
+        BROWSER_INSTALLERS.contains(&p) || BROWSERS.contains(&p.to_ascii_lowercase().as_str())
+    };
     if THIRD_PARTY_STORES.contains(&installer) {
         Some((
             &crate::rules::ANDROID_THIRD_PARTY_STORE_INSTALL,
-            format!("Found a package installed via a third party store (installer=\"{installer}\"): \"{name}\""),
+            format!(
+                "Found a package installed via a third party store (installer=\"{installer}\"): \"{name}\""
+            ),
         ))
     } else if browser(installer) || (!system && browser(initiator)) {
         let via = if initiator.is_empty() || initiator == installer {
@@ -95,7 +99,9 @@ pub(crate) fn installer_alert(
         };
         Some((
             &crate::rules::ANDROID_BROWSER_INSTALL,
-            format!("Found a package installed via a browser (installer=\"{installer}\"{via}): \"{name}\""),
+            format!(
+                "Found a package installed via a browser (installer=\"{installer}\"{via}): \"{name}\""
+            ),
         ))
     } else if (installer == "null" || installer.is_empty()) && !system {
         Some((
@@ -169,7 +175,11 @@ pub fn parse(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
             continue;
         }
         // An acquisition that did not record installers says nothing about them.
-        let recorded = if p.get("installer").is_some() { installer.as_str() } else { "?" };
+        let recorded = if p.get("installer").is_some() {
+            installer.as_str()
+        } else {
+            "?"
+        };
         if let Some((rule, message)) = installer_alert(&name, recorded, "", system) {
             r = r.alert(rule, message);
         }
@@ -269,16 +279,24 @@ fn package_xml_record(
         .and_then(Value::int)
         .unwrap_or(0);
     let system = flags & FLAG_SYSTEM != 0
-        || ["/system/", "/product/", "/vendor/", "/system_ext/", "/apex/", "/odm/"]
-            .iter()
-            .any(|p| code_path.starts_with(p));
+        || [
+            "/system/",
+            "/product/",
+            "/vendor/",
+            "/system_ext/",
+            "/apex/",
+            "/odm/",
+        ]
+        .iter()
+        .any(|p| code_path.starts_with(p));
     let mut hashes = Vec::new();
     for (s, _) in doc.children(i, "sigs") {
         for (_, c) in doc.children(s, "cert") {
-            let der = c
-                .attr("key")
-                .and_then(Value::bytes)
-                .or_else(|| c.attr("index").and_then(Value::int).and_then(|k| certs.get(&k).cloned()));
+            let der = c.attr("key").and_then(Value::bytes).or_else(|| {
+                c.attr("index")
+                    .and_then(Value::int)
+                    .and_then(|k| certs.get(&k).cloned())
+            });
             if let Some(der) = der {
                 hashes.push(cert_hashes(&der));
             }
@@ -297,11 +315,15 @@ fn package_xml_record(
         .field("system", system)
         .field(
             "first_install_time",
-            hex_ms(e.attr("it")).map(|t| t.to_string()).unwrap_or_default(),
+            hex_ms(e.attr("it"))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
         )
         .field(
             "last_update_time",
-            hex_ms(e.attr("ut")).map(|t| t.to_string()).unwrap_or_default(),
+            hex_ms(e.attr("ut"))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
         )
         .field(
             "certificates",
@@ -324,6 +346,64 @@ fn package_xml_record(
     }
     if let Some((rule, message)) = installer_alert(&name, &installer, &initiator, system) {
         r = r.alert(rule, message);
+    }
+    r
+}
+
+// -------------------------------------------------------------------- APKs
+
+/// APK files an acquisition holds (androidqf's downloaded APKs, or any
+/// `.apk`): the file's hashes and its signing certificates' hashes.
+pub const APKS: AqfModule = AqfModule {
+    name: "aqf_apks",
+    artifact: "*.apk",
+    read: AqfRead::Files(run_apks),
+};
+
+/// Largest APK read (bigger ones are noted, not read).
+const MAX_APK_BYTES: u64 = 1024 * 1024 * 1024;
+
+fn run_apks(q: &super::Acquired<'_>) -> Result<Vec<Record>, crate::artifacts::ModuleError> {
+    let s = q.src;
+    let members: Vec<_> = s
+        .find_all(|b| b.to_ascii_lowercase().ends_with(".apk"))
+        .collect();
+    if members.is_empty() {
+        return Err(crate::artifacts::ModuleError::Missing);
+    }
+    let mut out = Vec::new();
+    for m in members {
+        let data = s.read_limited(m, MAX_APK_BYTES)?;
+        out.push(apk_record(&data, &m.name));
+    }
+    Ok(out)
+}
+
+/// One APK's record: SHA-256/SHA-1/MD5 of the file (`file:hashes.*`) and of
+/// each signing certificate (`app:cert.*`).
+pub fn apk_record(data: &[u8], artifact: &str) -> Record {
+    let [md5, sha1, sha256] = cert_hashes(data);
+    let certs: Vec<[String; 3]> = crate::evidence::apk_sig::certificates(data)
+        .iter()
+        .map(|c| cert_hashes(c))
+        .collect();
+    let mut r = Record::new(APKS.name, artifact)
+        .event("apk", format!("APK {artifact}"))
+        .field("sha256", sha256.as_str())
+        .field("sha1", sha1.as_str())
+        .field("md5", md5.as_str())
+        .field(
+            "certificates",
+            certs
+                .iter()
+                .map(|[m, s1, s256]| serde_json::json!({"md5": m, "sha1": s1, "sha256": s256}))
+                .collect::<Vec<_>>(),
+        )
+        .observe(ObservableType::Sha256, sha256.as_str());
+    r.push_observable(ObservableType::Sha1, sha1);
+    r.push_observable(ObservableType::Md5, md5);
+    for h in certs.into_iter().flatten() {
+        r.push_observable(ObservableType::CertHash, h);
     }
     r
 }

@@ -63,7 +63,12 @@ pub fn parse_xml(data: &[u8], namespace: &str, artifact: &str) -> Result<Vec<Rec
         if key.trim().is_empty() {
             continue;
         }
-        out.push(setting_record(namespace, key.trim(), e.attr_text("value").trim(), artifact));
+        out.push(setting_record(
+            namespace,
+            key.trim(),
+            e.attr_text("value").trim(),
+            artifact,
+        ));
     }
     Ok(out)
 }

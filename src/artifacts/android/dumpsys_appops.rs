@@ -213,8 +213,10 @@ fn op_name(e: &crate::evidence::abx::Element) -> String {
 
 /// `appops.xml`: `<pkg n=…><uid n=…><op n=CODE m=MODE><st t=… r=…/>`. One
 /// record per package; a risky op (REQUEST_INSTALL_PACKAGES, or any op of
-/// `com.android.shell`) set to `allow` or with a recorded access is a
-/// warning, as MVT's `dumpsys_appops`.
+/// `com.android.shell`, as MVT's `dumpsys_appops`) set to `allow`, or used
+/// while not set to `ignore`/`deny`, is a warning. (MVT warns on every
+/// entry of the dumpsys form, whatever its mode; the file says the mode, so
+/// an op the user turned off stays silent.)
 pub fn parse_appops_xml(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
     use crate::evidence::abx::Value;
     let doc = crate::evidence::abx::read(data).map_err(|e| format!("{artifact}: {e}"))?;
@@ -248,7 +250,7 @@ pub fn parse_appops_xml(data: &[u8], artifact: &str) -> Result<Vec<Record>, Stri
                 perms.push(json!({"name": perm, "access": mode_name,
                     "last_access": last_access.map(|t| t.to_string())}));
                 let risky = risky_pkg || RISKY_PERMISSIONS.contains(&perm.as_str());
-                if risky && (mode == 0 || last_access.is_some()) {
+                if risky && (mode == 0 || (last_access.is_some() && !matches!(mode, 1 | 2))) {
                     let when = last_access.map(|t| t.to_string()).unwrap_or_default();
                     rec = rec.alert(
                         &crate::rules::ANDROID_RISKY_PERMISSION,

@@ -176,7 +176,11 @@ fn cert_digests(line: &str) -> Vec<String> {
     line.split(|c: char| !(c.is_ascii_hexdigit() || c == ':'))
         .flat_map(|t| {
             let colons = t.contains(':') && t.split(':').all(|x| x.len() == 2);
-            if colons { vec![t] } else { t.split(':').collect() }
+            if colons {
+                vec![t]
+            } else {
+                t.split(':').collect()
+            }
         })
         .map(|t| t.replace(':', "").to_ascii_lowercase())
         .filter(|h| matches!(h.len(), 32 | 40 | 64) && h.bytes().any(|b| b.is_ascii_digit()))

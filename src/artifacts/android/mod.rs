@@ -211,6 +211,7 @@ pub const ANDROIDQF: &[AqfModule] = &[
     logcat::MODULE,
     aqf_packages::PACKAGES_XML,
     dumpsys_appops::APPOPS_XML,
+    aqf_packages::APKS,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.

@@ -28,8 +28,10 @@ fn run(src: &Source, zone: &DeviceZone) -> Result<Vec<Record>, ModuleError> {
     }
     members.sort_by(|a, b| a.name.cmp(&b.name));
     // crash id (the name without `.pb`) → (text, protobuf)
-    let mut crashes: std::collections::BTreeMap<String, (Option<Tombstone>, Option<Tombstone>, String)> =
-        std::collections::BTreeMap::new();
+    let mut crashes: std::collections::BTreeMap<
+        String,
+        (Option<Tombstone>, Option<Tombstone>, String),
+    > = std::collections::BTreeMap::new();
     let mut errors = Vec::new();
     for m in members {
         let read = src.read(m).map_err(|e| format!("{}: {e}", m.name));
@@ -213,7 +215,7 @@ pub fn parse_text(text: &str) -> Tombstone {
 /// spydar reads, decoded with prost; every other field is skipped unread.
 /// Strings are read as bytes so that a name that is not UTF-8 does not
 /// lose the whole crash.
-mod pb {
+pub mod pb {
     use std::collections::HashMap;
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -319,7 +321,9 @@ pub fn parse_protobuf(data: &[u8]) -> Option<Tombstone> {
         pid: m.pid.map(u64::from),
         tid: Some(m.tid.into()),
         uid: Some(m.uid.into()),
-        selinux_label: pb::text(&m.selinux_label).trim_end_matches('\0').to_string(),
+        selinux_label: pb::text(&m.selinux_label)
+            .trim_end_matches('\0')
+            .to_string(),
         command_line: m.command_line.iter().map(|c| pb::text(c)).collect(),
         abort_message: m.abort_message.as_deref().map(pb::text),
         cause: m.causes.first().map(|c| pb::text(&c.human_readable)),
@@ -335,7 +339,10 @@ pub fn parse_protobuf(data: &[u8]) -> Option<Tombstone> {
         );
     }
     // The crashing thread is the one whose id is the tombstone's tid.
-    let crashed = m.threads.values().find(|th| i64::from(th.id) == i64::from(m.tid));
+    let crashed = m
+        .threads
+        .values()
+        .find(|th| i64::from(th.id) == i64::from(m.tid));
     t.process_name = crashed
         .map(|th| pb::text(&th.name))
         .filter(|n| !n.is_empty())
