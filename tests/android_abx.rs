@@ -487,38 +487,84 @@ fn battery_daily_reads_as_mvt_2026() {
 
 const MVT: &str = "../shared/fixtures/mvt";
 
-/// MVT 2026.10.26 on the same files (`mvt-android check-bugreport
-/// ../shared/fixtures/mvt/android_data/bugreport` and `mvt-android
-/// check-androidqf ../shared/fixtures/mvt/androidqf`, records per module
-/// in the JSON it writes with `-o`):
-/// tombstones 2, battery_daily (androidqf dumpsys.txt: MVT ignores it).
-const MVT_TOMBSTONES: usize = 2;
-/// `mvt-android check-androidqf ../shared/fixtures/mvt/androidqf`:
-/// aqf_packages warnings (3 browser installs + 3 null installers, one of
-/// them system? see the record): 4 medium warnings.
-const MVT_AQF_PACKAGE_WARNINGS: usize = 4;
+/// MVT 2026.10.26 on the generated bugreport (`SPYDAR_ABX_OUT=/tmp/abx
+/// cargo test --test integration android_abx::write_generated_for_mvt --
+/// --ignored`, then `mvt-android check-bugreport -o out
+/// /tmp/abx/bugreport.zip`): 4 records in tombstones.json (tombstone_05
+/// and tombstone_05.pb are one crash).
+const MVT_GENERATED_TOMBSTONES: usize = 4;
+/// Same run, `mvt-android check-androidqf -o out /tmp/abx/acq`: 31 records
+/// in aqf_packages.json, 3 MEDIUM aqf_packages alerts (the hash-only
+/// packages raise none), 4 records in dumpsys_battery_daily.json (from the
+/// nested bugreport.zip) with 1 MEDIUM alert (a downgrade).
+const MVT_GENERATED_AQF_PACKAGES: usize = 31;
+const MVT_GENERATED_AQF_PACKAGE_WARNINGS: usize = 3;
+const MVT_GENERATED_BATTERY_DAILY: usize = 4;
+const MVT_GENERATED_BATTERY_DAILY_WARNINGS: usize = 1;
+/// MVT 2026.10.26 on its own samples: `mvt-android check-bugreport -o out
+/// ../shared/fixtures/mvt/android_data/bugreport` (2 records in
+/// tombstones.json) and `mvt-android check-androidqf -o out
+/// ../shared/fixtures/mvt/androidqf` (4 MEDIUM aqf_packages alerts).
+const MVT_SAMPLE_TOMBSTONES: usize = 2;
+const MVT_SAMPLE_AQF_PACKAGE_WARNINGS: usize = 4;
+
+fn module_records(scan: &spydar::model::DeviceScan, name: &str) -> Vec<Record> {
+    scan.modules
+        .iter()
+        .filter(|m| m.name == name)
+        .flat_map(|m| m.records.iter().cloned())
+        .collect()
+}
+
+#[test]
+fn generated_counts_equal_mvt_2026_10_26() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = spydar::artifacts::ScanOptions::default();
+    let br = dir.path().join("bugreport.zip");
+    android_abx::generate_bugreport(&br, &opts(true)).unwrap();
+    let s = spydar::artifacts::android::scan_bugreport(&br, &o).unwrap();
+    assert_eq!(
+        module_records(&s, "tombstones").len(),
+        MVT_GENERATED_TOMBSTONES
+    );
+    let acq = dir.path().join("acq");
+    android_abx::generate_androidqf(&acq, &opts(true)).unwrap();
+    let s = spydar::artifacts::android::scan_androidqf(&acq, &o).unwrap();
+    let p = module_records(&s, "aqf_packages");
+    assert_eq!(p.len(), MVT_GENERATED_AQF_PACKAGES);
+    assert_eq!(
+        warnings(&p).len(),
+        MVT_GENERATED_AQF_PACKAGE_WARNINGS,
+        "{:?}",
+        warnings(&p)
+    );
+    let d = module_records(&s, "dumpsys_battery_daily");
+    assert_eq!(d.len(), MVT_GENERATED_BATTERY_DAILY);
+    assert_eq!(warnings(&d).len(), MVT_GENERATED_BATTERY_DAILY_WARNINGS);
+}
 
 #[test]
 #[ignore = "needs ../shared"]
-fn counts_equal_mvt_2026_10_26() {
-    let zone = DeviceZone::Unknown;
-    let dir = format!("{MVT}/android_data/bugreport/FS/data/tombstones");
-    let mut n = 0;
-    for f in ["tombstone_00", "tombstone_01"] {
-        let data = std::fs::read(format!("{dir}/{f}")).unwrap();
-        tombstones::parse(f, &data, &zone).unwrap();
-        n += 1;
-    }
-    assert_eq!(n, MVT_TOMBSTONES);
+fn sample_counts_equal_mvt_2026_10_26() {
+    let o = spydar::artifacts::ScanOptions::default();
+    let s = spydar::artifacts::android::scan_bugreport(
+        Path::new(&format!("{MVT}/android_data/bugreport")),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(
+        module_records(&s, "tombstones").len(),
+        MVT_SAMPLE_TOMBSTONES
+    );
     let data = std::fs::read(format!("{MVT}/androidqf/packages.json")).unwrap();
     let r = aqf_packages::parse(&data, "packages.json").unwrap();
     assert_eq!(
         warnings(&r).len(),
-        MVT_AQF_PACKAGE_WARNINGS,
+        MVT_SAMPLE_AQF_PACKAGE_WARNINGS,
         "{:?}",
         warnings(&r)
     );
-    // MVT's protobuf and text copies of one crash: the same record.
+    // MVT's protobuf and text copies of one crash read the same.
     let pb = std::fs::read(format!("{MVT}/android_data/tombstone_process.pb")).unwrap();
     let tx = std::fs::read(format!("{MVT}/android_data/tombstone_process.txt")).unwrap();
     let a = tombstones::parse_any("t.pb", &pb).unwrap();
@@ -527,6 +573,7 @@ fn counts_equal_mvt_2026_10_26() {
         (a.pid, a.tid, a.uid, &a.process_name),
         (b.pid, b.tid, b.uid, &b.process_name)
     );
+    assert_eq!(a.backtrace_files, b.backtrace_files);
     assert!(!a.backtrace_files.is_empty());
 }
 
