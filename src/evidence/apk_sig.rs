@@ -6,8 +6,9 @@
 //! each with length-prefixed signed data whose second item is the list of
 //! certificates (DER). Every length is checked; nothing panics.
 //!
-//! An APK signed with the v1 (JAR) scheme only carries its certificate in a
-//! PKCS#7 file under `META-INF/`, not read here.
+//! An APK signed with the v1 (JAR) scheme only carries its certificates in
+//! a PKCS#7 `SignedData` under `META-INF/` (`*.RSA`, `*.DSA`, `*.EC`):
+//! read with a small DER walker when the APK has no signing block.
 
 const EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
 const MAGIC: &[u8; 16] = b"APK Sig Block 42";
@@ -70,11 +71,12 @@ fn signing_block(apk: &[u8]) -> Option<&[u8]> {
     apk.get(start.checked_add(8)?..footer)
 }
 
-/// The DER certificates of every v2/v3 signer, distinct, in order.
+/// The DER certificates of every v2/v3 signer, distinct, in order; those
+/// of the v1 signature when there is no signing block.
 pub fn certificates(apk: &[u8]) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let Some(mut pairs) = signing_block(apk) else {
-        return out;
+        return v1_certificates(apk);
     };
     while let Some(len) = u64_at(pairs, 0).and_then(|n| usize::try_from(n).ok()) {
         let Some(pair) = 8usize.checked_add(len).and_then(|end| pairs.get(8..end)) else {
@@ -96,6 +98,86 @@ pub fn certificates(apk: &[u8]) -> Vec<Vec<u8>> {
                 if out.len() < MAX_CERTS && !out.iter().any(|c| c == der) {
                     out.push(der.to_vec());
                 }
+            }
+        }
+    }
+    out
+}
+
+/// Largest `META-INF/` signature file read.
+const MAX_V1_SIG_BYTES: u64 = 1024 * 1024;
+
+/// One DER element at the start of `b`: (tag, content, rest).
+fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (len, head) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, x| (acc << 8) | usize::from(*x));
+        (len, 2 + n)
+    };
+    let end = head.checked_add(len)?;
+    Some((tag, b.get(head..end)?, b.get(end..)?))
+}
+
+/// The certificates of a PKCS#7 `SignedData` (`ContentInfo`): the
+/// `[0] IMPLICIT` set after the version, digest algorithms and content.
+fn pkcs7_certificates(b: &[u8]) -> Vec<Vec<u8>> {
+    fn signed_data(b: &[u8]) -> Option<&[u8]> {
+        let (_, content_info, _) = der(b)?; // SEQUENCE
+        let (_, _oid, rest) = der(content_info)?;
+        let (_, explicit, _) = der(rest)?; // [0] EXPLICIT
+        let (_, sd, _) = der(explicit)?; // SignedData SEQUENCE
+        let (_, _version, rest) = der(sd)?;
+        let (_, _digests, rest) = der(rest)?;
+        let (_, _content, rest) = der(rest)?;
+        let (tag, certs, _) = der(rest)?;
+        (tag == 0xa0).then_some(certs)
+    }
+    let mut out = Vec::new();
+    let Some(mut certs) = signed_data(b) else {
+        return out;
+    };
+    while let Some((_, _, rest)) = der(certs) {
+        let whole = &certs[..certs.len() - rest.len()];
+        if out.len() < MAX_CERTS {
+            out.push(whole.to_vec());
+        }
+        certs = rest;
+    }
+    out
+}
+
+/// v1 (JAR) signature certificates: every `META-INF/*.RSA|DSA|EC`.
+fn v1_certificates(apk: &[u8]) -> Vec<Vec<u8>> {
+    use std::io::Read;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let Ok(mut z) = zip::ZipArchive::new(std::io::Cursor::new(apk)) else {
+        return out;
+    };
+    for i in 0..z.len().min(10_000) {
+        let Ok(f) = z.by_index(i) else { continue };
+        let name = f.name().map(|n| n.to_ascii_uppercase()).unwrap_or_default();
+        let is_sig = name.starts_with("META-INF/")
+            && [".RSA", ".DSA", ".EC"].iter().any(|e| name.ends_with(e));
+        if !is_sig {
+            continue;
+        }
+        let mut data = Vec::new();
+        if f.take(MAX_V1_SIG_BYTES).read_to_end(&mut data).is_err() {
+            continue;
+        }
+        for c in pkcs7_certificates(&data) {
+            if out.len() < MAX_CERTS && !out.contains(&c) {
+                out.push(c);
             }
         }
     }
@@ -140,6 +222,52 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A DER TLV.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut o = vec![tag];
+        if content.len() < 0x80 {
+            o.push(content.len() as u8);
+        } else {
+            o.extend_from_slice(&[0x82, (content.len() >> 8) as u8, content.len() as u8]);
+        }
+        o.extend_from_slice(content);
+        o
+    }
+
+    #[test]
+    fn v1_signature_certificates_from_pkcs7() {
+        let cert_a = tlv(0x30, &[0x02, 0x01, 0x01]);
+        let cert_b = tlv(0x30, &vec![0x04; 200]);
+        let sd = tlv(
+            0x30,
+            &[
+                tlv(0x02, &[1]),
+                tlv(0x31, &[]),
+                tlv(0x30, &tlv(0x06, &[0x2a])),
+                tlv(0xa0, &[cert_a.clone(), cert_b.clone()].concat()),
+                tlv(0x31, &[]),
+            ]
+            .concat(),
+        );
+        let ci = tlv(0x30, &[tlv(0x06, &[0x2a, 0x86]), tlv(0xa0, &sd)].concat());
+        assert_eq!(
+            pkcs7_certificates(&ci),
+            vec![cert_a.clone(), cert_b.clone()]
+        );
+        let mut buf = Vec::new();
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut buf));
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("META-INF/CERT.RSA", o).unwrap();
+        z.write_all(&ci).unwrap();
+        z.start_file("classes.dex", o).unwrap();
+        z.write_all(b"dex").unwrap();
+        z.finish().unwrap();
+        assert_eq!(certificates(&buf), vec![cert_a, cert_b]);
+        for n in 0..ci.len() {
+            let _ = pkcs7_certificates(&ci[..n]);
+        }
+    }
+
     fn zip() -> Vec<u8> {
         let mut buf = Vec::new();
         let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut buf));
@@ -162,7 +290,10 @@ mod tests {
         );
         // Still a zip.
         let mut z = zip::ZipArchive::new(std::io::Cursor::new(&apk)).unwrap();
-        assert_eq!(z.by_index(0).unwrap().name(), "AndroidManifest.xml");
+        assert_eq!(
+            z.by_index(0).unwrap().name().unwrap(),
+            "AndroidManifest.xml"
+        );
         assert!(certificates(&zip()).is_empty());
         for n in 0..apk.len() {
             let _ = certificates(&apk[..n]);
