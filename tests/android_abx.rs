@@ -14,8 +14,11 @@ use spydar::artifacts::android::{
 };
 use spydar::fixtures::GenOptions;
 use spydar::fixtures::android_abx::{self, cert_hashes, decoys, planted};
-use spydar::model::{Level, ObservableType as T, Record};
+use spydar::model::{ObservableType as T, Record};
 use spydar::time::DeviceZone;
+
+use super::android_cli::findings;
+use super::android_mvt::{has_obs as has, warnings};
 
 fn opts(plant: bool) -> GenOptions {
     GenOptions {
@@ -46,26 +49,8 @@ fn scan(input: &Path, extra: &[&str]) -> (i32, Value) {
 
 /// A STIX bundle of `patterns` (one malware) in `dir`.
 fn stix(dir: &Path, patterns: &[String]) -> PathBuf {
-    let mut objects = vec![serde_json::json!({
-        "type": "malware", "spec_version": "2.1", "id": "malware--00000000-0000-4000-8000-0000000000ab",
-        "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "name": "AbxFixture", "is_family": false
-    })];
-    for (i, p) in patterns.iter().enumerate() {
-        let id = format!("indicator--00000000-0000-4000-8000-{:012}", i + 10);
-        objects.push(serde_json::json!({
-            "type": "indicator", "spec_version": "2.1", "id": id, "created": "2024-01-01T00:00:00Z",
-            "modified": "2024-01-01T00:00:00Z", "pattern": p, "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
-        }));
-        objects.push(serde_json::json!({
-            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8000-{:012}", i + 100),
-            "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "relationship_type": "indicates",
-            "source_ref": id, "target_ref": "malware--00000000-0000-4000-8000-0000000000ab"
-        }));
-    }
-    let path = dir.join("abx.stix2");
-    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-0000000000ab", "objects": objects});
-    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
-    path
+    let p: Vec<&str> = patterns.iter().map(String::as_str).collect();
+    super::android_cli::stix(dir, &p)
 }
 
 /// The fixture's own indicators: the planted certificate's SHA-1 (upper
@@ -82,15 +67,6 @@ fn fixture_iocs(dir: &Path) -> PathBuf {
             format!("[file:hashes.sha256 = '{}']", planted::JSON_APK_SHA256),
         ],
     )
-}
-
-fn findings<'a>(r: &'a Value, level: &str) -> Vec<&'a Value> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["level"] == level)
-        .collect()
 }
 
 /// (module, observable type) of the detections of `value`.
@@ -324,21 +300,6 @@ fn protobuf_and_text_tombstones_read_the_same_crash() {
     assert!(names.contains(&"FS/data/tombstones/tombstone_05.pb".to_string()));
 }
 
-fn has(r: &Record, kind: T, value: &str) -> bool {
-    r.observables
-        .iter()
-        .any(|o| o.kind == kind && o.value == value)
-}
-
-fn warnings(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .flat_map(|r| r.alerts.iter())
-        .filter(|a| a.level == Level::Warning)
-        .map(|a| a.message.clone())
-        .collect()
-}
-
 #[test]
 fn packages_xml_text_and_abx_give_the_same_records() {
     let abx = android_abx::packages_xml(&opts(true));
@@ -472,14 +433,8 @@ fn battery_daily_reads_as_mvt_2026() {
     );
     let w = warnings(&r);
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(
-        w.iter()
-            .any(|m| m == "Detected uninstall of package com.example.gone (vers 0)")
-    );
-    assert!(
-        w.iter()
-            .any(|m| m == "Detected downgrade of package com.example.app from vers 10 to vers 9")
-    );
+    assert!(w.contains(&"Detected uninstall of package com.example.gone (vers 0)"));
+    assert!(w.contains(&"Detected downgrade of package com.example.app from vers 10 to vers 9"));
     assert!(has(&r[0], T::AppId, "com.example.app"));
 }
 

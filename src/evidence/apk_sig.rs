@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn v1_signature_certificates_from_pkcs7() {
         let cert_a = tlv(0x30, &[0x02, 0x01, 0x01]);
-        let cert_b = tlv(0x30, &vec![0x04; 200]);
+        let cert_b = tlv(0x30, &[0x04; 200]);
         let sd = tlv(
             0x30,
             &[

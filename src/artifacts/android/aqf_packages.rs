@@ -222,6 +222,19 @@ pub(crate) fn cert_hashes(der: &[u8]) -> [String; 3] {
     ]
 }
 
+/// Signing certificates on a record: a `certificates` field and each hash
+/// as an `app:cert.*` observable.
+fn with_certificates(r: &mut Record, hashes: Vec<[String; 3]>) {
+    let shown: Vec<_> = hashes
+        .iter()
+        .map(|[m, s1, s256]| serde_json::json!({"md5": m, "sha1": s1, "sha256": s256}))
+        .collect();
+    r.fields.insert("certificates".to_string(), shown.into());
+    for h in hashes.into_iter().flatten() {
+        r.push_observable(ObservableType::CertHash, h);
+    }
+}
+
 /// A time `packages.xml` writes as hex milliseconds (`ft`, `it`, `ut`).
 fn hex_ms(v: Option<&crate::evidence::abx::Value>) -> Option<jiff::Timestamp> {
     use crate::evidence::abx::Value;
@@ -325,19 +338,8 @@ fn package_xml_record(
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
         )
-        .field(
-            "certificates",
-            hashes
-                .iter()
-                .map(|[m, s1, s256]| serde_json::json!({"md5": m, "sha1": s1, "sha256": s256}))
-                .collect::<Vec<_>>(),
-        )
         .observe(ObservableType::AppId, name.as_str());
-    for h in &hashes {
-        for x in h {
-            r.push_observable(ObservableType::CertHash, x.as_str());
-        }
-    }
+    with_certificates(&mut r, hashes);
     if is_root_package(&name) {
         return r.alert(
             &crate::rules::ANDROID_ROOT_PACKAGE,
@@ -392,18 +394,9 @@ pub fn apk_record(data: &[u8], artifact: &str) -> Record {
         .field("sha256", sha256.as_str())
         .field("sha1", sha1.as_str())
         .field("md5", md5.as_str())
-        .field(
-            "certificates",
-            certs
-                .iter()
-                .map(|[m, s1, s256]| serde_json::json!({"md5": m, "sha1": s1, "sha256": s256}))
-                .collect::<Vec<_>>(),
-        )
         .observe(ObservableType::Sha256, sha256.as_str());
     r.push_observable(ObservableType::Sha1, sha1);
     r.push_observable(ObservableType::Md5, md5);
-    for h in certs.into_iter().flatten() {
-        r.push_observable(ObservableType::CertHash, h);
-    }
+    with_certificates(&mut r, certs);
     r
 }
