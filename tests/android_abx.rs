@@ -548,3 +548,47 @@ fn write_generated_for_mvt() {
     android_abx::generate_androidqf(&out.join("acq"), &opts(true)).unwrap();
     android_abx::generate_bugreport(&out.join("bugreport.zip"), &opts(true)).unwrap();
 }
+
+/// Echap's stalkerware set as it is (`app:cert.sha1` in upper case,
+/// `file:hashes.sha256`): a package found by its certificate SHA-1 only and
+/// one by its APK hash only are detected in aqf_packages.
+#[test]
+#[ignore = "needs ../shared"]
+fn stalkerware_certificate_sha1_only_and_apk_hash_only() {
+    let set = "../shared/indicators/stalkerware/stalkerware.stix2";
+    let bundle: Value = serde_json::from_slice(&std::fs::read(set).unwrap()).unwrap();
+    let value = |key: &str| -> String {
+        let p = bundle["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["pattern"].as_str())
+            .find(|p| p.contains(key))
+            .unwrap();
+        p.split('\'').nth(1).unwrap().to_string()
+    };
+    let (sha1, sha256) = (value("app:cert.sha1"), value("file:hashes.sha256"));
+    let dir = tempfile::tempdir().unwrap();
+    let acq = dir.path().join("acq");
+    android_abx::generate_androidqf(&acq, &opts(false)).unwrap();
+    let path = acq.join("packages.json");
+    let mut pkgs: Vec<Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    pkgs.push(android_abx::hash_only_package(
+        "com.example.bycert",
+        "",
+        Some(&sha1),
+    ));
+    pkgs.push(android_abx::hash_only_package(
+        "com.example.byapk",
+        &sha256,
+        None,
+    ));
+    std::fs::write(&path, serde_json::to_vec(&pkgs).unwrap()).unwrap();
+    let (code, r) = scan(&acq, &["--iocs", set]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        detected(&r, &sha1.to_lowercase()),
+        vec![pair("aqf_packages", "cert_hash")]
+    );
+    assert_eq!(detected(&r, &sha256), vec![pair("aqf_packages", "sha256")]);
+}
