@@ -12,7 +12,7 @@ use crate::strings::base_name;
 
 pub const MODULE: AqfModule = AqfModule {
     name: "aqf_settings",
-    artifact: "settings_*.txt",
+    artifact: "settings_*.txt, settings_*.xml",
     read: AqfRead::Files(run),
 };
 pub const SELINUX: AqfModule = AqfModule {
