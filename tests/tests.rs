@@ -5,6 +5,7 @@
 
 mod common;
 
+mod android_abx;
 mod android_cli;
 mod android_coverage;
 mod android_generated;

@@ -218,6 +218,9 @@ pub const ANDROIDQF: &[AqfModule] = &[
     aqf_hashes::MODULE,
     aqf_tmp::MODULE,
     logcat::AQF_LOGS,
+    aqf_packages::PACKAGES_XML,
+    dumpsys_appops::APPOPS_XML,
+    aqf_packages::APKS,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
