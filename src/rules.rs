@@ -197,7 +197,7 @@ pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
     level: Warning,
     severity: Severity::Low,
     title: "The phone trusts an ADB host, and the acquisition has no host key to compare",
-    explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Current androidqf versions write no host key, so this is common. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
+    explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Older androidqf versions wrote no host key (current ones record it in acquisition.json), so this is common with them. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
     reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
 };
 

@@ -1,5 +1,6 @@
 //! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
-//! KIND is one of ios-backup, sysdiagnose, android-backup, bugreport, bugreport-text, androidqf.
+//! KIND is one of ios-backup, ios-filesystem, sysdiagnose, android-backup, bugreport, bugreport-text,
+//! androidqf, androidqf-current, intrusion-logs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,8 @@ use spydar::fixtures::{self, GenOptions};
     about = "Generate synthetic test inputs with planted indicators and decoys"
 )]
 struct Args {
-    /// ios-backup | sysdiagnose | android-backup | bugreport | bugreport-text | androidqf
+    /// ios-backup | ios-filesystem | sysdiagnose | android-backup | bugreport | bugreport-text |
+    /// androidqf | androidqf-current | intrusion-logs
     kind: String,
     /// Output path (folder or file, depending on the kind). Must not exist.
     out: PathBuf,

@@ -33,7 +33,7 @@ pub enum InputKind {
     AndroidIntrusionLogs,
 }
 
-pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) and androidqf acquisitions (folder, .zip or .zip.age)";
+pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) androidqf acquisitions (folder, .zip or .zip.age) and Android intrusion-log exports (folder or .zip)";
 
 impl InputKind {
     pub fn as_str(self) -> &'static str {
