@@ -110,7 +110,35 @@ enum Backend {
         roots: HashMap<String, PathBuf>,
         /// The device facts found in the dump.
         device: Box<DeviceInfo>,
+        /// Every path of the dump, notes, and an archive's spool.
+        dump: Box<DumpExtras>,
     },
+}
+
+/// What a filesystem dump carries besides its index.
+pub(crate) struct DumpExtras {
+    /// The input as given: the dump folder or the archive.
+    pub source: PathBuf,
+    /// Every path of the dump: listed while reading an archive, walked on
+    /// first use for a folder.
+    pub listing: std::sync::OnceLock<std::sync::Arc<super::ios_fs::DumpListing>>,
+    /// What reading the dump met (refused members, oversize files).
+    pub notes: Vec<String>,
+    /// The private folder holding the files of an archive modules read;
+    /// removed with the backup.
+    #[allow(dead_code)] // held, not read: dropping it removes the folder
+    pub spool: Option<super::private_tmp::PrivateTempDir>,
+}
+
+impl DumpExtras {
+    pub fn folder(root: &Path) -> Self {
+        DumpExtras {
+            source: root.to_path_buf(),
+            listing: std::sync::OnceLock::new(),
+            notes: Vec::new(),
+            spool: None,
+        }
+    }
 }
 
 /// `Info.plist`, `Manifest.plist` and `Status.plist` of a backup (none in
@@ -233,6 +261,18 @@ impl IosBackup {
         roots: HashMap<String, PathBuf>,
         device: DeviceInfo,
     ) -> Result<Self> {
+        Self::open_filesystem_dump(root, index, roots, device, DumpExtras::folder(root))
+    }
+
+    /// [`Self::open_filesystem_index`] with what the dump carries besides
+    /// (an archive's listing, notes and spool).
+    pub(crate) fn open_filesystem_dump(
+        root: &Path,
+        index: Vec<u8>,
+        roots: HashMap<String, PathBuf>,
+        device: DeviceInfo,
+        dump: DumpExtras,
+    ) -> Result<Self> {
         let conn = open_bytes(&index)
             .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
         check_manifest_schema(&conn).map_err(|reason| Error::input(root, reason))?;
@@ -242,6 +282,7 @@ impl IosBackup {
                 index,
                 roots,
                 device: Box::new(device),
+                dump: Box::new(dump),
             },
             lookup: Mutex::new(conn),
             plists: Plists::default(),
@@ -251,6 +292,27 @@ impl IosBackup {
     /// Whether this is a filesystem dump rather than a backup.
     pub fn is_filesystem(&self) -> bool {
         matches!(self.backend, Backend::Filesystem { .. })
+    }
+
+    /// Every path of a filesystem dump, sorted (`None` for a backup). A
+    /// folder is walked on the first call.
+    pub fn dump_listing(&self) -> Option<std::sync::Arc<super::ios_fs::DumpListing>> {
+        let Backend::Filesystem { dump, .. } = &self.backend else {
+            return None;
+        };
+        Some(
+            dump.listing
+                .get_or_init(|| std::sync::Arc::new(super::ios_fs::list_folder(&dump.source)))
+                .clone(),
+        )
+    }
+
+    /// What reading a filesystem dump met, for the report's notes.
+    pub fn dump_notes(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Filesystem { dump, .. } => dump.notes.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// A filesystem dump's domain folders.
