@@ -29,6 +29,7 @@ mod ios_encrypted;
 mod ios_encrypted_cli;
 mod ios_encrypted_scan;
 mod ios_filesystem;
+mod ios_fs_archive;
 mod ios_real;
 mod module_table;
 mod mvt_indicators;

@@ -43,6 +43,30 @@ pub const MAX_SPOOL_TOTAL: u64 = 8 * 1024 * 1024 * 1024;
 /// Inflated bytes above which a gzip stream's ratio is checked.
 pub const BOMB_FLOOR: u64 = 1024 * 1024 * 1024;
 
+/// The caps of one read (the constants above; tests use small ones).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_needed_file: u64,
+    pub max_spool_total: u64,
+    /// Inflated bytes above which a gzip stream's ratio is checked.
+    pub bomb_floor: u64,
+    /// A zip member inflating past this at more than the bomb ratio is refused.
+    pub zip_bomb_floor: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: MAX_DUMP_ENTRIES,
+            max_needed_file: MAX_NEEDED_FILE,
+            max_spool_total: MAX_SPOOL_TOTAL,
+            bomb_floor: BOMB_FLOOR,
+            zip_bomb_floor: super::zip_source::BOMB_MIN_BYTES,
+        }
+    }
+}
+
 /// Which files of a dump modules read: globs over dump paths
 /// (`private/var/mobile/Library/SMS/sms.db`; `*` also matches `/`), made
 /// from the modules' declared artifacts, plus a database's `-wal`,
@@ -279,25 +303,32 @@ struct Spool {
     dir: PrivateTempDir,
     total: u64,
     notes: Vec<String>,
+    limits: Limits,
 }
 
 impl Spool {
-    fn new() -> Result<Self> {
+    fn new(limits: Limits) -> Result<Self> {
         let dir = PrivateTempDir::new()
             .map_err(|e| Error::input(&std::env::temp_dir(), format!("private folder: {e}")))?;
         Ok(Spool {
             dir,
             total: 0,
             notes: Vec::new(),
+            limits,
         })
     }
 
     /// Copies a member of `size` bytes; a short member is an error, an
     /// oversize one a note.
     fn put(&mut self, name: &str, size: u64, reader: &mut dyn Read) -> std::io::Result<()> {
-        if size > MAX_NEEDED_FILE || self.total.saturating_add(size) > MAX_SPOOL_TOTAL {
+        let Limits {
+            max_needed_file,
+            max_spool_total,
+            ..
+        } = self.limits;
+        if size > max_needed_file || self.total.saturating_add(size) > max_spool_total {
             self.notes.push(format!(
-                "not read: {name} ({size} bytes) is over the limit of {MAX_NEEDED_FILE} bytes per file and {MAX_SPOOL_TOTAL} in all that modules read from an archive"
+                "not read: {name} ({size} bytes) is over the limit of {max_needed_file} bytes per file and {max_spool_total} in all that modules read from an archive"
             ));
             return Ok(());
         }
@@ -321,7 +352,12 @@ impl Spool {
 
 /// Opens an archived dump as a backup view; see the module documentation.
 pub fn open(path: &Path, needs: &Needs) -> Result<IosBackup> {
-    let mut spool = Spool::new()?;
+    open_with(path, needs, Limits::default())
+}
+
+/// [`open`] with other caps.
+pub fn open_with(path: &Path, needs: &Needs, limits: Limits) -> Result<IosBackup> {
+    let mut spool = Spool::new(limits)?;
     let mut raw = DumpListing::default();
     let file = super::open_regular(path).map_err(|e| Error::io(path, e))?;
     let mut head = [0u8; 4];
@@ -473,10 +509,10 @@ fn read_tar(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             }
         };
         seen += 1;
-        if seen > MAX_DUMP_ENTRIES {
+        if seen > spool.limits.max_entries {
             return Err(Error::input(
                 path,
-                format!("refused: more than {MAX_DUMP_ENTRIES} members"),
+                format!("refused: more than {} members", spool.limits.max_entries),
             ));
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -499,7 +535,7 @@ fn read_tar(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             break;
         }
         let (inf, comp) = (inflated.get(), compressed.get());
-        if gz && inf > BOMB_FLOOR && inf / comp.max(1) > super::BOMB_RATIO {
+        if gz && inf > spool.limits.bomb_floor && inf / comp.max(1) > super::BOMB_RATIO {
             return Err(Error::input(
                 path,
                 format!(
@@ -583,12 +619,14 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
     let file = super::open_regular(path).map_err(|e| Error::io(path, e))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| Error::input(path, format!("unreadable zip archive: {e}")))?;
-    if archive.len() > MAX_DUMP_ENTRIES {
+    let limits = spool.limits;
+    if archive.len() > limits.max_entries {
         return Err(Error::input(
             path,
             format!(
-                "refused: {} members, more than {MAX_DUMP_ENTRIES}",
-                archive.len()
+                "refused: {} members, more than {}",
+                archive.len(),
+                limits.max_entries
             ),
         ));
     }
@@ -631,13 +669,12 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
         };
         let mut member = member;
         if member.kind == EntryKind::Link {
-            // The target is the member's content: a short path.
-            let target = read_zip_member(&mut archive, i, 4096, compressed).map_err(|e| {
+            let target = read_zip_member(&mut archive, i, compressed, limits).map_err(|e| {
                 Error::input(path, format!("zip member {}: {e}", member.path))
             })?;
             member.link = Some(String::from_utf8_lossy(&target).into());
         } else if member.kind == EntryKind::File && member_wanted(needs, &member.path) {
-            if zip_bomb(member.size, compressed) {
+            if zip_bomb(member.size, compressed, limits) {
                 return Err(Error::input(
                     path,
                     format!(
@@ -659,24 +696,24 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
     Ok(())
 }
 
-/// A zip member that inflates past [`super::zip_source::BOMB_MIN_BYTES`]
-/// at more than [`super::zip_source::BOMB_RATIO`] to 1.
-fn zip_bomb(size: u64, compressed: u64) -> bool {
-    size > super::zip_source::BOMB_MIN_BYTES
-        && size / compressed.max(1) > super::zip_source::BOMB_RATIO
+/// A zip member that inflates past the zip bomb floor at more than
+/// [`super::zip_source::BOMB_RATIO`] to 1.
+fn zip_bomb(size: u64, compressed: u64, limits: Limits) -> bool {
+    size > limits.zip_bomb_floor && size / compressed.max(1) > super::zip_source::BOMB_RATIO
 }
 
+/// A link member's target: its content, a short path.
 fn read_zip_member<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     i: usize,
-    limit: u64,
     compressed: u64,
+    limits: Limits,
 ) -> std::io::Result<Vec<u8>> {
     let f = archive.by_index(i).map_err(std::io::Error::other)?;
-    if zip_bomb(f.size(), compressed) {
+    if zip_bomb(f.size(), compressed, limits) {
         return Err(std::io::Error::other("looks like a decompression bomb"));
     }
-    super::read_capped(f, limit)
+    super::read_capped(f, 4096)
 }
 
 /// A zip member's mtime: the extended-timestamp field when present (UTC),
