@@ -87,9 +87,23 @@ fn dump_detects_what_its_backup_twin_detects() {
     // a dump does not have: they are `missing` on the dump. Neither carries
     // a planted indicator in the generated backup, so the detections match
     // exactly; every other module runs fine on both.
-    let fs_found = detected(&fs_report);
+    let mut fs_found = detected(&fs_report);
     let bk_found = detected(&bk_report);
     assert!(!bk_found.is_empty());
+    // The `filesystem` module (dumps only) sees every path: the files the
+    // backup's `manifest` flags, and the paths outside every backup domain.
+    let listed: BTreeSet<String> = fs_found
+        .iter()
+        .filter(|(m, _)| m == "filesystem")
+        .map(|(_, v)| v.clone())
+        .collect();
+    for (m, v) in &bk_found {
+        if m == "manifest" && v.starts_with('/') {
+            assert!(listed.contains(v), "{v} not in filesystem: {listed:?}");
+        }
+    }
+    assert!(listed.contains("/private/var/tmp/keychain_dump.txt"), "{listed:?}");
+    fs_found.retain(|(m, _)| m != "filesystem");
     assert_eq!(fs_found, bk_found);
     let fs_status = statuses(&fs_report);
     for (name, status) in statuses(&bk_report) {
