@@ -102,7 +102,10 @@ fn dump_detects_what_its_backup_twin_detects() {
             assert!(listed.contains(v), "{v} not in filesystem: {listed:?}");
         }
     }
-    assert!(listed.contains("/private/var/tmp/keychain_dump.txt"), "{listed:?}");
+    assert!(
+        listed.contains("/private/var/tmp/keychain_dump.txt"),
+        "{listed:?}"
+    );
     fs_found.retain(|(m, _)| m != "filesystem");
     assert_eq!(fs_found, bk_found);
     let fs_status = statuses(&fs_report);

@@ -195,7 +195,8 @@ fn indicators_in_every_spelling_match_outside_the_backup_domains() {
     for input in [&dump, &tgz] {
         let s = scan(
             input,
-            &dir.path().join(format!("out-{}", input.display().to_string().len())),
+            &dir.path()
+                .join(format!("out-{}", input.display().to_string().len())),
             &dir.path().join("tmp"),
             &["--no-bundled-iocs", "-i", iocs.to_str().unwrap()],
         );
@@ -316,11 +317,9 @@ fn links_are_listed_and_never_followed() {
             .any(|(m, _, o)| m == "filesystem" && o == "/private/var/tmp/keychain_dump.txt")
     );
     // The filesystem module lists the links, with their targets.
-    let scan = spydar::artifacts::ios::scan_filesystem(
-        &path,
-        &spydar::artifacts::ScanOptions::default(),
-    )
-    .unwrap();
+    let scan =
+        spydar::artifacts::ios::scan_filesystem(&path, &spydar::artifacts::ScanOptions::default())
+            .unwrap();
     let records = crate::common::module_records(&scan, "filesystem");
     let sms = records
         .iter()
@@ -338,7 +337,12 @@ fn caps_give_clear_errors_and_notes() {
     let zeros = vec![0u8; 4 << 20];
     let members = [
         ("private/var/mobile/Library/SMS/", DIR, &b""[..], None),
-        ("private/var/mobile/Library/SMS/sms.db", FILE, &zeros[..], None),
+        (
+            "private/var/mobile/Library/SMS/sms.db",
+            FILE,
+            &zeros[..],
+            None,
+        ),
         ("private/var/mobile/Media/big.bin", FILE, &zeros[..], None),
     ];
     let tgz = dir.path().join("bomb.tar.gz");
@@ -375,7 +379,8 @@ fn caps_give_clear_errors_and_notes() {
         let mut z = zip::ZipWriter::new(std::fs::File::create(&zpath).unwrap());
         let o = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        z.add_directory("private/var/mobile/Library/SMS/", o).unwrap();
+        z.add_directory("private/var/mobile/Library/SMS/", o)
+            .unwrap();
         z.start_file("private/var/mobile/Library/SMS/sms.db", o)
             .unwrap();
         z.write_all(&zeros).unwrap();
@@ -417,7 +422,10 @@ fn a_sysdiagnose_tar_gz_is_still_a_sysdiagnose() {
         spydar::evidence::InputKind::Sysdiagnose
     );
     let dump = dump(dir.path());
-    for (name, form) in [("d.tar.gz", ArchiveForm::TarGz), ("d.zip", ArchiveForm::Zip)] {
+    for (name, form) in [
+        ("d.tar.gz", ArchiveForm::TarGz),
+        ("d.zip", ArchiveForm::Zip),
+    ] {
         let p = dir.path().join(name);
         write_archive(&dump, &p, form, Some("filesystem1")).unwrap();
         assert_eq!(

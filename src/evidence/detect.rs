@@ -248,7 +248,10 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         if looks_like_bugreport(&names) {
             return Ok(InputKind::AndroidBugreport);
         }
-        if names.iter().any(|n| super::ios_fs_archive::is_dump_member(n)) {
+        if names
+            .iter()
+            .any(|n| super::ios_fs_archive::is_dump_member(n))
+        {
             return Ok(InputKind::IosFilesystem);
         }
         return Err(unsupported());

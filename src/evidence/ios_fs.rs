@@ -244,7 +244,10 @@ pub(crate) fn device_info(root: &Path) -> DeviceInfo {
 /// `.zip`; see [`super::ios_fs_archive`], which copies the files `needs`
 /// names to a private folder).
 pub fn open_dump(path: &Path, needs: &super::ios_fs_archive::Needs) -> Result<IosBackup> {
-    if std::fs::metadata(path).map_err(|e| Error::io(path, e))?.is_dir() {
+    if std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_dir()
+    {
         open(path)
     } else {
         super::ios_fs_archive::open(path, needs)
@@ -365,7 +368,10 @@ fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
         let Ok(item) = item else { continue };
         let name = item.file_name();
         let Some(name) = name.to_str() else {
-            notes.push(format!("{}: a name that is not UTF-8, skipped", abs.display()));
+            notes.push(format!(
+                "{}: a name that is not UTF-8, skipped",
+                abs.display()
+            ));
             continue;
         };
         let path = if rel.is_empty() {
@@ -525,7 +531,10 @@ fn domain_of<'a>(folders: &[(String, String)], path: &'a str) -> Option<(usize, 
     for (i, (_, dir)) in folders.iter().enumerate() {
         let rel = if path == dir {
             ""
-        } else if let Some(r) = path.strip_prefix(dir.as_str()).and_then(|r| r.strip_prefix('/')) {
+        } else if let Some(r) = path
+            .strip_prefix(dir.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+        {
             r
         } else {
             continue;

@@ -113,7 +113,9 @@ impl Needs {
             .iter()
             .find_map(|s| path.strip_suffix(s))
             .unwrap_or(path);
-        self.globs.iter().any(|g| g.matches(path) || g.matches(base))
+        self.globs
+            .iter()
+            .any(|g| g.matches(path) || g.matches(base))
     }
 
     /// The patterns, for messages and tests.
@@ -309,7 +311,7 @@ struct Spool {
 impl Spool {
     fn new(limits: Limits) -> Result<Self> {
         let dir = PrivateTempDir::new()
-            .map_err(|e| Error::input(&std::env::temp_dir(), format!("private folder: {e}")))?;
+            .map_err(|e| Error::input(std::env::temp_dir(), format!("private folder: {e}")))?;
         Ok(Spool {
             dir,
             total: 0,
@@ -630,7 +632,8 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             ),
         ));
     }
-    let zerr = |e: zip::result::ZipError| Error::input(path, format!("unreadable zip archive: {e}"));
+    let zerr =
+        |e: zip::result::ZipError| Error::input(path, format!("unreadable zip archive: {e}"));
     for i in 0..archive.len() {
         let (member, compressed) = {
             let f = archive.by_index_raw(i).map_err(zerr)?;
@@ -669,9 +672,8 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
         };
         let mut member = member;
         if member.kind == EntryKind::Link {
-            let target = read_zip_member(&mut archive, i, compressed, limits).map_err(|e| {
-                Error::input(path, format!("zip member {}: {e}", member.path))
-            })?;
+            let target = read_zip_member(&mut archive, i, compressed, limits)
+                .map_err(|e| Error::input(path, format!("zip member {}: {e}", member.path)))?;
             member.link = Some(String::from_utf8_lossy(&target).into());
         } else if member.kind == EntryKind::File && member_wanted(needs, &member.path) {
             if zip_bomb(member.size, compressed, limits) {
@@ -753,7 +755,9 @@ mod tests {
         assert_eq!(dump_root_of("dump/var/mobile/Library"), Some((5, true)));
         assert_eq!(dump_root_of("dump/var/folders/x"), None);
         assert_eq!(dump_root_of("a/b/c/d/e/private/var/x"), None);
-        assert!(is_dump_member("./fs/System/Library/CoreServices/SystemVersion.plist"));
+        assert!(is_dump_member(
+            "./fs/System/Library/CoreServices/SystemVersion.plist"
+        ));
         assert!(!is_dump_member("sysdiagnose_2024/logs/ps.txt"));
 
         let needs = Needs::from_artifacts([

@@ -135,7 +135,9 @@ fn swept(
 /// The absolute path, and its `/var/…` spelling under `/private/var`.
 fn forms(path: &str) -> (String, Option<String>) {
     let abs = format!("/{path}");
-    let var = path.strip_prefix("private/var/").map(|r| format!("/var/{r}"));
+    let var = path
+        .strip_prefix("private/var/")
+        .map(|r| format!("/var/{r}"));
     (abs, var)
 }
 

@@ -100,10 +100,7 @@ pub const BACKUP: &[Module] = &[
 
 /// Modules for files a backup never holds, run on filesystem dumps only
 /// (after the [`BACKUP`] modules).
-pub const FILESYSTEM: &[Module] = &[
-    shutdown_log::MODULE,
-    filesystem::MODULE,
-];
+pub const FILESYSTEM: &[Module] = &[shutdown_log::MODULE, filesystem::MODULE];
 
 /// `(name, artifact)` of every module an input kind runs.
 pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
