@@ -100,6 +100,11 @@ fn folder_tar_targz_and_zip_give_identical_findings() {
         ),
         (dir.path().join("dump.tgz"), ArchiveForm::TarGz, None),
         (dir.path().join("dump.zip"), ArchiveForm::Zip, Some("fs")),
+        (
+            dir.path().join("files.zip"),
+            ArchiveForm::ZipFilesOnly,
+            None,
+        ),
     ];
     for (path, form, wrapper) in &archives {
         write_archive(&dump, path, *form, *wrapper).unwrap();

@@ -126,7 +126,6 @@ pub(crate) struct DumpExtras {
     pub notes: Vec<String>,
     /// The private folder holding the files of an archive modules read;
     /// removed with the backup.
-    #[allow(dead_code)] // held, not read: dropping it removes the folder
     pub spool: Option<super::private_tmp::PrivateTempDir>,
 }
 
@@ -652,11 +651,21 @@ impl IosBackup {
     /// `Domain/path (xx/fileID)` for messages.
     pub fn describe(&self, entry: &FileEntry) -> String {
         if let Some(root) = self.fs_roots().and_then(|r| r.get(&entry.domain)) {
-            return format!(
-                "{} ({})",
-                entry.logical_path(),
-                root.join(&entry.relative_path).display()
-            );
+            let at = root.join(&entry.relative_path);
+            // An archive's file: named inside the archive, not by the
+            // private copy it is read from.
+            if let Backend::Filesystem { dump, .. } = &self.backend
+                && dump.spool.is_some()
+                && let Ok(rel) = at.strip_prefix(&self.root)
+            {
+                return format!(
+                    "{} ({}!{})",
+                    entry.logical_path(),
+                    dump.source.display(),
+                    rel.display()
+                );
+            }
+            return format!("{} ({})", entry.logical_path(), at.display());
         }
         let id = &entry.file_id;
         format!(

@@ -310,7 +310,7 @@ struct Spool {
 
 impl Spool {
     fn new(limits: Limits) -> Result<Self> {
-        let dir = PrivateTempDir::new()
+        let dir = PrivateTempDir::new_named_in(&std::env::temp_dir(), "spydar-dump-")
             .map_err(|e| Error::input(std::env::temp_dir(), format!("private folder: {e}")))?;
         Ok(Spool {
             dir,
@@ -446,6 +446,7 @@ fn canonical_listing(path: &Path, raw: DumpListing) -> Result<(DumpListing, Root
         e.path = canonical.into();
         out.entries.push(e);
     }
+    add_implied_folders(&mut out.entries);
     if outside > 0 {
         out.notes.push(format!(
             "{outside} archive members outside the dump's folder {:?} were not read",
@@ -454,6 +455,38 @@ fn canonical_listing(path: &Path, raw: DumpListing) -> Result<(DumpListing, Root
     }
     out.finish();
     Ok((out, root))
+}
+
+/// Adds the folders an archive implies but does not list (zips often
+/// list files only), so containers and every path's parents are there.
+fn add_implied_folders(entries: &mut Vec<DumpEntry>) {
+    let mut dirs: std::collections::HashSet<Box<str>> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Dir)
+        .map(|e| e.path.clone())
+        .collect();
+    let mut added = Vec::new();
+    for e in entries.iter() {
+        let mut p: &str = &e.path;
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if dirs.contains(parent) {
+                break;
+            }
+            dirs.insert(parent.into());
+            added.push(DumpEntry {
+                path: parent.into(),
+                kind: EntryKind::Dir,
+                size: 0,
+                mtime: None,
+                mode: None,
+                uid: None,
+                gid: None,
+                link: None,
+            });
+            p = parent;
+        }
+    }
+    entries.extend(added);
 }
 
 /// Counts the bytes read through it.
