@@ -90,7 +90,13 @@ fn dump(dir: &Path) -> PathBuf {
 #[test]
 fn folder_tar_targz_and_zip_give_identical_findings() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dump(dir.path());
+    // With FORCEDENTRY-style attachments: their heads are sniffed.
+    let dump = dir.path().join("dump");
+    let opts = GenOptions {
+        attachments: spydar::fixtures::ios_backup::disguised_attachments(),
+        ..GenOptions::default()
+    };
+    generate(&dump, &opts).unwrap();
     let archives: Vec<(PathBuf, ArchiveForm, Option<&str>)> = vec![
         (dir.path().join("dump.tar"), ArchiveForm::Tar, None),
         (
@@ -117,6 +123,13 @@ fn folder_tar_targz_and_zip_give_identical_findings() {
     );
     assert_eq!(folder.code, 1, "{}", folder.stderr);
     let base = folder.report.unwrap();
+    let disguised = base["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().unwrap_or("").contains("disguised"))
+        .count();
+    assert!(disguised > 0, "no disguised attachment found");
     let found = detected(&base);
     for p in FS_PLANTS {
         let abs = format!("/{p}");
@@ -142,6 +155,16 @@ fn folder_tar_targz_and_zip_give_identical_findings() {
         assert_eq!(report["device"]["input_kind"], "ios-filesystem", "{name}");
         assert_eq!(report["device"]["os_version"], base["device"]["os_version"]);
         assert_eq!(detected(&report), found, "{name}");
+        assert_eq!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"].as_str().unwrap_or("").contains("disguised"))
+                .count(),
+            disguised,
+            "{name}"
+        );
         assert_eq!(statuses(&report), statuses(&base), "{name}");
         assert_eq!(report["notes"], serde_json::json!([]), "{name}");
         assert!(std::fs::read(path).unwrap() == before, "{name} changed");

@@ -124,6 +124,9 @@ pub(crate) struct DumpExtras {
     pub listing: std::sync::OnceLock<std::sync::Arc<super::ios_fs::DumpListing>>,
     /// What reading the dump met (refused members, oversize files).
     pub notes: Vec<String>,
+    /// Private copies holding only a file's head (what a module sniffs):
+    /// reading one whole is an error, its head reads.
+    pub partial: std::collections::HashSet<PathBuf>,
     /// The private folder holding the files of an archive modules read;
     /// removed with the backup.
     pub spool: Option<super::private_tmp::PrivateTempDir>,
@@ -135,6 +138,7 @@ impl DumpExtras {
             source: root.to_path_buf(),
             listing: std::sync::OnceLock::new(),
             notes: Vec::new(),
+            partial: Default::default(),
             spool: None,
         }
     }
@@ -598,6 +602,14 @@ impl IosBackup {
         })?;
         if let Some(problem) = self.link_problem(entry, &path) {
             return Err(problem);
+        }
+        if let Backend::Filesystem { dump, .. } = &self.backend
+            && dump.partial.contains(&path)
+        {
+            return Err(self.failed(
+                entry,
+                "only its first bytes are read from the archive (no module reads it whole)",
+            ));
         }
         let file = match super::open_regular_nofollow(&path) {
             Ok(f) => f,

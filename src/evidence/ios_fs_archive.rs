@@ -75,6 +75,23 @@ impl Default for Limits {
 #[derive(Clone, Debug, Default)]
 pub struct Needs {
     globs: Vec<Glob>,
+    /// Files of which only the first [`HEAD_BYTES`] are read.
+    heads: Vec<Glob>,
+}
+
+/// How much of a file matched by [`Needs::wants_head`] is kept.
+pub const HEAD_BYTES: u64 = 4096;
+
+/// Files whose first bytes a module sniffs (`sms_attachments` looks for
+/// documents behind image names), as dump-path globs.
+const HEAD_GLOBS: &[&str] = &["private/var/mobile/Library/SMS/Attachments/*"];
+
+/// What is kept of a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    Whole,
+    Head,
+    Nothing,
 }
 
 impl Needs {
@@ -104,6 +121,22 @@ impl Needs {
         globs.dedup();
         Needs {
             globs: globs.iter().map(|g| Glob::new(g)).collect(),
+            heads: HEAD_GLOBS.iter().map(|g| Glob::new(g)).collect(),
+        }
+    }
+
+    /// Whether a module reads the first [`HEAD_BYTES`] of this file.
+    pub fn wants_head(&self, path: &str) -> bool {
+        self.heads.iter().any(|g| g.matches(path))
+    }
+
+    fn keep(&self, path: &str) -> Keep {
+        if self.wants(path) {
+            Keep::Whole
+        } else if self.wants_head(path) {
+            Keep::Head
+        } else {
+            Keep::Nothing
         }
     }
 
@@ -290,14 +323,15 @@ fn guessed_path(name: &str) -> Option<String> {
 /// Whether modules need the member `name`: by its dump path when the name
 /// shows the root, else by any ending of it at a `/` (files outside
 /// `private/var`, such as `System/…/SystemVersion.plist`).
-fn member_wanted(needs: &Needs, name: &str) -> bool {
+fn member_wanted(needs: &Needs, name: &str) -> Keep {
     if let Some(p) = guessed_path(name) {
-        return needs.wants(&p);
+        return needs.keep(&p);
     }
-    needs.wants(name)
+    let whole = needs.wants(name)
         || name
             .match_indices('/')
-            .any(|(i, _)| needs.wants(&name[i + 1..]))
+            .any(|(i, _)| needs.wants(&name[i + 1..]));
+    if whole { Keep::Whole } else { Keep::Nothing }
 }
 
 /// The private folder the needed files are copied to, at their member name.
@@ -306,6 +340,8 @@ struct Spool {
     total: u64,
     notes: Vec<String>,
     limits: Limits,
+    /// Files of which only the head was copied.
+    partial: std::collections::HashSet<PathBuf>,
 }
 
 impl Spool {
@@ -317,7 +353,29 @@ impl Spool {
             total: 0,
             notes: Vec::new(),
             limits,
+            partial: Default::default(),
         })
+    }
+
+    /// Copies what is kept of a member of `size` bytes (the caller reads
+    /// past the rest).
+    fn keep(
+        &mut self,
+        keep: Keep,
+        name: &str,
+        size: u64,
+        reader: &mut dyn Read,
+    ) -> std::io::Result<()> {
+        match keep {
+            Keep::Whole => self.put(name, size, reader),
+            Keep::Head if size > HEAD_BYTES => {
+                self.put(name, HEAD_BYTES, reader)?;
+                self.partial.insert(self.dir.path().join(name));
+                Ok(())
+            }
+            Keep::Head => self.put(name, size, reader),
+            Keep::Nothing => Ok(()),
+        }
     }
 
     /// Copies a member of `size` bytes; a short member is an error, an
@@ -394,6 +452,7 @@ pub fn open_with(path: &Path, needs: &Needs, limits: Limits) -> Result<IosBackup
         source: path.to_path_buf(),
         listing: std::sync::OnceLock::from(std::sync::Arc::new(listing)),
         notes,
+        partial: spool.partial,
         spool: Some(spool.dir),
     };
     IosBackup::open_filesystem_dump(&base, index, roots, device, dump)
@@ -555,14 +614,15 @@ fn read_tar(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             continue;
         };
         let size = member.size;
-        let wanted = member.kind == EntryKind::File && member_wanted(needs, &member.path);
+        let keep = match member.kind {
+            EntryKind::File => member_wanted(needs, &member.path),
+            _ => Keep::Nothing,
+        };
         let name = member.path.to_string();
         out.entries.push(member);
-        let read = if wanted {
-            spool.put(&name, size, &mut entry)
-        } else {
-            drain(&mut entry, &mut scratch)
-        };
+        let read = spool
+            .keep(keep, &name, size, &mut entry)
+            .and_then(|()| drain(&mut entry, &mut scratch));
         if let Err(e) = read {
             out.notes.push(format!(
                 "the archive is truncated or corrupt in member {name} ({e}); findings cover the members read so far"
@@ -708,7 +768,10 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             let target = read_zip_member(&mut archive, i, compressed, limits)
                 .map_err(|e| Error::input(path, format!("zip member {}: {e}", member.path)))?;
             member.link = Some(String::from_utf8_lossy(&target).into());
-        } else if member.kind == EntryKind::File && member_wanted(needs, &member.path) {
+        } else if member.kind == EntryKind::File
+            && let keep = member_wanted(needs, &member.path)
+            && keep != Keep::Nothing
+        {
             if zip_bomb(member.size, compressed, limits) {
                 return Err(Error::input(
                     path,
@@ -720,7 +783,7 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             }
             let mut f = archive.by_index(i).map_err(zerr)?;
             spool
-                .put(&member.path, member.size, &mut f)
+                .keep(keep, &member.path, member.size, &mut f)
                 .map_err(|e| Error::input(path, format!("zip member {}: {e}", member.path)))?;
         }
         out.entries.push(member);
@@ -819,11 +882,24 @@ mod tests {
         ] {
             assert!(!needs.wants(no), "{no}");
         }
-        assert!(member_wanted(
-            &needs,
-            "wrap/System/Library/CoreServices/SystemVersion.plist"
-        ));
-        assert!(member_wanted(&needs, "wrap/var/mobile/Library/SMS/sms.db"));
+        assert_eq!(
+            member_wanted(
+                &needs,
+                "wrap/System/Library/CoreServices/SystemVersion.plist"
+            ),
+            Keep::Whole
+        );
+        assert_eq!(
+            member_wanted(&needs, "wrap/var/mobile/Library/SMS/sms.db"),
+            Keep::Whole
+        );
+        assert_eq!(
+            member_wanted(
+                &needs,
+                "private/var/mobile/Library/SMS/Attachments/a/b/x.gif"
+            ),
+            Keep::Head
+        );
     }
 
     #[test]
