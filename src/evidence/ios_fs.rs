@@ -466,9 +466,15 @@ pub(crate) fn index_from_listing(
             folders.push((domain, dir));
         }
     }
+    let containers: HashMap<&str, usize> = folders
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, dir))| CONTAINER_PARENTS.iter().any(|(p, _)| dir.starts_with(p)))
+        .map(|(i, (_, dir))| (dir.as_str(), i))
+        .collect();
     let mut rows: Vec<(usize, &str, &DumpEntry)> = Vec::new();
     for e in &listing.entries {
-        if let Some((i, rel)) = domain_of(&folders, &e.path) {
+        if let Some((i, rel)) = domain_of(&folders, &containers, &e.path) {
             rows.push((i, rel, e));
         }
     }
@@ -520,42 +526,36 @@ pub(crate) fn index_from_listing(
     Ok((conn.serialize("main")?.to_vec(), roots))
 }
 
-/// The domain (index into `folders`) and relative path of a dump path.
-/// Container folders belong to their own domain, never to `HomeDomain`;
-/// a container parent folder itself belongs to none.
-fn domain_of<'a>(folders: &[(String, String)], path: &'a str) -> Option<(usize, &'a str)> {
-    if CONTAINER_PARENTS.iter().any(|(p, _)| *p == path) {
-        return None;
-    }
-    let mut best: Option<(usize, &'a str, usize)> = None;
-    for (i, (_, dir)) in folders.iter().enumerate() {
-        let rel = if path == dir {
-            ""
-        } else if let Some(r) = path
-            .strip_prefix(dir.as_str())
-            .and_then(|r| r.strip_prefix('/'))
-        {
-            r
-        } else {
+/// The domain (index into `folders`) and relative path of a dump path:
+/// a container folder (looked up by its folder in `containers`) is its own
+/// domain, never part of `HomeDomain`; a path below a container parent
+/// but in no container folder, or a parent itself, is in none.
+fn domain_of<'a>(
+    folders: &[(String, String)],
+    containers: &HashMap<&str, usize>,
+    path: &'a str,
+) -> Option<(usize, &'a str)> {
+    for (parent, _) in CONTAINER_PARENTS {
+        if path == *parent {
+            return None;
+        }
+        let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) else {
             continue;
         };
-        // The deepest folder wins (a container inside HomeDomain's folder).
-        if best.is_none_or(|(_, _, len)| dir.len() > len) {
-            best = Some((i, rel, dir.len()));
+        let (uuid, rel) = rest.split_once('/').unwrap_or((rest, ""));
+        let dir_len = parent.len() + 1 + uuid.len();
+        let i = *containers.get(&path[..dir_len])?;
+        return Some((i, rel));
+    }
+    folders.iter().enumerate().find_map(|(i, (_, dir))| {
+        if path == dir {
+            Some((i, ""))
+        } else {
+            path.strip_prefix(dir.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                .map(|r| (i, r))
         }
-    }
-    let (i, rel, _) = best?;
-    // Below a container parent but in no container folder: skipped, as
-    // the folder walk skips it.
-    let parent = CONTAINER_PARENTS
-        .iter()
-        .find(|(p, _)| path.starts_with(p) && path[p.len()..].starts_with('/'));
-    if let Some((p, _)) = parent
-        && !folders[i].1.starts_with(p)
-    {
-        return None;
-    }
-    Some((i, rel))
+    })
 }
 
 /// Component-wise order, as a sorted folder walk visits paths.
