@@ -54,7 +54,7 @@ fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
         .collect()
 }
 
-fn statuses(report: &Value) -> BTreeMap<String, String> {
+pub(crate) fn statuses(report: &Value) -> BTreeMap<String, String> {
     report["modules"]
         .as_array()
         .unwrap()

@@ -5,14 +5,12 @@
 //! archives are refused in one line; the archive is byte-identical after
 //! the scan and the private folder is gone.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use assert_cmd::cargo::CommandCargoExt;
+use crate::ios_filesystem::statuses;
 use serde_json::Value;
 use spydar::fixtures::GenOptions;
 use spydar::fixtures::ios_fs::{ArchiveForm, FS_DECOYS, FS_PLANTS, generate, write_archive};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// `(module, indicator, observable)` of every detected finding.
 fn detected(report: &Value) -> BTreeSet<(String, String, String)> {
@@ -32,20 +30,6 @@ fn detected(report: &Value) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
-fn statuses(report: &Value) -> BTreeSet<(String, String)> {
-    report["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap().to_string(),
-                m["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 struct Scanned {
     code: i32,
     report: Option<Value>,
@@ -56,27 +40,13 @@ struct Scanned {
 /// folder go.
 fn scan(input: &Path, out: &Path, tmp: &Path, extra: &[&str]) -> Scanned {
     std::fs::create_dir_all(tmp).unwrap();
-    let output = Command::cargo_bin("spydar")
-        .unwrap()
-        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
-        .env("SPYDAR_NO_MVT_INDICATORS", "1")
+    let output = crate::common::scan_command(input, out, extra)
         .env("TMPDIR", tmp)
-        .arg("scan")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
         .output()
         .unwrap();
-    let report = walkdir::WalkDir::new(out)
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name() == "report.json")
-        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap());
     Scanned {
         code: output.status.code().unwrap_or(-1),
-        report,
+        report: crate::common::find_report(out),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
@@ -173,30 +143,6 @@ fn folder_tar_targz_and_zip_give_identical_findings() {
     }
 }
 
-/// A STIX2 bundle of file-path indicators.
-fn stix(dir: &Path, patterns: &[&str]) -> PathBuf {
-    let mut objects = vec![serde_json::json!({
-        "type": "malware", "spec_version": "2.1", "id": "malware--00000000-0000-4000-8000-000000000001",
-        "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "name": "TestMalware", "is_family": false
-    })];
-    for (i, p) in patterns.iter().enumerate() {
-        let id = format!("indicator--00000000-0000-4000-8000-{:012}", i + 10);
-        objects.push(serde_json::json!({
-            "type": "indicator", "spec_version": "2.1", "id": id, "created": "2024-01-01T00:00:00Z",
-            "modified": "2024-01-01T00:00:00Z", "pattern": p, "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
-        }));
-        objects.push(serde_json::json!({
-            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8000-{:012}", i + 100),
-            "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "relationship_type": "indicates",
-            "source_ref": id, "target_ref": "malware--00000000-0000-4000-8000-000000000001"
-        }));
-    }
-    let path = dir.join("test.stix2");
-    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": objects});
-    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
-    path
-}
-
 #[test]
 fn indicators_in_every_spelling_match_outside_the_backup_domains() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,7 +156,7 @@ fn indicators_in_every_spelling_match_outside_the_backup_domains() {
     ] {
         std::fs::write(dump.join(rel), b"x").unwrap();
     }
-    let iocs = stix(
+    let iocs = crate::android_cli::stix(
         dir.path(),
         &[
             "[file:path='/private/var/tmp/spydar-abs.txt']",
@@ -337,8 +283,8 @@ fn links_are_listed_and_never_followed() {
     assert_eq!(s.code, 1, "{}", s.stderr);
     let report = s.report.unwrap();
     let st = statuses(&report);
-    assert!(st.contains(&("sms".into(), "missing".into())), "{st:?}");
-    assert!(st.contains(&("tcc".into(), "missing".into())), "{st:?}");
+    assert_eq!(st["sms"], "missing", "{st:?}");
+    assert_eq!(st["tcc"], "missing", "{st:?}");
     assert!(
         detected(&report)
             .iter()

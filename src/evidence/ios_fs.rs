@@ -153,14 +153,20 @@ fn mbfile(meta: &std::fs::Metadata, target: Option<String>) -> MbFile {
     }
 }
 
-/// Walks the dump into an in-memory `Manifest.db`.
-fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
-    let mut conn = Connection::open_in_memory()?;
+/// An empty in-memory index with the `Manifest.db` `Files` schema.
+fn new_index() -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
     conn.execute_batch(
         "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
          CREATE INDEX FilesDomainIdx ON Files(domain);
          CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
     )?;
+    Ok(conn)
+}
+
+/// Walks the dump into an in-memory `Manifest.db`.
+fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
+    let mut conn = new_index()?;
     // Container folders are their own domains, not part of HomeDomain.
     let skip: Vec<PathBuf> = CONTAINER_PARENTS
         .iter()
@@ -479,12 +485,7 @@ pub(crate) fn index_from_listing(
         }
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| path_order(a.1, b.1)));
-    let mut conn = Connection::open_in_memory()?;
-    conn.execute_batch(
-        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
-         CREATE INDEX FilesDomainIdx ON Files(domain);
-         CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
-    )?;
+    let mut conn = new_index()?;
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare(
