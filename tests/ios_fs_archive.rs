@@ -51,6 +51,18 @@ fn scan(input: &Path, out: &Path, tmp: &Path, extra: &[&str]) -> Scanned {
     }
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let dest = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
 fn dump(dir: &Path) -> PathBuf {
     let dump = dir.join("dump");
     generate(&dump, &GenOptions::default()).unwrap();
@@ -85,6 +97,15 @@ fn folder_tar_targz_and_zip_give_identical_findings() {
     for (path, form, wrapper) in &archives {
         write_archive(&dump, path, *form, *wrapper).unwrap();
     }
+    // A dump that says `var/` for `private/var/` (the device's link name).
+    let var_form = dir.path().join("var-form");
+    copy_tree(&dump, &var_form);
+    std::fs::rename(var_form.join("private/var"), var_form.join("var")).unwrap();
+    std::fs::remove_dir(var_form.join("private")).unwrap();
+    let var_tgz = dir.path().join("var-form.tar.gz");
+    write_archive(&var_form, &var_tgz, ArchiveForm::TarGz, Some("dump")).unwrap();
+    let mut archives = archives;
+    archives.push((var_tgz, ArchiveForm::TarGz, None));
     let folder = scan(
         &dump,
         &dir.path().join("out-folder"),
