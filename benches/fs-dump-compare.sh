@@ -82,11 +82,14 @@ def timing(path):
     text = open(path).read() if os.path.exists(path) else ""
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    user = re.search(r"User time \(seconds\): (\S+)", text)
+    system = re.search(r"System time \(seconds\): (\S+)", text)
     secs = None
     if wall:
         parts = [float(p) for p in wall.group(1).split(":")]
         secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-    return secs, int(rss.group(1)) / 1024 if rss else None
+    cpu = float(user.group(1)) + float(system.group(1)) if user and system else None
+    return secs, int(rss.group(1)) / 1024 if rss else None, cpu
 
 def mvt_filesystem():
     path = os.path.join(out, "mvt-result", "alerts.json")
@@ -112,15 +115,16 @@ def records_size(name):
         total += os.path.getsize(path)
     return total
 
-mt, mm = timing(os.path.join(out, "mvt.time"))
+mt, mm, mc = timing(os.path.join(out, "mvt.time"))
 fmt = lambda v, u: f"{v:,.1f} {u}" if v is not None else "n/a"
 print(f"iOS filesystem dump: {int(count):,} paths (folder), .tar.gz {tgz_size}; MVT {mvt_version}; nice -n 10, release build, one run each")
-print(f"{'':28}{'wall time':>14}{'peak memory':>14}{'vs MVT':>10}")
-print(f"{'mvt-ios check-fs (folder)':28}{fmt(mt, 's'):>14}{fmt(mm, 'MB'):>14}{'':>10}")
+print(f"{'':28}{'wall time':>12}{'wall vs MVT':>13}{'CPU time':>12}{'CPU vs MVT':>12}{'peak memory':>13}")
+print(f"{'mvt-ios check-fs (folder)':28}{fmt(mt, 's'):>12}{'':>13}{fmt(mc, 's'):>12}{'':>12}{fmt(mm, 'MB'):>13}")
 for name, label in [("folder", "spydar scan (folder)"), ("targz", "spydar scan (.tar.gz)")]:
-    st, sm = timing(os.path.join(out, f"spydar-{name}.time"))
+    st, sm, sc = timing(os.path.join(out, f"spydar-{name}.time"))
     ratio = f"{mt / st:,.1f}x" if mt and st else "n/a"
-    print(f"{label:28}{fmt(st, 's'):>14}{fmt(sm, 'MB'):>14}{ratio:>10}")
+    cratio = f"{mc / sc:,.1f}x" if mc and sc else "n/a"
+    print(f"{label:28}{fmt(st, 's'):>12}{ratio:>13}{fmt(sc, 's'):>12}{cratio:>12}{fmt(sm, 'MB'):>13}")
 m = mvt_filesystem()
 for name in ["folder", "targz"]:
     s = spydar_filesystem(name)
