@@ -153,20 +153,44 @@ fn mbfile(meta: &std::fs::Metadata, target: Option<String>) -> MbFile {
     }
 }
 
-/// An empty in-memory index with the `Manifest.db` `Files` schema.
+/// An empty in-memory index with the `Manifest.db` `Files` table; its
+/// lookup indexes are made by [`finish_index`] once the rows are in
+/// (building an index once is cheaper than keeping it up row by row).
 fn new_index() -> rusqlite::Result<Connection> {
     let conn = Connection::open_in_memory()?;
     conn.execute_batch(
-        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
-         CREATE INDEX FilesDomainIdx ON Files(domain);
-         CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
+        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);",
     )?;
     Ok(conn)
 }
 
+/// The lookup indexes of `Manifest.db`, and the index as bytes.
+fn finish_index(mut conn: Connection) -> rusqlite::Result<Vec<u8>> {
+    conn.execute_batch(
+        "CREATE INDEX FilesDomainIdx ON Files(domain);
+         CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
+    )?;
+    Ok(conn.serialize("main")?.to_vec())
+}
+
+/// Whether a dump path lies in a backup domain (so the index, and the
+/// `manifest` module, list it too).
+pub fn in_backup_domain(path: &str) -> bool {
+    let under = |dir: &str| {
+        path.strip_prefix(dir)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    };
+    FIXED_DOMAINS
+        .iter()
+        .any(|d| domain_root(d).is_some_and(|root| under(root.trim_start_matches('/'))))
+        || CONTAINER_PARENTS
+            .iter()
+            .any(|(p, _)| under(p) && path.len() > p.len())
+}
+
 /// Walks the dump into an in-memory `Manifest.db`.
 fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
-    let mut conn = new_index()?;
+    let conn = new_index()?;
     // Container folders are their own domains, not part of HomeDomain.
     let skip: Vec<PathBuf> = CONTAINER_PARENTS
         .iter()
@@ -217,7 +241,7 @@ fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<V
         }
     }
     conn.execute_batch("COMMIT")?;
-    Ok(conn.serialize("main")?.to_vec())
+    finish_index(conn)
 }
 
 /// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
@@ -524,7 +548,7 @@ pub(crate) fn index_from_listing(
             (d, at)
         })
         .collect();
-    Ok((conn.serialize("main")?.to_vec(), roots))
+    Ok((finish_index(conn)?, roots))
 }
 
 /// The domain (index into `folders`) and relative path of a dump path:

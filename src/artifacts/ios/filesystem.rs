@@ -17,15 +17,15 @@
 //! Size: up to [`FULL_RECORDS_LIMIT`] paths every path is a record, as in
 //! MVT. Above, when the scan has an indicator sweep, paths go through it in
 //! batches: only paths that mention an indicator become records, the others
-//! are kept as bare path observables, 1,000 to a record
-//! ([`crate::artifacts::observe::Listed`], for `recheck`), plus one summary
-//! record. A million-path dump then costs about 60 bytes a path in records.
+//! outside the backup domains are kept as bare path observables, 1,000 to
+//! a record ([`crate::artifacts::observe::Listed`], for `recheck`; paths in
+//! a domain are listed by `manifest`), plus one summary record.
 
 use super::util::jts;
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::IosBackup;
-use crate::evidence::ios_fs::DumpEntry;
+use crate::evidence::ios_fs::{DumpEntry, in_backup_domain};
 use crate::evidence::ios_fs_archive::Needs;
 use crate::model::{Observable, ObservableType, Record};
 
@@ -98,11 +98,16 @@ fn swept(
                 text.push_str(&v.replace(['\n', '\r'], " "));
             }
             text.push('\n');
+            // Paths in a backup domain are listed by `manifest` already.
             if let Some(l) = listed.as_mut() {
-                l.row(vec![Observable {
-                    kind: ObservableType::FilePath,
-                    value: abs,
-                }]);
+                l.row(if in_backup_domain(&e.path) {
+                    Vec::new()
+                } else {
+                    vec![Observable {
+                        kind: ObservableType::FilePath,
+                        value: abs,
+                    }]
+                });
             }
         }
         let flagged = sweep.flagged_lines(text.as_bytes());
