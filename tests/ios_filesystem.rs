@@ -54,7 +54,7 @@ fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
         .collect()
 }
 
-fn statuses(report: &Value) -> BTreeMap<String, String> {
+pub(crate) fn statuses(report: &Value) -> BTreeMap<String, String> {
     report["modules"]
         .as_array()
         .unwrap()
@@ -94,12 +94,30 @@ fn dump_detects_what_its_backup_twin_detects() {
         .iter()
         .map(|m| m.name)
         .collect();
-    let fs_found: BTreeSet<(String, String)> = detected(&fs_report)
+    let all_fs = detected(&fs_report);
+    let fs_found: BTreeSet<(String, String)> = all_fs
+        .clone()
         .into_iter()
         .filter(|(m, _)| !fs_only.contains(m.as_str()))
         .collect();
     let bk_found = detected(&bk_report);
     assert!(!bk_found.is_empty());
+    // The `filesystem` module (dumps only) sees every path: the files the
+    // backup's `manifest` flags, and the paths outside every backup domain.
+    let listed: BTreeSet<String> = all_fs
+        .iter()
+        .filter(|(m, _)| m == "filesystem")
+        .map(|(_, v)| v.clone())
+        .collect();
+    for (m, v) in &bk_found {
+        if m == "manifest" && v.starts_with('/') {
+            assert!(listed.contains(v), "{v} not in filesystem: {listed:?}");
+        }
+    }
+    assert!(
+        listed.contains("/private/var/tmp/keychain_dump.txt"),
+        "{listed:?}"
+    );
     assert_eq!(fs_found, bk_found);
     let fs_status = statuses(&fs_report);
     for (name, status) in statuses(&bk_report) {

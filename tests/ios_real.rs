@@ -49,8 +49,8 @@ fn check(input: &str, want: &[(&str, u64)], warnings: u64) {
 }
 
 /// MVT: datausage 922, id_status_cache 40, safari_history 25, sms 10,
-/// sms_attachments 1 (all equal). `manifest` (15 walked files) is spydar's
-/// own listing; MVT's `filesystem.json` (17) lists folders too.
+/// sms_attachments 1, filesystem 17 (all equal). `manifest` (15 walked
+/// files) is spydar's own listing; `filesystem` lists folders too, as MVT's.
 /// `configuration_profiles` reads no profile (none in the dump). MVT also
 /// reads `netusage.sqlite` (357 records, its NetUsage module): spydar's
 /// `netusage` reads the same 357 (tests/ios_fs_modules.rs). One warning is
@@ -63,6 +63,7 @@ fn plaso_ios_fs() {
     check(
         "plaso-ios-fs/fs",
         &[
+            ("filesystem", 17),
             ("configuration_profiles", 0),
             ("datausage", 922),
             ("id_status_cache", 40),
@@ -77,13 +78,14 @@ fn plaso_ios_fs() {
     );
 }
 
-/// MVT: contacts 12, whatsapp 37, whatsapp_contacts 9 (equal).
+/// MVT: contacts 12, whatsapp 37, whatsapp_contacts 9, filesystem 25 (equal).
 #[test]
 #[ignore = "needs ../shared"]
 fn ileapp_josh_ios15() {
     check(
         "ileapp-ios-fs/josh_ios15",
         &[
+            ("filesystem", 25),
             ("configuration_profiles", 0),
             ("contacts", 12),
             ("manifest", 22),
@@ -95,7 +97,7 @@ fn ileapp_josh_ios15() {
     );
 }
 
-/// The tables live in the -wal; with it applied they are empty (MVT
+/// filesystem 19 as MVT. The tables live in the -wal; with it applied they are empty (MVT
 /// extracts 0 contacts too).
 #[test]
 #[ignore = "needs ../shared"]
@@ -103,6 +105,7 @@ fn ileapp_mvs_ios_2023() {
     check(
         "ileapp-ios-fs/mvs_ios_2023",
         &[
+            ("filesystem", 19),
             ("configuration_profiles", 0),
             ("contacts", 0),
             ("manifest", 16),
@@ -113,13 +116,14 @@ fn ileapp_mvs_ios_2023() {
     );
 }
 
-/// MVT: contacts 1 (equal).
+/// MVT: contacts 1, filesystem 11 (equal).
 #[test]
 #[ignore = "needs ../shared"]
 fn ileapp_belkasoft_ctf6() {
     check(
         "ileapp-ios-fs/belkasoft_ctf6",
         &[
+            ("filesystem", 11),
             ("configuration_profiles", 0),
             ("contacts", 1),
             ("manifest", 9),

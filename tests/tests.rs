@@ -31,6 +31,7 @@ mod ios_encrypted;
 mod ios_encrypted_cli;
 mod ios_encrypted_scan;
 mod ios_filesystem;
+mod ios_fs_archive;
 mod ios_fs_modules;
 mod ios_real;
 mod module_table;

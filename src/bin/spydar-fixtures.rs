@@ -37,6 +37,10 @@ struct Args {
     /// (a PDF and a PSD named .gif, ...) and benign look-alikes.
     #[arg(long)]
     disguised_attachments: bool,
+    /// ios-filesystem only: add this many empty filler files (the
+    /// million-path benchmark).
+    #[arg(long)]
+    fs_paths: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -62,7 +66,10 @@ fn main() -> ExitCode {
     };
     let result = match args.kind.as_str() {
         "ios-backup" => fixtures::ios_backup::generate(&args.out, &opts),
-        "ios-filesystem" => fixtures::ios_fs::generate(&args.out, &opts),
+        "ios-filesystem" => fixtures::ios_fs::generate(&args.out, &opts).and_then(|()| {
+            args.fs_paths
+                .map_or(Ok(()), |n| fixtures::ios_fs::add_paths(&args.out, n))
+        }),
         "sysdiagnose" => fixtures::sysdiagnose::generate(&args.out, &opts),
         "android-backup" => fixtures::android::generate_backup(&args.out, &opts),
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),

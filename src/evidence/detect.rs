@@ -33,7 +33,7 @@ pub enum InputKind {
     AndroidIntrusionLogs,
 }
 
-pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) androidqf acquisitions (folder, .zip or .zip.age) and Android intrusion-log exports (folder or .zip)";
+pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps (folder, .tar, .tar.gz or .zip), sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt), androidqf acquisitions (folder, .zip or .zip.age) and Android intrusion-log exports (folder or .zip)";
 
 impl InputKind {
     pub fn as_str(self) -> &'static str {
@@ -202,6 +202,43 @@ fn looks_like_intrusion_logs_zip(path: &Path) -> bool {
     })
 }
 
+/// Members of a tar read to tell a dump from a sysdiagnose.
+const DUMP_SNIFF_MEMBERS: usize = 5_000;
+/// Bytes of a tar (inflated) read to tell a dump from a sysdiagnose.
+const DUMP_SNIFF_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Whether the first members of a tar (gzip-compressed when `gzip`) are
+/// named as in an iOS filesystem dump (`private/var/…`, `var/mobile/…`,
+/// under wrapper folders). A name starting with `sysdiagnose` ends the
+/// look early; so do the caps above.
+fn tar_holds_dump(path: &Path, gzip: bool) -> bool {
+    let Ok(file) = super::open_regular(path) else {
+        return false;
+    };
+    let reader = std::io::BufReader::new(file);
+    let inner: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(reader).take(DUMP_SNIFF_BYTES))
+    } else {
+        Box::new(reader.take(DUMP_SNIFF_BYTES))
+    };
+    let mut archive = tar::Archive::new(super::tar_guard::TarHeaderGuard::new(inner));
+    let Ok(entries) = archive.entries() else {
+        return false;
+    };
+    for entry in entries.take(DUMP_SNIFF_MEMBERS) {
+        let Ok(entry) = entry else { return false };
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = name.trim_start_matches("./");
+        if name.starts_with("sysdiagnose") {
+            return false;
+        }
+        if super::ios_fs_archive::is_dump_member(name) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Detects the kind of `path`, or explains which kinds spydar knows.
 pub fn detect(path: &Path) -> Result<InputKind> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -261,11 +298,13 @@ pub fn detect(path: &Path) -> Result<InputKind> {
     if name.ends_with(".age") || magic.starts_with(b"age-encryption.org/") {
         return Ok(InputKind::Androidqf);
     }
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        // gzip: sysdiagnose archives are the only gzip input spydar reads.
-        return Ok(InputKind::Sysdiagnose);
-    }
-    if magic.len() > 262 && &magic[257..262] == b"ustar" {
+    let gzip = magic.starts_with(&[0x1f, 0x8b]);
+    if gzip || magic.len() > 262 && &magic[257..262] == b"ustar" {
+        // A tar (or .tar.gz) is a sysdiagnose unless its first members'
+        // names are those of an iOS filesystem dump.
+        if tar_holds_dump(path, gzip) {
+            return Ok(InputKind::IosFilesystem);
+        }
         return Ok(InputKind::Sysdiagnose);
     }
     if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
@@ -278,6 +317,12 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         }
         if looks_like_intrusion_logs_zip(path) {
             return Ok(InputKind::AndroidIntrusionLogs);
+        }
+        if names
+            .iter()
+            .any(|n| super::ios_fs_archive::is_dump_member(n))
+        {
+            return Ok(InputKind::IosFilesystem);
         }
         return Err(unsupported());
     }

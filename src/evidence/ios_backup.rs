@@ -110,7 +110,38 @@ enum Backend {
         roots: HashMap<String, PathBuf>,
         /// The device facts found in the dump.
         device: Box<DeviceInfo>,
+        /// Every path of the dump, notes, and an archive's spool.
+        dump: Box<DumpExtras>,
     },
+}
+
+/// What a filesystem dump carries besides its index.
+pub(crate) struct DumpExtras {
+    /// The input as given: the dump folder or the archive.
+    pub source: PathBuf,
+    /// Every path of the dump: listed while reading an archive, walked on
+    /// first use for a folder.
+    pub listing: std::sync::OnceLock<std::sync::Arc<super::ios_fs::DumpListing>>,
+    /// What reading the dump met (refused members, oversize files).
+    pub notes: Vec<String>,
+    /// Private copies holding only a file's head (what a module sniffs):
+    /// reading one whole is an error, its head reads.
+    pub partial: std::collections::HashSet<PathBuf>,
+    /// The private folder holding the files of an archive modules read;
+    /// removed with the backup.
+    pub spool: Option<super::private_tmp::PrivateTempDir>,
+}
+
+impl DumpExtras {
+    pub fn folder(root: &Path) -> Self {
+        DumpExtras {
+            source: root.to_path_buf(),
+            listing: std::sync::OnceLock::new(),
+            notes: Vec::new(),
+            partial: Default::default(),
+            spool: None,
+        }
+    }
 }
 
 /// `Info.plist`, `Manifest.plist` and `Status.plist` of a backup (none in
@@ -233,6 +264,18 @@ impl IosBackup {
         roots: HashMap<String, PathBuf>,
         device: DeviceInfo,
     ) -> Result<Self> {
+        Self::open_filesystem_dump(root, index, roots, device, DumpExtras::folder(root))
+    }
+
+    /// [`Self::open_filesystem_index`] with what the dump carries besides
+    /// (an archive's listing, notes and spool).
+    pub(crate) fn open_filesystem_dump(
+        root: &Path,
+        index: Vec<u8>,
+        roots: HashMap<String, PathBuf>,
+        device: DeviceInfo,
+        dump: DumpExtras,
+    ) -> Result<Self> {
         let conn = open_bytes(&index)
             .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
         check_manifest_schema(&conn).map_err(|reason| Error::input(root, reason))?;
@@ -242,6 +285,7 @@ impl IosBackup {
                 index,
                 roots,
                 device: Box::new(device),
+                dump: Box::new(dump),
             },
             lookup: Mutex::new(conn),
             plists: Plists::default(),
@@ -251,6 +295,27 @@ impl IosBackup {
     /// Whether this is a filesystem dump rather than a backup.
     pub fn is_filesystem(&self) -> bool {
         matches!(self.backend, Backend::Filesystem { .. })
+    }
+
+    /// Every path of a filesystem dump, sorted (`None` for a backup). A
+    /// folder is walked on the first call.
+    pub fn dump_listing(&self) -> Option<std::sync::Arc<super::ios_fs::DumpListing>> {
+        let Backend::Filesystem { dump, .. } = &self.backend else {
+            return None;
+        };
+        Some(
+            dump.listing
+                .get_or_init(|| std::sync::Arc::new(super::ios_fs::list_folder(&dump.source)))
+                .clone(),
+        )
+    }
+
+    /// What reading a filesystem dump met, for the report's notes.
+    pub fn dump_notes(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Filesystem { dump, .. } => dump.notes.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// A filesystem dump's domain folders.
@@ -538,6 +603,14 @@ impl IosBackup {
         if let Some(problem) = self.link_problem(entry, &path) {
             return Err(problem);
         }
+        if let Backend::Filesystem { dump, .. } = &self.backend
+            && dump.partial.contains(&path)
+        {
+            return Err(self.failed(
+                entry,
+                "only its first bytes are read from the archive (no module reads it whole)",
+            ));
+        }
         let file = match super::open_regular_nofollow(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModuleError::Missing),
@@ -590,11 +663,21 @@ impl IosBackup {
     /// `Domain/path (xx/fileID)` for messages.
     pub fn describe(&self, entry: &FileEntry) -> String {
         if let Some(root) = self.fs_roots().and_then(|r| r.get(&entry.domain)) {
-            return format!(
-                "{} ({})",
-                entry.logical_path(),
-                root.join(&entry.relative_path).display()
-            );
+            let at = root.join(&entry.relative_path);
+            // An archive's file: named inside the archive, not by the
+            // private copy it is read from.
+            if let Backend::Filesystem { dump, .. } = &self.backend
+                && dump.spool.is_some()
+                && let Ok(rel) = at.strip_prefix(&self.root)
+            {
+                return format!(
+                    "{} ({}!{})",
+                    entry.logical_path(),
+                    dump.source.display(),
+                    rel.display()
+                );
+            }
+            return format!("{} ({})", entry.logical_path(), at.display());
         }
         let id = &entry.file_id;
         format!(

@@ -59,6 +59,9 @@ pub const CONTAINER_PARENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The system volume's version file, relative to the dump root.
+pub const SYSTEM_VERSION: &str = "System/Library/CoreServices/SystemVersion.plist";
+
 /// The container metadata file that names a container folder.
 pub const CONTAINER_METADATA: &str = ".com.apple.mobile_container_manager.metadata.plist";
 
@@ -150,14 +153,44 @@ fn mbfile(meta: &std::fs::Metadata, target: Option<String>) -> MbFile {
     }
 }
 
-/// Walks the dump into an in-memory `Manifest.db`.
-fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
-    let mut conn = Connection::open_in_memory()?;
+/// An empty in-memory index with the `Manifest.db` `Files` table; its
+/// lookup indexes are made by [`finish_index`] once the rows are in
+/// (building an index once is cheaper than keeping it up row by row).
+fn new_index() -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
     conn.execute_batch(
-        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
-         CREATE INDEX FilesDomainIdx ON Files(domain);
+        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);",
+    )?;
+    Ok(conn)
+}
+
+/// The lookup indexes of `Manifest.db`, and the index as bytes.
+fn finish_index(mut conn: Connection) -> rusqlite::Result<Vec<u8>> {
+    conn.execute_batch(
+        "CREATE INDEX FilesDomainIdx ON Files(domain);
          CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
     )?;
+    Ok(conn.serialize("main")?.to_vec())
+}
+
+/// Whether a dump path lies in a backup domain (so the index, and the
+/// `manifest` module, list it too).
+pub fn in_backup_domain(path: &str) -> bool {
+    let under = |dir: &str| {
+        path.strip_prefix(dir)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    };
+    FIXED_DOMAINS
+        .iter()
+        .any(|d| domain_root(d).is_some_and(|root| under(root.trim_start_matches('/'))))
+        || CONTAINER_PARENTS
+            .iter()
+            .any(|(p, _)| under(p) && path.len() > p.len())
+}
+
+/// Walks the dump into an in-memory `Manifest.db`.
+fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
+    let conn = new_index()?;
     // Container folders are their own domains, not part of HomeDomain.
     let skip: Vec<PathBuf> = CONTAINER_PARENTS
         .iter()
@@ -208,17 +241,17 @@ fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<V
         }
     }
     conn.execute_batch("COMMIT")?;
-    Ok(conn.serialize("main")?.to_vec())
+    finish_index(conn)
 }
 
 /// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
 /// the extraction includes the system volume) and the dump's folder name.
-fn device_info(root: &Path) -> DeviceInfo {
+pub(crate) fn device_info(root: &Path) -> DeviceInfo {
     let mut device = DeviceInfo {
         platform: Some(Platform::Ios),
         ..Default::default()
     };
-    let sv_rel = Path::new("System/Library/CoreServices/SystemVersion.plist");
+    let sv_rel = Path::new(SYSTEM_VERSION);
     let sv = root.join(sv_rel);
     let dict = super::no_links_below(root, sv_rel)
         .then(|| super::plist_safe::value_from_file(&sv).ok())
@@ -235,6 +268,20 @@ fn device_info(root: &Path) -> DeviceInfo {
             .insert("dump_folder".into(), name.to_string_lossy().into_owned());
     }
     device
+}
+
+/// Opens a dump given as a folder or as an archive (`.tar`, `.tar.gz`,
+/// `.zip`; see [`super::ios_fs_archive`], which copies the files `needs`
+/// names to a private folder).
+pub fn open_dump(path: &Path, needs: &super::ios_fs_archive::Needs) -> Result<IosBackup> {
+    if std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_dir()
+    {
+        open(path)
+    } else {
+        super::ios_fs_archive::open(path, needs)
+    }
 }
 
 /// Opens a filesystem dump rooted at `root` (the folder holding `private/`).
@@ -263,6 +310,282 @@ pub fn open(root: &Path) -> Result<IosBackup> {
         .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
     let roots: HashMap<String, PathBuf> = folders.into_iter().collect();
     IosBackup::open_filesystem_index(root, index, roots, device_info(root))
+}
+
+/// What an entry of a dump is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Link,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Dir => "dir",
+            Self::Link => "link",
+        }
+    }
+}
+
+/// One path of a dump, as the walk of a folder or the listing of an
+/// archive gives it. Kept small: a dump can hold millions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpEntry {
+    /// Relative to the dump root, `/`-separated, no leading `/`
+    /// (`private/var/mobile/Library/SMS/sms.db`).
+    pub path: Box<str>,
+    pub kind: EntryKind,
+    pub size: u64,
+    /// Unix seconds.
+    pub mtime: Option<i64>,
+    /// POSIX mode with the file-type bits, when known.
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// A link's target (never followed).
+    pub link: Option<Box<str>>,
+}
+
+/// Every path of a dump, sorted by path, and what was met while listing.
+#[derive(Debug, Default)]
+pub struct DumpListing {
+    pub entries: Vec<DumpEntry>,
+    pub notes: Vec<String>,
+}
+
+impl DumpListing {
+    /// Sorts by path and keeps the last of duplicated paths (an archive
+    /// may store a path twice; the later member wins, as when unpacking).
+    pub fn finish(&mut self) {
+        // Stable: among equal paths the later member stays last.
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut out: Vec<DumpEntry> = Vec::with_capacity(self.entries.len());
+        for e in self.entries.drain(..) {
+            match out.last_mut() {
+                Some(last) if last.path == e.path => *last = e,
+                _ => out.push(e),
+            }
+        }
+        self.entries = out;
+    }
+}
+
+/// Lists every path below `root` (links listed, never followed), the
+/// folders read in parallel.
+pub fn list_folder(root: &Path) -> DumpListing {
+    let (entries, notes) = walk_folder(root, "");
+    let mut listing = DumpListing { entries, notes };
+    listing.finish();
+    listing
+}
+
+fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
+    use rayon::prelude::*;
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    let rd = match std::fs::read_dir(abs) {
+        Ok(rd) => rd,
+        Err(e) => {
+            notes.push(format!("{}: {e}", abs.display()));
+            return (entries, notes);
+        }
+    };
+    let mut subdirs = Vec::new();
+    for item in rd {
+        let Ok(item) = item else { continue };
+        let name = item.file_name();
+        let Some(name) = name.to_str() else {
+            notes.push(format!(
+                "{}: a name that is not UTF-8, skipped",
+                abs.display()
+            ));
+            continue;
+        };
+        let path = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        // `DirEntry::metadata` does not follow a link.
+        let Ok(meta) = item.metadata() else { continue };
+        let ft = meta.file_type();
+        let (kind, link) = if ft.is_symlink() {
+            let t = std::fs::read_link(item.path())
+                .ok()
+                .map(|t| t.to_string_lossy().into());
+            (EntryKind::Link, t)
+        } else if ft.is_dir() {
+            subdirs.push((item.path(), path.clone()));
+            (EntryKind::Dir, None)
+        } else {
+            (EntryKind::File, None)
+        };
+        entries.push(entry_of(path, kind, &meta, link));
+    }
+    let below: Vec<(Vec<DumpEntry>, Vec<String>)> = subdirs
+        .par_iter()
+        .map(|(abs, rel)| walk_folder(abs, rel))
+        .collect();
+    for (e, n) in below {
+        entries.extend(e);
+        notes.extend(n);
+    }
+    (entries, notes)
+}
+
+fn entry_of(
+    path: String,
+    kind: EntryKind,
+    meta: &std::fs::Metadata,
+    link: Option<Box<str>>,
+) -> DumpEntry {
+    #[cfg(unix)]
+    let (mode, uid, gid) = {
+        use std::os::unix::fs::MetadataExt;
+        (Some(meta.mode()), Some(meta.uid()), Some(meta.gid()))
+    };
+    #[cfg(not(unix))]
+    let (mode, uid, gid) = (None, None, None);
+    DumpEntry {
+        path: path.into(),
+        kind,
+        size: meta.len(),
+        mtime: unix(meta.modified()),
+        mode,
+        uid,
+        gid,
+        link,
+    }
+}
+
+/// The index of a dump known by its listing (an archive): each entry under
+/// the backup domain its folder belongs to, as [`open`] does for a folder.
+/// `stored` maps a dump path to where its bytes are kept (a private temp
+/// folder holding the files modules read); container metadata is read
+/// there. Returns the index and each domain's folder.
+pub(crate) fn index_from_listing(
+    listing: &DumpListing,
+    stored: &dyn Fn(&str) -> PathBuf,
+) -> rusqlite::Result<(Vec<u8>, HashMap<String, PathBuf>)> {
+    let mut folders: Vec<(String, String)> = Vec::new();
+    for d in FIXED_DOMAINS {
+        if let Some(dev) = domain_root(d) {
+            folders.push((d.to_string(), dev.trim_start_matches('/').to_string()));
+        }
+    }
+    for (parent, prefix) in CONTAINER_PARENTS {
+        let below = format!("{parent}/");
+        for e in &listing.entries {
+            let Some(uuid) = e.path.strip_prefix(&below) else {
+                continue;
+            };
+            if e.kind != EntryKind::Dir || uuid.contains('/') {
+                continue;
+            }
+            let dir = format!("{below}{uuid}");
+            let mut domain = format!(
+                "{prefix}{}",
+                container_id(&stored(&dir)).unwrap_or(uuid.to_string())
+            );
+            if folders.iter().any(|(d, _)| *d == domain) {
+                domain = format!("{domain}-{uuid}");
+            }
+            folders.push((domain, dir));
+        }
+    }
+    let containers: HashMap<&str, usize> = folders
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, dir))| CONTAINER_PARENTS.iter().any(|(p, _)| dir.starts_with(p)))
+        .map(|(i, (_, dir))| (dir.as_str(), i))
+        .collect();
+    let mut rows: Vec<(usize, &str, &DumpEntry)> = Vec::new();
+    for e in &listing.entries {
+        if let Some((i, rel)) = domain_of(&folders, &containers, &e.path) {
+            rows.push((i, rel, e));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| path_order(a.1, b.1)));
+    let mut conn = new_index()?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT OR IGNORE INTO Files (fileID, domain, relativePath, flags, file) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (i, rel, e) in rows {
+            let domain = &folders[i].0;
+            let flags = match e.kind {
+                EntryKind::File => 1,
+                EntryKind::Dir => 2,
+                EntryKind::Link => 4,
+            };
+            let mb = MbFile {
+                size: Some(e.size),
+                mode: e.mode,
+                user_id: e.uid.map(i64::from),
+                group_id: e.gid.map(i64::from),
+                last_modified: e.mtime,
+                target: e.link.as_deref().map(str::to_string),
+                ..Default::default()
+            };
+            insert.execute(rusqlite::params![
+                file_id(domain, rel),
+                domain,
+                rel,
+                flags,
+                encode_mbfile(&mb)
+            ])?;
+        }
+    }
+    tx.commit()?;
+    let roots = folders
+        .into_iter()
+        .map(|(d, dir)| {
+            let at = stored(&dir);
+            (d, at)
+        })
+        .collect();
+    Ok((finish_index(conn)?, roots))
+}
+
+/// The domain (index into `folders`) and relative path of a dump path:
+/// a container folder (looked up by its folder in `containers`) is its own
+/// domain, never part of `HomeDomain`; a path below a container parent
+/// but in no container folder, or a parent itself, is in none.
+fn domain_of<'a>(
+    folders: &[(String, String)],
+    containers: &HashMap<&str, usize>,
+    path: &'a str,
+) -> Option<(usize, &'a str)> {
+    for (parent, _) in CONTAINER_PARENTS {
+        if path == *parent {
+            return None;
+        }
+        let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) else {
+            continue;
+        };
+        let (uuid, rel) = rest.split_once('/').unwrap_or((rest, ""));
+        let dir_len = parent.len() + 1 + uuid.len();
+        let i = *containers.get(&path[..dir_len])?;
+        return Some((i, rel));
+    }
+    folders.iter().enumerate().find_map(|(i, (_, dir))| {
+        if path == dir {
+            Some((i, ""))
+        } else {
+            path.strip_prefix(dir.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                .map(|r| (i, r))
+        }
+    })
+}
+
+/// Component-wise order, as a sorted folder walk visits paths.
+fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod ios_backup_decrypt;
 pub mod ios_crypto;
 pub mod ios_domain;
 pub mod ios_fs;
+pub mod ios_fs_archive;
 pub mod nskeyed;
 pub mod plist_safe;
 pub mod private_tmp;

@@ -28,28 +28,36 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// Runs `spydar scan INPUT -o OUT --quiet EXTRA...` (blind to downloaded
-/// indicators) and returns the exit code and the device's report.json.
-pub fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
-    let assert = Command::cargo_bin("spydar")
-        .unwrap()
-        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+/// `spydar scan INPUT -o OUT --quiet EXTRA...`, blind to downloaded
+/// indicators, not yet run (callers may add to its environment).
+pub fn scan_command(input: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("spydar").unwrap();
+    cmd.env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
         .env("SPYDAR_NO_MVT_INDICATORS", "1")
         .arg("scan")
         .arg(input)
         .arg("-o")
         .arg(out)
         .arg("--quiet")
-        .args(extra)
-        .assert();
-    let code = assert.get_output().status.code().unwrap_or(-1);
-    let report = walkdir::WalkDir::new(out)
+        .args(extra);
+    cmd
+}
+
+/// The device's report.json under a scan's output folder, if written.
+pub fn find_report(out: &Path) -> Option<Value> {
+    walkdir::WalkDir::new(out)
         .into_iter()
         .filter_map(Result::ok)
         .find(|e| e.file_name() == "report.json")
-        .expect("report.json written");
-    let report: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
-    (code, report)
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+}
+
+/// Runs `spydar scan INPUT -o OUT --quiet EXTRA...` (blind to downloaded
+/// indicators) and returns the exit code and the device's report.json.
+pub fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {
+    let assert = scan_command(input, out, extra).assert();
+    let code = assert.get_output().status.code().unwrap_or(-1);
+    (code, find_report(out).expect("report.json written"))
 }
 
 /// Makes a named pipe at `path` (a reader of it blocks forever: the hang

@@ -23,6 +23,7 @@ pub mod chrome;
 pub mod configuration_profiles;
 pub mod contacts;
 pub mod datausage;
+pub mod filesystem;
 pub mod firefox;
 pub mod global_preferences;
 pub mod id_status_cache;
@@ -119,6 +120,7 @@ pub const BACKUP: &[Module] = &[
 /// (after the [`BACKUP`] modules).
 pub const FILESYSTEM: &[Module] = &[
     shutdown_log::MODULE,
+    filesystem::MODULE,
     // MVT's check-fs-only modules, in its FS_MODULES order.
     cache_files::MODULE,
     netusage::MODULE,
@@ -180,13 +182,13 @@ pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
 /// [`crate::evidence::ios_fs`]) and the backup modules run on it; the
 /// `manifest` module then lists the walked files.
 pub fn scan_filesystem(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
-    let backup = crate::evidence::ios_fs::open(path)?;
+    let backup = filesystem::open_dump(path)?;
     let mut modules = run_backup_modules(&backup, opts);
     modules.extend(run_modules(FILESYSTEM, &backup, opts));
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(DeviceScan {
         device: backup.device_info(),
         modules,
-        notes: Vec::new(),
+        notes: backup.dump_notes(),
     })
 }
