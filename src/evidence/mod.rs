@@ -8,6 +8,7 @@ pub mod ios_backup_decrypt;
 pub mod ios_crypto;
 pub mod ios_domain;
 pub mod ios_fs;
+pub mod log_store;
 pub mod nskeyed;
 pub mod plist_safe;
 pub mod private_tmp;
