@@ -43,3 +43,4 @@ mod sysdiagnose;
 mod sysdiagnose_cli;
 mod sysdiagnose_real;
 mod triangulation;
+mod unified_log;

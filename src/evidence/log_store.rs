@@ -40,9 +40,17 @@ pub struct LogStore {
     errors: Vec<String>,
 }
 
+/// Environment variable that sets the memory budget in bytes instead of
+/// [`MEMORY_BUDGET`] (benchmarks and tests of the spool; `0` spools all).
+pub const MEMORY_ENV: &str = "SPYDAR_LOGARCHIVE_MEMORY";
+
 impl Default for LogStore {
     fn default() -> Self {
-        Self::new(MEMORY_BUDGET)
+        let budget = std::env::var(MEMORY_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MEMORY_BUDGET);
+        Self::new(budget)
     }
 }
 

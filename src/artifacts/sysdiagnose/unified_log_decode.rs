@@ -122,6 +122,9 @@ pub struct Counts {
     pub untimed: u64,
     /// Uncompressed bytes of the file.
     pub bytes: u64,
+    /// Earliest and latest entry time (UTC microseconds).
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
 }
 
 impl Counts {
@@ -135,6 +138,8 @@ impl Counts {
         self.header_times += o.header_times;
         self.untimed += o.untimed;
         self.bytes += o.bytes;
+        self.first_us = [self.first_us, o.first_us].into_iter().flatten().min();
+        self.last_us = [self.last_us, o.last_us].into_iter().flatten().max();
     }
 }
 
@@ -449,8 +454,13 @@ fn convert(l: LogData, clock: &Clock, counts: &mut Counts) -> Option<Entry> {
     if process.is_none() {
         counts.unresolved_processes += 1;
     }
+    let time_us = clock.utc_us(l.time, counts);
+    if let Some(t) = time_us {
+        counts.first_us = Some(counts.first_us.map_or(t, |f| f.min(t)));
+        counts.last_us = Some(counts.last_us.map_or(t, |f| f.max(t)));
+    }
     Some(Entry {
-        time_us: clock.utc_us(l.time, counts),
+        time_us,
         pid: l.pid,
         process,
         process_uuid: l.process_uuid,

@@ -233,7 +233,7 @@ fn path_record(event: &str, path: &str, s: &Seen, process: bool) -> Record {
 }
 
 fn summary(c: &Counts, files: usize, store: &LogStore) -> Record {
-    Record::new(MODULE, ARTIFACT)
+    let mut r = Record::new(MODULE, ARTIFACT)
         .event(
             "log_summary",
             format!(
@@ -256,7 +256,14 @@ fn summary(c: &Counts, files: usize, store: &LogStore) -> Record {
         .field("times_from_tracev3_header", c.header_times)
         .field("entries_without_time", c.untimed)
         .field("store_bytes_in_memory", store.memory_bytes())
-        .field("store_bytes_spooled", store.spooled_bytes())
+        .field("store_bytes_spooled", store.spooled_bytes());
+    if let Some(f) = c.first_us.and_then(iso) {
+        r = r.field("first", f);
+    }
+    if let Some(l) = c.last_us.and_then(iso) {
+        r = r.field("last", l);
+    }
+    r
 }
 
 /// Decodes and matches every tracev3 file of `store` (in parallel on the
