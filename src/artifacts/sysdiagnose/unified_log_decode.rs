@@ -293,6 +293,10 @@ impl<'a> Decoder<'a> {
             let at = seg.first().map_or(0, |r| r.start);
             let out = catch_unwind(AssertUnwindSafe(|| {
                 let mut unified = LogData::parse_unified_log(&buf, name).ok()?.1;
+                // The crate skips a chunk it cannot parse without saying so.
+                if unified.header.is_empty() || unified.catalog_data.is_empty() {
+                    return None;
+                }
                 unified.oversize.append(&mut oversize);
                 let (logs, _) =
                     build_log(&unified, &self.provider, &self.cache, &self.timesync, false);
@@ -339,6 +343,10 @@ fn walk_chunks(data: &[u8]) -> Walk {
             break;
         };
         let tag = u32::from_le_bytes([pre[0], pre[1], pre[2], pre[3]]);
+        if off == 0 && tag != HEADER_TAG {
+            w.error = Some(NOT_TRACEV3.into());
+            break;
+        }
         let mut size8 = [0u8; 8];
         size8.copy_from_slice(&pre[8..16]);
         let size = u64::from_le_bytes(size8);
@@ -347,8 +355,13 @@ fn walk_chunks(data: &[u8]) -> Walk {
             .and_then(|s| s.checked_add(off + 16))
             .filter(|e| *e <= data.len());
         let Some(end) = end else {
+            let before = if off > 0 {
+                "; the entries before it were read"
+            } else {
+                ""
+            };
             w.error = Some(format!(
-                "chunk at offset {off:#x} (tag {tag:#x}) runs past the end of the file; the entries before it were read"
+                "chunk at offset {off:#x} (tag {tag:#x}) runs past the end of the file{before}"
             ));
             break;
         };
@@ -357,10 +370,6 @@ fn walk_chunks(data: &[u8]) -> Walk {
             .map_or(data.len(), |e| (e & !7).min(data.len()));
         match tag {
             HEADER_TAG if off == 0 => w.header = Some(off..next),
-            _ if off == 0 => {
-                w.error = Some(NOT_TRACEV3.into());
-                break;
-            }
             CATALOG_TAG => w.segments.push(vec![off..next]),
             CHUNKSET_TAG => match w.segments.last_mut() {
                 Some(s) => s.push(off..next),

@@ -337,3 +337,149 @@ pub fn run(
     out.duration_ms = started.elapsed().as_millis() as u64;
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::SweptLine;
+
+    /// Flags every line that contains `needle`; keeps observables.
+    struct Contains(&'static str);
+    impl TextSweep for Contains {
+        fn flagged_lines(&self, text: &[u8]) -> Vec<SweptLine> {
+            let mut out = Vec::new();
+            let mut start = 0;
+            for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+                if memchr::memmem::find(line, self.0.as_bytes()).is_some() {
+                    out.push(SweptLine {
+                        line_no: i + 1,
+                        range: start..start + line.len(),
+                    });
+                }
+                start += line.len() + 1;
+            }
+            out
+        }
+        fn keeps_observables(&self) -> bool {
+            true
+        }
+    }
+
+    fn entry(t: i64, process: Option<&str>, message: &str) -> Entry {
+        Entry {
+            time_us: Some(t),
+            pid: 42,
+            process: process.map(str::to_string),
+            process_uuid: "6C3ADF991F033C1C96C4ADFAA12D8CED".into(),
+            sender: Some("/usr/lib/libnetwork.dylib".into()),
+            subsystem: "com.example".into(),
+            category: "net".into(),
+            level: "Default".into(),
+            message: message.into(),
+            resolved: true,
+        }
+    }
+
+    #[test]
+    fn paths_are_typed_once_with_first_last_and_count() {
+        let mut found = Found::default();
+        let sweep = Contains("evil.example.net");
+        let entries = [
+            entry(
+                1_700_000_000_000_000,
+                Some("/usr/libexec/spyd"),
+                "hello\nworld",
+            ),
+            entry(
+                1_700_000_001_000_000,
+                Some("/usr/libexec/spyd"),
+                "to evil.example.net:443",
+            ),
+            entry(1_699_999_999_000_000, None, "read /private/var/tmp/x.db"),
+        ];
+        take(&mut found, &entries, "Persist/1.tracev3", Some(&sweep));
+        let spyd = &found.processes["/usr/libexec/spyd"];
+        assert_eq!(spyd.count, 2);
+        let r = path_record("log_process", "/usr/libexec/spyd", spyd, true);
+        assert!(
+            r.observables
+                .iter()
+                .any(|o| o.kind == ObservableType::Process && o.value == "spyd")
+        );
+        assert!(
+            r.observables
+                .iter()
+                .any(|o| o.kind == ObservableType::FilePath && o.value == "/usr/libexec/spyd")
+        );
+        assert_eq!(
+            r.fields.get("first").unwrap(),
+            "2023-11-14T22:13:20.000000Z"
+        );
+        assert_eq!(r.fields.get("last").unwrap(), "2023-11-14T22:13:21.000000Z");
+        let s = path_record(
+            "log_sender",
+            "/usr/lib/libnetwork.dylib",
+            &found.senders["/usr/lib/libnetwork.dylib"],
+            false,
+        );
+        assert!(
+            s.observables
+                .iter()
+                .all(|o| o.kind == ObservableType::FilePath)
+        );
+        assert_eq!(s.fields.get("count").unwrap(), 3);
+
+        // One flagged entry, with its context; a message's newline does not
+        // make a second line.
+        assert_eq!(found.flagged.len(), 1);
+        let f = &found.flagged[0];
+        assert_eq!(f.fields.get("pid").unwrap(), 42);
+        assert_eq!(f.fields.get("process").unwrap(), "/usr/libexec/spyd");
+        assert_eq!(
+            f.fields.get("member").unwrap(),
+            "system_logs.logarchive/Persist/1.tracev3"
+        );
+        assert_eq!(
+            f.observables[0].value,
+            "2023-11-14T22:13:21.000000Z to evil.example.net:443"
+        );
+        // The other lines' values are kept with their UTC time.
+        let o = found.observed.unwrap();
+        let seen = o
+            .seen(ObservableType::FilePath, "/private/var/tmp/x.db")
+            .unwrap();
+        assert_eq!(seen.count, 1);
+        assert!(
+            o.seen(ObservableType::Domain, "evil.example.net").is_none(),
+            "kept whole, not twice"
+        );
+    }
+
+    #[test]
+    fn no_sweep_still_types_paths() {
+        let mut found = Found::default();
+        take(
+            &mut found,
+            &[entry(0, Some("/a/b"), "x.example.com")],
+            "m",
+            None,
+        );
+        assert_eq!(found.processes.len(), 1);
+        assert!(found.flagged.is_empty() && found.observed.is_none());
+    }
+
+    #[test]
+    fn an_empty_store_is_missing_and_a_rejected_file_an_error() {
+        let mut notes = Vec::new();
+        let store = LogStore::new(0);
+        assert_eq!(run(&store, None, &mut notes).status, ModuleStatus::Missing);
+        let mut store = LogStore::new(0);
+        store.reject(
+            "system_logs.logarchive/Persist/1.tracev3",
+            "not a tracev3 file",
+        );
+        let out = run(&store, None, &mut notes);
+        assert_eq!(out.status, ModuleStatus::Error);
+        assert!(out.error.unwrap().contains("Persist/1.tracev3"));
+    }
+}
