@@ -341,9 +341,10 @@ fn spool_for_log(store: &std::cell::RefCell<LogStore>, p: Piece) -> Option<Piece
         return Some(p);
     }
     if unified_log_decode::kind(&rest) == Some(unified_log_decode::Kind::Tracev3)
-        && !p.data.starts_with(&[0, 0x10, 0, 0])
+        && let Some(why) = unified_log_decode::unreadable(&p.data)
     {
-        store.reject(&p.name, unified_log_decode::NOT_TRACEV3);
+        // Not kept (a folder's copy gives the same line when decoded).
+        store.reject(&p.name, &why);
         return None;
     }
     if module_of(&p.name).is_some() {

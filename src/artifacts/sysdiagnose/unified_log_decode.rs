@@ -324,6 +324,19 @@ impl<'a> Decoder<'a> {
     }
 }
 
+/// Why `data` cannot be decoded at all (no readable header chunk), as the
+/// decoder would say it; `None` when it can be tried.
+pub fn unreadable(data: &[u8]) -> Option<String> {
+    let w = walk_chunks(data);
+    match (w.header, w.error) {
+        (None, None) => Some("no header chunk".into()),
+        (None, Some(e)) => Some(e),
+        // Nothing after the header could be read: nothing to decode.
+        (Some(_), Some(e)) if w.segments.is_empty() => Some(e),
+        (Some(_), _) => None,
+    }
+}
+
 /// The chunks of a tracev3 file: the header's byte range, and per catalog
 /// the byte ranges of the catalog and its chunksets.
 #[derive(Default)]
