@@ -256,7 +256,8 @@ fn recheck(out: &Path, iocs: &Path) -> Value {
         .arg("--iocs")
         .arg(iocs)
         .arg("-q")
-        .assert();
+        .assert()
+        .code(1);
     report(out)
 }
 

@@ -216,14 +216,16 @@ impl FileProvider for Provider<'_> {
     }
 }
 
+/// The crate's default cache of parsed uuidtext and dsc files, shared by
+/// every file's decoding.
+type Shared<T> = std::sync::Arc<std::sync::RwLock<HashMap<String, std::sync::Arc<T>>>>;
+type StringFiles = MemoryStringCache<Shared<UUIDText>, Shared<SharedCacheStrings>>;
+
 /// The archive-wide state every file's decoding shares: timesync records
 /// and the string files' cache.
 pub struct Decoder<'a> {
     provider: Provider<'a>,
-    cache: MemoryStringCache<
-        std::sync::Arc<std::sync::RwLock<HashMap<String, std::sync::Arc<UUIDText>>>>,
-        std::sync::Arc<std::sync::RwLock<HashMap<String, std::sync::Arc<SharedCacheStrings>>>>,
-    >,
+    cache: StringFiles,
     timesync: HashMap<String, TimesyncBoot>,
     /// Timesync files that could not be read.
     pub notes: Vec<String>,
@@ -383,7 +385,7 @@ fn walk_chunks(data: &[u8]) -> Walk {
             .map_or(data.len(), |e| (e & !7).min(data.len()));
         match tag {
             HEADER_TAG if off == 0 => w.header = Some(off..next),
-            CATALOG_TAG => w.segments.push(vec![off..next]),
+            CATALOG_TAG => w.segments.push(std::iter::once(off..next).collect()),
             CHUNKSET_TAG => match w.segments.last_mut() {
                 Some(s) => s.push(off..next),
                 None => w.unknown += 1,
