@@ -38,6 +38,7 @@ pub struct LogStore {
     base: Option<PathBuf>,
     dir: Option<PrivateTempDir>,
     errors: Vec<String>,
+    rejected: usize,
 }
 
 /// Environment variable that sets the memory budget in bytes instead of
@@ -65,6 +66,7 @@ impl LogStore {
             base: None,
             dir: None,
             errors: Vec::new(),
+            rejected: 0,
         }
     }
 
@@ -98,6 +100,12 @@ impl LogStore {
     /// Notes a member that is not kept, and why.
     pub fn reject(&mut self, name: &str, why: &str) {
         self.errors.push(format!("{name}: {why}"));
+        self.rejected += 1;
+    }
+
+    /// Members not kept ([`LogStore::reject`]).
+    pub fn rejected(&self) -> usize {
+        self.rejected
     }
 
     /// Notes a member of an extracted folder, read again when decoded.

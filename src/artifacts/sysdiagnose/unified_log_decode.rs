@@ -274,6 +274,11 @@ impl<'a> Decoder<'a> {
             Ok(d) => d,
             Err(e) => return (counts, vec![format!("{PREFIX}{name}: {e}")]),
         };
+        // The same line, and nothing counted, as when an archive's copy is
+        // not kept (`unreadable` there too).
+        if let Some(why) = unreadable(&data) {
+            return (counts, vec![format!("{PREFIX}{name}: {why}")]);
+        }
         counts.bytes = data.len() as u64;
         let walk = walk_chunks(&data);
         counts.unknown_chunks = walk.unknown;
@@ -281,9 +286,6 @@ impl<'a> Decoder<'a> {
             errors.push(format!("{PREFIX}{name}: {e}"));
         }
         let Some(header) = walk.header.clone() else {
-            if walk.error.is_none() {
-                errors.push(format!("{PREFIX}{name}: no header chunk"));
-            }
             return (counts, errors);
         };
         let mut oversize = Vec::new();

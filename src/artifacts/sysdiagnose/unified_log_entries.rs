@@ -232,7 +232,7 @@ fn path_record(event: &str, path: &str, s: &Seen, process: bool) -> Record {
     r
 }
 
-fn summary(c: &Counts, files: usize, store: &LogStore) -> Record {
+fn summary(c: &Counts, files: usize) -> Record {
     let mut r = Record::new(MODULE, ARTIFACT)
         .event(
             "log_summary",
@@ -254,9 +254,7 @@ fn summary(c: &Counts, files: usize, store: &LogStore) -> Record {
         .field("unknown_chunks_skipped", c.unknown_chunks)
         .field("times_from_timesync", c.timesync_times)
         .field("times_from_tracev3_header", c.header_times)
-        .field("entries_without_time", c.untimed)
-        .field("store_bytes_in_memory", store.memory_bytes())
-        .field("store_bytes_spooled", store.spooled_bytes());
+        .field("entries_without_time", c.untimed);
     if let Some(f) = c.first_us.and_then(iso) {
         r = r.field("first", f);
     }
@@ -288,11 +286,7 @@ pub fn run(
         records: Vec::new(),
         streamed: 0,
     };
-    if files.is_empty() {
-        if !store.errors().is_empty() {
-            out.status = ModuleStatus::Error;
-            out.error = Some(store.errors().join("; "));
-        }
+    if files.is_empty() && store.errors().is_empty() {
         return out;
     }
     let decoder = Decoder::new(store);
@@ -315,7 +309,6 @@ pub fn run(
     all.errors.extend(store.errors().iter().cloned());
     all.errors.sort();
     let failed_all = all.counts.entries == 0 && !all.errors.is_empty();
-    notes.extend(decoder.notes.iter().map(|n| format!("{MODULE}: {n}")));
     if failed_all {
         out.status = ModuleStatus::Error;
         out.error = Some(all.errors.join("; "));
@@ -323,7 +316,12 @@ pub fn run(
         out.status = ModuleStatus::Ok;
         notes.extend(all.errors.iter().map(|e| format!("{MODULE}: {e}")));
     }
-    out.records.push(summary(&all.counts, files.len(), store));
+    let mut sum = summary(&all.counts, files.len() + store.rejected());
+    if !decoder.notes.is_empty() {
+        // Times then come from the tracev3 headers (the counts say so).
+        sum = sum.field("unreadable_timesync_files", decoder.notes.join("; "));
+    }
+    out.records.push(sum);
     for (p, s) in &all.processes {
         out.records.push(path_record("log_process", p, s, true));
     }
