@@ -47,3 +47,4 @@ mod sysdiagnose;
 mod sysdiagnose_cli;
 mod sysdiagnose_real;
 mod triangulation;
+mod unified_log;

@@ -16,6 +16,8 @@ pub mod profiles;
 pub mod shutdown_log;
 pub mod text_sweep;
 pub mod unified_log;
+pub mod unified_log_decode;
+pub mod unified_log_entries;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +27,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use super::{ModuleResult, ScanOptions, run_module};
 use crate::error::{Error, Result};
+use crate::evidence::log_store::LogStore;
 use crate::evidence::tar_stream::{self, Piece, Want};
 use crate::model::{DeviceInfo, DeviceScan, ModuleOutput, ModuleStatus, Platform, Record};
 use crate::progress::Progress;
@@ -132,6 +135,10 @@ pub(crate) fn listed() -> Vec<(&'static str, String)> {
     MODULES
         .iter()
         .map(|m| (m.name, m.artifact.to_string()))
+        .chain([(
+            unified_log_entries::MODULE,
+            unified_log_entries::ARTIFACT.to_string(),
+        )])
         .chain([(text_sweep::MODULE, text_sweep::ARTIFACT.to_string())])
         .collect()
 }
@@ -179,12 +186,16 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         freed: std::sync::Condvar::new(),
     };
 
-    let (streamed, seen) = std::thread::scope(|s| {
+    let (streamed, seen, store) = std::thread::scope(|s| {
         let budget = &budget;
         let reader = s.spawn(move || {
             let mut seen = Seen::default();
             let mut count = 0u64;
+            let store = std::cell::RefCell::new(LogStore::default());
             let mut want = |name: &str| {
+                if let Some(w) = keep_for_log(&store, path, name) {
+                    return w;
+                }
                 count += 1;
                 if count.is_multiple_of(500) {
                     progress.message(&format!("read {count} members"));
@@ -201,11 +212,14 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
                 }
             };
             let mut sink = |p: Piece| {
+                let Some(p) = spool_for_log(&store, p) else {
+                    return true;
+                };
                 budget.take(p.data.len() as u64);
                 tx.send(p).is_ok()
             };
             let r = tar_stream::stream(path, MAX_WHOLE, &mut want, &mut sink);
-            (r, seen)
+            (r, seen, store.into_inner())
         });
         rx.into_iter().par_bridge().for_each(|piece| {
             let len = piece.data.len() as u64;
@@ -222,6 +236,7 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
                     "internal error while reading the archive",
                 )),
                 Seen::default(),
+                LogStore::default(),
             )
         })
     });
@@ -278,6 +293,10 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
         (a.module, &a.member, a.first_line).cmp(&(b.module, &b.member, b.first_line))
     });
     let mut modules = assemble(outcomes, sweeping, &mut notes, &opts.progress);
+    let ulog = unified_log_entries::run(&store, sweeper.as_deref(), &mut notes);
+    drop(store);
+    let at = modules.partition_point(|m| m.name.as_str() < ulog.name.as_str());
+    modules.insert(at, ulog);
     observed.append_to(&mut modules);
     let modules = modules.into_iter().map(|m| opts.finish(m)).collect();
     Ok(DeviceScan {
@@ -287,11 +306,53 @@ pub fn scan(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {
     })
 }
 
-/// The unified-log store (tracev3, uuidtext, dsc, timesync) is binary and
-/// not decoded; skip it without sniffing.
+/// The unified-log store (tracev3, uuidtext, dsc, timesync) is binary: not
+/// swept (the `unified_log` module decodes it); skip it without sniffing.
 fn is_unified_log_store(name: &str) -> bool {
     name.starts_with("system_logs.logarchive/")
         && !name.starts_with("system_logs.logarchive/Extra/")
+}
+
+/// The reader's answer for a member of the unified-log store: from a
+/// folder, the member is noted to be read again after the stream (and
+/// skipped unless a module reads it too); from an archive it is read whole
+/// (and kept by [`spool_for_log`]). `None` for every other member.
+fn keep_for_log(store: &std::cell::RefCell<LogStore>, root: &Path, name: &str) -> Option<Want> {
+    let rest = unified_log_decode::store_name(name)?;
+    if !root.is_dir() {
+        return Some(Want::Whole);
+    }
+    let full = root.join(name);
+    let len = std::fs::symlink_metadata(&full).map_or(0, |m| m.len());
+    store.borrow_mut().add_source(rest, &full, len);
+    module_of(name).is_none().then_some(Want::Skip)
+}
+
+/// Keeps a whole archive member of the unified-log store; gives the piece
+/// back if a module reads it too (or if it is not such a member).
+fn spool_for_log(store: &std::cell::RefCell<LogStore>, p: Piece) -> Option<Piece> {
+    let rest = match unified_log_decode::store_name(&p.name) {
+        Some(rest) if p.whole => rest.to_string(),
+        _ => return Some(p),
+    };
+    let mut store = store.borrow_mut();
+    if store.contains(&rest) {
+        // A folder's member, noted by name already.
+        return Some(p);
+    }
+    if unified_log_decode::kind(&rest) == Some(unified_log_decode::Kind::Tracev3)
+        && let Some(why) = unified_log_decode::unreadable(&p.data)
+    {
+        // Not kept (a folder's copy gives the same line when decoded).
+        store.reject(&p.name, &why);
+        return None;
+    }
+    if module_of(&p.name).is_some() {
+        store.add_bytes(&rest, p.data.clone());
+        return Some(p);
+    }
+    store.add_bytes(&rest, p.data);
+    None
 }
 
 fn work(
