@@ -248,6 +248,41 @@ fn shutdown_log_bh_client_is_detected() {
     );
 }
 
+/// A partial dump holding only `private/var/db/diagnostics` (no
+/// `private/var/mobile`) is still read, as MVT reads it: the `bh` client in
+/// its shutdown.log is detected and the modules whose files are absent say
+/// `missing`. It used to be refused ("private/var/mobile is missing", exit 2).
+#[test]
+fn partial_dump_with_only_diagnostics_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let diag = dump.join("private/var/db/diagnostics");
+    std::fs::create_dir_all(&diag).unwrap();
+    std::fs::write(
+        diag.join("shutdown.log"),
+        "After 0.01s, these clients are still here:\n\
+         \t\tremaining client pid: 311 (/usr/libexec/xbh)\n\
+         \t\tremaining client pid: 4243 (bh)\n\
+         SIGTERM: [1700090000] All buffers flushed\n",
+    )
+    .unwrap();
+    let before = common::tree(&dump);
+    let (code, report) = common::scan(&dump, &dir.path().join("out"), &[]);
+    assert_eq!(code, 1, "{report}");
+    let found = detected(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["module"], "shutdown_log");
+    assert_eq!(found[0]["indicator"]["value"], "bh");
+    let sms = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "sms")
+        .unwrap();
+    assert_eq!(sms["status"], "missing", "{sms}");
+    assert_eq!(common::tree(&dump), before);
+}
+
 /// MVT's check-fs reads some of its mixed (backup and dump) modules from
 /// more places than a backup holds: `locationd/clients.plist` under
 /// `/private/var/mobile` as well as `/private/var/root`, the IDS status

@@ -286,7 +286,6 @@ pub fn open_dump(path: &Path, needs: &super::ios_fs_archive::Needs) -> Result<Io
 
 /// Opens a filesystem dump rooted at `root` (the folder holding `private/`).
 pub fn open(root: &Path) -> Result<IosBackup> {
-    let mobile = root.join("private/var/mobile");
     // No link is followed inside a dump, not even a top-level `private`
     // (some tools write `private -> private/var`-style links): scan the
     // folder the link points to instead.
@@ -299,10 +298,13 @@ pub fn open(root: &Path) -> Result<IosBackup> {
             "is a symbolic link; spydar never follows links inside a dump (scan the folder it points to, or copy the dump without links)",
         ));
     }
-    if !std::fs::symlink_metadata(&mobile).is_ok_and(|m| m.is_dir()) {
+    // A partial dump (only `private/var/db/diagnostics`, say) is still a
+    // dump, as MVT reads it: its modules report what is missing.
+    let var = root.join("private/var");
+    if !std::fs::symlink_metadata(&var).is_ok_and(|m| m.is_dir()) {
         return Err(Error::input(
             root,
-            "not an iOS filesystem dump: private/var/mobile is missing",
+            "not an iOS filesystem dump: private/var is missing",
         ));
     }
     let folders = domain_folders(root);
