@@ -19,8 +19,8 @@ pub struct IndicatorsArgs {
 
 #[derive(Subcommand)]
 pub enum Action {
-    /// One line per source: indicators, malware, sha256, origin (bundled, downloaded when, file,
-    /// mvt folder or MVT_STIX2).
+    /// One line per source: indicators, the set's date (its newest STIX modified/created time),
+    /// malware, sha256, origin (bundled, downloaded when, file, mvt folder or MVT_STIX2).
     List,
     /// Counts per source and per STIX key.
     Stats,
@@ -77,9 +77,10 @@ pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
                         "bundled".to_string()
                     };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     s.name,
                     s.indicators,
+                    s.date.as_deref().unwrap_or("-"),
                     s.malware.join(", "),
                     s.sha256,
                     origin.trim_end()
