@@ -620,8 +620,7 @@ pub const TRIANGULATION_TIMELINE_WINDOW: Rule = Rule {
 
 // ---- Stalkerware (raised through `indicators::roles` on an indicator match) ----
 
-const ECHAP: &str =
-    "Echap, stalkerware-indicators (CC BY 4.0): https://github.com/AssoEchap/stalkerware-indicators";
+const ECHAP: &str = "Echap, stalkerware-indicators (CC BY 4.0): https://github.com/AssoEchap/stalkerware-indicators";
 
 pub const STALKERWARE_VENDOR_WEBSITE: Rule = Rule {
     id: "stalkerware.vendor_website",

@@ -98,19 +98,28 @@ fn stalkerware_set_keeps_its_descriptions() {
             .filter(|i| set.described(i).is_some_and(pred))
             .count()
     };
-    assert_eq!(count(&|d| d.indicator.as_deref() == Some("Vendor website")), 538);
+    assert_eq!(
+        count(&|d| d.indicator.as_deref() == Some("Vendor website")),
+        538
+    );
     assert_eq!(
         count(&|d| d.indicator.as_deref() == Some("Command-and-control domain")),
         989
     );
-    assert_eq!(count(&|d| d.indicator.as_deref() == Some("Distribution site")), 36);
+    assert_eq!(
+        count(&|d| d.indicator.as_deref() == Some("Distribution site")),
+        36
+    );
     assert_eq!(
         count(&|d| d.malware.as_deref() == Some("Watchware application")),
         53 + 71 + 2 + 44
     );
     assert_eq!(count(&|_| true), 5598);
     // Every other bundle is dated too.
-    assert!(set.sources.iter().all(|s| s.date.is_some()), "a source without a date");
+    assert!(
+        set.sources.iter().all(|s| s.date.is_some()),
+        "a source without a date"
+    );
 }
 
 #[test]

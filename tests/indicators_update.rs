@@ -725,7 +725,9 @@ fn bundled_copy(owner: &str, repo: &str, path: &str) -> Option<Vec<u8>> {
     let local = match (owner, repo) {
         ("mvt-project", "mvt-indicators") => format!("indicators/mvt-indicators/{path}"),
         ("AmnestyTech", "investigations") => format!("indicators/amnesty-investigations/{path}"),
-        ("AssoEchap", "stalkerware-indicators") => "indicators/stalkerware/stalkerware.stix2".into(),
+        ("AssoEchap", "stalkerware-indicators") => {
+            "indicators/stalkerware/stalkerware.stix2".into()
+        }
         _ => return None,
     };
     std::fs::read(local).ok()
@@ -792,9 +794,15 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
         "/AmnestyTech/investigations/main/2026-07-28_delta/delta.stix2".into(),
         Reply::Ok(delta),
     );
-    routes.insert("/indicators.yaml".into(), Reply::Ok(index.clone().into_bytes()));
+    routes.insert(
+        "/indicators.yaml".into(),
+        Reply::Ok(index.clone().into_bytes()),
+    );
     let grown = format!("{}\n{}", index.trim_end(), JULY_2026);
-    routes.insert("/indicators-2026-07.yaml".into(), Reply::Ok(grown.into_bytes()));
+    routes.insert(
+        "/indicators-2026-07.yaml".into(),
+        Reply::Ok(grown.into_bytes()),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (base, log) = serve_on(listener, base, routes, 200);
@@ -855,7 +863,12 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
     reader.env("SPYDAR_INDICATORS_DIR", &dir);
     let with = run(reader, &["indicators", "stats"]);
     let without = run(spydar(&home), &["indicators", "stats"]);
-    assert_eq!(totals(&with.stdout), totals(&without.stdout), "{}", with.stdout);
+    assert_eq!(
+        totals(&with.stdout),
+        totals(&without.stdout),
+        "{}",
+        with.stdout
+    );
 
     // The index grows: its additions are fetched, the rest is unchanged.
     let out = update("indicators-2026-07.yaml");
@@ -865,12 +878,14 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
         "{}",
         out.stderr
     );
-    assert!(out.stdout.contains(
-        "mvt-project_mvt-indicators_2026-07-14_gamma_gamma.stix2\t1 indicators\tnew"
-    ));
-    assert!(out.stdout.contains(
-        "AmnestyTech_investigations_2026-07-28_delta_delta.stix2\t1 indicators\tnew"
-    ));
+    assert!(
+        out.stdout
+            .contains("mvt-project_mvt-indicators_2026-07-14_gamma_gamma.stix2\t1 indicators\tnew")
+    );
+    assert!(
+        out.stdout
+            .contains("AmnestyTech_investigations_2026-07-28_delta_delta.stix2\t1 indicators\tnew")
+    );
     assert!(out.stdout.contains(
         "AmnestyTech_investigations_2021-07-18_nso_pegasus.stix2\t1549 indicators\tunchanged"
     ));

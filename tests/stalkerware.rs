@@ -84,7 +84,11 @@ fn stalkerware_by_id_cert_and_hash_is_detected_and_named() {
     assert_eq!(by_id.level, Level::Detected);
     assert_eq!(by_id.module, "aqf_packages");
     assert_eq!(by_id.observable.as_ref().unwrap().value, planted::APP_ID);
-    assert!(by_id.message.contains("FlexiSpy is stalkerware"), "{}", by_id.message);
+    assert!(
+        by_id.message.contains("FlexiSpy is stalkerware"),
+        "{}",
+        by_id.message
+    );
     assert_eq!(by_id.rule, None);
 
     let by_cert = one(&findings, planted::CERT_MALWARE, T::CertHash);
@@ -102,7 +106,11 @@ fn stalkerware_by_id_cert_and_hash_is_detected_and_named() {
         by_hash.record.get("package_name").and_then(|v| v.as_str()),
         Some(planted::APK_PACKAGE)
     );
-    assert!(by_hash.message.contains("TheTruthSpy"), "{}", by_hash.message);
+    assert!(
+        by_hash.message.contains("TheTruthSpy"),
+        "{}",
+        by_hash.message
+    );
 }
 
 #[test]
@@ -116,7 +124,12 @@ fn watchware_and_vendor_sites_are_warnings_that_say_why() {
         watch.observable.as_ref().unwrap().value,
         planted::WATCHWARE_APP_ID
     );
-    for words in ["Life360 is watchware", "parental control", "legitimate", "abused"] {
+    for words in [
+        "Life360 is watchware",
+        "parental control",
+        "legitimate",
+        "abused",
+    ] {
         assert!(watch.message.contains(words), "{words}: {}", watch.message);
     }
 
@@ -212,7 +225,11 @@ fn planted_values_are_echaps() {
         planted::WATCHWARE_APP_ID,
         planted::WATCHWARE_MALWARE
     ));
-    assert!(has(T::Domain, planted::VENDOR_DOMAIN, planted::APP_ID_MALWARE));
+    assert!(has(
+        T::Domain,
+        planted::VENDOR_DOMAIN,
+        planted::APP_ID_MALWARE
+    ));
     let site = set
         .indicators
         .iter()

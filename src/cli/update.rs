@@ -737,10 +737,16 @@ mod tests {
         // rebuild (vendor websites, watchware): an extra source, not a
         // replacement.
         assert_eq!(planned[3].replaces, None);
-        assert!(planned[3].url.ends_with("/AssoEchap/stalkerware-indicators/master/generated/stalkerware.stix2"));
+        assert!(
+            planned[3]
+                .url
+                .ends_with("/AssoEchap/stalkerware-indicators/master/generated/stalkerware.stix2")
+        );
         assert_eq!(
             planned[3].other_branch.as_deref(),
-            Some("https://raw.githubusercontent.com/AssoEchap/stalkerware-indicators/main/generated/stalkerware.stix2")
+            Some(
+                "https://raw.githubusercontent.com/AssoEchap/stalkerware-indicators/main/generated/stalkerware.stix2"
+            )
         );
     }
 

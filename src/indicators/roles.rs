@@ -37,7 +37,8 @@ pub struct Role {
     pub note: &'static str,
 }
 
-const STALKERWARE_NOTE: &str = "{name} is stalkerware: an app sold to watch a person covertly (Echap, stalkerware-indicators)";
+const STALKERWARE_NOTE: &str =
+    "{name} is stalkerware: an app sold to watch a person covertly (Echap, stalkerware-indicators)";
 
 /// First matching row wins: a vendor website stays a website even for a
 /// watchware vendor.
@@ -113,18 +114,29 @@ mod tests {
             role(&watch_site).and_then(|r| r.rule).map(|r| r.id),
             Some("stalkerware.vendor_website")
         );
-        let watch_c2 = d(Some("Command-and-control domain"), Some("Watchware application"));
+        let watch_c2 = d(
+            Some("Command-and-control domain"),
+            Some("Watchware application"),
+        );
         assert_eq!(
             role(&watch_c2).and_then(|r| r.rule).map(|r| r.id),
             Some("stalkerware.watchware")
         );
-        let c2 = d(Some("Command-and-control domain"), Some("Stalkerware application"));
+        let c2 = d(
+            Some("Command-and-control domain"),
+            Some("Stalkerware application"),
+        );
         assert_eq!(level(&c2), Some(None));
         let dist = d(Some("Distribution site"), Some("Stalkerware applications"));
         assert_eq!(level(&dist), Some(None));
         assert!(role(&d(None, Some("Pegasus is a spyware suite"))).is_none());
         assert!(role(&d(Some("Vendor websites of x"), None)).is_none());
-        assert!(role(&c2).unwrap().note_for("mSpy").starts_with("mSpy is stalkerware"));
+        assert!(
+            role(&c2)
+                .unwrap()
+                .note_for("mSpy")
+                .starts_with("mSpy is stalkerware")
+        );
     }
 
     #[test]
