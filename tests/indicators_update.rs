@@ -826,13 +826,19 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
         )
     };
 
+    let all_current = |out: &Out, n: usize| {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let line = format!("{n} of {n} bundles current");
+        assert!(out.stderr.contains(&line), "{}", out.stderr);
+    };
+    let reader = || {
+        let mut cmd = spydar(&home);
+        cmd.env("SPYDAR_INDICATORS_DIR", &dir);
+        cmd
+    };
+
     let out = update("indicators.yaml");
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("15 of 15 bundles current"),
-        "{}",
-        out.stderr
-    );
+    all_current(&out, 15);
     let notes: Vec<&str> = out
         .stderr
         .lines()
@@ -859,9 +865,7 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
         "{sources:#?}"
     );
     // The same bytes as the bundled sets: nothing is counted twice.
-    let mut reader = spydar(&home);
-    reader.env("SPYDAR_INDICATORS_DIR", &dir);
-    let with = run(reader, &["indicators", "stats"]);
+    let with = run(reader(), &["indicators", "stats"]);
     let without = run(spydar(&home), &["indicators", "stats"]);
     assert_eq!(
         totals(&with.stdout),
@@ -872,12 +876,7 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
 
     // The index grows: its additions are fetched, the rest is unchanged.
     let out = update("indicators-2026-07.yaml");
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("17 of 17 bundles current"),
-        "{}",
-        out.stderr
-    );
+    all_current(&out, 17);
     assert!(
         out.stdout
             .contains("mvt-project_mvt-indicators_2026-07-14_gamma_gamma.stix2\t1 indicators\tnew")
@@ -890,16 +889,12 @@ fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
         "AmnestyTech_investigations_2021-07-18_nso_pegasus.stix2\t1549 indicators\tunchanged"
     ));
     for (value, malware) in [("gamma-c2.example", "Gamma"), ("com.delta.sync", "Delta")] {
-        let mut reader = spydar(&home);
-        reader.env("SPYDAR_INDICATORS_DIR", &dir);
-        let hit = run(reader, &["indicators", "check", value]);
+        let hit = run(reader(), &["indicators", "check", value]);
         assert_eq!(hit.code, 1, "{}", hit.stdout);
         assert!(hit.stdout.contains(malware), "{}", hit.stdout);
     }
     // `list` dates each set: the bundled ones by their newest STIX time.
-    let mut reader = spydar(&home);
-    reader.env("SPYDAR_INDICATORS_DIR", &dir);
-    let list = run(reader, &["indicators", "list"]);
+    let list = run(reader(), &["indicators", "list"]);
     let stalker = list
         .stdout
         .lines()

@@ -136,9 +136,7 @@ const IOS_SYSDIAGNOSE: &[MvtModule] = &[reason(
     "not a module: the device facts it extracts (model, iOS version and build, device name) go into the report's `device` section (`sysdiagnose/device.rs`); the App Store daemon database it also reads is module `app_store`",
 )];
 
-/// `mvt/android/modules/androidqf`, then the bugreport modules MVT runs on
-/// the acquisition's `bugreport.zip`, the backup module on its `backup.ab`
-/// and the intrusion-log modules on its `intrusion_logs/`.
+/// `mvt/android/modules/androidqf`.
 const ANDROIDQF: &[MvtModule] = &[
     same("aqf_packages"),
     same("aqf_processes"),
@@ -148,28 +146,10 @@ const ANDROIDQF: &[MvtModule] = &[
     same("aqf_log_timestamps"),
     same("root_binaries"),
     same("mounts"),
-    same("dumpsys_accessibility"),
-    same("dumpsys_activities"),
-    same("dumpsys_appops"),
-    same("dumpsys_battery_daily"),
-    same("dumpsys_battery_history"),
-    same("dbinfo"),
-    same("dumpsys_get_prop"),
-    same("dumpsys_packages"),
-    same("dumpsys_platform_compat"),
-    same("dumpsys_receivers"),
-    same("dumpsys_adb_state"),
-    same("bugreport_timestamps"),
-    same("tombstones"),
-    same("processes"),
-    same("settings"),
-    same("sms"),
-    planned("dns_event"),
-    planned("connect_event"),
-    planned("security_event"),
 ];
 
-/// `mvt/android/modules/bugreport`.
+/// `mvt/android/modules/bugreport` but its last, `mounts` (which check-androidqf
+/// runs as its own).
 const BUGREPORT: &[MvtModule] = &[
     same("dumpsys_accessibility"),
     same("dumpsys_activities"),
@@ -186,11 +166,15 @@ const BUGREPORT: &[MvtModule] = &[
     same("tombstones"),
     same("processes"),
     same("settings"),
-    reason(
-        "mounts",
-        "not ported yet: a bugreport's FS/proc/*/mountinfo is not read (androidqf's mounts are, by module `mounts`)",
-    ),
 ];
+
+const BUGREPORT_MOUNTS: &[MvtModule] = &[reason(
+    "mounts",
+    "not ported yet: a bugreport's FS/proc/*/mountinfo is not read (androidqf's mounts are, by module `mounts`)",
+)];
+
+/// `mvt/android/modules/backup`.
+const ANDROID_BACKUP: &[MvtModule] = &[same("sms")];
 
 /// `mvt/android/modules/intrusion_logs` (check-intrusion-logs).
 const INTRUSION_LOGS: &[MvtModule] = &[
@@ -223,19 +207,22 @@ pub const COMMANDS: &[MvtCommand] = &[
         command: "mvt-android check-androidqf",
         input: Some(InputKind::Androidqf),
         input_name: "androidqf",
-        lists: &[ANDROIDQF],
+        // Then the bugreport modules on its `bugreport.zip`, the backup
+        // module on its `backup.ab`, the intrusion-log modules on its
+        // `intrusion_logs/`.
+        lists: &[ANDROIDQF, BUGREPORT, ANDROID_BACKUP, INTRUSION_LOGS],
     },
     MvtCommand {
         command: "mvt-android check-bugreport",
         input: Some(InputKind::AndroidBugreport),
         input_name: "android-bugreport",
-        lists: &[BUGREPORT],
+        lists: &[BUGREPORT, BUGREPORT_MOUNTS],
     },
     MvtCommand {
         command: "mvt-android check-backup",
         input: Some(InputKind::AndroidBackup),
         input_name: "android-backup",
-        lists: &[&[same("sms")]],
+        lists: &[ANDROID_BACKUP],
     },
     MvtCommand {
         command: "mvt-android check-intrusion-logs",
