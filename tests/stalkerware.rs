@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use spydar::artifacts::ScanOptions;
 use spydar::fixtures::GenOptions;
-use spydar::fixtures::stalkerware::{decoys, generate_androidqf, planted};
+use spydar::fixtures::stalkerware::{decoys, generate_androidqf, generate_ios_backup, planted};
 use spydar::indicators::{IndicatorSet, Matcher};
 use spydar::model::{Finding, FindingKind, Level, ObservableType as T};
 use spydar::scan::{AllowList, scan_device};
@@ -203,6 +203,37 @@ fn decoys_alone_stay_silent() {
         assert!(logcat.contains(d), "{d}");
     }
     assert!(!logcat.contains(planted::VENDOR_URL));
+}
+
+/// The vendor-site visit in Safari's history (Android acquisitions hold no
+/// browser history): a warning from `safari_history`; decoy hosts silent.
+#[test]
+fn a_vendor_site_in_safari_history_is_a_warning() {
+    for plant in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let backup = tmp.path().join("backup");
+        generate_ios_backup(
+            &backup,
+            &GenOptions {
+                plant,
+                ..GenOptions::default()
+            },
+        )
+        .unwrap();
+        let findings = scan(&backup);
+        let ours = stalkerware_findings(&findings);
+        if !plant {
+            assert!(ours.is_empty(), "{ours:#?}");
+            continue;
+        }
+        let modules: Vec<&str> = ours.iter().map(|f| f.module.as_str()).collect();
+        assert!(modules.contains(&"safari_history"), "{ours:#?}");
+        for f in ours {
+            assert_eq!(f.level, Level::Warning, "{f:#?}");
+            assert_eq!(f.rule.as_deref(), Some("stalkerware.vendor_website"));
+            assert!(f.message.contains("FlexiSpy"), "{}", f.message);
+        }
+    }
 }
 
 /// The planted values are in the bundled set, under the application named.
