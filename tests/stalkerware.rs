@@ -274,3 +274,34 @@ fn planted_values_are_echaps() {
         i.value == decoys::CERT_SHA1.to_ascii_lowercase() || i.value == decoys::APK_SHA256
     }));
 }
+
+/// `indicators check` says which matches are warnings, and why.
+#[test]
+fn indicators_check_names_the_warning_rule() {
+    let check = |value: &str| {
+        let out = assert_cmd::Command::cargo_bin("spydar")
+            .unwrap()
+            .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
+            .env("SPYDAR_NO_MVT_INDICATORS", "1")
+            .args(["indicators", "check", value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{value}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let watch = check(planted::WATCHWARE_APP_ID);
+    assert!(
+        watch.contains("Life360") && watch.contains("warning (stalkerware.watchware)"),
+        "{watch}"
+    );
+    let site = check(planted::VENDOR_DOMAIN);
+    assert!(
+        site.contains("warning (stalkerware.vendor_website)"),
+        "{site}"
+    );
+    let app = check(planted::APP_ID);
+    assert!(
+        app.contains("FlexiSpy") && !app.contains("warning"),
+        "{app}"
+    );
+}
