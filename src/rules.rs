@@ -43,11 +43,18 @@ const ISHUTDOWN: &str = "Kaspersky, \"A lightweight method to detect potential i
 /// Every rule, sorted by id.
 pub const ALL: &[Rule] = &[
     ANDROID_ACCESSIBILITY_SERVICE,
+    ANDROID_ADB_HOST_KEY_EARLIER,
     ANDROID_ADB_INVALID_KEY,
     ANDROID_ADB_OTHER_HOST,
     ANDROID_ADB_UNKNOWN_HOST,
+    ANDROID_AQF_HASH_MISMATCH,
     ANDROID_BROWSER_INSTALL,
     ANDROID_FILE_IN_TMP,
+    ANDROID_INTRUSION_CA_INSTALLED,
+    ANDROID_INTRUSION_CERT_VALIDATION_FAILURE,
+    ANDROID_INTRUSION_CRYPTO_SELF_TEST_FAILED,
+    ANDROID_INTRUSION_KEY_INTEGRITY_VIOLATION,
+    ANDROID_INTRUSION_WIPE_FAILURE,
     ANDROID_MANY_DANGEROUS_PERMISSIONS,
     ANDROID_OLD_SECURITY_PATCH,
     ANDROID_PACKAGE_DOWNGRADED,
@@ -160,6 +167,15 @@ pub const ANDROID_ACCESSIBILITY_SERVICE: Rule = Rule {
     reference: mvt!("android/artifacts/dumpsys_accessibility.py"),
 };
 
+pub const ANDROID_ADB_HOST_KEY_EARLIER: Rule = Rule {
+    id: "android.adb_host_key_earlier",
+    level: Info,
+    severity: Severity::Info,
+    title: "The acquiring computer was trusted before the acquisition",
+    explanation: "The phone's keystore says the computer that made this androidqf acquisition last connected for USB debugging a day or more before the acquisition started. That is expected when the same computer checked the phone before; otherwise ask who used it.",
+    reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
+};
+
 pub const ANDROID_ADB_INVALID_KEY: Rule = Rule {
     id: "android.adb_invalid_key",
     level: Warning,
@@ -183,8 +199,17 @@ pub const ANDROID_ADB_UNKNOWN_HOST: Rule = Rule {
     level: Warning,
     severity: Severity::Low,
     title: "The phone trusts an ADB host, and the acquisition has no host key to compare",
-    explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Current androidqf versions write no host key, so this is common. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
+    explanation: "The phone trusts a computer for USB debugging, and the androidqf acquisition does not record its own host key, so spydar cannot tell whether that computer is the acquiring one. Older androidqf versions wrote no host key (current ones record it in acquisition.json), so this is common with them. Ask whose computer it is, and revoke USB debugging authorisations if nobody knows.",
     reference: mvt!("android/modules/bugreport/dumpsys_adb_state.py"),
+};
+
+pub const ANDROID_AQF_HASH_MISMATCH: Rule = Rule {
+    id: "android.aqf_hash_mismatch",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A file of the androidqf acquisition no longer matches its recorded hash",
+    explanation: "androidqf records the SHA-256 of every file it writes in hashes.csv. This file's content differs from what was recorded: it was changed after the acquisition, or the copy is damaged. Findings from it may not reflect the phone; get the original acquisition again and keep it read-only.",
+    reference: "androidqf, \"Acquisition archives\" (hashes.csv: SHA-256 integrity records of the entries): https://github.com/mvt-project/androidqf/blob/main/docs/acquisition-archives.md",
 };
 
 pub const ANDROID_BROWSER_INSTALL: Rule = Rule {
@@ -203,6 +228,51 @@ pub const ANDROID_FILE_IN_TMP: Rule = Rule {
     title: "A file sits in /data/local/tmp/",
     explanation: "/data/local/tmp/ is where tools pushed over ADB, exploits and spyware stage their files. Developers and some acquisition tools use it too (androidqf's own collector is ignored). Look at the file's name, times and hashes; an executable nobody put there deserves an expert's look.",
     reference: mvt!("android/modules/androidqf/aqf_files.py"),
+};
+
+pub const ANDROID_INTRUSION_CA_INSTALLED: Rule = Rule {
+    id: "android.intrusion_ca_installed",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A certificate authority was installed (intrusion log)",
+    explanation: "The phone's intrusion log records a root certificate added to the trusted store. A certificate the person did not install lets whoever holds its key read and alter encrypted traffic (a man in the middle). Workplaces, VPNs and debugging proxies install them too: check the subject and ask who put it there.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_CERT_VALIDATION_FAILURE: Rule = Rule {
+    id: "android.intrusion_cert_validation_failure",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A certificate failed validation (intrusion log)",
+    explanation: "The phone's intrusion log records an X.509 certificate that failed validation. An interception attempt looks like this, and so do expired or misconfigured certificates; several failures around one time, or one host, deserve a closer look.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_CRYPTO_SELF_TEST_FAILED: Rule = Rule {
+    id: "android.intrusion_crypto_self_test_failed",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "The cryptographic self test failed (intrusion log)",
+    explanation: "The phone's intrusion log records a failed self test of its cryptographic module. Tampered system code can cause this, as can a hardware or firmware fault; it is rare on a healthy phone.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_KEY_INTEGRITY_VIOLATION: Rule = Rule {
+    id: "android.intrusion_key_integrity_violation",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A key integrity violation was logged (intrusion log)",
+    explanation: "The phone's intrusion log records that a key in the keystore failed its integrity check: the key material or its metadata changed outside the keystore. Tampering causes this; so can storage corruption.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_INTRUSION_WIPE_FAILURE: Rule = Rule {
+    id: "android.intrusion_wipe_failure",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "A device wipe failed (intrusion log)",
+    explanation: "The phone's intrusion log records a wipe of the device or a user's data that did not complete. Data the person believed erased may still be there, and something may have blocked the wipe.",
+    reference: mvt!("android/modules/intrusion_logs/security_event.py"),
 };
 
 pub const ANDROID_MANY_DANGEROUS_PERMISSIONS: Rule = Rule {

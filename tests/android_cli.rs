@@ -33,7 +33,7 @@ fn scan(input: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     (code, report)
 }
 
-fn findings<'a>(r: &'a Value, level: &str) -> Vec<&'a Value> {
+pub(crate) fn findings<'a>(r: &'a Value, level: &str) -> Vec<&'a Value> {
     r["findings"]
         .as_array()
         .unwrap()
@@ -353,7 +353,7 @@ fn committed_androidqf_sample_folder() {
 }
 
 /// A STIX2 bundle with one malware and the given patterns.
-fn stix(dir: &Path, patterns: &[&str]) -> std::path::PathBuf {
+pub(crate) fn stix(dir: &Path, patterns: &[&str]) -> std::path::PathBuf {
     let mut objects = vec![serde_json::json!({
         "type": "malware", "spec_version": "2.1", "id": "malware--00000000-0000-4000-8000-000000000001",
         "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "name": "TestMalware", "is_family": false

@@ -22,7 +22,7 @@ fn read(p: &str) -> String {
     String::from_utf8_lossy(&std::fs::read(format!("{MVT}/{p}")).unwrap()).into_owned()
 }
 
-fn warnings(records: &[Record]) -> Vec<&str> {
+pub(crate) fn warnings(records: &[Record]) -> Vec<&str> {
     records
         .iter()
         .flat_map(|r| r.alerts.iter())
@@ -31,7 +31,7 @@ fn warnings(records: &[Record]) -> Vec<&str> {
         .collect()
 }
 
-fn has_obs(r: &Record, kind: ObservableType, v: &str) -> bool {
+pub(crate) fn has_obs(r: &Record, kind: ObservableType, v: &str) -> bool {
     r.observables.iter().any(|o| o.kind == kind && o.value == v)
 }
 

@@ -5,7 +5,9 @@
 
 mod common;
 
+mod android_abx;
 mod android_cli;
+mod android_coverage;
 mod android_generated;
 mod android_mvt;
 mod android_real;
@@ -29,6 +31,7 @@ mod ios_encrypted;
 mod ios_encrypted_cli;
 mod ios_encrypted_scan;
 mod ios_filesystem;
+mod ios_fs_modules;
 mod ios_real;
 mod module_table;
 mod mvt_indicators;

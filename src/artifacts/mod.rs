@@ -31,13 +31,14 @@ pub use crate::options::{
 pub type ModuleResult = Result<Vec<Record>, ModuleError>;
 
 /// Every input kind, in the order the module list shows them.
-pub const INPUT_KINDS: [InputKind; 6] = [
+pub const INPUT_KINDS: [InputKind; 7] = [
     InputKind::IosBackup,
     InputKind::IosFilesystem,
     InputKind::Sysdiagnose,
     InputKind::AndroidBackup,
     InputKind::AndroidBugreport,
     InputKind::Androidqf,
+    InputKind::AndroidIntrusionLogs,
 ];
 
 /// One module an input kind can report, as `spydar modules list` shows it.
@@ -59,6 +60,7 @@ pub fn modules(kind: InputKind) -> Vec<ModuleEntry> {
         InputKind::AndroidBackup | InputKind::AndroidBugreport | InputKind::Androidqf => {
             android::listed(kind)
         }
+        InputKind::AndroidIntrusionLogs => android::listed(kind),
     };
     rows.into_iter()
         .map(|(module, artifact)| ModuleEntry {

@@ -118,17 +118,17 @@ const IOS_MIXED: &[MvtModule] = &[
 
 /// `mvt/ios/modules/fs` (check-fs only).
 const IOS_FS: &[MvtModule] = &[
-    planned("cache_files"),
+    same("cache_files"),
     planned("filesystem"),
-    planned("netusage"),
-    planned("analytics"),
-    planned("analytics_ios_versions"),
-    planned("safari_favicon"),
+    same("netusage"),
+    same("analytics"),
+    same("analytics_ios_versions"),
+    same("safari_favicon"),
     same("shutdown_log"),
-    planned("ios_version_history"),
-    planned("webkit_indexeddb"),
-    planned("webkit_local_storage"),
-    planned("webkit_safari_view_service"),
+    same("ios_version_history"),
+    same("webkit_indexeddb"),
+    same("webkit_local_storage"),
+    same("webkit_safari_view_service"),
 ];
 
 const IOS_SYSDIAGNOSE: &[MvtModule] = &[reason(
@@ -178,9 +178,9 @@ const ANDROID_BACKUP: &[MvtModule] = &[same("sms")];
 
 /// `mvt/android/modules/intrusion_logs` (check-intrusion-logs).
 const INTRUSION_LOGS: &[MvtModule] = &[
-    planned("dns_event"),
-    planned("connect_event"),
-    planned("security_event"),
+    same("dns_event"),
+    same("connect_event"),
+    same("security_event"),
 ];
 
 /// Every MVT `check-*` command that runs modules, in MVT's order.
@@ -226,8 +226,8 @@ pub const COMMANDS: &[MvtCommand] = &[
     },
     MvtCommand {
         command: "mvt-android check-intrusion-logs",
-        input: None,
-        input_name: "intrusion-logs",
+        input: Some(InputKind::AndroidIntrusionLogs),
+        input_name: "android-intrusion-logs",
         lists: &[INTRUSION_LOGS],
     },
 ];

@@ -1,5 +1,6 @@
 //! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
-//! KIND is one of ios-backup, sysdiagnose, android-backup, bugreport, bugreport-text, androidqf.
+//! KIND is one of ios-backup, ios-filesystem, sysdiagnose, android-backup, bugreport, bugreport-text,
+//! androidqf, androidqf-current, intrusion-logs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,8 @@ use spydar::fixtures::{self, GenOptions};
     about = "Generate synthetic test inputs with planted indicators and decoys"
 )]
 struct Args {
-    /// ios-backup | sysdiagnose | android-backup | bugreport | bugreport-text | androidqf
+    /// ios-backup | ios-filesystem | sysdiagnose | android-backup | bugreport | bugreport-text |
+    /// androidqf | androidqf-current | intrusion-logs
     kind: String,
     /// Output path (folder or file, depending on the kind). Must not exist.
     out: PathBuf,
@@ -66,6 +68,10 @@ fn main() -> ExitCode {
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),
         "bugreport-text" => fixtures::android::generate_bugreport_text(&args.out, &opts),
         "androidqf" => fixtures::android::generate_androidqf(&args.out, &opts),
+        "androidqf-current" => {
+            fixtures::android_aqf::generate_androidqf_current(&args.out, &opts, None)
+        }
+        "intrusion-logs" => fixtures::android_aqf::generate_intrusion_logs(&args.out, &opts),
         other => {
             eprintln!("spydar-fixtures: unknown kind {other:?}");
             return ExitCode::from(2);

@@ -28,9 +28,12 @@ pub enum InputKind {
     AndroidBugreport,
     /// androidqf acquisition: folder, .zip or .zip.age.
     Androidqf,
+    /// Android 16 Advanced Protection intrusion-log export (folder or .zip
+    /// of newline-delimited JSON `.txt` files).
+    AndroidIntrusionLogs,
 }
 
-pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) and androidqf acquisitions (folder, .zip or .zip.age)";
+pub const KNOWN_KINDS: &str = "iOS backups (plain or encrypted), iOS filesystem dumps, sysdiagnose archives (.tar.gz, .tar or folder), Android backups (.ab), Android bugreports (.zip, folder or plain-text .txt) androidqf acquisitions (folder, .zip or .zip.age) and Android intrusion-log exports (folder or .zip)";
 
 impl InputKind {
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl InputKind {
             Self::AndroidBackup => "android-backup",
             Self::AndroidBugreport => "android-bugreport",
             Self::Androidqf => "androidqf",
+            Self::AndroidIntrusionLogs => "android-intrusion-logs",
         }
     }
 }
@@ -138,6 +142,66 @@ fn looks_like_sysdiagnose_dir(path: &Path) -> bool {
         || (path.join("ps.txt").is_file() && path.join("logs").is_dir())
 }
 
+/// The event types of an Android intrusion-log export (MVT's
+/// `KNOWN_INTRUSION_LOG_EVENT_TYPES`).
+pub const INTRUSION_EVENT_TYPES: &[&str] = &["dns_event", "connect_event", "security_event"];
+
+/// Whether these leading bytes are an intrusion-log export: the first
+/// non-empty line is a JSON object keyed by a known event type.
+pub fn is_intrusion_log(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    let Some(rest) = first.strip_prefix('{') else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    INTRUSION_EVENT_TYPES.iter().any(|t| {
+        rest.strip_prefix('"')
+            .and_then(|r| r.strip_prefix(t))
+            .is_some_and(|r| r.starts_with('"'))
+    })
+}
+
+/// An Android intrusion-log export: a `.txt` file in the folder (or one
+/// level down) opens with a JSON event line (`{"dns_event":...}`).
+fn looks_like_intrusion_logs_dir(path: &Path) -> bool {
+    walkdir::WalkDir::new(path)
+        .max_depth(2)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".txt"))
+        .take(16)
+        .any(|e| is_intrusion_log(&head(e.path(), 4096)))
+}
+
+/// A zip of intrusion-log `.txt` files (the first few are read, 4 KiB each).
+fn looks_like_intrusion_logs_zip(path: &Path) -> bool {
+    let Ok(file) = super::open_regular(path) else {
+        return false;
+    };
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return false;
+    };
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.to_string()))
+        .filter(|n| n.to_ascii_lowercase().ends_with(".txt"))
+        .take(16)
+        .collect();
+    names.iter().any(|n| {
+        let mut buf = Vec::new();
+        archive
+            .by_name(n)
+            .map(|f| f.take(4096).read_to_end(&mut buf).is_ok())
+            .unwrap_or(false)
+            && is_intrusion_log(&buf)
+    })
+}
+
 /// Detects the kind of `path`, or explains which kinds spydar knows.
 pub fn detect(path: &Path) -> Result<InputKind> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -182,6 +246,9 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         {
             return Ok(InputKind::AndroidBugreport);
         }
+        if looks_like_intrusion_logs_dir(path) {
+            return Ok(InputKind::AndroidIntrusionLogs);
+        }
         if names.is_empty() {
             return Err(Error::input(path, "empty folder: nothing to scan"));
         }
@@ -208,6 +275,9 @@ pub fn detect(path: &Path) -> Result<InputKind> {
         }
         if looks_like_bugreport(&names) {
             return Ok(InputKind::AndroidBugreport);
+        }
+        if looks_like_intrusion_logs_zip(path) {
+            return Ok(InputKind::AndroidIntrusionLogs);
         }
         return Err(unsupported());
     }

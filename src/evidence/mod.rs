@@ -1,7 +1,9 @@
 //! Read-only views of an input, and input-kind detection. Nothing here knows
 //! what an SMS is.
 
+pub mod abx;
 pub mod android_backup;
+pub mod apk_sig;
 pub mod detect;
 pub mod ios_backup;
 pub mod ios_backup_decrypt;

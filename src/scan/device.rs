@@ -33,6 +33,7 @@ pub fn read_input(path: &Path, kind: Option<InputKind>, opts: &ScanOptions) -> R
         InputKind::AndroidBackup => android::scan_backup(path, opts)?,
         InputKind::AndroidBugreport => android::scan_bugreport(path, opts)?,
         InputKind::Androidqf => android::scan_androidqf(path, opts)?,
+        InputKind::AndroidIntrusionLogs => android::intrusion_logs::scan(path, opts)?,
     };
     scan.device.input_kind = kind.as_str().to_string();
     scan.device.input_path = path.display().to_string();

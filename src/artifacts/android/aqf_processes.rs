@@ -1,5 +1,7 @@
 //! Running processes: `ps -A` text (`ps.txt`, `processes.txt`) or the
-//! collector's `processes.json`. Names are matched as processes and app ids.
+//! collector's JSON list (`processes.json`; current androidqf writes that
+//! JSON as `processes.txt` when its collector ran, so the content decides).
+//! Names are matched as processes and app ids.
 
 use serde_json::Value;
 
@@ -25,7 +27,11 @@ fn run(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
         .find("ps.txt")
         .or_else(|| s.find("processes.txt"))
         .ok_or(ModuleError::Missing)?;
-    Ok(parse_text(&s.read_text(m)?, &m.name))
+    let text = s.read_text(m)?;
+    if text.trim_start().starts_with('[') {
+        return parse_json(text.as_bytes(), &m.name).map_err(ModuleError::Failed);
+    }
+    Ok(parse_text(&text, &m.name))
 }
 
 /// One process record: the name is a process, an app id when it is a

@@ -1,6 +1,8 @@
 //! androidqf `settings_<namespace>.txt` (`key=value`): Play Protect and
 //! package verification turned off, ADB or accessibility on, crash reports
-//! off are warnings. Also `selinux.txt` (permissive SELinux is a warning).
+//! off are warnings. Also `selinux.txt` (permissive SELinux is a warning),
+//! and the system's own `settings_<namespace>.xml` (ABX binary XML since
+//! Android 12, text XML before) when an acquisition holds them.
 
 use super::{Acquired, AqfModule, AqfRead};
 use crate::artifacts::ModuleError;
@@ -10,7 +12,7 @@ use crate::strings::base_name;
 
 pub const MODULE: AqfModule = AqfModule {
     name: "aqf_settings",
-    artifact: "settings_*.txt",
+    artifact: "settings_*.txt, settings_*.xml",
     read: AqfRead::Files(run),
 };
 pub const SELINUX: AqfModule = AqfModule {
@@ -21,21 +23,66 @@ pub const SELINUX: AqfModule = AqfModule {
     }),
 };
 
-/// Every `settings_<namespace>.txt`.
+/// Every `settings_<namespace>.txt` and `settings_<namespace>.xml`; an
+/// unreadable XML file is an error only when nothing else could be read.
 fn run(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
     let s = q.src;
     let members: Vec<_> = s
-        .find_all(|b| b.starts_with("settings_") && b.ends_with(".txt"))
+        .find_all(|b| b.starts_with("settings_") && (b.ends_with(".txt") || b.ends_with(".xml")))
         .collect();
     if members.is_empty() {
         return Err(ModuleError::Missing);
     }
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for m in members {
-        let text = s.read_text(m)?;
-        out.extend(parse(&text, namespace(base_name(&m.name)), &m.name));
+        let ns = namespace(base_name(&m.name));
+        if m.name.ends_with(".xml") {
+            match parse_xml(&s.read(m)?, ns, &m.name) {
+                Ok(r) => out.extend(r),
+                Err(e) => errors.push(e),
+            }
+        } else {
+            let text = s.read_text(m)?;
+            out.extend(parse(&text, ns, &m.name));
+        }
+    }
+    if out.is_empty() && !errors.is_empty() {
+        return Err(ModuleError::Failed(errors.join("; ")));
     }
     Ok(out)
+}
+
+/// `settings_<namespace>.xml` (`<settings><setting name=… value=…/>`),
+/// ABX or text: the same records as the `.txt` form.
+pub fn parse_xml(data: &[u8], namespace: &str, artifact: &str) -> Result<Vec<Record>, String> {
+    let doc = crate::evidence::abx::read(data).map_err(|e| format!("{artifact}: {e}"))?;
+    let mut out = Vec::new();
+    for (_, e) in doc.named("setting") {
+        let key = e.attr_text("name");
+        if key.trim().is_empty() {
+            continue;
+        }
+        out.push(setting_record(
+            namespace,
+            key.trim(),
+            e.attr_text("value").trim(),
+            artifact,
+        ));
+    }
+    Ok(out)
+}
+
+fn setting_record(namespace: &str, key: &str, value: &str, artifact: &str) -> Record {
+    let mut r = Record::new(MODULE.name, artifact)
+        .event("setting", format!("{namespace} {key} = {value}"))
+        .field("namespace", namespace)
+        .field("key", key)
+        .field("value", value);
+    if let Some((rule, message)) = danger(namespace, key, value) {
+        r = r.alert(rule, message);
+    }
+    r
 }
 
 /// (key, safe value, what a different value means, the rule it raises)
@@ -120,9 +167,12 @@ pub(crate) fn danger(namespace: &str, key: &str, value: &str) -> Option<(&'stati
     })
 }
 
-/// `settings_secure.txt` → `secure`.
+/// `settings_secure.txt` (or `.xml`) → `secure`.
 pub fn namespace(file_name: &str) -> &str {
-    let stem = file_name.strip_suffix(".txt").unwrap_or(file_name);
+    let stem = file_name
+        .strip_suffix(".txt")
+        .or_else(|| file_name.strip_suffix(".xml"))
+        .unwrap_or(file_name);
     stem.rsplit('_').next().unwrap_or(stem)
 }
 
@@ -136,15 +186,7 @@ pub fn parse(text: &str, namespace: &str, artifact: &str) -> Vec<Record> {
         if key.is_empty() {
             continue;
         }
-        let mut r = Record::new(MODULE.name, artifact)
-            .event("setting", format!("{namespace} {key} = {value}"))
-            .field("namespace", namespace)
-            .field("key", key)
-            .field("value", value);
-        if let Some((rule, message)) = danger(namespace, key, value) {
-            r = r.alert(rule, message);
-        }
-        out.push(r);
+        out.push(setting_record(namespace, key, value, artifact));
     }
     out
 }

@@ -1,6 +1,10 @@
 //! `dumpsys package`, "Packages:": installed packages with install times,
 //! installer, system flag and permissions. Root-related packages are
-//! warnings.
+//! warnings, and so are the installer heuristics of MVT's `aqf_packages`
+//! (a browser or the package installer installed it, or a non-system
+//! package has no installer). Signing-certificate digests a line prints
+//! (`Signing certificate SHA-256 digest: …`, `certDigests=[…]`) are matched
+//! against `app:cert.*` indicators.
 
 use serde_json::json;
 
@@ -49,6 +53,8 @@ struct Pkg {
     first_install: Vec<(Option<String>, String)>,
     last_update: String,
     installer: String,
+    initiator: String,
+    cert_hashes: Vec<String>,
     system: bool,
     permissions: Vec<(String, Option<bool>, &'static str)>,
 }
@@ -84,6 +90,9 @@ fn split_packages(section: &str) -> Vec<Pkg> {
         let Some(p) = cur.as_mut() else { continue };
         let ind = indent(line);
         let t = line.trim();
+        if t.to_ascii_lowercase().contains("cert") {
+            p.cert_hashes.extend(cert_digests(t));
+        }
         if ind == 4 {
             block = match t {
                 "install permissions:" => Some("install"),
@@ -109,6 +118,8 @@ fn split_packages(section: &str) -> Vec<Pkg> {
                 p.timestamp = v.to_string();
             } else if let Some(v) = t.strip_prefix("installerPackageName=") {
                 p.installer = v.to_string();
+            } else if let Some(v) = t.strip_prefix("installInitiatingPackageName=") {
+                p.initiator = v.to_string();
             } else if let Some(v) = t.strip_prefix("pkgFlags=") {
                 p.system = v.split_whitespace().any(|x| x == "SYSTEM");
             } else if let Some(v) = t.strip_prefix("firstInstallTime=") {
@@ -158,8 +169,29 @@ fn split_packages(section: &str) -> Vec<Pkg> {
     out
 }
 
+/// Hex digests of certificates on a line: 32, 40 or 64 hex digits, colons
+/// allowed (`AB:CD:…`); shorter tokens (`signatures:[b378e95c]`, a Java
+/// hash code) are not digests.
+fn cert_digests(line: &str) -> Vec<String> {
+    line.split(|c: char| !(c.is_ascii_hexdigit() || c == ':'))
+        .flat_map(|t| {
+            let colons = t.contains(':') && t.split(':').all(|x| x.len() == 2);
+            if colons {
+                vec![t]
+            } else {
+                t.split(':').collect()
+            }
+        })
+        .map(|t| t.replace(':', "").to_ascii_lowercase())
+        .filter(|h| matches!(h.len(), 32 | 40 | 64) && h.bytes().any(|b| b.is_ascii_digit()))
+        .collect()
+}
+
 pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     let mut out = Vec::new();
+    // Android prints `installerPackageName=` only when there is one, and
+    // very old releases never: no such line anywhere, no installer facts.
+    let installers_shown = section.contains("installerPackageName=");
     for p in split_packages(section) {
         let first = p
             .first_install
@@ -195,6 +227,8 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
         // Only the main record carries the app id: one finding per package.
         let mut main = base("package_install", &p.timestamp)
             .observe(ObservableType::AppId, p.name.as_str())
+            .field("install_initiator", p.initiator.as_str())
+            .field("cert_digests", json!(p.cert_hashes))
             .field("first_install_time", first.as_str())
             .field("last_update_time", p.last_update.as_str())
             .field("permissions", perms);
@@ -206,6 +240,20 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
                     p.name
                 ),
             );
+        }
+        for h in &p.cert_hashes {
+            main.push_observable(ObservableType::CertHash, h.as_str());
+        }
+        let installer = match p.installer.as_str() {
+            "" if installers_shown => "null",
+            "" => "?",
+            i => i,
+        };
+        if !is_root_package(&p.name)
+            && let Some((rule, message)) =
+                super::aqf_packages::installer_alert(&p.name, installer, &p.initiator, p.system)
+        {
+            main = main.alert(rule, message);
         }
         if dangerous >= 10 && !p.system {
             main = main.alert(

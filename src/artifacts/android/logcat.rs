@@ -4,13 +4,21 @@
 
 use super::{AqfModule, AqfRead, DumpRead, Dumped, DumpstateModule, Part, dumpsys};
 use crate::artifacts::{ModuleError, TextSweep};
-use crate::evidence::zip_source::Source;
+use crate::evidence::zip_source::{Member, Source};
 use crate::model::{ObservableType, Record};
 
 pub const MODULE: AqfModule = AqfModule {
     name: "logcat",
     artifact: "logcat*.txt",
     read: AqfRead::Sweep(run),
+};
+/// androidqf `logs/`: the device's log files (`/data/anr/`, `/data/log/`,
+/// `/proc/kmsg`, ...) swept like `logcat.txt` (MVT only times them, in
+/// `aqf_log_timestamps`).
+pub const AQF_LOGS: AqfModule = AqfModule {
+    name: "aqf_logs",
+    artifact: "logs/",
+    read: AqfRead::Sweep(run_logs),
 };
 pub const BUGREPORT_LOGS: DumpstateModule = DumpstateModule {
     name: "bugreport_logs",
@@ -21,18 +29,35 @@ pub const BUGREPORT_LOGS: DumpstateModule = DumpstateModule {
 
 /// Every `logcat*.txt` of an acquisition.
 fn run(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
-    let members: Vec<_> = src
-        .find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"))
-        .collect();
-    if members.is_empty() {
-        return Err(ModuleError::Missing);
-    }
+    let members = src.find_all(|b| b.starts_with("logcat") && b.ends_with(".txt"));
+    sweep_members(src, members, sweeper, MODULE.name)
+}
+
+/// Every file under `logs/`.
+fn run_logs(src: &Source, sweeper: &dyn TextSweep) -> Result<Vec<Record>, ModuleError> {
+    let members = src.members.iter().filter(|m| m.name.starts_with("logs/"));
+    sweep_members(src, members, sweeper, AQF_LOGS.name)
+}
+
+/// Sweeps each member; `missing` when there is none.
+fn sweep_members<'a>(
+    src: &Source,
+    members: impl Iterator<Item = &'a Member>,
+    sweeper: &dyn TextSweep,
+    module: &str,
+) -> Result<Vec<Record>, ModuleError> {
     let mut out = Vec::new();
+    let mut any = false;
     for m in members {
+        any = true;
         let data = src.read(m)?;
-        out.extend(sweep(&data, sweeper, MODULE.name, &m.name));
+        out.extend(sweep(&data, sweeper, module, &m.name));
     }
-    Ok(out)
+    if any {
+        Ok(out)
+    } else {
+        Err(ModuleError::Missing)
+    }
 }
 
 /// The dumpstate's log blocks. When the acquisition has its own

@@ -11,9 +11,11 @@
 //! and [`ANDROIDQF`] (an acquisition's own files).
 
 pub mod aqf_files;
+pub mod aqf_hashes;
 pub mod aqf_packages;
 pub mod aqf_processes;
 pub mod aqf_settings;
+pub mod aqf_tmp;
 pub mod bugreport_processes;
 pub mod dumpsys;
 pub mod dumpsys_accessibility;
@@ -29,6 +31,7 @@ pub mod dumpsys_receivers;
 pub mod dumpsys_settings;
 pub mod file_timestamps;
 pub mod getprop;
+pub mod intrusion_logs;
 pub mod logcat;
 pub mod mounts;
 pub mod root_binaries;
@@ -209,6 +212,15 @@ pub const ANDROIDQF: &[AqfModule] = &[
     aqf_settings::MODULE,
     file_timestamps::ANDROIDQF,
     logcat::MODULE,
+    intrusion_logs::ANDROIDQF_DNS,
+    intrusion_logs::ANDROIDQF_CONNECT,
+    intrusion_logs::ANDROIDQF_SECURITY,
+    aqf_hashes::MODULE,
+    aqf_tmp::MODULE,
+    logcat::AQF_LOGS,
+    aqf_packages::PACKAGES_XML,
+    dumpsys_appops::APPOPS_XML,
+    aqf_packages::APKS,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
@@ -242,6 +254,10 @@ pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
                 .chain(bugreport())
                 .collect()
         }
+        InputKind::AndroidIntrusionLogs => intrusion_logs::MODULES
+            .iter()
+            .map(|m| (m.name, m.artifact.to_string()))
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -16,30 +16,86 @@ pub const MODULE: BugreportModule = BugreportModule {
     run,
 };
 
-/// Every `tombstone_*`, in name order; one that fails is an error only
-/// when none could be read.
+/// Every `tombstone_*`, in name order, one record per crash: Android 12+
+/// writes `tombstone_NN` and `tombstone_NN.pb` for the same crash, read as
+/// one (the protobuf's fields first, the text's where it has none), as
+/// MVT 2026 does. A file that fails is an error only when none could be
+/// read.
 fn run(src: &Source, zone: &DeviceZone) -> Result<Vec<Record>, ModuleError> {
     let mut members: Vec<_> = src.find_all(|b| b.starts_with("tombstone_")).collect();
     if members.is_empty() {
         return Err(ModuleError::Missing);
     }
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = Vec::new();
+    // crash id (the name without `.pb`) → (text, protobuf)
+    let mut crashes: std::collections::BTreeMap<
+        String,
+        (Option<Tombstone>, Option<Tombstone>, String),
+    > = std::collections::BTreeMap::new();
     let mut errors = Vec::new();
     for m in members {
-        match src
-            .read(m)
-            .map_err(|e| e.to_string())
-            .and_then(|d| parse(&m.name, &d, zone))
-        {
-            Ok(r) => out.push(r),
+        let read = src.read(m).map_err(|e| format!("{}: {e}", m.name));
+        let parsed = read.and_then(|d| parse_any(&m.name, &d));
+        let id = m.name.strip_suffix(".pb").unwrap_or(&m.name).to_string();
+        match parsed {
+            Ok(t) => {
+                let slot = crashes.entry(id).or_default();
+                if m.name.ends_with(".pb") {
+                    slot.1 = Some(t);
+                    slot.2 = m.name.clone();
+                } else {
+                    slot.0 = Some(t);
+                    if slot.2.is_empty() {
+                        slot.2 = m.name.clone();
+                    }
+                }
+            }
             Err(e) => errors.push(e),
         }
     }
+    let out: Vec<Record> = crashes
+        .into_values()
+        .filter_map(|(text, proto, name)| {
+            let t = match (proto, text) {
+                (Some(p), Some(x)) => merge(p, x),
+                (p, x) => p.or(x)?,
+            };
+            Some(to_record(&t, &name, zone))
+        })
+        .collect();
     if out.is_empty() {
         return Err(ModuleError::Failed(errors.join("; ")));
     }
     Ok(out)
+}
+
+/// The protobuf's tombstone with the text's values where it has none.
+fn merge(mut p: Tombstone, x: Tombstone) -> Tombstone {
+    let fill = |a: &mut String, b: String| {
+        if a.is_empty() || a == "Unknown" {
+            *a = b;
+        }
+    };
+    fill(&mut p.build_fingerprint, x.build_fingerprint);
+    fill(&mut p.revision, x.revision);
+    fill(&mut p.arch, x.arch);
+    fill(&mut p.timestamp, x.timestamp);
+    fill(&mut p.process_name, x.process_name);
+    fill(&mut p.binary_path, x.binary_path);
+    fill(&mut p.signal, x.signal);
+    fill(&mut p.selinux_label, x.selinux_label);
+    p.pid = p.pid.or(x.pid);
+    p.tid = p.tid.or(x.tid);
+    p.uid = p.uid.or(x.uid);
+    p.abort_message = p.abort_message.or(x.abort_message);
+    p.cause = p.cause.or(x.cause);
+    if p.command_line.is_empty() {
+        p.command_line = x.command_line;
+    }
+    if p.backtrace_files.is_empty() {
+        p.backtrace_files = x.backtrace_files;
+    }
+    p
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -58,6 +114,9 @@ pub struct Tombstone {
     pub abort_message: Option<String>,
     pub cause: Option<String>,
     pub selinux_label: String,
+    /// Files of the crashing thread's backtrace frames (libraries,
+    /// binaries, APKs), distinct, in frame order.
+    pub backtrace_files: Vec<String>,
 }
 
 fn value(line: &str) -> String {
@@ -66,10 +125,47 @@ fn value(line: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `      #00 pc 000000000004f2c4  /apex/…/libc.so (abort+164) (BuildId: …)`:
+/// the frame's file.
+fn frame_file(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let rest = t.strip_prefix('#')?;
+    let mut parts = rest.splitn(4, char::is_whitespace);
+    let (_, pc, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if pc != "pc" {
+        return None;
+    }
+    let file = parts.next()?.trim_start();
+    let end = file.find(" (").unwrap_or(file.len());
+    file.get(..end).map(str::trim).filter(|f| !f.is_empty())
+}
+
 pub fn parse_text(text: &str) -> Tombstone {
     let mut t = Tombstone::default();
+    // The first `backtrace:` block is the crashing thread's.
+    let mut in_backtrace = false;
+    let mut backtrace_done = false;
     for line in text.lines() {
         if line.starts_with("*** ***") || line.trim().is_empty() {
+            if in_backtrace {
+                backtrace_done = true;
+                in_backtrace = false;
+            }
+            continue;
+        }
+        if !backtrace_done && line.trim() == "backtrace:" {
+            in_backtrace = true;
+            continue;
+        }
+        if in_backtrace {
+            match frame_file(line) {
+                Some(f) => push_path(&mut t.backtrace_files, f),
+                None if line.trim_start().starts_with("NOTE") => {}
+                None => {
+                    in_backtrace = false;
+                    backtrace_done = true;
+                }
+            }
             continue;
         }
         if line.starts_with("Build fingerprint") {
@@ -115,55 +211,76 @@ pub fn parse_text(text: &str) -> Tombstone {
     t
 }
 
-/// Protobuf wire reading, just enough for `tombstone.proto`.
-mod pb {
-    pub enum Val<'a> {
-        Int(u64),
-        Bytes(&'a [u8]),
+/// The parts of AOSP's `tombstone.proto` (system/core/debuggerd/proto)
+/// spydar reads, decoded with prost; every other field is skipped unread.
+/// Strings are read as bytes so that a name that is not UTF-8 does not
+/// lose the whole crash.
+pub mod pb {
+    use std::collections::HashMap;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Tombstone {
+        #[prost(int32, tag = "1")]
+        pub arch: i32,
+        #[prost(bytes = "vec", tag = "2")]
+        pub build_fingerprint: Vec<u8>,
+        #[prost(bytes = "vec", tag = "3")]
+        pub revision: Vec<u8>,
+        #[prost(bytes = "vec", tag = "4")]
+        pub timestamp: Vec<u8>,
+        #[prost(uint32, optional, tag = "5")]
+        pub pid: Option<u32>,
+        #[prost(uint32, tag = "6")]
+        pub tid: u32,
+        /// Proto3 leaves out a zero: an absent uid is root's 0.
+        #[prost(uint32, tag = "7")]
+        pub uid: u32,
+        #[prost(bytes = "vec", tag = "8")]
+        pub selinux_label: Vec<u8>,
+        #[prost(bytes = "vec", repeated, tag = "9")]
+        pub command_line: Vec<Vec<u8>>,
+        #[prost(message, optional, tag = "10")]
+        pub signal_info: Option<Signal>,
+        #[prost(bytes = "vec", optional, tag = "14")]
+        pub abort_message: Option<Vec<u8>>,
+        #[prost(message, repeated, tag = "15")]
+        pub causes: Vec<Cause>,
+        #[prost(map = "uint32, message", tag = "16")]
+        pub threads: HashMap<u32, Thread>,
     }
 
-    fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *b.get(*pos)?;
-            *pos += 1;
-            v |= ((byte & 0x7f) as u64) << shift;
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Signal {
+        #[prost(int32, tag = "1")]
+        pub number: i32,
+        #[prost(bytes = "vec", tag = "2")]
+        pub name: Vec<u8>,
+        #[prost(int32, tag = "3")]
+        pub code: i32,
+        #[prost(bytes = "vec", tag = "4")]
+        pub code_name: Vec<u8>,
     }
 
-    /// (field number, value) pairs; `None` on malformed input.
-    pub fn fields(b: &[u8]) -> Option<Vec<(u64, Val<'_>)>> {
-        let mut out = Vec::new();
-        let mut pos = 0;
-        while pos < b.len() {
-            let key = varint(b, &mut pos)?;
-            let (field, wire) = (key >> 3, key & 7);
-            let v = match wire {
-                0 => Val::Int(varint(b, &mut pos)?),
-                1 => {
-                    pos = pos.checked_add(8).filter(|p| *p <= b.len())?;
-                    Val::Int(0)
-                }
-                2 => {
-                    let n = varint(b, &mut pos)? as usize;
-                    let end = pos.checked_add(n).filter(|e| *e <= b.len())?;
-                    let s = &b[pos..end];
-                    pos = end;
-                    Val::Bytes(s)
-                }
-                5 => {
-                    pos = pos.checked_add(4).filter(|p| *p <= b.len())?;
-                    Val::Int(0)
-                }
-                _ => return None,
-            };
-            out.push((field, v));
-        }
-        Some(out)
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Cause {
+        #[prost(bytes = "vec", tag = "1")]
+        pub human_readable: Vec<u8>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Thread {
+        #[prost(int32, tag = "1")]
+        pub id: i32,
+        #[prost(bytes = "vec", tag = "2")]
+        pub name: Vec<u8>,
+        #[prost(message, repeated, tag = "4")]
+        pub current_backtrace: Vec<BacktraceFrame>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BacktraceFrame {
+        #[prost(bytes = "vec", tag = "6")]
+        pub file_name: Vec<u8>,
     }
 
     pub fn text(b: &[u8]) -> String {
@@ -172,73 +289,67 @@ mod pb {
 }
 
 const ARCH: &[&str] = &["ARM32", "ARM64", "X86", "X86_64", "RISCV64", "NONE"];
+/// Largest protobuf tombstone decoded (real ones are tens of KiB; decoded
+/// messages take a few times their wire size).
+pub const MAX_PB_BYTES: usize = 8 * 1024 * 1024;
+/// Most distinct backtrace file paths kept per crash.
+const MAX_BACKTRACE_FILES: usize = 256;
+
+/// Distinct paths, in first-seen order, at most [`MAX_BACKTRACE_FILES`].
+fn push_path(paths: &mut Vec<String>, p: &str) {
+    let p = p.trim();
+    // `[anon:…]`, `<unknown>`, `[vdso]`: not files.
+    if p.starts_with('/') && paths.len() < MAX_BACKTRACE_FILES && !paths.iter().any(|x| x == p) {
+        paths.push(p.to_string());
+    }
+}
 
 pub fn parse_protobuf(data: &[u8]) -> Option<Tombstone> {
-    use pb::Val::*;
-    let mut t = Tombstone::default();
-    let mut threads: Vec<(u64, String)> = Vec::new();
-    for (field, v) in pb::fields(data)? {
-        match (field, v) {
-            (1, Int(a)) => t.arch = ARCH.get(a as usize).unwrap_or(&"NONE").to_string(),
-            (2, Bytes(b)) => t.build_fingerprint = pb::text(b),
-            (3, Bytes(b)) => t.revision = pb::text(b),
-            (4, Bytes(b)) => t.timestamp = pb::text(b),
-            (5, Int(n)) => t.pid = Some(n),
-            (6, Int(n)) => t.tid = Some(n),
-            (7, Int(n)) => t.uid = Some(n),
-            (8, Bytes(b)) => t.selinux_label = pb::text(b),
-            (9, Bytes(b)) => t.command_line.push(pb::text(b)),
-            (10, Bytes(b)) => {
-                let mut number = 0;
-                let mut name = String::new();
-                for (f, v) in pb::fields(b)? {
-                    match (f, v) {
-                        (1, Int(n)) => number = n,
-                        (2, Bytes(s)) => name = pb::text(s),
-                        _ => {}
-                    }
-                }
-                t.signal = format!("signal {number} ({name})");
-            }
-            (14, Bytes(b)) => t.abort_message = Some(pb::text(b)),
-            (15, Bytes(b)) => {
-                for (f, v) in pb::fields(b)? {
-                    if let (1, Bytes(s)) = (f, v) {
-                        t.cause = Some(pb::text(s));
-                    }
-                }
-            }
-            (16, Bytes(b)) => {
-                // map<uint32, Thread>: key=1, value=2 {id=1, name=2}
-                let mut id = None;
-                let mut name = String::new();
-                for (f, v) in pb::fields(b)? {
-                    match (f, v) {
-                        (1, Int(k)) => id = id.or(Some(k)),
-                        (2, Bytes(th)) => {
-                            for (tf, tv) in pb::fields(th)? {
-                                match (tf, tv) {
-                                    (1, Int(k)) => id = Some(k),
-                                    (2, Bytes(s)) => name = pb::text(s),
-                                    _ => {}
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(id) = id {
-                    threads.push((id, name));
-                }
-            }
-            _ => {}
-        }
+    use prost::Message;
+    if data.is_empty() || data.len() > MAX_PB_BYTES {
+        return None;
     }
-    t.process_name = threads
-        .iter()
-        .find(|(id, _)| Some(*id) == t.tid)
-        .map(|(_, n)| n.clone())
+    let m = pb::Tombstone::decode(data).ok()?;
+    let mut t = Tombstone {
+        arch: ARCH
+            .get(usize::try_from(m.arch).unwrap_or(usize::MAX))
+            .unwrap_or(&"NONE")
+            .to_string(),
+        build_fingerprint: pb::text(&m.build_fingerprint),
+        revision: pb::text(&m.revision),
+        timestamp: pb::text(&m.timestamp),
+        pid: m.pid.map(u64::from),
+        tid: Some(m.tid.into()),
+        uid: Some(m.uid.into()),
+        selinux_label: pb::text(&m.selinux_label)
+            .trim_end_matches('\0')
+            .to_string(),
+        command_line: m.command_line.iter().map(|c| pb::text(c)).collect(),
+        abort_message: m.abort_message.as_deref().map(pb::text),
+        cause: m.causes.first().map(|c| pb::text(&c.human_readable)),
+        ..Tombstone::default()
+    };
+    if let Some(sig) = &m.signal_info {
+        t.signal = format!(
+            "signal {} ({}), code {} ({})",
+            sig.number,
+            pb::text(&sig.name),
+            sig.code,
+            pb::text(&sig.code_name)
+        );
+    }
+    // The crashing thread is the one whose id is the tombstone's tid.
+    let crashed = m
+        .threads
+        .values()
+        .find(|th| i64::from(th.id) == i64::from(m.tid));
+    t.process_name = crashed
+        .map(|th| pb::text(&th.name))
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Unknown".into());
+    for f in crashed.iter().flat_map(|th| &th.current_backtrace) {
+        push_path(&mut t.backtrace_files, &pb::text(&f.file_name));
+    }
     t.binary_path = t.command_line.first().cloned().unwrap_or_default();
     Some(t)
 }
@@ -288,6 +399,16 @@ pub fn to_record(t: &Tombstone, artifact: &str, zone: &DeviceZone) -> Record {
     if let Some(m) = &t.abort_message {
         r = r.field("abort_message", m.as_str());
     }
+    if !t.selinux_label.is_empty() {
+        r = r.field("selinux_label", t.selinux_label.as_str());
+    }
+    r = r.field("backtrace_files", json!(t.backtrace_files));
+    if t.binary_path.starts_with('/') {
+        r.push_observable(ObservableType::FilePath, t.binary_path.as_str());
+    }
+    for f in &t.backtrace_files {
+        r.push_observable(ObservableType::FilePath, f.as_str());
+    }
     if let Some(c) = &t.cause {
         r = r.field("cause", c.as_str());
     }
@@ -313,8 +434,8 @@ pub fn to_record(t: &Tombstone, artifact: &str, zone: &DeviceZone) -> Record {
     r
 }
 
-/// Parses one tombstone file (`.pb` → protobuf, else text).
-pub fn parse(name: &str, data: &[u8], zone: &DeviceZone) -> Result<Record, String> {
+/// Reads one tombstone file (`.pb` → protobuf, else text).
+pub fn parse_any(name: &str, data: &[u8]) -> Result<Tombstone, String> {
     let t = if name.ends_with(".pb") {
         parse_protobuf(data).ok_or_else(|| format!("{name}: malformed protobuf tombstone"))?
     } else {
@@ -323,5 +444,10 @@ pub fn parse(name: &str, data: &[u8], zone: &DeviceZone) -> Result<Record, Strin
     if t.pid.is_none() || t.timestamp.is_empty() {
         return Err(format!("{name}: not a tombstone (no pid or timestamp)"));
     }
-    Ok(to_record(&t, name, zone))
+    Ok(t)
+}
+
+/// Parses one tombstone file into its record.
+pub fn parse(name: &str, data: &[u8], zone: &DeviceZone) -> Result<Record, String> {
+    Ok(to_record(&parse_any(name, data)?, name, zone))
 }

@@ -11,15 +11,21 @@ use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
     name: "id_status_cache",
-    artifact: "HomeDomain/Library/Preferences/com.apple.identityservices.idstatuscache.plist",
+    artifact: "HomeDomain/Library/{Preferences/com.apple.identityservices.,IdentityServices/}idstatuscache.plist",
     run,
 };
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
-    let (entry, value) = ctx.backup.read_plist_at(
+    let (entry, value) = match ctx.backup.read_plist_at(
         "HomeDomain",
         "Library/Preferences/com.apple.identityservices.idstatuscache.plist",
-    )?;
+    ) {
+        // Where newer iOS keeps it (MVT's second check-fs path).
+        Err(ModuleError::Missing) => ctx
+            .backup
+            .read_plist_at("HomeDomain", "Library/IdentityServices/idstatuscache.plist")?,
+        other => other?,
+    };
     let artifact = entry.logical_path();
     let Some(top) = value.as_dictionary() else {
         return Ok(Vec::new());

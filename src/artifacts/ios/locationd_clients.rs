@@ -9,7 +9,7 @@ use crate::strings::base_name;
 
 pub const MODULE: Module = Module {
     name: "locationd_clients",
-    artifact: "RootDomain/Library/Caches/locationd/clients.plist",
+    artifact: "{RootDomain,HomeDomain}/Library/Caches/locationd/clients.plist",
     run,
 };
 const TIME_KEYS: [&str; 9] = [
@@ -28,7 +28,11 @@ pub(crate) const DOMAIN: &str = "RootDomain";
 pub(crate) const PATH: &str = "Library/Caches/locationd/clients.plist";
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
-    let (entry, value) = ctx.backup.read_plist_at(DOMAIN, PATH)?;
+    // MVT's check-fs reads `/private/var/mobile/...` too (HomeDomain).
+    let (entry, value) = match ctx.backup.read_plist_at(DOMAIN, PATH) {
+        Err(ModuleError::Missing) => ctx.backup.read_plist_at("HomeDomain", PATH)?,
+        other => other?,
+    };
     let artifact = entry.logical_path();
     let Some(top) = value.as_dictionary() else {
         return Ok(Vec::new());

@@ -44,6 +44,18 @@ pub mod webkit_resource_load_statistics;
 pub mod webkit_session_resource_log;
 pub mod whatsapp;
 pub mod whatsapp_contacts;
+// Filesystem-dump modules (MVT's check-fs-only modules, issue 12).
+pub mod analytics;
+pub mod analytics_ios_versions;
+pub mod analytics_logs;
+pub mod cache_files;
+pub mod ios_version_history;
+pub mod netusage;
+pub mod safari_favicon;
+pub mod webkit_base;
+pub mod webkit_indexeddb;
+pub mod webkit_local_storage;
+pub mod webkit_safari_view_service;
 
 /// What a module gets: the backup and the scan options.
 pub struct Ctx<'a> {
@@ -59,6 +71,12 @@ pub struct Module {
     pub name: &'static str,
     /// The logical path (`Domain/relative/path`, globs allowed) it reads,
     /// as reports show it.
+    /// In the globs, `*` also matches across `/` (SQLite `GLOB`, as
+    /// `IosBackup::find`), `{a,b}` lists alternatives, a leading `*/` or
+    /// `AppDomain-*/` means any domain or any app container; a dump's
+    /// domains map to device folders through `ios_domain::domain_root` and
+    /// `ios_fs::CONTAINER_PARENTS` (`DatabaseDomain/x` is
+    /// `private/var/db/x`).
     pub artifact: &'static str,
     pub run: fn(&Ctx<'_>) -> ModuleResult,
 }
@@ -99,7 +117,21 @@ pub const BACKUP: &[Module] = &[
 
 /// Modules for files a backup never holds, run on filesystem dumps only
 /// (after the [`BACKUP`] modules).
-pub const FILESYSTEM: &[Module] = &[shutdown_log::MODULE];
+pub const FILESYSTEM: &[Module] = &[
+    shutdown_log::MODULE,
+    // MVT's check-fs-only modules, in its FS_MODULES order.
+    cache_files::MODULE,
+    netusage::MODULE,
+    analytics::MODULE,
+    analytics_ios_versions::MODULE,
+    safari_favicon::MODULE,
+    ios_version_history::MODULE,
+    webkit_indexeddb::MODULE,
+    webkit_local_storage::MODULE,
+    webkit_safari_view_service::MODULE,
+    // spydar's own (MVT lacks it).
+    analytics_logs::MODULE,
+];
 
 /// `(name, artifact)` of every module an input kind runs.
 pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {

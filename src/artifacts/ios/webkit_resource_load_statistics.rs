@@ -8,7 +8,7 @@ use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
     name: "webkit_resource_load_statistics",
-    artifact: "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/observations.db",
+    artifact: "*/{Library/WebKit/WebsiteData/ResourceLoadStatistics,SystemData/com.apple.SafariViewService/Library/WebKit/WebsiteData}/observations.db",
     run,
 };
 
@@ -16,7 +16,12 @@ const PATH: &str = "Library/WebKit/WebsiteData/ResourceLoadStatistics/observatio
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
-    let entries = b.find(None, PATH)?;
+    let mut entries = b.find(None, PATH)?;
+    // The in-app browser's store (MVT's second check-fs path).
+    entries.extend(b.find(
+        None,
+        "SystemData/com.apple.SafariViewService/Library/WebKit/WebsiteData/observations.db",
+    )?);
     let mut out = Vec::new();
     for (entry, conn) in b.open_sqlite_all(entries)? {
         let err = ModuleError::sqlite(|| b.describe(&entry));

@@ -9,7 +9,7 @@ use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
     name: "webkit_session_resource_log",
-    artifact: "*/Library/WebKit/WebsiteData/ResourceLoadStatistics/full_browsing_session_resourceLog.plist",
+    artifact: "*/{Library/WebKit/WebsiteData/ResourceLoadStatistics,SystemData/com.apple.SafariViewService/Library/WebKit/WebsiteData,Library/WebClips/*/Storage}/full_browsing_session_resourceLog.plist",
     run,
 };
 
@@ -26,7 +26,18 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let b = ctx.backup;
     let mut out = Vec::new();
     let mut any = false;
-    for entry in b.find(None, PATH)? {
+    // MVT's check-fs paths besides the backup's: the in-app browser's store
+    // and the web clips' (HomeDomain).
+    let mut entries = b.find(None, PATH)?;
+    entries.extend(b.find(
+        None,
+        "SystemData/com.apple.SafariViewService/Library/WebKit/WebsiteData/full_browsing_session_resourceLog.plist",
+    )?);
+    entries.extend(b.find(
+        Some("HomeDomain"),
+        "Library/WebClips/*/Storage/full_browsing_session_resourceLog.plist",
+    )?);
+    for entry in entries {
         let value = match b.read_plist(&entry) {
             Ok(v) => v,
             Err(ModuleError::Missing) => continue,
