@@ -30,19 +30,23 @@ fn scan(input: &Path) -> Vec<Finding> {
     .findings
 }
 
-fn generated(plant: bool) -> (tempfile::TempDir, Vec<Finding>) {
+type Generator = fn(&Path, &GenOptions) -> std::io::Result<()>;
+
+/// Generates an input into a temporary folder (as `acq` in it) and scans it.
+fn generated_by(generate: Generator, plant: bool) -> (tempfile::TempDir, Vec<Finding>) {
     let tmp = tempfile::tempdir().unwrap();
     let acq = tmp.path().join("acq");
-    generate_androidqf(
-        &acq,
-        &GenOptions {
-            plant,
-            ..GenOptions::default()
-        },
-    )
-    .unwrap();
+    let opts = GenOptions {
+        plant,
+        ..GenOptions::default()
+    };
+    generate(&acq, &opts).unwrap();
     let findings = scan(&acq);
     (tmp, findings)
+}
+
+fn generated(plant: bool) -> (tempfile::TempDir, Vec<Finding>) {
+    generated_by(generate_androidqf, plant)
 }
 
 /// The indicator findings of `malware`.
@@ -210,17 +214,7 @@ fn decoys_alone_stay_silent() {
 #[test]
 fn a_vendor_site_in_safari_history_is_a_warning() {
     for plant in [true, false] {
-        let tmp = tempfile::tempdir().unwrap();
-        let backup = tmp.path().join("backup");
-        generate_ios_backup(
-            &backup,
-            &GenOptions {
-                plant,
-                ..GenOptions::default()
-            },
-        )
-        .unwrap();
-        let findings = scan(&backup);
+        let (_tmp, findings) = generated_by(generate_ios_backup, plant);
         let ours = stalkerware_findings(&findings);
         if !plant {
             assert!(ours.is_empty(), "{ours:#?}");
