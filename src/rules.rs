@@ -99,6 +99,8 @@ pub const ALL: &[Rule] = &[
     SMS_APPLE_THREAT_NOTIFICATION,
     SMS_ATTACHMENTS_DISGUISED_IMAGE,
     SMS_ATTACHMENTS_SUSPICIOUS_TMP,
+    STALKERWARE_VENDOR_WEBSITE,
+    STALKERWARE_WATCHWARE,
     TRIANGULATION_TIMELINE_WINDOW,
 ];
 
@@ -686,6 +688,28 @@ pub const TRIANGULATION_TIMELINE_WINDOW: Rule = Rule {
     reference: "Kaspersky, \"Operation Triangulation: iOS devices targeted with previously unknown malware\" (2023): https://securelist.com/operation-triangulation/109842/ and triangle-check: https://github.com/KasperskyLab/triangle_check",
 };
 
+// ---- Stalkerware (raised through `indicators::roles` on an indicator match) ----
+
+const ECHAP: &str = "Echap, stalkerware-indicators (CC BY 4.0): https://github.com/AssoEchap/stalkerware-indicators";
+
+pub const STALKERWARE_VENDOR_WEBSITE: Rule = Rule {
+    id: "stalkerware.vendor_website",
+    level: Warning,
+    severity: Severity::Medium,
+    title: "The device visited a stalkerware or watchware vendor's public website",
+    explanation: "A domain that Echap's stalkerware set lists as the vendor's public website (not a server the app talks to) was found on the device, usually in browser history. Visiting a vendor's site is not an infection: someone may have read about the product, or bought it. It is worth asking who used the phone then, and checking the app list for the product the site sells.",
+    reference: ECHAP,
+};
+
+pub const STALKERWARE_WATCHWARE: Rule = Rule {
+    id: "stalkerware.watchware",
+    level: Warning,
+    severity: Severity::High,
+    title: "A watchware app (parental control, family locator) is installed or in use",
+    explanation: "The app, its signing certificate, its APK or its server is in Echap's watchware list: monitoring software sold for consensual use, such as parental controls and family locators. It is legitimate, unlike covert stalkerware, but it can read location, messages or activity and is abused to follow a partner. Ask whether the person installed it, knows who sees its data, and wants it; if not, get help from a domestic-violence or digital-safety service before removing it, since removal can alert whoever installed it.",
+    reference: ECHAP,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,6 +842,15 @@ mod tests {
             sources.len() > 20,
             "artifact sources not found under {root:?}"
         );
+        // Indicator roles (a vendor website, a watchware app) raise theirs on a match.
+        let roles = root.join("../indicators/roles.rs");
+        let sources: Vec<(String, String)> = sources
+            .into_iter()
+            .chain([(
+                roles.display().to_string(),
+                std::fs::read_to_string(&roles).unwrap(),
+            )])
+            .collect();
         for r in ALL {
             let path = format!("rules::{}", const_name(r.id));
             assert!(

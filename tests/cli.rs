@@ -46,9 +46,11 @@ fn indicators_stats_agree_with_inventory_totals() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("total: 5713 indicators in 16 sources")
-                .and(predicate::str::is_match(r"domain-name:value\s+5305").unwrap())
-                .and(predicate::str::is_match(r"file:hashes.sha256\s+101").unwrap())
+            // 16 spyware bundles (5,713) and Echap's stalkerware set (5,598).
+            predicate::str::contains("total: 11311 indicators in 17 sources")
+                .and(predicate::str::is_match(r"domain-name:value\s+6868").unwrap())
+                .and(predicate::str::is_match(r"file:hashes.sha256\s+3001").unwrap())
+                .and(predicate::str::is_match(r"app:cert.sha1\s+485").unwrap())
                 .and(predicate::str::is_match(r"process:name\s+83").unwrap()),
         );
 }

@@ -69,8 +69,57 @@ fn bundled_counts_agree_with_inventory() {
         assert_eq!(source.sha256.len(), 64);
         rows += 1;
     }
-    assert_eq!(rows, 16);
-    assert_eq!(set.total(), 5713);
+    assert_eq!(rows, 17);
+    assert_eq!(set.total(), 5713 + 5598);
+}
+
+/// Echap's stalkerware set: its certificate key (not a table column), and
+/// the descriptions spydar's levels read (INVENTORY.md, stalkerware/README.md).
+#[test]
+fn stalkerware_set_keeps_its_descriptions() {
+    let set = IndicatorSet::bundled();
+    let src = set
+        .sources
+        .iter()
+        .find(|s| s.name == "stalkerware/stalkerware.stix2")
+        .expect("the stalkerware set is bundled");
+    assert_eq!(src.indicators, 5598);
+    assert_eq!(src.per_key.get("app:cert.sha1"), Some(&485));
+    // 174 malware objects: WiseMo and FindMyKids are listed both ways.
+    assert_eq!(src.malware.len(), 172);
+    assert_eq!(src.date.as_deref(), Some("2026-06-21"));
+    let mine: Vec<_> = set
+        .indicators
+        .iter()
+        .filter(|i| i.source == src.name)
+        .collect();
+    let count = |pred: &dyn Fn(&spydar::indicators::Described) -> bool| {
+        mine.iter()
+            .filter(|i| set.described(i).is_some_and(pred))
+            .count()
+    };
+    assert_eq!(
+        count(&|d| d.indicator.as_deref() == Some("Vendor website")),
+        538
+    );
+    assert_eq!(
+        count(&|d| d.indicator.as_deref() == Some("Command-and-control domain")),
+        989
+    );
+    assert_eq!(
+        count(&|d| d.indicator.as_deref() == Some("Distribution site")),
+        36
+    );
+    assert_eq!(
+        count(&|d| d.malware.as_deref() == Some("Watchware application")),
+        53 + 71 + 2 + 44
+    );
+    assert_eq!(count(&|_| true), 5598);
+    // Every other bundle is dated too.
+    assert!(
+        set.sources.iter().all(|s| s.date.is_some()),
+        "a source without a date"
+    );
 }
 
 #[test]

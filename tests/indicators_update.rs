@@ -701,3 +701,214 @@ fn plain_http_elsewhere_is_refused_without_connecting() {
     );
     assert!(!tmp.path().join("d").exists());
 }
+
+/// `(owner, repo, branch, path)` of every `type: github` entry of an
+/// indicators.yaml in mvt-indicators' layout (one key per line).
+fn github_entries(yaml: &str) -> Vec<(String, String, String, String)> {
+    let mut out = Vec::new();
+    for entry in yaml.split("\n  -\n").skip(1) {
+        let key = |k: &str| {
+            entry
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{k}: ")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        out.push((key("owner"), key("repo"), key("branch"), key("path")));
+    }
+    out
+}
+
+/// The bundled copy of an index entry's file, if spydar bundles it.
+fn bundled_copy(owner: &str, repo: &str, path: &str) -> Option<Vec<u8>> {
+    let local = match (owner, repo) {
+        ("mvt-project", "mvt-indicators") => format!("indicators/mvt-indicators/{path}"),
+        ("AmnestyTech", "investigations") => format!("indicators/amnesty-investigations/{path}"),
+        ("AssoEchap", "stalkerware-indicators") => {
+            "indicators/stalkerware/stalkerware.stix2".into()
+        }
+        _ => return None,
+    };
+    std::fs::read(local).ok()
+}
+
+/// Entries added to the index in July 2026, in its own format (with a key
+/// spydar does not know, which it must ignore).
+const JULY_2026: &str = r#"
+  -
+    type: github
+    name: Gamma Spyware Indicators of Compromise
+    sources:
+      - Test Lab
+    references:
+      - https://example.org/gamma
+    platforms:
+      - android
+    github:
+      owner: mvt-project
+      repo: mvt-indicators
+      branch: main
+      path: 2026-07-14_gamma/gamma.stix2
+
+  -
+    type: github
+    name: Delta Spyware Indicators of Compromise
+    sources:
+      - Amnesty International
+    references:
+      - https://example.org/delta
+    github:
+      owner: AmnestyTech
+      repo: investigations
+      branch: master
+      path: 2026-07-28_delta/delta.stix2
+"#;
+
+/// The real index (the bundled copy of mvt-indicators' indicators.yaml),
+/// served by a host whose repositories all moved to `main`: entries that
+/// still say `master` (Amnesty's, Echap's) are fetched from `main` with a
+/// note; then the index grows by its July 2026 additions, which are
+/// fetched next to the rest.
+#[test]
+fn the_real_index_with_renamed_branches_and_its_july_2026_additions() {
+    let index = std::fs::read_to_string("indicators/mvt-indicators/indicators.yaml").unwrap();
+    let entries = github_entries(&index);
+    assert_eq!(entries.len(), 15);
+    let on_master = entries.iter().filter(|e| e.2 == "master").count();
+    assert!(on_master >= 5, "Amnesty's and Echap's entries say master");
+    let mut routes: HashMap<String, Reply> = HashMap::new();
+    for (owner, repo, _, path) in &entries {
+        let bytes = bundled_copy(owner, repo, path)
+            .unwrap_or_else(|| panic!("{owner}/{repo}/{path} is bundled"));
+        // Only `main` exists now; `master` answers 404.
+        routes.insert(format!("/{owner}/{repo}/main/{path}"), Reply::Ok(bytes));
+    }
+    let gamma = bundle("Gamma", &["[domain-name:value='gamma-c2.example']"]);
+    let delta = bundle("Delta", &["[app:id='com.delta.sync']"]);
+    routes.insert(
+        "/mvt-project/mvt-indicators/main/2026-07-14_gamma/gamma.stix2".into(),
+        Reply::Ok(gamma),
+    );
+    routes.insert(
+        "/AmnestyTech/investigations/main/2026-07-28_delta/delta.stix2".into(),
+        Reply::Ok(delta),
+    );
+    routes.insert(
+        "/indicators.yaml".into(),
+        Reply::Ok(index.clone().into_bytes()),
+    );
+    let grown = format!("{}\n{}", index.trim_end(), JULY_2026);
+    routes.insert(
+        "/indicators-2026-07.yaml".into(),
+        Reply::Ok(grown.into_bytes()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (base, log) = serve_on(listener, base, routes, 200);
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let dir = tmp.path().join("indicators");
+    let update = |index: &str| {
+        run(
+            spydar(&home),
+            &[
+                "indicators",
+                "update",
+                "--index-url",
+                &format!("{base}/{index}"),
+                "--raw-base",
+                &base,
+                "--dir",
+                dir.to_str().unwrap(),
+            ],
+        )
+    };
+
+    let all_current = |out: &Out, n: usize| {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let line = format!("{n} of {n} bundles current");
+        assert!(out.stderr.contains(&line), "{}", out.stderr);
+    };
+    let reader = || {
+        let mut cmd = spydar(&home);
+        cmd.env("SPYDAR_INDICATORS_DIR", &dir);
+        cmd
+    };
+
+    let out = update("indicators.yaml");
+    all_current(&out, 15);
+    let notes: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("renamed its default branch"))
+        .collect();
+    assert_eq!(notes.len(), on_master, "{}", out.stderr);
+    let amnesty = format!("{base}/AmnestyTech/investigations/master/2021-07-18_nso/pegasus.stix2");
+    assert!(
+        out.stderr.contains(&format!(
+            "spydar: update: {amnesty}: HTTP status 404; fetched {base}/AmnestyTech/investigations/main/2021-07-18_nso/pegasus.stix2 instead"
+        )),
+        "{}",
+        out.stderr
+    );
+    // sources.json keeps the URL that answered.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sources.json")).unwrap()).unwrap();
+    let sources = manifest["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 15);
+    assert!(
+        sources
+            .iter()
+            .all(|s| s["url"].as_str().unwrap().contains("/main/")),
+        "{sources:#?}"
+    );
+    // The same bytes as the bundled sets: nothing is counted twice.
+    let with = run(reader(), &["indicators", "stats"]);
+    let without = run(spydar(&home), &["indicators", "stats"]);
+    assert_eq!(
+        totals(&with.stdout),
+        totals(&without.stdout),
+        "{}",
+        with.stdout
+    );
+
+    // The index grows: its additions are fetched, the rest is unchanged.
+    let out = update("indicators-2026-07.yaml");
+    all_current(&out, 17);
+    assert!(
+        out.stdout
+            .contains("mvt-project_mvt-indicators_2026-07-14_gamma_gamma.stix2\t1 indicators\tnew")
+    );
+    assert!(
+        out.stdout
+            .contains("AmnestyTech_investigations_2026-07-28_delta_delta.stix2\t1 indicators\tnew")
+    );
+    assert!(out.stdout.contains(
+        "AmnestyTech_investigations_2021-07-18_nso_pegasus.stix2\t1549 indicators\tunchanged"
+    ));
+    for (value, malware) in [("gamma-c2.example", "Gamma"), ("com.delta.sync", "Delta")] {
+        let hit = run(reader(), &["indicators", "check", value]);
+        assert_eq!(hit.code, 1, "{}", hit.stdout);
+        assert!(hit.stdout.contains(malware), "{}", hit.stdout);
+    }
+    // `list` dates each set: the bundled ones by their newest STIX time.
+    let list = run(reader(), &["indicators", "list"]);
+    let stalker = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("stalkerware/stalkerware.stix2\t"))
+        .expect("the bundled stalkerware set is listed");
+    let cells: Vec<&str> = stalker.split('\t').collect();
+    assert_eq!(&cells[1..3], ["5598", "2026-06-21"]);
+    assert!(list.stdout.lines().all(|l| {
+        let date = l.split('\t').nth(2).unwrap_or("");
+        date.len() == 10 && date.as_bytes()[4] == b'-' || date == "-"
+    }));
+    assert!(list.stderr.contains("Echap, stalkerware-indicators"));
+
+    let log = log.lock().unwrap();
+    assert!(log.iter().any(|p| p.contains("/master/")));
+    assert!(log.len() <= 200);
+}

@@ -79,14 +79,14 @@ fn stdout(c: &mut Command) -> (i32, String, String) {
     )
 }
 
-/// `indicators list` rows: name → (sha256, origin).
+/// `indicators list` rows (name, count, date, malware, sha256, origin): name → (sha256, origin).
 fn list(c: &mut Command, extra: &[&str]) -> Vec<(String, String, String)> {
     let (code, out, err) = stdout(c.args(["indicators", "list"]).args(extra));
     assert_eq!(code, 0, "{err}");
     out.lines()
         .map(|l| {
             let cells: Vec<&str> = l.split('\t').collect();
-            (cells[0].into(), cells[3].into(), cells[4].into())
+            (cells[0].into(), cells[4].into(), cells[5].into())
         })
         .collect()
 }

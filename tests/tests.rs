@@ -43,6 +43,7 @@ mod recheck_sweep;
 mod recheck_untrusted;
 mod rules;
 mod sample_golden;
+mod stalkerware;
 mod sysdiagnose;
 mod sysdiagnose_cli;
 mod sysdiagnose_real;

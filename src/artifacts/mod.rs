@@ -14,6 +14,7 @@
 
 pub mod android;
 pub mod ios;
+pub mod mvt_parity;
 pub mod observe;
 pub mod sysdiagnose;
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{EXIT_CLEAN, EXIT_FINDINGS, IocArgs};
 use crate::error::Error;
-use crate::indicators::{BUNDLED_ATTRIBUTION, Matcher, mvt, normalize};
+use crate::indicators::{BUNDLED_ATTRIBUTION, Matcher, mvt, normalize, roles};
 use crate::model::{Observable, ObservableType as T};
 
 #[derive(Args)]
@@ -19,12 +19,13 @@ pub struct IndicatorsArgs {
 
 #[derive(Subcommand)]
 pub enum Action {
-    /// One line per source: indicators, malware, sha256, origin (bundled, downloaded when, file,
-    /// mvt folder or MVT_STIX2).
+    /// One line per source: indicators, the set's date (its newest STIX modified/created time),
+    /// malware, sha256, origin (bundled, downloaded when, file, mvt folder or MVT_STIX2).
     List,
     /// Counts per source and per STIX key.
     Stats,
-    /// Says which indicators a value matches (domain, URL, process, path, hash, app id, ...). Exit 1 if any.
+    /// Says which indicators a value matches (domain, URL, process, path, hash, app id, ...), and
+    /// when a match is a warning (a vendor website, a watchware app). Exit 1 if any.
     Check { value: String },
     /// Download the published bundles (mvt-indicators' index) for later scans. Exit 2 if none could be fetched.
     Update(super::update::UpdateArgs),
@@ -77,9 +78,10 @@ pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
                         "bundled".to_string()
                     };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     s.name,
                     s.indicators,
+                    s.date.as_deref().unwrap_or("-"),
                     s.malware.join(", "),
                     s.sha256,
                     origin.trim_end()
@@ -125,8 +127,16 @@ pub fn run(args: IndicatorsArgs) -> Result<u8, Error> {
                 }) {
                     let ind = matcher.indicator(hit.indicator);
                     found = true;
+                    // A vendor website or a watchware app is a warning.
+                    let level = matcher
+                        .set()
+                        .described(ind)
+                        .and_then(roles::role)
+                        .and_then(|r| r.rule)
+                        .map(|r| format!("  {} ({})", r.level.as_str(), r.id))
+                        .unwrap_or_default();
                     println!(
-                        "{} {:?} matches {} {}  [{}]  {}  {}",
+                        "{} {:?} matches {} {}  [{}]  {}  {}{level}",
                         kind,
                         value,
                         ind.malware.as_deref().unwrap_or("(no malware name)"),

@@ -262,6 +262,11 @@ pub struct Planned {
     pub file: String,
     /// Name of the bundled source this entry is the upstream of.
     pub replaces: Option<String>,
+    /// For a GitHub entry on `master` or `main`: the same file on the other
+    /// branch, tried when the first answers 404 (AmnestyTech's
+    /// investigations moved from master to main in March 2026 while the
+    /// index still said master).
+    pub other_branch: Option<String>,
 }
 
 /// Turns the index text into download plans; entries that cannot be used
@@ -286,14 +291,14 @@ pub fn plan(index_yaml: &[u8], raw_base: &str) -> Result<(Vec<Planned>, Vec<Stri
         let item = match e.kind.as_deref() {
             Some("github") => github_plan(e.github.as_ref(), base),
             Some("download") => match e.download_url.as_deref().map(str::trim) {
-                Some(u) if !u.is_empty() => download_plan(u).map(|(u, f)| (u, f, None)),
+                Some(u) if !u.is_empty() => download_plan(u).map(|(u, f)| (u, f, None, None)),
                 _ => Err("type download without download_url".into()),
             },
             Some(other) => Err(format!("type {other:?} is not supported")),
             None => Err("no type".into()),
         };
         match item {
-            Ok((url, file, replaces)) => {
+            Ok((url, file, replaces, other_branch)) => {
                 // Two entries naming one file: the first wins.
                 if files.insert(file.clone()) {
                     planned.push(Planned {
@@ -301,6 +306,7 @@ pub fn plan(index_yaml: &[u8], raw_base: &str) -> Result<(Vec<Planned>, Vec<Stri
                         url,
                         file,
                         replaces,
+                        other_branch,
                     });
                 }
             }
@@ -316,7 +322,16 @@ const BUNDLED_REPOS: &[(&str, &str, &str)] = &[
     ("AmnestyTech", "investigations", "amnesty-investigations"),
 ];
 
-type Plan = (String, String, Option<String>);
+type Plan = (String, String, Option<String>, Option<String>);
+
+/// `master` ↔ `main`: the default-branch rename GitHub repositories made.
+fn renamed_branch(branch: &str) -> Option<&'static str> {
+    match branch {
+        "master" => Some("main"),
+        "main" => Some("master"),
+        _ => None,
+    }
+}
 
 fn github_plan(g: Option<&GithubRef>, base: &str) -> Result<Plan, String> {
     let g = g.ok_or("type github without a github: section")?;
@@ -355,7 +370,13 @@ fn github_plan(g: Option<&GithubRef>, base: &str) -> Result<Plan, String> {
         .iter()
         .find(|(o, r, _)| o.eq_ignore_ascii_case(&owner) && r.eq_ignore_ascii_case(&repo))
         .map(|(_, _, folder)| format!("{folder}/{path}"));
-    Ok((url, file_name(&format!("{owner}_{repo}_{path}")), replaces))
+    let other = renamed_branch(&branch).map(|b| format!("{base}/{owner}/{repo}/{b}/{path}"));
+    Ok((
+        url,
+        file_name(&format!("{owner}_{repo}_{path}")),
+        replaces,
+        other,
+    ))
 }
 
 fn download_plan(u: &str) -> Result<(String, String), String> {
@@ -489,6 +510,34 @@ fn fetch(agent: &ureq::Agent, url: &str, cap: u64, timeout: u64) -> Result<Vec<u
     Err(format!("more than {MAX_REDIRECTS} redirects; refused"))
 }
 
+/// Fetches a planned bundle; a GitHub file missing (404) on `master` or
+/// `main` is looked for on the other (a renamed default branch), with a
+/// note. Returns the URL the answer is about and the bytes or the reason.
+fn fetch_either(
+    agent: &ureq::Agent,
+    p: &Planned,
+    timeout: u64,
+) -> (String, Result<Vec<u8>, String>) {
+    let first = fetch(agent, &p.url, MAX_BUNDLE_BYTES, timeout);
+    let Some(other) = p.other_branch.as_deref() else {
+        return (p.url.clone(), first);
+    };
+    match first {
+        Err(e) if e == "HTTP status 404" => match fetch(agent, other, MAX_BUNDLE_BYTES, timeout) {
+            Ok(bytes) => {
+                eprintln!(
+                    "spydar: update: {}: HTTP status 404; fetched {other} instead (the repository renamed its default branch)",
+                    p.url
+                );
+                (other.to_string(), Ok(bytes))
+            }
+            // Neither branch has it: the index's own URL is the one to name.
+            Err(_) => (p.url.clone(), Err(e)),
+        },
+        first => (p.url.clone(), first),
+    }
+}
+
 /// Writes `bytes` to `dir/name` through a temporary file in `dir`.
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let target = dir.join(name);
@@ -556,17 +605,18 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
     let mut kept: Vec<ManifestEntry> = Vec::new();
     let (mut ok, mut failed, mut indicators) = (0usize, 0usize, 0usize);
     for p in &planned {
-        let result = fetch(&agent, &p.url, MAX_BUNDLE_BYTES, args.timeout).and_then(|bytes| {
+        let (url, fetched) = fetch_either(&agent, p, args.timeout);
+        let result = fetched.and_then(|bytes| {
             check_bundle_limits(&bytes).map_err(|e| format!("{e}; not kept"))?;
             let mut check = IndicatorSet::default();
-            match check.add_bytes(&p.url, &bytes) {
+            match check.add_bytes(&url, &bytes) {
                 Ok(0) => Err("no indicator spydar can use; not kept".to_string()),
                 Ok(n) => Ok((bytes, n)),
                 Err(e) => Err(format!(
                     "{}; not kept",
                     e.to_string()
                         .trim_start_matches("indicators: ")
-                        .trim_start_matches(&format!("{}: ", p.url))
+                        .trim_start_matches(&format!("{url}: "))
                 )),
             }
         });
@@ -593,7 +643,7 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
                 );
                 kept.push(ManifestEntry {
                     name: p.name.clone(),
-                    url: p.url.clone(),
+                    url: url.clone(),
                     file: p.file.clone(),
                     sha256: sha,
                     size: bytes.len() as u64,
@@ -605,7 +655,7 @@ pub fn run(args: UpdateArgs) -> Result<u8, Error> {
                 indicators += n;
             }
             Err(reason) => {
-                eprintln!("spydar: update: {}: {reason}", p.url);
+                eprintln!("spydar: update: {url}: {reason}");
                 failed += 1;
                 // The copy fetched last time, if any, stays in use.
                 if let Some(prev) = old_by_file.get(p.file.as_str()) {
@@ -683,8 +733,21 @@ mod tests {
             planned[1].replaces.as_deref(),
             Some("mvt-indicators/intellexa_predator/predator.stix2")
         );
-        // Stalkerware is not bundled.
+        // Echap's generated bundle lacks the descriptions of the bundled
+        // rebuild (vendor websites, watchware): an extra source, not a
+        // replacement.
         assert_eq!(planned[3].replaces, None);
+        assert!(
+            planned[3]
+                .url
+                .ends_with("/AssoEchap/stalkerware-indicators/master/generated/stalkerware.stix2")
+        );
+        assert_eq!(
+            planned[3].other_branch.as_deref(),
+            Some(
+                "https://raw.githubusercontent.com/AssoEchap/stalkerware-indicators/main/generated/stalkerware.stix2"
+            )
+        );
     }
 
     #[test]

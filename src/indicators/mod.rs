@@ -9,12 +9,13 @@ pub mod mvt;
 pub mod normalize;
 pub mod pattern;
 pub mod prefilter;
+pub mod roles;
 mod stix;
 pub mod stock;
 
 pub use matcher::{Hit, Matcher};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
@@ -31,6 +32,10 @@ pub struct SourceInfo {
     pub sha256: String,
     pub indicators: usize,
     pub malware: Vec<String>,
+    /// The newest `modified`/`created` time in the bundle, as a UTC date
+    /// (`YYYY-MM-DD`): when the set was last changed.
+    #[serde(skip)]
+    pub date: Option<String>,
     /// Patterns skipped, with the reason, as `(pattern, reason)`.
     #[serde(skip)]
     pub skipped: Vec<(String, String)>,
@@ -39,11 +44,30 @@ pub struct SourceInfo {
     pub per_key: BTreeMap<String, usize>,
 }
 
+/// What a bundle says about an indicator besides its pattern: the
+/// indicator's own description and its malware's. Echap's stalkerware set
+/// says there which domains are vendor websites and which applications are
+/// watchware; `artifacts::indicator_roles` turns that into levels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Described {
+    pub indicator: Option<String>,
+    pub malware: Option<String>,
+}
+
 /// Every indicator loaded, from every source.
 #[derive(Clone, Debug, Default)]
 pub struct IndicatorSet {
     pub indicators: Vec<Indicator>,
     pub sources: Vec<SourceInfo>,
+    /// By indicator id, for the indicators whose bundle describes them.
+    pub descriptions: HashMap<String, Described>,
+}
+
+impl IndicatorSet {
+    /// What the bundle says about `ind`, if anything.
+    pub fn described(&self, ind: &Indicator) -> Option<&Described> {
+        self.descriptions.get(&ind.id)
+    }
 }
 
 impl IndicatorSet {
@@ -59,6 +83,7 @@ impl IndicatorSet {
                     sha256: String::new(),
                     indicators: 0,
                     malware: Vec::new(),
+                    date: None,
                     skipped: vec![(String::new(), e.to_string())],
                     per_key: BTreeMap::new(),
                 });
@@ -105,6 +130,7 @@ impl IndicatorSet {
             sha256: hex::encode(Sha256::digest(bytes)),
             indicators: 0,
             malware: parsed.malware_names.clone(),
+            date: parsed.date.map(|t| t.strftime("%Y-%m-%d").to_string()),
             skipped: Vec::new(),
             per_key: BTreeMap::new(),
         };
@@ -151,6 +177,15 @@ impl IndicatorSet {
             }
             if added {
                 info.indicators += 1;
+                if ind.description.is_some() || ind.malware_description.is_some() {
+                    self.descriptions.insert(
+                        ind.id.clone(),
+                        Described {
+                            indicator: ind.description.clone(),
+                            malware: ind.malware_description.clone(),
+                        },
+                    );
+                }
             }
         }
         let n = info.indicators;
@@ -176,4 +211,6 @@ Bundled indicators:
                            licensed CC BY 2.0 (https://creativecommons.org/licenses/by/2.0/); converted for matching by spydar
   mvt-indicators/          Copyright (c) 2022 MVT, https://github.com/mvt-project/mvt-indicators, MIT licence
                            (the bundles repackage research by Google TAG/GTIG, Lookout, Citizen Lab, Microsoft,
-                           Kaspersky, Recorded Future, Meta, Cisco Talos, iVerify, RSF/RESIDENT.NGO and others)";
+                           Kaspersky, Recorded Future, Meta, Cisco Talos, iVerify, RSF/RESIDENT.NGO and others)
+  stalkerware/             Echap, stalkerware-indicators, https://github.com/AssoEchap/stalkerware-indicators
+                           licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/); rebuilt as one STIX2 bundle";

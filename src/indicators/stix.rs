@@ -39,17 +39,37 @@ struct Object {
     target_ref: Option<String>,
     #[serde(default)]
     object_refs: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    modified: Option<String>,
 }
 
 pub struct RawIndicator {
     pub id: String,
     pub pattern: String,
     pub malware: Option<String>,
+    /// What the indicator is, in the bundle's own words (Echap's
+    /// stalkerware set: "Vendor website", "Command-and-control domain").
+    pub description: Option<String>,
+    /// The description of the malware it indicates ("Watchware application").
+    pub malware_description: Option<String>,
 }
 
 pub struct ParsedBundle {
     pub indicators: Vec<RawIndicator>,
     pub malware_names: Vec<String>,
+    /// The newest `modified` (else `created`) time of any object: the
+    /// date the set was last changed, as far as the bundle says.
+    pub date: Option<jiff::Timestamp>,
+}
+
+/// One line of text, or nothing.
+fn one_line(s: Option<String>) -> Option<String> {
+    s.map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|d| !d.is_empty())
 }
 
 /// Parses a bundle. Indicators link to malware through `indicates`
@@ -69,11 +89,21 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
         }
     };
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut described: HashMap<String, String> = HashMap::new();
+    let mut date: Option<jiff::Timestamp> = None;
     let mut links: HashMap<String, String> = HashMap::new();
     let mut indicators = Vec::new();
     let mut malware_names = Vec::new();
     let mut reports = Vec::new();
     for obj in objects {
+        let when = obj
+            .modified
+            .as_deref()
+            .or(obj.created.as_deref())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        if when > date {
+            date = when;
+        }
         match obj.kind.as_str() {
             "indicator" => {
                 if let Some(pattern) = obj.pattern
@@ -83,13 +113,16 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
                     // `indicators update` never keeps it.
                     super::pattern::check_limits(&pattern)
                         .map_err(|e| format!("indicator {}: {e}", obj.id))?;
-                    indicators.push((obj.id, pattern));
+                    indicators.push((obj.id, pattern, one_line(obj.description)));
                 }
             }
             "malware" | "threat-actor" | "intrusion-set" | "tool" | "campaign" => {
                 if let Some(name) = obj.name {
                     if obj.kind == "malware" && !malware_names.contains(&name) {
                         malware_names.push(name.clone());
+                    }
+                    if let Some(d) = one_line(obj.description) {
+                        described.insert(obj.id.clone(), d);
                     }
                     names.insert(obj.id, name);
                 }
@@ -114,23 +147,27 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
     }
     let indicators = indicators
         .into_iter()
-        .map(|(id, pattern)| {
-            let malware = links.get(&id).and_then(|target| {
+        .map(|(id, pattern, description)| {
+            let target = links.get(&id);
+            let malware = target.and_then(|target| {
                 names
                     .get(target)
                     .cloned()
                     .or_else(|| target.strip_prefix("report:").map(str::to_string))
             });
             RawIndicator {
+                malware_description: target.and_then(|t| described.get(t).cloned()),
                 id,
                 pattern,
                 malware,
+                description,
             }
         })
         .collect();
     Ok(ParsedBundle {
         indicators,
         malware_names,
+        date,
     })
 }
 

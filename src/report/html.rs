@@ -439,12 +439,26 @@ fn module_view(m: &ModuleInfo) -> ModuleView {
     }
 }
 
+/// A set's malware names; a long list (Echap's stalkerware set names 172
+/// applications) is cut after a dozen, saying how many more there are.
+fn malware_list(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}
+
 fn source_view(s: &SourceRef) -> SourceView {
     SourceView {
         name: s.name.clone(),
         indicators: s.indicators,
         sha256: s.sha256.get(..16).unwrap_or(&s.sha256).to_string(),
-        malware: s.malware.join(", "),
+        malware: malware_list(&s.malware),
         date: ["date", "modified", "updated"]
             .iter()
             .find_map(|k| field(s, k)?.as_str().map(str::to_string))

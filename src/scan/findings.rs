@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::indicators::Matcher;
 use crate::indicators::matcher::{Hit, MatchHow};
+use crate::indicators::roles;
 use crate::indicators::stock::StockKind;
 use crate::model::{
     DeviceScan, Finding, FindingKind, IndicatorRef, Level, Observable, ObservableType, Record,
@@ -154,7 +155,17 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
     let mut observables: Vec<&Observable> = record.observables.iter().collect();
     observables.sort_by_key(|o| o.kind == ObservableType::Text);
     for obs in observables {
-        for hit in matcher.match_observable(obs) {
+        let mut hits = matcher.match_observable(obs);
+        // A described indicator first: Echap's bundled set says which
+        // domains are vendor sites and which apps watchware; a downloaded
+        // copy of upstream's bundle with the same values does not.
+        hits.sort_by_key(|h| {
+            matcher
+                .set()
+                .described(matcher.indicator(h.indicator))
+                .is_none()
+        });
+        for hit in hits {
             let ind = matcher.indicator(hit.indicator);
             let key = (ind.malware.as_deref(), ind.kind);
             if seen.contains(&key) {
@@ -187,6 +198,18 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                     severity = Severity::Medium;
                 }
             }
+            // What the bundle says the indicator is (a vendor website, a
+            // watchware app) may set the level through a catalogue rule.
+            let mut rule = None;
+            if let Some(role) = matcher.set().described(ind).and_then(roles::role) {
+                let name = ind.malware.as_deref().unwrap_or("this application");
+                message = format!("{message}; {}", role.note_for(name));
+                if let Some(r) = role.rule {
+                    level = r.level;
+                    severity = r.severity;
+                    rule = Some(r.id.to_string());
+                }
+            }
             out.push(Finding {
                 level,
                 severity,
@@ -196,7 +219,7 @@ pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
                 timestamp: record.timestamp,
                 observable: Some(hit.found.clone()),
                 indicator: Some(iref),
-                rule: None,
+                rule,
                 message,
                 record: record.fields.to_map(),
                 count: 1,
