@@ -60,11 +60,15 @@ pub fn write_jsonl(w: &mut impl Write, records: &[Record]) -> std::io::Result<()
 
 type Compressed = zstd::stream::write::Encoder<'static, BufWriter<std::fs::File>>;
 
-/// One module's records file: a zstd stream fed from a reused encoding
+/// One module's records file: zstd frames fed from a reused encoding
 /// buffer (serde writes JSON in many small pieces; the compressor gets
-/// them in large ones).
+/// them in large ones). A frame is ended when the module is done
+/// ([`ModuleFile::end_frame`]), so a compression context (about 1 MB) is
+/// held only by modules still running; a later write starts a new frame,
+/// and `zstd -dc` reads concatenated frames as one stream.
 pub struct ModuleFile {
     path: PathBuf,
+    file: Option<BufWriter<std::fs::File>>,
     enc: Option<Compressed>,
     buf: Vec<u8>,
 }
@@ -74,14 +78,12 @@ const ENCODE_BUF: usize = 128 << 10;
 
 impl ModuleFile {
     fn open(dir: &Path, module: &str) -> Result<Self> {
-        let path = records_path(dir, module);
-        let file = BufWriter::with_capacity(128 << 10, create(dir, module)?);
-        let enc =
-            zstd::stream::write::Encoder::new(file, ZSTD_LEVEL).map_err(|e| Error::io(&path, e))?;
+        let file = BufWriter::with_capacity(64 << 10, create(dir, module)?);
         Ok(ModuleFile {
-            path,
-            enc: Some(enc),
-            buf: Vec::with_capacity(ENCODE_BUF + (8 << 10)),
+            path: records_path(dir, module),
+            file: Some(file),
+            enc: None,
+            buf: Vec::new(),
         })
     }
 
@@ -105,10 +107,18 @@ impl ModuleFile {
             .map_err(|e| Error::io(&self.path, e))
     }
 
+    /// The open frame's compressor, starting a frame if none is open.
     fn compressor(&mut self) -> Result<&mut Compressed> {
-        self.enc
-            .as_mut()
-            .ok_or_else(|| Error::input(&self.path, "records file already finished"))
+        if self.enc.is_none() {
+            let file = self
+                .file
+                .take()
+                .ok_or_else(|| Error::input(&self.path, "records file already failed"))?;
+            let enc = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.enc = Some(enc);
+        }
+        Ok(self.enc.as_mut().expect("a compressor"))
     }
 
     fn spill(&mut self) -> Result<()> {
@@ -118,18 +128,28 @@ impl ModuleFile {
         let mut buf = std::mem::take(&mut self.buf);
         let written = self.compressor()?.write_all(&buf);
         buf.clear();
+        // The buffer is kept while a frame is open, freed with it.
         self.buf = buf;
         written.map_err(|e| Error::io(&self.path, e))
     }
 
-    /// Ends the zstd stream and flushes the file.
-    fn finish(&mut self) -> Result<()> {
+    /// Ends the open frame (if any) and frees its compression context and
+    /// buffer; the file stays open for a later frame.
+    pub fn end_frame(&mut self) -> Result<()> {
         self.spill()?;
-        match self.enc.take() {
-            Some(enc) => enc
-                .finish()
-                .and_then(|mut f| f.flush())
-                .map_err(|e| Error::io(&self.path, e)),
+        self.buf = Vec::new();
+        if let Some(enc) = self.enc.take() {
+            let file = enc.finish().map_err(|e| Error::io(&self.path, e))?;
+            self.file = Some(file);
+        }
+        Ok(())
+    }
+
+    /// Ends the last frame and flushes the file.
+    fn finish(&mut self) -> Result<()> {
+        self.end_frame()?;
+        match self.file.as_mut() {
+            Some(f) => f.flush().map_err(|e| Error::io(&self.path, e)),
             None => Ok(()),
         }
     }
@@ -165,6 +185,14 @@ impl RecordsWriter {
                 let f = Arc::new(Mutex::new(ModuleFile::open(&self.dir, module)?));
                 Ok(v.insert(f).clone())
             }
+        }
+    }
+
+    /// Ends `module`'s open frame, if it has a file (see [`ModuleFile`]).
+    pub fn end_frame(&mut self, module: &str) -> Result<()> {
+        match self.files.get(module) {
+            Some(f) => f.lock().unwrap_or_else(|p| p.into_inner()).end_frame(),
+            None => Ok(()),
         }
     }
 
@@ -299,6 +327,8 @@ mod tests {
         let all = records("m", 5);
         let mut w = RecordsWriter::new(d.path().join("streamed"));
         w.append("m", &all[..2]).unwrap();
+        // A module's frame ends when it is done; a later batch starts another.
+        w.end_frame("m").unwrap();
         let mut rest = Vec::new();
         write_jsonl(&mut rest, &all[2..]).unwrap();
         w.append_encoded("m", &rest).unwrap();

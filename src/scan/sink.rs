@@ -235,7 +235,19 @@ impl crate::artifacts::RecordSink for StreamingSink {
         drop(records);
     }
 
+    /// Asked when `module` has finished: its records file's frame is ended
+    /// then, freeing its compression context.
     fn taken(&self, module: &str) -> usize {
+        if let Some(files) = &self.files {
+            let ended = files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .end_frame(module);
+            if let Err(e) = ended {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.error.get_or_insert(e);
+            }
+        }
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.counts.get(module).copied().unwrap_or(0)
     }
