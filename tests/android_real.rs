@@ -35,12 +35,12 @@ fn records(out: &Path, module: &str) -> Vec<Value> {
     let f = walkdir::WalkDir::new(out)
         .into_iter()
         .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy() == format!("{module}.jsonl"))
-        .unwrap_or_else(|| panic!("records/{module}.jsonl"));
-    std::fs::read_to_string(f.path())
+        .find(|e| e.file_name().to_string_lossy() == format!("{module}.jsonl.zst"))
+        .unwrap_or_else(|| panic!("records/{module}.jsonl.zst"));
+    spydar::report::records::read_records(f.path())
         .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
         .collect()
 }
 

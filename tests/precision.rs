@@ -123,10 +123,11 @@ fn prose_words_never_detect_and_stock_names_warn_next_to_true_positives() {
         .find(|e| e.path().is_dir())
         .unwrap()
         .path();
-    let swept = std::fs::read_to_string(device.join("records/text_sweep.jsonl")).unwrap();
+    let swept = spydar::report::records::read_records(&device.join("records/text_sweep.jsonl.zst"))
+        .unwrap();
     let kept: Vec<u64> = swept
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
         .filter(|r| r["fields"]["member"] == "logs/Precision/kernel.log")
         .map(|r| r["fields"]["line"].as_u64().unwrap())
         .collect();

@@ -233,13 +233,32 @@ fn a_records_file_linked_to_dev_zero_is_an_error_not_a_hang() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     let dir = saved(&out);
-    let records = dir.join("records").join("safari_history.jsonl");
+    let records = dir.join("records").join("safari_history.jsonl.zst");
     std::fs::remove_file(&records).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &records).unwrap();
     let (code, err) = recheck(&out);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("safari_history.jsonl") && err.contains("link"),
+        err.contains("safari_history.jsonl.zst") && err.contains("link"),
         "{err}"
     );
+}
+
+#[test]
+fn plain_records_of_an_older_scan_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let dir = saved(&out);
+    let zst = dir.join("records").join("safari_history.jsonl.zst");
+    let plain = zstd::decode_all(&std::fs::read(&zst).unwrap()[..]).unwrap();
+    assert_eq!(plain.iter().filter(|b| **b == b'\n').count(), CELLS.len());
+    let read = |dir: &Path| report::saved::read_device(dir).map(|s| s.modules[0].records.clone());
+    assert_eq!(read(&dir).unwrap(), records());
+    // The layout before records were compressed: records/<module>.jsonl.
+    std::fs::remove_file(&zst).unwrap();
+    std::fs::write(dir.join("records").join("safari_history.jsonl"), &plain).unwrap();
+    assert_eq!(read(&dir).unwrap(), records());
+    let (code, err) = recheck(&out);
+    assert_eq!(code, 0, "{err}");
+    // (A zstd bomb is refused: `report::records` unit tests.)
 }

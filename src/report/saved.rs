@@ -5,7 +5,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::records::read_records;
+use super::records::{find_records, read_records};
 use super::{Report, is_module_name};
 use crate::error::{Error, Result};
 use crate::model::ModuleOutput;
@@ -46,7 +46,8 @@ pub fn device_dirs(outdir: &Path) -> Result<Vec<PathBuf>> {
 /// One saved device folder: its report and its modules with their records.
 pub struct SavedDevice {
     pub report: Report,
-    /// In the report's order; each holds the records of `records/<name>.jsonl`.
+    /// In the report's order; each holds the records of `records/<name>.jsonl.zst`
+    /// (or the plain `records/<name>.jsonl` of an older scan).
     pub modules: Vec<ModuleOutput>,
 }
 
@@ -77,11 +78,9 @@ pub fn read_device(dir: &Path) -> Result<SavedDevice> {
                 ),
             ));
         }
-        let path = records_dir.join(format!("{}.jsonl", info.name));
-        let records = if std::fs::symlink_metadata(&path).is_ok() {
-            read_records(&path)?
-        } else {
-            Vec::new()
+        let records = match find_records(&records_dir, &info.name) {
+            Some(path) => read_records(&path)?,
+            None => Vec::new(),
         };
         modules.push(ModuleOutput {
             name: info.name.clone(),

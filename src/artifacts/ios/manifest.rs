@@ -100,10 +100,11 @@ fn swept(
         if let Some(row) = row {
             let domain = super::util::text(row.get_ref(1)?).unwrap_or_default();
             let rel = super::util::text(row.get_ref(2)?).unwrap_or_default();
-            text.push_str(&sweep_line(&domain, &rel));
-            text.push('\n');
+            let path = row_path(&domain, &rel);
+            let hosts = embedded_domains(&rel);
+            push_sweep_line(&mut text, &path, &rel, &hosts);
             if let Some(l) = listed.as_mut() {
-                l.row(row_observables(&domain, &rel));
+                l.row(row_observables(path, &rel, hosts));
             }
             batch.push(row.get(0)?);
             if batch.len() < BATCH {
@@ -143,36 +144,47 @@ fn swept(
     Ok(out)
 }
 
-/// One line per row: every string the record's observables carry, space
-/// separated, so a token-boundary sweep sees each one whole.
-fn sweep_line(domain: &str, relative_path: &str) -> String {
-    let mut s = String::with_capacity(domain.len() + relative_path.len() * 2 + 24);
-    s.push_str(
-        &crate::evidence::ios_backup::device_path(domain, relative_path)
-            .unwrap_or_else(|| format!("/{relative_path}")),
-    );
-    s.push(' ');
-    s.push_str(relative_path.rsplit('/').next().unwrap_or(""));
-    for d in embedded_domains(relative_path) {
-        s.push(' ');
-        s.push_str(&d);
+/// The device path of a row (as `file_path` gives it for a record).
+fn row_path(domain: &str, relative_path: &str) -> String {
+    crate::evidence::ios_backup::device_path(domain, relative_path)
+        .unwrap_or_else(|| format!("/{relative_path}"))
+}
+
+/// One line per row, appended to `text`: every string the record's
+/// observables carry, space separated, so a token-boundary sweep sees each
+/// one whole. Line breaks inside a name become spaces.
+fn push_sweep_line(text: &mut String, path: &str, relative_path: &str, hosts: &[String]) {
+    let start = text.len();
+    text.push_str(path);
+    text.push(' ');
+    text.push_str(relative_path.rsplit('/').next().unwrap_or(""));
+    for d in hosts {
+        text.push(' ');
+        text.push_str(d);
     }
-    s.replace(['\n', '\r'], " ")
+    if text[start..].contains(['\n', '\r']) {
+        let line = text[start..].replace(['\n', '\r'], " ");
+        text.truncate(start);
+        text.push_str(&line);
+    }
+    text.push('\n');
 }
 
 /// What a row's record is matched on: its path (the file name is matched
 /// through it) and the hosts in its name, as `record` has them.
-fn row_observables(domain: &str, relative_path: &str) -> Vec<crate::model::Observable> {
-    let mut out = Vec::new();
+fn row_observables(
+    path: String,
+    relative_path: &str,
+    hosts: Vec<String>,
+) -> Vec<crate::model::Observable> {
+    let mut out = Vec::with_capacity(1 + hosts.len());
     if !relative_path.is_empty() {
-        let path = crate::evidence::ios_backup::device_path(domain, relative_path)
-            .unwrap_or_else(|| format!("/{relative_path}"));
         out.push(crate::model::Observable {
             kind: ObservableType::FilePath,
             value: path,
         });
     }
-    for value in embedded_domains(relative_path) {
+    for value in hosts {
         out.push(crate::model::Observable {
             kind: ObservableType::Domain,
             value,
@@ -198,19 +210,25 @@ fn name(e: &FileEntry) -> &str {
 pub fn embedded_domains(relative_path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for comp in relative_path.split('/') {
-        let lower = comp.to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix("https_")
-            .or_else(|| lower.strip_prefix("http_"));
-        let Some(rest) = rest else { continue };
-        let host = rest.split('_').next().unwrap_or("");
+        // Most components are not origins: test the prefix before copying.
+        let b = comp.as_bytes();
+        let skip = if b.len() > 6 && b[..6].eq_ignore_ascii_case(b"https_") {
+            6
+        } else if b.len() > 5 && b[..5].eq_ignore_ascii_case(b"http_") {
+            5
+        } else {
+            continue;
+        };
+        let host = comp[skip..].split('_').next().unwrap_or("");
         if host.contains('.')
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            && !out.iter().any(|h| h == host)
         {
-            out.push(host.to_string());
+            let host = host.to_ascii_lowercase();
+            if !out.contains(&host) {
+                out.push(host);
+            }
         }
     }
     out

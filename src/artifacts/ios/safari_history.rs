@@ -2,7 +2,7 @@
 //! Visited URLs are matched; MVT's injection heuristic flags an `http://`
 //! visit redirected in under a second to another domain.
 
-use super::util::{col_int, col_real, col_text};
+use super::util;
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
@@ -40,15 +40,20 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             source: Option<i64>,
             dest: Option<i64>,
         }
+        // Columns by position, in the SELECT's order.
         let rows = stmt
             .query_map([], |r| {
+                let get = |i: usize| r.get_ref(i).ok();
                 Ok(Visit {
-                    item: col_int(r, "id").unwrap_or(0),
-                    id: col_int(r, "visit_id").unwrap_or(0),
-                    url: col_text(r, "url").unwrap_or_default(),
-                    time: col_real(r, "visit_time").unwrap_or(0.0),
-                    source: col_int(r, "redirect_source"),
-                    dest: col_int(r, "redirect_destination"),
+                    item: get(0).and_then(util::int).unwrap_or(0),
+                    url: get(1)
+                        .and_then(util::text)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_default(),
+                    id: get(2).and_then(util::int).unwrap_or(0),
+                    time: get(3).and_then(util::real).unwrap_or(0.0),
+                    source: get(4).and_then(util::int),
+                    dest: get(5).and_then(util::int),
                 })
             })
             .map_err(err)?;
@@ -57,9 +62,12 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         let index: std::collections::HashMap<i64, usize> =
             visits.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
         for v in &visits {
+            let mut description = String::with_capacity(16 + v.url.len());
+            description.push_str("Safari visit to ");
+            description.push_str(&v.url);
             let mut rec = Record::new("safari_history", &artifact)
                 .at(crate::time::from_apple_nonzero(v.time))
-                .event("safari_visit", format!("Safari visit to {}", v.url))
+                .event("safari_visit", description)
                 .field("id", v.item)
                 .field("url", v.url.clone())
                 .field("visit_id", v.id)

@@ -3,7 +3,7 @@
 //! in `attributedBody` are matched; the body is swept as text. Apple's
 //! threat notifications are a heuristic.
 
-use super::util::{col_int, col_real, col_text, js, links};
+use super::util::{self, js, links};
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::model::{ObservableType, Record};
@@ -35,70 +35,115 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             format!("NULL AS {c}")
         }
     };
+    // Columns are read by position (`col::*`), in this order.
     let sql = format!(
-        "SELECT message.ROWID AS id, message.guid AS guid, message.text AS text, {}, {}, {}, {}, {}, {}, \
+        "SELECT message.ROWID AS id, message.text AS text, {}, {}, {}, {}, \
          handle.id AS phone_number FROM message, handle WHERE handle.rowid = message.handle_id ORDER BY message.ROWID",
         opt("attributedBody"),
         opt("service"),
         opt("date"),
-        opt("date_read"),
         opt("is_from_me"),
-        opt("account"),
     );
     let mut stmt = conn.prepare(&sql).map_err(err)?;
     let mut out = ctx.opts.batches("sms");
-    let rows = stmt
-        .query_map([], |r| {
-            let text = col_text(r, "text").unwrap_or_default();
-            let date = col_real(r, "date").and_then(crate::time::from_apple_nonzero);
-            let from_me = col_int(r, "is_from_me").unwrap_or(0) != 0;
-            let phone = col_text(r, "phone_number");
-            let mut found = links(&text);
-            // attributedBody is an NSAttributedString typedstream; links sit
-            // in it as plain UTF-8, so a byte scan finds them.
-            if let Ok(rusqlite::types::ValueRef::Blob(body)) = r.get_ref("attributedBody") {
-                for l in links(&String::from_utf8_lossy(body)) {
-                    if !found.contains(&l) {
-                        found.push(l);
-                    }
-                }
-            }
-            let mut rec = Record::new("sms", &artifact)
-                .at(date)
-                .event(
-                    if from_me { "sms_sent" } else { "sms_received" },
-                    format!(
-                        "{} message {} {}: {}",
-                        col_text(r, "service").unwrap_or_else(|| "SMS".into()),
-                        if from_me { "to" } else { "from" },
-                        phone.as_deref().unwrap_or("?"),
-                        text.chars().take(100).collect::<String>()
-                    ),
-                )
-                .field("id", col_int(r, "id").unwrap_or(0))
-                .field("text", text.clone())
-                .field("service", js(col_text(r, "service")))
-                .field("phone_number", js(phone))
-                .field("direction", if from_me { "sent" } else { "received" })
-                ;
-            if !found.is_empty() {
-                rec = rec.field("links", found.clone());
-            }
-            for l in found {
-                rec.push_observable(ObservableType::Url, l);
-            }
-            rec.push_observable(ObservableType::Text, text.clone());
-            if THREAT_NOTIFICATIONS.iter().any(|p| text.starts_with(p)) {
-                rec = rec.alert(
-                    &crate::rules::SMS_APPLE_THREAT_NOTIFICATION,
-                    "Apple threat notification received: Apple believes this device was targeted by mercenary spyware",
-                );
-            }
-            Ok(rec)
-        })
-        .map_err(err)?;
-    for row in rows {
-        out.push(row.map_err(err)?);
+    let mut rows = stmt.query([]).map_err(err)?;
+    while let Some(r) = rows.next().map_err(err)? {
+        out.push(record(r, &artifact));
     }
     Ok(out.finish())
+}
+
+/// Positions of the columns `run` selects.
+mod col {
+    pub const ID: usize = 0;
+    pub const TEXT: usize = 1;
+    pub const ATTRIBUTED_BODY: usize = 2;
+    pub const SERVICE: usize = 3;
+    pub const DATE: usize = 4;
+    pub const IS_FROM_ME: usize = 5;
+    pub const PHONE_NUMBER: usize = 6;
+}
+
+/// Whether `bytes` may hold a link (`LINK` needs `://`): most messages do
+/// not, and are then not searched for links at all.
+fn may_link(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"://").is_some()
+}
+
+fn record(r: &rusqlite::Row<'_>, artifact: &str) -> Record {
+    let get = |i: usize| r.get_ref(i).ok();
+    let text = get(col::TEXT).and_then(util::text).unwrap_or_default();
+    let date = get(col::DATE)
+        .and_then(util::real)
+        .and_then(crate::time::from_apple_nonzero);
+    let from_me = get(col::IS_FROM_ME).and_then(util::int).unwrap_or(0) != 0;
+    let phone = get(col::PHONE_NUMBER)
+        .and_then(util::text)
+        .filter(|s| !s.is_empty());
+    let service = get(col::SERVICE)
+        .and_then(util::text)
+        .filter(|s| !s.is_empty());
+    let mut found = if may_link(text.as_bytes()) {
+        links(&text)
+    } else {
+        Vec::new()
+    };
+    // attributedBody is an NSAttributedString typedstream; links sit in it
+    // as plain UTF-8, so a byte scan finds them.
+    if let Some(rusqlite::types::ValueRef::Blob(body)) = get(col::ATTRIBUTED_BODY)
+        && may_link(body)
+    {
+        for l in links(&String::from_utf8_lossy(body)) {
+            if !found.contains(&l) {
+                found.push(l);
+            }
+        }
+    }
+    let description = describe(service.as_deref(), from_me, phone.as_deref(), &text);
+    let mut rec = Record::new("sms", artifact)
+        .at(date)
+        .event(
+            if from_me { "sms_sent" } else { "sms_received" },
+            description,
+        )
+        .field("id", get(col::ID).and_then(util::int).unwrap_or(0))
+        .field("text", text.clone())
+        .field("service", js(service))
+        .field("phone_number", js(phone))
+        .field("direction", if from_me { "sent" } else { "received" });
+    if !found.is_empty() {
+        rec = rec.field("links", found.clone());
+    }
+    for l in found {
+        rec.push_observable(ObservableType::Url, l);
+    }
+    if THREAT_NOTIFICATIONS.iter().any(|p| text.starts_with(p)) {
+        rec.push_alert(
+            &crate::rules::SMS_APPLE_THREAT_NOTIFICATION,
+            "Apple threat notification received: Apple believes this device was targeted by mercenary spyware",
+        );
+    }
+    rec.push_observable(ObservableType::Text, text);
+    rec
+}
+
+/// `<service> message <to|from> <phone>: <first 100 characters>`.
+fn describe(service: Option<&str>, from_me: bool, phone: Option<&str>, text: &str) -> String {
+    let excerpt = text
+        .char_indices()
+        .nth(100)
+        .map_or(text, |(i, _)| &text[..i]);
+    let service = service.unwrap_or("SMS");
+    let phone = phone.unwrap_or("?");
+    let mut d = String::with_capacity(service.len() + phone.len() + excerpt.len() + 16);
+    d.push_str(service);
+    d.push_str(if from_me {
+        " message to "
+    } else {
+        " message from "
+    });
+    d.push_str(phone);
+    d.push_str(": ");
+    d.push_str(excerpt);
+    d
 }
