@@ -66,13 +66,6 @@ const fn same(slug: &'static str) -> MvtModule {
     }
 }
 
-const fn planned(slug: &'static str) -> MvtModule {
-    MvtModule {
-        slug,
-        spydar: Spydar::Planned,
-    }
-}
-
 const fn reason(slug: &'static str, why: &'static str) -> MvtModule {
     MvtModule {
         slug,
@@ -119,7 +112,7 @@ const IOS_MIXED: &[MvtModule] = &[
 /// `mvt/ios/modules/fs` (check-fs only).
 const IOS_FS: &[MvtModule] = &[
     same("cache_files"),
-    planned("filesystem"),
+    same("filesystem"),
     same("netusage"),
     same("analytics"),
     same("analytics_ios_versions"),
