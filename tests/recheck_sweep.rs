@@ -31,26 +31,13 @@ fn planted_lines(time: impl Fn(u32) -> String) -> String {
 /// A STIX2 bundle with the fresh domain and process, and the two that only
 /// have near-misses on the device.
 fn new_bundle(dir: &Path) -> PathBuf {
-    let mut objects =
-        vec![serde_json::json!({"type": "malware", "id": "malware--1", "name": "FreshSpy"})];
     let patterns = [
         format!("[domain-name:value = '{FRESH_DOMAIN}']"),
         "[domain-name:value = 'near-ioc.example-evil.net']".to_string(),
         format!("[process:name = '{FRESH_PROCESS}']"),
         "[process:name = 'proseonlyd']".to_string(),
     ];
-    for (i, p) in patterns.iter().enumerate() {
-        let id = format!("indicator--{i}");
-        objects.push(serde_json::json!({"type": "indicator", "id": id, "pattern": p}));
-        objects.push(
-            serde_json::json!({"type": "relationship", "id": format!("relationship--{i}"),
-            "relationship_type": "indicates", "source_ref": id, "target_ref": "malware--1"}),
-        );
-    }
-    let path = dir.join("new.stix2");
-    let bundle = serde_json::json!({"type": "bundle", "objects": objects});
-    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
-    path
+    common::stix_bundle(&dir.join("new.stix2"), "FreshSpy", &patterns)
 }
 
 fn recheck(out: &Path, iocs: &Path) -> Value {

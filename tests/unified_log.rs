@@ -194,8 +194,6 @@ const NEAR_PATH: &str =
 const NEAR_PROCESS: &str = "mediaserver";
 
 fn bundle(dir: &Path) -> PathBuf {
-    let mut objects =
-        vec![serde_json::json!({"type": "malware", "id": "malware--1", "name": "LogTest"})];
     let patterns = [
         format!("[domain-name:value = '{DOMAIN}']"),
         format!("[file:path = '{PATH}']"),
@@ -204,46 +202,22 @@ fn bundle(dir: &Path) -> PathBuf {
         format!("[file:path = '{NEAR_PATH}']"),
         format!("[process:name = '{NEAR_PROCESS}']"),
     ];
-    for (i, p) in patterns.iter().enumerate() {
-        let id = format!("indicator--{i}");
-        objects.push(serde_json::json!({"type": "indicator", "id": id, "pattern": p}));
-        objects.push(
-            serde_json::json!({"type": "relationship", "id": format!("relationship--{i}"),
-            "relationship_type": "indicates", "source_ref": id, "target_ref": "malware--1"}),
-        );
-    }
-    let path = dir.join("log.stix2");
-    let b = serde_json::json!({"type": "bundle", "objects": objects});
-    std::fs::write(&path, serde_json::to_vec(&b).unwrap()).unwrap();
-    path
+    common::stix_bundle(&dir.join("log.stix2"), "LogTest", &patterns)
 }
 
 /// `spydar scan INPUT -o OUT EXTRA` with `TMPDIR=tmp` and a store memory
 /// budget of one byte (every logarchive member of an archive is spooled).
 fn scan_in_tmp(input: &Path, out: &Path, extra: &[&str], tmp: &Path) -> (i32, Value) {
-    let a = assert_cmd::cargo::cargo_bin_cmd!("spydar")
-        .env("SPYDAR_INDICATORS_DIR", "/nonexistent/spydar-tests")
-        .env("SPYDAR_NO_MVT_INDICATORS", "1")
+    let a = common::scan_command(input, out, extra)
         .env("TMPDIR", tmp)
         .env(spydar::evidence::log_store::MEMORY_ENV, "1")
-        .arg("scan")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
         .assert();
     let code = a.get_output().status.code().unwrap_or(-1);
     (code, report(out))
 }
 
 fn report(out: &Path) -> Value {
-    let report = walkdir::WalkDir::new(out)
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name() == "report.json")
-        .expect("report.json written");
-    serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap()
+    common::find_report(out).expect("report.json written")
 }
 
 fn recheck(out: &Path, iocs: &Path) -> Value {

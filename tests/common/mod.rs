@@ -85,3 +85,21 @@ pub fn module_records<'a>(
         .flat_map(|m| m.records.iter())
         .collect()
 }
+
+/// Writes a minimal STIX2 bundle at `path`: one malware named `malware`
+/// and one indicator (with its `indicates` relationship) per pattern.
+pub fn stix_bundle(path: &Path, malware: &str, patterns: &[String]) -> std::path::PathBuf {
+    let mut objects =
+        vec![serde_json::json!({"type": "malware", "id": "malware--1", "name": malware})];
+    for (i, p) in patterns.iter().enumerate() {
+        let id = format!("indicator--{i}");
+        objects.push(serde_json::json!({"type": "indicator", "id": id, "pattern": p}));
+        objects.push(
+            serde_json::json!({"type": "relationship", "id": format!("relationship--{i}"),
+            "relationship_type": "indicates", "source_ref": id, "target_ref": "malware--1"}),
+        );
+    }
+    let bundle = serde_json::json!({"type": "bundle", "objects": objects});
+    std::fs::write(path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    path.to_path_buf()
+}
