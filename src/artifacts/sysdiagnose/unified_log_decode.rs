@@ -147,6 +147,27 @@ impl Counts {
 /// the store.
 struct Provider<'a> {
     store: &'a LogStore,
+    /// UUIDs (as the crate asks for them) whose uuidtext or dsc file is not
+    /// in the archive: the crate's cache keeps only files it found, so it
+    /// asks again for every entry that names a missing one.
+    missing: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl Provider<'_> {
+    /// Member `name` of the string file for `uuid`, remembering a miss.
+    fn string_file(&self, uuid: &str, name: impl FnOnce(&str) -> String) -> Result<Vec<u8>, Error> {
+        if self.missing.read().is_ok_and(|m| m.contains(uuid)) {
+            return Err(Error::new(ErrorKind::NotFound, "not in the log archive"));
+        }
+        let read = full_uuid(uuid).and_then(|u| self.store.read(&name(&u)));
+        if let Err(e) = &read
+            && e.kind() == ErrorKind::NotFound
+            && let Ok(mut m) = self.missing.write()
+        {
+            m.insert(uuid.to_string());
+        }
+        read
+    }
 }
 
 struct MemFile {
@@ -181,8 +202,7 @@ impl FileProvider for Provider<'_> {
     }
 
     fn read_uuidtext(&self, uuid: &str) -> Result<UUIDText, Error> {
-        let u = full_uuid(uuid)?;
-        let data = self.store.read(&format!("{}/{}", &u[..2], &u[2..]))?;
+        let data = self.string_file(uuid, |u| format!("{}/{}", &u[..2], &u[2..]))?;
         match UUIDText::parse_uuidtext(&data) {
             Ok((_, t)) => Ok(t),
             Err(_) => Err(Error::new(ErrorKind::InvalidData, "bad uuidtext file")),
@@ -194,8 +214,7 @@ impl FileProvider for Provider<'_> {
     }
 
     fn read_dsc_uuid(&self, uuid: &str) -> Result<SharedCacheStrings, Error> {
-        let u = full_uuid(uuid)?;
-        let data = self.store.read(&format!("dsc/{u}"))?;
+        let data = self.string_file(uuid, |u| format!("dsc/{u}"))?;
         match SharedCacheStrings::parse_dsc(&data) {
             Ok((_, t)) => Ok(t),
             Err(_) => Err(Error::new(ErrorKind::InvalidData, "bad dsc file")),
@@ -233,7 +252,10 @@ pub struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     pub fn new(store: &'a LogStore) -> Self {
-        let provider = Provider { store };
+        let provider = Provider {
+            store,
+            missing: Default::default(),
+        };
         let mut timesync: HashMap<String, TimesyncBoot> = HashMap::new();
         let mut notes = Vec::new();
         for mut f in provider.timesync_files() {

@@ -106,22 +106,23 @@ fn iso(us: i64) -> Option<String> {
     Some(format!("{ts:.6}"))
 }
 
+/// The sightings of `path`, without copying it when it is already there
+/// (most entries repeat a path seen before).
+fn seen<'m>(map: &'m mut BTreeMap<String, Seen>, path: &str) -> &'m mut Seen {
+    if !map.contains_key(path) {
+        map.insert(path.to_string(), Seen::default());
+    }
+    map.get_mut(path).expect("inserted above")
+}
+
 /// The entries of one catalog: typed paths, then the messages swept.
 fn take(found: &mut Found, entries: &[Entry], member: &str, sweeper: Option<&dyn TextSweep>) {
     for e in entries {
         if let Some(p) = &e.process {
-            found
-                .processes
-                .entry(p.clone())
-                .or_default()
-                .see(e.time_us, e.pid);
+            seen(&mut found.processes, p).see(e.time_us, e.pid);
         }
         if let Some(s) = &e.sender {
-            found
-                .senders
-                .entry(s.clone())
-                .or_default()
-                .see(e.time_us, e.pid);
+            seen(&mut found.senders, s).see(e.time_us, e.pid);
         }
     }
     let Some(sw) = sweeper else {
