@@ -442,9 +442,9 @@ fn battery_daily_reads_as_mvt_2026() {
 
 const MVT: &str = "../shared/fixtures/mvt";
 
-/// MVT 2026.10.26 on the generated bugreport (`SPYDAR_ABX_OUT=/tmp/abx
-/// cargo test --test integration android_abx::write_generated_for_mvt --
-/// --ignored`, then `mvt-android check-bugreport -o out
+/// MVT 2026.10.26 on the generated bugreport (`spydar-fixtures
+/// bugreport-abx /tmp/abx/bugreport.zip` and `spydar-fixtures androidqf-abx
+/// /tmp/abx/acq`, then `mvt-android check-bugreport -o out
 /// /tmp/abx/bugreport.zip`): 4 records in tombstones.json (tombstone_05
 /// and tombstone_05.pb are one crash).
 const MVT_GENERATED_TOMBSTONES: usize = 4;
@@ -530,23 +530,6 @@ fn sample_counts_equal_mvt_2026_10_26() {
     );
     assert_eq!(a.backtrace_files, b.backtrace_files);
     assert!(!a.backtrace_files.is_empty());
-}
-
-/// Writes the generated inputs for a run of MVT on them:
-/// `SPYDAR_ABX_OUT=/tmp/abx cargo test --test integration
-/// android_abx::write_generated_for_mvt -- --ignored`, then
-/// `mvt-android check-androidqf /tmp/abx/acq` and `mvt-android
-/// check-bugreport /tmp/abx/bugreport.zip`.
-#[test]
-#[ignore = "writes files for a manual MVT run"]
-fn write_generated_for_mvt() {
-    let Ok(out) = std::env::var("SPYDAR_ABX_OUT") else {
-        return;
-    };
-    let out = Path::new(&out);
-    std::fs::create_dir_all(out).unwrap();
-    android_abx::generate_androidqf(&out.join("acq"), &opts(true)).unwrap();
-    android_abx::generate_bugreport(&out.join("bugreport.zip"), &opts(true)).unwrap();
 }
 
 /// Echap's stalkerware set as it is (`app:cert.sha1` in upper case,

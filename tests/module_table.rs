@@ -160,12 +160,23 @@ fn every_mvt_module_has_a_counterpart_or_a_reason() {
     );
 }
 
-/// The lists in `mvt_parity` are the installed MVT's (run with
-/// `--include-ignored` where MVT is installed; MVT_VENV names its venv).
+/// The lists in `mvt_parity` are the installed MVT's. MVT is looked for in
+/// `MVT_VENV`, else in `bench-out/mvt-venv` (where `benches/compare-mvt.sh`
+/// installs it from PyPI). Without MVT the test says SKIPPED and passes, so a
+/// machine without it (CI) stays green; with `SPYDAR_REQUIRE_MVT=1` a missing
+/// MVT fails it.
 #[test]
-#[ignore = "needs MVT installed (/work/wt/mvt-venv or MVT_VENV)"]
 fn mvt_lists_are_the_installed_mvts() {
-    let venv = std::env::var("MVT_VENV").unwrap_or_else(|_| "/work/wt/mvt-venv".into());
+    let venv = std::env::var("MVT_VENV")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/bench-out/mvt-venv").into());
+    if !std::path::Path::new(&format!("{venv}/bin/python")).exists() {
+        assert!(
+            std::env::var_os("SPYDAR_REQUIRE_MVT").is_none(),
+            "SPYDAR_REQUIRE_MVT is set but {venv}/bin/python is missing"
+        );
+        eprintln!("SKIPPED: no MVT at {venv} (set MVT_VENV)");
+        return;
+    }
     let script = r#"
 from mvt.ios.modules.backup import BACKUP_MODULES as IB
 from mvt.ios.modules.mixed import MIXED_MODULES as IM

@@ -1,6 +1,6 @@
 //! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
 //! KIND is one of ios-backup, ios-filesystem, sysdiagnose, android-backup, bugreport, bugreport-text,
-//! androidqf, androidqf-current, intrusion-logs.
+//! androidqf, androidqf-current, androidqf-abx, bugreport-abx, intrusion-logs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use spydar::fixtures::{self, GenOptions};
 )]
 struct Args {
     /// ios-backup | ios-filesystem | sysdiagnose | android-backup | bugreport | bugreport-text |
-    /// androidqf | androidqf-current | intrusion-logs
+    /// androidqf | androidqf-current | androidqf-abx | bugreport-abx | intrusion-logs
     kind: String,
     /// Output path (folder or file, depending on the kind). Must not exist.
     out: PathBuf,
@@ -75,6 +75,8 @@ fn main() -> ExitCode {
         "bugreport" => fixtures::android::generate_bugreport(&args.out, &opts),
         "bugreport-text" => fixtures::android::generate_bugreport_text(&args.out, &opts),
         "androidqf" => fixtures::android::generate_androidqf(&args.out, &opts),
+        "androidqf-abx" => fixtures::android_abx::generate_androidqf(&args.out, &opts),
+        "bugreport-abx" => fixtures::android_abx::generate_bugreport(&args.out, &opts),
         "androidqf-current" => {
             fixtures::android_aqf::generate_androidqf_current(&args.out, &opts, None)
         }
