@@ -141,8 +141,8 @@ const ANDROIDQF: &[MvtModule] = &[
     same("mounts"),
 ];
 
-/// `mvt/android/modules/bugreport` but its last, `mounts` (which check-androidqf
-/// runs as its own).
+/// `mvt/android/modules/bugreport` but its last, `mounts` (whose slug
+/// check-androidqf's own `mounts` has).
 const BUGREPORT: &[MvtModule] = &[
     same("dumpsys_accessibility"),
     same("dumpsys_activities"),
@@ -161,10 +161,11 @@ const BUGREPORT: &[MvtModule] = &[
     same("settings"),
 ];
 
-const BUGREPORT_MOUNTS: &[MvtModule] = &[reason(
-    "mounts",
-    "not ported yet: a bugreport's FS/proc/*/mountinfo is not read (androidqf's mounts are, by module `mounts`)",
-)];
+/// Bugreport `mounts` (`FS/proc/*/mountinfo`). check-androidqf runs it too,
+/// on its `bugreport.zip`, beside its own `mounts` (`mounts.json`): the
+/// slug once per command, so it is listed for check-bugreport only; spydar
+/// calls the nested one `bugreport_mounts`.
+const BUGREPORT_MOUNTS: &[MvtModule] = &[same("mounts")];
 
 /// `mvt/android/modules/backup`.
 const ANDROID_BACKUP: &[MvtModule] = &[same("sms")];

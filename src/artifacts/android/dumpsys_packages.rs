@@ -4,7 +4,10 @@
 //! (a browser or the package installer installed it, or a non-system
 //! package has no installer). Signing-certificate digests a line prints
 //! (`Signing certificate SHA-256 digest: …`, `certDigests=[…]`) are matched
-//! against `app:cert.*` indicators.
+//! against `app:cert.*` indicators. "Hidden system packages:" (the factory
+//! versions of updated system packages, which MVT 2026 reads as
+//! `package_type: hidden_system`) are read too, one record each, without
+//! counting the package twice or raising the installer heuristics.
 
 use serde_json::json;
 
@@ -57,6 +60,10 @@ struct Pkg {
     cert_hashes: Vec<String>,
     system: bool,
     permissions: Vec<(String, Option<bool>, &'static str)>,
+    /// Listed under "Hidden system packages:": the factory version of an
+    /// updated system package, which the update hides.
+    hidden: bool,
+    code_path: String,
 }
 
 fn split_packages(section: &str) -> Vec<Pkg> {
@@ -65,22 +72,29 @@ fn split_packages(section: &str) -> Vec<Pkg> {
     let mut cur: Option<Pkg> = None;
     let mut block: Option<&'static str> = None;
     let mut user: Option<String> = None;
+    let mut hidden = false;
     for line in section.lines() {
-        if line.starts_with("Packages:") {
+        if line.starts_with("Packages:") || line.starts_with("Hidden system packages:") {
+            out.extend(cur.take());
             started = true;
+            hidden = line.starts_with("Hidden");
             continue;
         }
         if !started {
             continue;
         }
         if line.trim().is_empty() {
-            break;
+            // The end of the list; "Hidden system packages:" may follow.
+            out.extend(cur.take());
+            started = false;
+            continue;
         }
         if let Some(rest) = line.strip_prefix("  Package [") {
             out.extend(cur.take());
             let name = rest.split(']').next().unwrap_or("").to_string();
             cur = Some(Pkg {
                 name,
+                hidden,
                 ..Pkg::default()
             });
             block = None;
@@ -126,6 +140,8 @@ fn split_packages(section: &str) -> Vec<Pkg> {
                 p.first_install.push((None, v.to_string()));
             } else if let Some(v) = t.strip_prefix("lastUpdateTime=") {
                 p.last_update = v.to_string();
+            } else if let Some(v) = t.strip_prefix("codePath=") {
+                p.code_path = v.to_string();
             }
             continue;
         }
@@ -192,7 +208,9 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
     // Android prints `installerPackageName=` only when there is one, and
     // very old releases never: no such line anywhere, no installer facts.
     let installers_shown = section.contains("installerPackageName=");
-    for p in split_packages(section) {
+    let (hidden, packages): (Vec<Pkg>, Vec<Pkg>) =
+        split_packages(section).into_iter().partition(|p| p.hidden);
+    for p in packages {
         let first = p
             .first_install
             .iter()
@@ -272,13 +290,166 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             out.push(base("package_last_update", &p.last_update));
         }
     }
+    let hidden_records: Vec<Record> = hidden
+        .iter()
+        .map(|h| hidden_record(h, &out, artifact))
+        .collect();
+    out.extend(hidden_records);
     out
 }
 
-/// Number of distinct packages in a `parse` result.
+/// A "Hidden system packages:" entry: the factory version of an updated
+/// system package. The updated package is the installed one (its record
+/// carries the app id, the installer heuristics and the root-package
+/// warning); this record carries the factory version's facts, its code
+/// path and any certificate digest the update does not have. Only when no
+/// installed package has its name does it carry the app id itself.
+fn hidden_record(h: &Pkg, installed: &[Record], artifact: &str) -> Record {
+    let active = installed
+        .iter()
+        .find(|r| r.event == "package_install" && r.fields["package_name"] == h.name.as_str());
+    let mut r = Record::new(MODULE.name, artifact)
+        .at(parse_local(&h.timestamp))
+        .event(
+            "hidden_system_package",
+            format!("Factory version of updated system package {}", h.name),
+        )
+        .field("package_name", h.name.as_str())
+        .field("package_type", "hidden_system")
+        .field("uid", h.uid.as_str())
+        .field("version_name", h.version_name.as_str())
+        .field("version_code", h.version_code.as_str())
+        .field("code_path", h.code_path.as_str())
+        .field("system", h.system)
+        .field("updated_package_listed", active.is_some())
+        .field("cert_digests", json!(h.cert_hashes));
+    if !h.code_path.is_empty() {
+        r.push_observable(ObservableType::FilePath, h.code_path.as_str());
+    }
+    let known = |d: &str| {
+        active.is_some_and(|a| {
+            a.observables
+                .iter()
+                .any(|o| o.kind == ObservableType::CertHash && o.value == d)
+        })
+    };
+    for d in h.cert_hashes.iter().filter(|d| !known(d)) {
+        r.push_observable(ObservableType::CertHash, d.as_str());
+    }
+    if active.is_none() {
+        r.push_observable(ObservableType::AppId, h.name.as_str());
+        if is_root_package(&h.name) {
+            r = r.alert(
+                &crate::rules::ANDROID_ROOT_PACKAGE,
+                format!(
+                    "Found an installed package related to rooting/jailbreaking: \"{}\"",
+                    h.name
+                ),
+            );
+        }
+    }
+    r
+}
+
+/// Number of distinct installed packages in a `parse` result (hidden
+/// factory versions of updated system packages are not counted again).
 pub fn package_count(records: &[Record]) -> usize {
     records
         .iter()
         .filter(|r| r.event == "package_install")
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ObservableType as T;
+
+    const SECTION: &str = "\
+Packages:
+  Package [com.google.android.gms] (1a2b3c):
+    userId=10146
+    codePath=/data/app/~~x==/com.google.android.gms-y==
+    versionCode=224312044 minSdk=30 targetSdk=33
+    versionName=22.43.12
+    timeStamp=2026-10-01 10:00:00
+    lastUpdateTime=2026-10-01 10:00:00
+    installerPackageName=com.android.vending
+    pkgFlags=[ SYSTEM HAS_CODE ALLOW_CLEAR_USER_DATA UPDATED_SYSTEM_APP ]
+    Signing certificate SHA-256 digest: f0fd6c5b410f25cb25c3b53346c8972fae30f8ee7411df910480ad6b2d60db83
+  Package [com.example.app] (4d5e6f):
+    userId=10200
+    versionCode=3 minSdk=28 targetSdk=34
+    timeStamp=2026-10-02 10:00:00
+    installerPackageName=com.android.vending
+    pkgFlags=[ HAS_CODE ]
+
+Renamed packages:
+  com.old -> com.new
+
+Hidden system packages:
+  Package [com.google.android.gms] (7a8b9c):
+    userId=10146
+    codePath=/system/priv-app/PrebuiltGmsCore
+    versionCode=213 minSdk=30 targetSdk=33
+    versionName=21.3
+    timeStamp=2008-12-31 16:00:00
+    lastUpdateTime=2008-12-31 16:00:00
+    pkgFlags=[ SYSTEM HAS_CODE ALLOW_CLEAR_USER_DATA ]
+    Signing certificate SHA-256 digest: f0fd6c5b410f25cb25c3b53346c8972fae30f8ee7411df910480ad6b2d60db83
+  Package [com.topjohnwu.magisk] (0a0b0c):
+    userId=10300
+    codePath=/system/app/Magisk
+    timeStamp=2008-12-31 16:00:00
+    pkgFlags=[ SYSTEM HAS_CODE ]
+
+Queries:
+  system apps queryable: false
+";
+
+    #[test]
+    fn hidden_system_packages_read_once() {
+        let r = parse(SECTION, "a");
+        // Two installed packages; each hidden one is a record of its own.
+        assert_eq!(package_count(&r), 2);
+        let hidden: Vec<&Record> = r
+            .iter()
+            .filter(|x| x.event == "hidden_system_package")
+            .collect();
+        assert_eq!(hidden.len(), 2);
+        let gms = hidden[0];
+        assert_eq!(gms.fields["package_name"], "com.google.android.gms");
+        assert_eq!(gms.fields["code_path"], "/system/priv-app/PrebuiltGmsCore");
+        assert_eq!(gms.fields["version_code"], "213 minSdk=30 targetSdk=33");
+        // The installed update has the app id and the certificate: the
+        // factory version repeats neither, and raises no heuristic.
+        assert!(gms.alerts.is_empty());
+        assert!(
+            !gms.observables
+                .iter()
+                .any(|o| o.kind == T::AppId || o.kind == T::CertHash)
+        );
+        assert_eq!(
+            r.iter()
+                .filter(|x| x.observables.iter().any(|o| o.kind == T::AppId
+                    && o.value == "com.google.android.gms"))
+                .count(),
+            1
+        );
+        // No installer line and the installed one is SYSTEM: silent.
+        assert!(r.iter().all(|x| x.fields["package_name"] != "com.google.android.gms"
+            || x.alerts.is_empty()));
+        // A hidden package no installed one names carries its app id (and
+        // the root-package warning, once).
+        let magisk = hidden[1];
+        assert!(
+            magisk
+                .observables
+                .iter()
+                .any(|o| o.kind == T::AppId && o.value == "com.topjohnwu.magisk")
+        );
+        assert_eq!(magisk.alerts.len(), 1);
+        // "Renamed packages:" and "Queries:" are not packages.
+        assert!(r.iter().all(|x| x.fields["package_name"] != "com.old"));
+    }
 }

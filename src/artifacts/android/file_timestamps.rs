@@ -9,6 +9,7 @@ use crate::time::DeviceZone;
 
 pub const BUGREPORT: BugreportModule = BugreportModule {
     name: "bugreport_timestamps",
+    nested_name: None,
     artifact: "FS/",
     run: run_bugreport,
 };

@@ -143,10 +143,23 @@ pub struct Dumped<'a> {
 /// dumpstate; `missing` for a plain-text bugreport.
 pub struct BugreportModule {
     pub name: &'static str,
+    /// Its name over the `bugreport.zip` inside androidqf, when an
+    /// androidqf module of its own file has `name` (`None`: `name`).
+    pub nested_name: Option<&'static str>,
     /// What it reads, after `<bugreport>:` in reports.
     pub artifact: &'static str,
     /// Gets the bugreport and the device's zone.
     pub run: fn(&Source, &DeviceZone) -> ModuleResult,
+}
+
+impl BugreportModule {
+    /// Its name, over the bugreport nested in androidqf or not.
+    pub fn name_in(&self, nested: bool) -> &'static str {
+        match (nested, self.nested_name) {
+            (true, Some(n)) => n,
+            _ => self.name,
+        }
+    }
 }
 
 /// A module over an androidqf acquisition's own files.
@@ -197,7 +210,11 @@ pub const DUMPSTATE: &[DumpstateModule] = &[
 ];
 
 /// The modules of a bugreport's other files.
-pub const BUGREPORT: &[BugreportModule] = &[file_timestamps::BUGREPORT, tombstones::MODULE];
+pub const BUGREPORT: &[BugreportModule] = &[
+    file_timestamps::BUGREPORT,
+    tombstones::MODULE,
+    mounts::BUGREPORT,
+];
 
 /// The modules of an androidqf acquisition's own files (its `dumpsys.txt`,
 /// `backup.ab` and `bugreport.zip` go through the registries above).
@@ -230,19 +247,19 @@ pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
             .iter()
             .map(|m| (m.name, format!("<backup>:{}", m.artifact)))
     };
-    let bugreport = || {
+    let bugreport = |nested: bool| {
         DUMPSTATE
             .iter()
             .map(|m| (m.name, format!("<dumpstate>#{}", m.part.label())))
             .chain(
                 BUGREPORT
                     .iter()
-                    .map(|m| (m.name, format!("<bugreport>:{}", m.artifact))),
+                    .map(move |m| (m.name_in(nested), format!("<bugreport>:{}", m.artifact))),
             )
     };
     match kind {
         InputKind::AndroidBackup => backup().collect(),
-        InputKind::AndroidBugreport => bugreport().collect(),
+        InputKind::AndroidBugreport => bugreport(false).collect(),
         InputKind::Androidqf => {
             ANDROIDQF
                 .iter()
@@ -251,7 +268,7 @@ pub(crate) fn listed(kind: InputKind) -> Vec<(&'static str, String)> {
                     Some((m.in_androidqf?, format!("dumpsys.txt#{}", m.part.label())))
                 }))
                 .chain(backup())
-                .chain(bugreport())
+                .chain(bugreport(true))
                 .collect()
         }
         InputKind::AndroidIntrusionLogs => intrusion_logs::MODULES
@@ -385,12 +402,13 @@ fn bugreport_file_jobs<'a>(
     src: Option<&'a Source>,
     label: &str,
     zone: &DeviceZone,
+    nested: bool,
 ) -> Vec<Job<'a>> {
     BUGREPORT
         .iter()
         .map(|m| {
             let zone = zone.clone();
-            job(m.name, format!("{label}:{}", m.artifact), move || {
+            job(m.name_in(nested), format!("{label}:{}", m.artifact), move || {
                 // A plain-text bugreport carries no other files.
                 (m.run)(src.ok_or(ModuleError::Missing)?, &zone)
             })
@@ -669,7 +687,9 @@ fn bugreport_modules<'a>(
         Err(why) => unread_dumpstate_jobs(src, why),
     };
     let label = src.map_or(dump.artifact.as_str(), |s| s.label.as_str());
-    jobs.extend(bugreport_file_jobs(src, label, &zone));
+    // Inside androidqf a host key is always set (`Some("")` without one).
+    let nested = acq.host_key.is_some();
+    jobs.extend(bugreport_file_jobs(src, label, &zone, nested));
     run_jobs(jobs, opts)
 }
 

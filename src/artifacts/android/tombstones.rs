@@ -12,6 +12,7 @@ use crate::time::DeviceZone;
 
 pub const MODULE: BugreportModule = BugreportModule {
     name: "tombstones",
+    nested_name: None,
     artifact: "tombstones",
     run,
 };
