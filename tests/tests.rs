@@ -49,3 +49,4 @@ mod sysdiagnose_cli;
 mod sysdiagnose_real;
 mod triangulation;
 mod unified_log;
+mod android_rest;

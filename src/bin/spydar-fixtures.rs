@@ -1,6 +1,7 @@
 //! Builds the project's fixtures: `spydar-fixtures KIND OUT [--scale N] [--clean] [--password P] [--seed S]`.
 //! KIND is one of ios-backup, ios-filesystem, sysdiagnose, android-backup, bugreport, bugreport-text,
 //! androidqf, androidqf-current, androidqf-abx, bugreport-abx, intrusion-logs.
+//! bugreport-current: a bugreport with mount tables and hidden system packages.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use spydar::fixtures::{self, GenOptions};
 struct Args {
     /// ios-backup | ios-filesystem | sysdiagnose | android-backup | bugreport | bugreport-text |
     /// androidqf | androidqf-current | androidqf-abx | bugreport-abx | intrusion-logs
+    /// | bugreport-current
     kind: String,
     /// Output path (folder or file, depending on the kind). Must not exist.
     out: PathBuf,
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
             fixtures::android_aqf::generate_androidqf_current(&args.out, &opts, None)
         }
         "intrusion-logs" => fixtures::android_aqf::generate_intrusion_logs(&args.out, &opts),
+        "bugreport-current" => fixtures::android::generate_bugreport_current(&args.out, &opts),
         other => {
             eprintln!("spydar-fixtures: unknown kind {other:?}");
             return ExitCode::from(2);

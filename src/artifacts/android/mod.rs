@@ -10,6 +10,7 @@
 //! androidqf's `dumpsys.txt`), [`BUGREPORT`] (other files of a bugreport)
 //! and [`ANDROIDQF`] (an acquisition's own files).
 
+pub mod aqf_command_log;
 pub mod aqf_files;
 pub mod aqf_hashes;
 pub mod aqf_packages;
@@ -238,6 +239,7 @@ pub const ANDROIDQF: &[AqfModule] = &[
     aqf_packages::PACKAGES_XML,
     dumpsys_appops::APPOPS_XML,
     aqf_packages::APKS,
+    aqf_command_log::MODULE,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
@@ -915,6 +917,7 @@ fn describe_acquisition(scan: &mut DeviceScan, src: &Source, acq: &Acquisition, 
     {
         fill_device(&mut scan.device, &getprop::properties(&t));
     }
+    aqf_command_log::describe(scan, src, &path.display().to_string());
 }
 
 /// The `backup.ab` inside an acquisition, read for the backup modules
