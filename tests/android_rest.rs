@@ -86,7 +86,11 @@ fn bugreport_mounts_planted_decoys_and_heuristics() {
     assert_eq!(m.len(), 11);
     let root = m.iter().find(|r| r.fields["mount_point"] == "/").unwrap();
     assert_eq!(root.fields["process_ids"], serde_json::json!([1, 2345]));
-    assert!(root.artifact.ends_with("FS/proc/1/mountinfo"), "{}", root.artifact);
+    assert!(
+        root.artifact.ends_with("FS/proc/1/mountinfo"),
+        "{}",
+        root.artifact
+    );
     // Predator's folder as a mount point; its neighbour /data/local/tmp/wdx
     // is silent.
     assert_eq!(
@@ -162,7 +166,11 @@ fn hidden_system_packages_counted_once() {
         .collect();
     assert_eq!(hidden.len(), 3);
     assert!(hidden.iter().all(|r| r.alerts.is_empty()));
-    assert!(hidden.iter().all(|r| r.fields["updated_package_listed"] == true));
+    assert!(
+        hidden
+            .iter()
+            .all(|r| r.fields["updated_package_listed"] == true)
+    );
     assert_eq!(hidden[2].fields["package_name"], planted::APP_ID);
     assert_eq!(hidden[2].fields["code_path"], "/system/app/Factory2");
     // One app id per package: the planted app is one detection, the decoy
@@ -176,19 +184,25 @@ fn hidden_system_packages_counted_once() {
         f.iter()
             .filter(|x| x.level == Level::Detected
                 && x.module == "dumpsys_packages"
-                && x.observable.as_ref().is_some_and(|o| o.value == planted::APP_ID))
+                && x.observable
+                    .as_ref()
+                    .is_some_and(|o| o.value == planted::APP_ID))
             .count(),
         1
     );
-    assert!(
-        !f.iter()
-            .any(|x| x.observable.as_ref().is_some_and(|o| o.value == decoys::APP_IDS[0])
-                && x.level == Level::Detected)
-    );
+    assert!(!f.iter().any(|x| {
+        x.observable
+            .as_ref()
+            .is_some_and(|o| o.value == decoys::APP_IDS[0])
+            && x.level == Level::Detected
+    }));
     // The installer heuristics fire as before (the planted app's null
     // installer), never for a hidden factory version.
     let w = warnings_of(&s, "dumpsys_packages");
-    assert!(w.iter().all(|m| !m.contains("com.example.filler0\"")), "{w:?}");
+    assert!(
+        w.iter().all(|m| !m.contains("com.example.filler0\"")),
+        "{w:?}"
+    );
 }
 
 #[test]

@@ -144,7 +144,10 @@ pub(super) fn describe(scan: &mut DeviceScan, src: &Source, label: &str) {
         extra.insert("acquisition_log_last".into(), last.to_string());
     }
     let problems: Vec<&Entry> = all.iter().filter(|e| e.is_problem()).collect();
-    extra.insert("acquisition_log_problems".into(), problems.len().to_string());
+    extra.insert(
+        "acquisition_log_problems".into(),
+        problems.len().to_string(),
+    );
     for e in problems.iter().take(MAX_NOTES) {
         let when = e.time.map(|t| format!("{t} ")).unwrap_or_default();
         let level = if e.level.is_empty() {

@@ -431,14 +431,19 @@ Queries:
         );
         assert_eq!(
             r.iter()
-                .filter(|x| x.observables.iter().any(|o| o.kind == T::AppId
-                    && o.value == "com.google.android.gms"))
+                .filter(|x| x
+                    .observables
+                    .iter()
+                    .any(|o| o.kind == T::AppId && o.value == "com.google.android.gms"))
                 .count(),
             1
         );
         // No installer line and the installed one is SYSTEM: silent.
-        assert!(r.iter().all(|x| x.fields["package_name"] != "com.google.android.gms"
-            || x.alerts.is_empty()));
+        assert!(
+            r.iter().all(
+                |x| x.fields["package_name"] != "com.google.android.gms" || x.alerts.is_empty()
+            )
+        );
         // A hidden package no installed one names carries its app id (and
         // the root-package warning, once).
         let magisk = hidden[1];

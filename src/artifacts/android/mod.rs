@@ -410,10 +410,14 @@ fn bugreport_file_jobs<'a>(
         .iter()
         .map(|m| {
             let zone = zone.clone();
-            job(m.name_in(nested), format!("{label}:{}", m.artifact), move || {
-                // A plain-text bugreport carries no other files.
-                (m.run)(src.ok_or(ModuleError::Missing)?, &zone)
-            })
+            job(
+                m.name_in(nested),
+                format!("{label}:{}", m.artifact),
+                move || {
+                    // A plain-text bugreport carries no other files.
+                    (m.run)(src.ok_or(ModuleError::Missing)?, &zone)
+                },
+            )
         })
         .collect()
 }
