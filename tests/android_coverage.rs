@@ -19,7 +19,7 @@ use spydar::fixtures::android_aqf::{
 use spydar::indicators::{IndicatorSet, Matcher};
 use spydar::model::{DeviceScan, Finding, Level, ObservableType as T};
 
-fn opts(plant: bool) -> GenOptions {
+pub(crate) fn opts(plant: bool) -> GenOptions {
     GenOptions {
         plant,
         ..GenOptions::default()
@@ -28,7 +28,7 @@ fn opts(plant: bool) -> GenOptions {
 
 /// Reads `path` (kind detected) with the bundled indicators as the text
 /// sweep, and matches every record.
-fn scan(path: &Path) -> (InputKind, DeviceScan, Vec<Finding>) {
+pub(crate) fn scan(path: &Path) -> (InputKind, DeviceScan, Vec<Finding>) {
     let matcher = Arc::new(Matcher::new(IndicatorSet::bundled()));
     let kind = detect(path).unwrap();
     let o = ScanOptions {

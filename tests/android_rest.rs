@@ -4,42 +4,16 @@
 //! Planted values are found in the right module as the right kind of value;
 //! near-miss decoys stay silent.
 
+use crate::android_coverage::{opts, scan};
 use crate::common::module_records;
 
-use std::path::Path;
-use std::sync::Arc;
-
 use spydar::artifacts::android::dumpsys_packages::package_count;
-use spydar::artifacts::{ScanOptions, TextSweep};
-use spydar::evidence::{InputKind, detect};
-use spydar::fixtures::GenOptions;
+use spydar::evidence::InputKind;
 use spydar::fixtures::android::{
     decoys, generate_bugreport_current, generate_bugreport_text, planted,
 };
 use spydar::fixtures::android_aqf::generate_androidqf_current;
-use spydar::indicators::{IndicatorSet, Matcher};
 use spydar::model::{DeviceScan, Finding, Level, ModuleStatus, ObservableType as T, Severity};
-
-fn opts(plant: bool) -> GenOptions {
-    GenOptions {
-        plant,
-        ..GenOptions::default()
-    }
-}
-
-/// Reads `path` with the bundled indicators as the text sweep and matches
-/// every record.
-fn scan(path: &Path) -> (InputKind, DeviceScan, Vec<Finding>) {
-    let matcher = Arc::new(Matcher::new(IndicatorSet::bundled()));
-    let kind = detect(path).unwrap();
-    let o = ScanOptions {
-        text_sweep: Some(matcher.clone() as Arc<dyn TextSweep>),
-        ..ScanOptions::default()
-    };
-    let s = spydar::scan::read_input(path, None, &o).unwrap();
-    let f = spydar::scan::findings(&s, &matcher);
-    (kind, s, f)
-}
 
 /// `(kind, value)` of every `detected` finding of `module`.
 fn detected_in(f: &[Finding], module: &str) -> Vec<(T, String)> {

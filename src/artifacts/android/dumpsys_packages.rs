@@ -250,15 +250,7 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
             .field("first_install_time", first.as_str())
             .field("last_update_time", p.last_update.as_str())
             .field("permissions", perms);
-        if is_root_package(&p.name) {
-            main = main.alert(
-                &crate::rules::ANDROID_ROOT_PACKAGE,
-                format!(
-                    "Found an installed package related to rooting/jailbreaking: \"{}\"",
-                    p.name
-                ),
-            );
-        }
+        main = root_alert(main, &p.name);
         for h in &p.cert_hashes {
             main.push_observable(ObservableType::CertHash, h.as_str());
         }
@@ -296,6 +288,17 @@ pub fn parse(section: &str, artifact: &str) -> Vec<Record> {
         .collect();
     out.extend(hidden_records);
     out
+}
+
+/// The root-package warning, when `name` is a rooting app.
+fn root_alert(r: Record, name: &str) -> Record {
+    if !is_root_package(name) {
+        return r;
+    }
+    r.alert(
+        &crate::rules::ANDROID_ROOT_PACKAGE,
+        format!("Found an installed package related to rooting/jailbreaking: \"{name}\""),
+    )
 }
 
 /// A "Hidden system packages:" entry: the factory version of an updated
@@ -338,15 +341,7 @@ fn hidden_record(h: &Pkg, installed: &[Record], artifact: &str) -> Record {
     }
     if active.is_none() {
         r.push_observable(ObservableType::AppId, h.name.as_str());
-        if is_root_package(&h.name) {
-            r = r.alert(
-                &crate::rules::ANDROID_ROOT_PACKAGE,
-                format!(
-                    "Found an installed package related to rooting/jailbreaking: \"{}\"",
-                    h.name
-                ),
-            );
-        }
+        r = root_alert(r, &h.name);
     }
     r
 }
