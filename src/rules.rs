@@ -50,11 +50,13 @@ pub const ALL: &[Rule] = &[
     ANDROID_AQF_HASH_MISMATCH,
     ANDROID_BROWSER_INSTALL,
     ANDROID_FILE_IN_TMP,
+    ANDROID_INIT_SCRIPT,
     ANDROID_INTRUSION_CA_INSTALLED,
     ANDROID_INTRUSION_CERT_VALIDATION_FAILURE,
     ANDROID_INTRUSION_CRYPTO_SELF_TEST_FAILED,
     ANDROID_INTRUSION_KEY_INTEGRITY_VIOLATION,
     ANDROID_INTRUSION_WIPE_FAILURE,
+    ANDROID_MAGISK_MODULE,
     ANDROID_MANY_DANGEROUS_PERMISSIONS,
     ANDROID_OLD_SECURITY_PATCH,
     ANDROID_PACKAGE_DOWNGRADED,
@@ -230,6 +232,17 @@ pub const ANDROID_FILE_IN_TMP: Rule = Rule {
     reference: mvt!("android/modules/androidqf/aqf_files.py"),
 };
 
+pub const ANDROID_INIT_SCRIPT: Rule = Rule {
+    id: "android.init_script",
+    level: Warning,
+    severity: Severity::High,
+    title: "A script runs at every boot from /system/etc/init.d",
+    explanation: "Stock Android runs no init.d scripts; custom ROMs and root tools add them, and so can an implant that wants to survive reboots. androidqf could copy them only because the phone is already rooted. If the person did not install a custom ROM or root tool, seek expert help.",
+    reference: spydar!(
+        "stock Android has no /system/etc/init.d; androidqf collects it (modules/init_scripts.go) on rooted phones"
+    ),
+};
+
 pub const ANDROID_INTRUSION_CA_INSTALLED: Rule = Rule {
     id: "android.intrusion_ca_installed",
     level: Warning,
@@ -273,6 +286,17 @@ pub const ANDROID_INTRUSION_WIPE_FAILURE: Rule = Rule {
     title: "A device wipe failed (intrusion log)",
     explanation: "The phone's intrusion log records a wipe of the device or a user's data that did not complete. Data the person believed erased may still be there, and something may have blocked the wipe.",
     reference: mvt!("android/modules/intrusion_logs/security_event.py"),
+};
+
+pub const ANDROID_MAGISK_MODULE: Rule = Rule {
+    id: "android.magisk_module",
+    level: Warning,
+    severity: Severity::High,
+    title: "A Magisk module is installed",
+    explanation: "Magisk modules change the system at every boot on a rooted phone (some hide root, some add system apps or hooks). A phone with Magisk is rooted, whoever did it. If the person did not root the phone or does not know the module, seek expert help.",
+    reference: spydar!(
+        "a Magisk module modifies the system at boot; androidqf collects them (modules/magisk_modules.go) on rooted phones"
+    ),
 };
 
 pub const ANDROID_MANY_DANGEROUS_PERMISSIONS: Rule = Rule {

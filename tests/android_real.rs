@@ -77,6 +77,7 @@ fn legacy_plain_text_bugreports() {
             // Plain text: no FS/ files, no tombstone files.
             ("bugreport_timestamps", missing.clone()),
             ("tombstones", missing.clone()),
+            ("mounts", missing.clone()),
             // Android 2.3 has no dbinfo, adb, appops, platform_compat or
             // settings service, and names batterystats `batteryinfo`
             // (MVT: the same modules find nothing).

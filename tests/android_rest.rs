@@ -210,8 +210,36 @@ fn command_log_notes_device_facts_and_sweep() {
             [(T::Domain, planted::DOMAIN.to_string())],
             "{name}"
         );
+        // The planted host in Chrome's history (pulled as root); the decoys
+        // silent.
+        assert_eq!(
+            detected_in(&f, "aqf_browser_history"),
+            [(T::Url, format!("https://{}/s/1", planted::DOMAIN))],
+            "{name}"
+        );
+        assert_eq!(module_records(&s, "aqf_browser_history").len(), 4);
+        // Collected with existing root: a Magisk module and a boot script
+        // (warnings); the script's call to the planted host.
+        let w = |m: &str| warnings_of(&s, m);
+        assert_eq!(
+            w("aqf_magisk_modules"),
+            ["A Magisk module is installed: System Helper"]
+        );
+        assert_eq!(
+            w("aqf_init_scripts"),
+            ["A script runs at every boot from /system/etc/init.d/99sys_helper"]
+        );
+        assert!(
+            detected_in(&f, "aqf_init_scripts")
+                .iter()
+                .any(|(_, v)| v.contains(planted::DOMAIN)),
+            "{name}"
+        );
         // Every file androidqf wrote is read in every layout.
         for m in [
+            "aqf_magisk_modules",
+            "aqf_init_scripts",
+            "aqf_browser_history",
             "aqf_files",
             "mounts",
             "aqf_tmp",
@@ -229,5 +257,11 @@ fn command_log_notes_device_facts_and_sweep() {
     generate_androidqf_current(&clean, &opts(false), None).unwrap();
     let (_, s, f) = scan(&clean);
     assert!(detected_in(&f, "aqf_command_log").is_empty());
+    assert!(detected_in(&f, "aqf_browser_history").is_empty());
+    assert_eq!(module_records(&s, "aqf_browser_history").len(), 3);
+    // Not rooted: the Magisk manifest says so, nothing to warn about.
+    assert_eq!(status(&s, "aqf_magisk_modules"), ModuleStatus::Ok);
+    assert!(module_records(&s, "aqf_magisk_modules").is_empty());
+    assert_eq!(status(&s, "aqf_init_scripts"), ModuleStatus::Missing);
     assert_eq!(s.device.extra["acquisition_log_problems"], "3");
 }

@@ -102,20 +102,23 @@ pub fn parse_text(text: &str, artifact: &str) -> Vec<Record> {
     out
 }
 
+/// The strings of a JSON array (other values and a missing array: none).
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn parse_json(data: &[u8], artifact: &str) -> Result<Vec<Record>, String> {
     let items: Vec<Value> =
         serde_json::from_slice(data).map_err(|e| format!("{artifact}: not a JSON array: {e}"))?;
     let mut out = Vec::new();
     for p in items {
-        let cmd: Vec<String> = p
-            .get("command_line")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cmd = strings(p.get("command_line"));
         let name = p
             .get("filename")
             .and_then(Value::as_str)

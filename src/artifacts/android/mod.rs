@@ -10,11 +10,13 @@
 //! androidqf's `dumpsys.txt`), [`BUGREPORT`] (other files of a bugreport)
 //! and [`ANDROIDQF`] (an acquisition's own files).
 
+pub mod aqf_browser_history;
 pub mod aqf_command_log;
 pub mod aqf_files;
 pub mod aqf_hashes;
 pub mod aqf_packages;
 pub mod aqf_processes;
+pub mod aqf_root_collections;
 pub mod aqf_settings;
 pub mod aqf_tmp;
 pub mod bugreport_processes;
@@ -240,6 +242,9 @@ pub const ANDROIDQF: &[AqfModule] = &[
     dumpsys_appops::APPOPS_XML,
     aqf_packages::APKS,
     aqf_command_log::MODULE,
+    aqf_browser_history::MODULE,
+    aqf_root_collections::MAGISK,
+    aqf_root_collections::INIT_SCRIPTS,
 ];
 
 /// `(name, artifact)` of every module an input kind may report.
