@@ -238,9 +238,7 @@ pub const ANDROID_INIT_SCRIPT: Rule = Rule {
     severity: Severity::High,
     title: "A script runs at every boot from /system/etc/init.d",
     explanation: "Stock Android runs no init.d scripts; custom ROMs and root tools add them, and so can an implant that wants to survive reboots. androidqf could copy them only because the phone is already rooted. If the person did not install a custom ROM or root tool, seek expert help.",
-    reference: spydar!(
-        "stock Android has no /system/etc/init.d; androidqf collects it (modules/init_scripts.go) on rooted phones"
-    ),
+    reference: "androidqf, init_scripts module (copies /system/etc/init.d, which stock Android does not have, from phones already rooted): https://github.com/mvt-project/androidqf/blob/main/modules/init_scripts.go",
 };
 
 pub const ANDROID_INTRUSION_CA_INSTALLED: Rule = Rule {
@@ -294,9 +292,7 @@ pub const ANDROID_MAGISK_MODULE: Rule = Rule {
     severity: Severity::High,
     title: "A Magisk module is installed",
     explanation: "Magisk modules change the system at every boot on a rooted phone (some hide root, some add system apps or hooks). A phone with Magisk is rooted, whoever did it. If the person did not root the phone or does not know the module, seek expert help.",
-    reference: spydar!(
-        "a Magisk module modifies the system at boot; androidqf collects them (modules/magisk_modules.go) on rooted phones"
-    ),
+    reference: "androidqf, magisk_modules module (the Magisk modules of /data/adb/modules, collected from phones already rooted): https://github.com/mvt-project/androidqf/blob/main/modules/magisk_modules.go",
 };
 
 pub const ANDROID_MANY_DANGEROUS_PERMISSIONS: Rule = Rule {
