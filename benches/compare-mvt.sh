@@ -14,6 +14,11 @@
 # under bench-out, so the machine's own MVT setup is not used.
 #
 # MVT_REUSE=1 reuses a previous MVT run of the same backup (it takes minutes).
+# SKIP_BUILD=1 uses the release binaries already in target/release.
+#
+# Printed: wall time, CPU time (user + sys) and peak resident memory of
+# both tools, their ratios, the load average (wall time means something
+# only on a quiet machine), and each side's detections side by side.
 #
 # android: runs benches/compare-mvt-android.sh if it exists.
 set -euo pipefail
@@ -44,8 +49,10 @@ if [ ! -x "$VENV/bin/mvt-ios" ]; then
 fi
 MVT_VERSION="$("$VENV/bin/pip" show mvt 2>/dev/null | sed -n 's/^Version: //p')"
 
-echo "== building spydar (release)" >&2
-cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "== building spydar (release)" >&2
+    cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
+fi
 
 BACKUP="$OUT/ios-backup-scale$SCALE"
 if [ ! -d "$BACKUP" ]; then

@@ -631,14 +631,14 @@ pub fn write_device(
     dir: &Path,
     report: &Report,
     modules: &[ModuleOutput],
-    streamed_rows: timeline::Timeline,
+    streamed_rows: impl Into<timeline::Timeline>,
 ) -> crate::error::Result<()> {
     let held = modules
         .iter()
         .flat_map(|m| m.records.iter())
         .filter_map(TimelineRow::of)
         .collect();
-    write_reports_with(dir, report, streamed_rows, held)?;
+    write_reports_with(dir, report, streamed_rows.into(), held)?;
     write_records(&dir.join("records"), modules)
 }
 

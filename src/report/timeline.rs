@@ -27,7 +27,7 @@ use crate::model::TimelineRow;
 
 /// Bytes of rows (32 each) and descriptions held before a sorted run is
 /// written to disk.
-pub const MEMORY_BUDGET: usize = 16 << 20;
+pub const MEMORY_BUDGET: usize = 8 << 20;
 
 /// Runs on disk before they are merged into one.
 pub const MAX_RUNS: usize = 64;
@@ -266,6 +266,17 @@ impl Timeline {
     /// Every row, sorted, in memory (for tests and small timelines).
     pub fn into_rows(self) -> std::io::Result<Vec<TimelineRow>> {
         self.into_sorted()?.collect()
+    }
+}
+
+impl From<Vec<TimelineRow>> for Timeline {
+    fn from(rows: Vec<TimelineRow>) -> Self {
+        let mut tl = Timeline::default();
+        for r in rows {
+            let (m, e) = (tl.id(&r.module), tl.id(&r.event));
+            tl.push(r.time, m, e, &r.description);
+        }
+        tl
     }
 }
 

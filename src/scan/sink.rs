@@ -166,27 +166,28 @@ const MIN_PIECE: usize = 1024;
 
 /// Adds the timeline rows of one batch of `module`'s records.
 fn timeline_rows(tl: &mut Timeline, module: &str, records: &[Record]) {
-    let module_id = tl.id(module);
-    let mut last_event: Option<(&str, u32)> = None;
+    // A batch has a handful of distinct module and event names (sms
+    // alternates sent and received): looked up once each, then found in
+    // this short list without hashing.
+    let mut known: Vec<(&str, u32)> = vec![(module, tl.id(module))];
     for r in records {
         let Some(time) = r.timestamp else { continue };
-        // Records of one batch are one module's: its name and, in runs,
-        // its event repeat.
-        let m = if r.module == module {
-            module_id
-        } else {
-            tl.id(&r.module)
-        };
-        let e = match last_event {
-            Some((name, id)) if name == r.event => id,
-            _ => {
-                let id = tl.id(&r.event);
-                last_event = Some((&r.event, id));
-                id
-            }
-        };
+        let m = known_id(tl, &mut known, &r.module);
+        let e = known_id(tl, &mut known, &r.event);
         tl.push(time, m, e, &r.description);
     }
+}
+
+/// `name`'s id, from `known` or else from the timeline (then remembered).
+fn known_id<'a>(tl: &mut Timeline, known: &mut Vec<(&'a str, u32)>, name: &'a str) -> u32 {
+    if let Some(&(_, id)) = known.iter().find(|(n, _)| *n == name) {
+        return id;
+    }
+    let id = tl.id(name);
+    if known.len() < 16 {
+        known.push((name, id));
+    }
+    id
 }
 
 /// One parallel piece of a batch: its findings and, when `encode`, its
