@@ -115,7 +115,7 @@ impl crate::artifacts::RecordSink for StreamingSink {
         // freeing run in parallel pieces, each owning its records.
         let pieces = rayon::current_num_threads().max(1);
         let per = n.div_ceil(pieces).max(MIN_PIECE);
-        let done: Vec<(Vec<Finding>, Result<Vec<u8>, Error>)> = records
+        let done: Vec<Piece> = records
             .into_par_iter()
             .chunks(per)
             .map(|chunk| piece(&chunk, &self.matcher, encode, module))
@@ -190,14 +190,12 @@ fn known_id<'a>(tl: &mut Timeline, known: &mut Vec<(&'a str, u32)>, name: &'a st
     id
 }
 
+/// What [`piece`] gives back: findings, and the encoded frame.
+type Piece = (Vec<Finding>, Result<Vec<u8>, Error>);
+
 /// One parallel piece of a batch: its findings and, when `encode`, its
 /// records as one zstd frame of JSON lines.
-fn piece(
-    records: &[Record],
-    matcher: &Matcher,
-    encode: bool,
-    module: &str,
-) -> (Vec<Finding>, Result<Vec<u8>, Error>) {
+fn piece(records: &[Record], matcher: &Matcher, encode: bool, module: &str) -> Piece {
     let found = records
         .iter()
         .flat_map(|r| record_findings(r, matcher))
