@@ -14,6 +14,11 @@
 # under bench-out, so the machine's own MVT setup is not used.
 #
 # MVT_REUSE=1 reuses a previous MVT run of the same backup (it takes minutes).
+# SKIP_BUILD=1 uses the release binaries already in target/release.
+#
+# Printed: wall time, CPU time (user + sys) and peak resident memory of
+# both tools, their ratios, the load average (wall time means something
+# only on a quiet machine), and each side's detections side by side.
 #
 # android: runs benches/compare-mvt-android.sh if it exists.
 set -euo pipefail
@@ -44,8 +49,10 @@ if [ ! -x "$VENV/bin/mvt-ios" ]; then
 fi
 MVT_VERSION="$("$VENV/bin/pip" show mvt 2>/dev/null | sed -n 's/^Version: //p')"
 
-echo "== building spydar (release)" >&2
-cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "== building spydar (release)" >&2
+    cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
+fi
 
 BACKUP="$OUT/ios-backup-scale$SCALE"
 if [ ! -d "$BACKUP" ]; then
@@ -83,14 +90,18 @@ import glob, json, os, re, sys
 out, scale, mvt_version, spydar_exit = sys.argv[1:5]
 
 def timing(path):
+    """(wall s, peak MB, CPU s = user + sys) from a `/usr/bin/time -v` file."""
     text = open(path).read() if os.path.exists(path) else ""
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    sys_ = re.search(r"System time \(seconds\): ([\d.]+)", text)
     secs = None
     if wall:
         parts = [float(p) for p in wall.group(1).split(":")]
         secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-    return secs, int(rss.group(1)) / 1024 if rss else None
+    cpu = float(user.group(1)) + float(sys_.group(1)) if user and sys_ else None
+    return secs, int(rss.group(1)) / 1024 if rss else None, cpu
 
 def mvt_detections():
     """(module, indicator value) -> number of MVT alerts with a matched indicator."""
@@ -114,13 +125,20 @@ def spydar_detections():
                 seen.setdefault(key, set()).add((f.get("observable") or {}).get("value"))
     return {k: len(v) for k, v in seen.items()}
 
-mt, mm = timing(os.path.join(out, "mvt.time"))
-st, sm = timing(os.path.join(out, "spydar.time"))
-fmt = lambda v, u: f"{v:,.1f} {u}" if v is not None else "n/a"
+mt, mm, mc = timing(os.path.join(out, "mvt.time"))
+st, sm, sc = timing(os.path.join(out, "spydar.time"))
+fmt = lambda v, u: f"{v:,.2f} {u}" if v is not None else "n/a"
+ratio = lambda a, b: f"{a / b:,.1f}x" if a and b else "n/a"
 print(f"iOS backup, scale {scale} ({out}/ios-backup-scale{scale}); MVT {mvt_version}")
-print(f"{'':18}{'MVT':>16}{'spydar':>16}{'ratio':>10}")
-print(f"{'wall time':18}{fmt(mt, 's'):>16}{fmt(st, 's'):>16}{(f'{mt / st:,.1f}x' if mt and st else 'n/a'):>10}")
-print(f"{'peak memory':18}{fmt(mm, 'MB'):>16}{fmt(sm, 'MB'):>16}{(f'{mm / sm:,.1f}x' if mm and sm else 'n/a'):>10}")
+print(f"{'':18}{'MVT':>16}{'spydar':>16}{'ratio':>10}{'target':>10}")
+print(f"{'wall time':18}{fmt(mt, 's'):>16}{fmt(st, 's'):>16}{ratio(mt, st):>10}{'>= 100x':>10}")
+print(f"{'CPU (user+sys)':18}{fmt(mc, 's'):>16}{fmt(sc, 's'):>16}{ratio(mc, sc):>10}")
+print(f"{'peak memory':18}{fmt(mm, 'MB'):>16}{fmt(sm, 'MB'):>16}{ratio(mm, sm):>10}{'>= 20x':>10}")
+try:
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"load average now: {' '.join(load)} (on {os.cpu_count()} CPUs; wall time is only meaningful on a quiet machine)")
+except OSError:
+    pass
 print(f"spydar exit code: {spydar_exit}")
 m, s = mvt_detections(), spydar_detections()
 print(f"\ndetections (module, indicator): MVT {len(m)}, spydar {len(s)}; numbers are alerts (MVT) / distinct matched values (spydar)")

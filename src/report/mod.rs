@@ -7,6 +7,7 @@ pub mod merge;
 pub mod records;
 pub mod saved;
 pub mod text;
+pub mod timeline;
 pub mod timesketch;
 
 pub use records::write_records;
@@ -515,15 +516,45 @@ pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes `timeline.csv` (in `dir`): every timestamped record, sorted by time.
-pub fn write_timeline(dir: &Path, mut rows: Vec<TimelineRow>) -> crate::error::Result<()> {
-    rows.sort();
+pub fn write_timeline(dir: &Path, rows: Vec<TimelineRow>) -> crate::error::Result<()> {
+    write_timelines(dir, timeline::Timeline::default(), rows)
+}
+
+/// Writes `timeline.csv` (in `dir`): the streamed rows (merged from disk
+/// runs, see [`timeline`]) and `held` rows, in one sorted order.
+pub fn write_timelines(
+    dir: &Path,
+    streamed: timeline::Timeline,
+    mut held: Vec<TimelineRow>,
+) -> crate::error::Result<()> {
+    use std::fmt::Write as _;
+    held.sort();
+    let streamed = streamed
+        .into_sorted()
+        .map_err(io_err(&std::env::temp_dir()))?;
     write_file(dir, "timeline.csv", |w| {
         let mut csv = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(w);
         csv.write_record(["time", "module", "event", "description"])?;
-        for r in rows {
-            let time = r.time.to_string();
+        let mut held = held.into_iter().peekable();
+        let mut streamed = streamed.peekable();
+        let mut time = String::new();
+        loop {
+            // The two sorted sequences merged (equal rows are identical).
+            let from_held = match (held.peek(), streamed.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (Some(h), Some(Ok(s))) => h <= s,
+                (_, Some(_)) => false,
+            };
+            let r = if from_held {
+                held.next().expect("peeked")
+            } else {
+                streamed.next().expect("peeked")?
+            };
+            time.clear();
+            write!(time, "{}", r.time).map_err(std::io::Error::other)?;
             let cells = [
                 csv_cell(&time),
                 csv_cell(&r.module),
@@ -566,6 +597,16 @@ pub fn write_reports(
     report: &Report,
     rows: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
+    write_reports_with(dir, report, timeline::Timeline::default(), rows)
+}
+
+/// [`write_reports`] with streamed timeline rows besides the held ones.
+fn write_reports_with(
+    dir: &Path,
+    report: &Report,
+    streamed: timeline::Timeline,
+    rows: Vec<TimelineRow>,
+) -> crate::error::Result<()> {
     real_dir(dir)?;
     write_json(
         dir,
@@ -579,7 +620,7 @@ pub fn write_reports(
     write_json(dir, "report.json", report)?;
     let html = html::render(report);
     write_file(dir, "report.html", |w| w.write_all(html.as_bytes()))?;
-    write_timeline(dir, rows)
+    write_timelines(dir, streamed, rows)
 }
 
 /// Writes one device's folder: report.json, report.html, timeline.csv, the
@@ -590,16 +631,14 @@ pub fn write_device(
     dir: &Path,
     report: &Report,
     modules: &[ModuleOutput],
-    streamed_rows: Vec<TimelineRow>,
+    streamed_rows: impl Into<timeline::Timeline>,
 ) -> crate::error::Result<()> {
-    let mut rows = streamed_rows;
-    rows.extend(
-        modules
-            .iter()
-            .flat_map(|m| m.records.iter())
-            .filter_map(TimelineRow::of),
-    );
-    write_reports(dir, report, rows)?;
+    let held = modules
+        .iter()
+        .flat_map(|m| m.records.iter())
+        .filter_map(TimelineRow::of)
+        .collect();
+    write_reports_with(dir, report, streamed_rows.into(), held)?;
     write_records(&dir.join("records"), modules)
 }
 

@@ -107,6 +107,17 @@ impl ModuleFile {
             .map_err(|e| Error::io(&self.path, e))
     }
 
+    /// Appends whole zstd frames made by [`encode_frame`], after ending
+    /// the open frame (if any).
+    pub fn append_frames(&mut self, frames: &[u8]) -> Result<()> {
+        self.end_frame()?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::input(&self.path, "records file already failed"))?;
+        file.write_all(frames).map_err(|e| Error::io(&self.path, e))
+    }
+
     /// The open frame's compressor, starting a frame if none is open.
     fn compressor(&mut self) -> Result<&mut Compressed> {
         if self.enc.is_none() {
@@ -153,6 +164,34 @@ impl ModuleFile {
             None => Ok(()),
         }
     }
+}
+
+thread_local! {
+    /// A worker's JSON buffer and zstd context, reused batch after batch.
+    static FRAME: std::cell::RefCell<Option<(Vec<u8>, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `records` as JSON lines ([`write_jsonl`]) compressed into one zstd
+/// frame, for [`ModuleFile::append_frames`]: pieces of a batch are encoded
+/// and compressed in parallel (a frame each), and `zstd -dc` reads the
+/// frames one after another as one stream.
+pub fn encode_frame(records: &[Record]) -> std::io::Result<Vec<u8>> {
+    FRAME.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some((Vec::new(), zstd::bulk::Compressor::new(ZSTD_LEVEL)?));
+        }
+        let (buf, zstd) = cell.as_mut().expect("a frame context");
+        buf.clear();
+        write_jsonl(buf, records)?;
+        let out = zstd.compress(buf);
+        // A batch's text is not kept between batches beyond 4 MiB.
+        if buf.capacity() > 4 << 20 {
+            *buf = Vec::new();
+        }
+        out
+    })
 }
 
 /// Writes the records files of one folder. A module's file is created (or

@@ -18,6 +18,7 @@ use crate::evidence::{InputKind, detect};
 use crate::indicators::Matcher;
 use crate::model::{DeviceScan, Finding, ModuleOutput, TimelineRow};
 use crate::report::saved::SavedDevice;
+use crate::report::timeline::Timeline;
 use crate::report::{IndicatorsInfo, Report, ScanTimes};
 
 /// Reads one input (of the given kind, or the detected one) into records.
@@ -48,13 +49,17 @@ pub struct DeviceReport {
     /// scan with a records folder; every record after a recheck).
     pub modules: Vec<ModuleOutput>,
     /// Timeline rows of the records the sink took (and wrote).
-    pub streamed_rows: Vec<TimelineRow>,
+    pub streamed_rows: Timeline,
 }
 
 impl DeviceReport {
     /// Every timeline row: the streamed ones, then those of held records.
+    /// (Used by a recheck, whose records are all held: the streamed part
+    /// is empty there, so nothing is read back from disk.)
     pub fn take_timeline(&mut self) -> Vec<TimelineRow> {
-        let mut rows = std::mem::take(&mut self.streamed_rows);
+        let mut rows = std::mem::take(&mut self.streamed_rows)
+            .into_rows()
+            .unwrap_or_default();
         rows.extend(
             self.modules
                 .iter()
@@ -70,7 +75,7 @@ struct Matched {
     scan: DeviceScan,
     /// Aggregated and sorted, before the allow list.
     findings: Vec<Finding>,
-    streamed_rows: Vec<TimelineRow>,
+    streamed_rows: Timeline,
 }
 
 /// Reads one input with a streaming sink, so its records are matched (and
@@ -130,7 +135,7 @@ fn assemble(
         IndicatorsInfo::from_set(matcher.set()),
         times,
     );
-    report.widen_spans(m.streamed_rows.iter().map(|r| (&*r.module, r.time)));
+    report.widen_spans(m.streamed_rows.spans());
     DeviceReport {
         report,
         modules: m.scan.modules,
@@ -206,7 +211,7 @@ pub fn recheck_device(
     let matched = Matched {
         scan,
         findings: found,
-        streamed_rows: Vec::new(),
+        streamed_rows: Timeline::default(),
     };
     let mut device = assemble(matched, matcher, allow, notes, old.scan);
     device.report.rechecked = Some(rechecked);

@@ -7,19 +7,19 @@
 //! encoding and compressing (into the module's own file, which only that
 //! module's thread writes), and freeing the records. The lock is held only
 //! to fold findings and to append timeline rows, which are kept compact
-//! (see [`Timeline`]) because a device has one per timestamped record.
+//! and within a memory budget, spilled to disk beyond it (see
+//! [`Timeline`]) because a device has one per timestamped record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-
-use jiff::Timestamp;
 
 use super::findings::{Aggregator, aggregate, record_findings};
 use crate::error::Error;
 use crate::indicators::Matcher;
-use crate::model::{Finding, Record, TimelineRow};
+use crate::model::{Finding, Record};
 use crate::report::records::{ModuleFile, RecordsWriter};
+use crate::report::timeline::Timeline;
 
 /// See the module documentation.
 pub struct StreamingSink {
@@ -38,102 +38,12 @@ struct StreamState {
     error: Option<Error>,
 }
 
-/// Timeline rows as the sink holds them until the report is written: a
-/// small fixed-size row (time, name ids, where its description is) in
-/// chunks that never move, and descriptions packed in large text chunks.
-/// About 40 bytes a row instead of ~150 for a [`TimelineRow`] with its own
-/// allocation, and no doubling vector copy.
-#[derive(Default)]
-struct Timeline {
-    names: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
-    rows: Vec<Vec<Row>>,
-    text: Vec<String>,
-    len: usize,
-}
-
-struct Row {
-    time: Timestamp,
-    module: u32,
-    event: u32,
-    /// Index of the text chunk, byte range in it.
-    chunk: u32,
-    start: u32,
-    end: u32,
-}
-
-const ROW_CHUNK: usize = 1 << 14;
-const TEXT_CHUNK: usize = 1 << 20;
-
-impl Timeline {
-    fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let a: Arc<str> = name.into();
-        let id = self.names.len() as u32;
-        self.names.push(a.clone());
-        self.ids.insert(a, id);
-        id
-    }
-
-    fn push(&mut self, time: Timestamp, module: u32, event: u32, description: &str) {
-        let need = description.len();
-        let full = self
-            .text
-            .last()
-            .is_none_or(|t| t.len() + need > t.capacity());
-        if full {
-            self.text.push(String::with_capacity(TEXT_CHUNK.max(need)));
-        }
-        let chunk = self.text.len() - 1;
-        let text = &mut self.text[chunk];
-        let start = text.len();
-        text.push_str(description);
-        if self.rows.last().is_none_or(|r| r.len() == ROW_CHUNK) {
-            self.rows.push(Vec::with_capacity(ROW_CHUNK));
-        }
-        self.rows.last_mut().expect("a row chunk").push(Row {
-            time,
-            module,
-            event,
-            chunk: chunk as u32,
-            start: start as u32,
-            end: text.len() as u32,
-        });
-        self.len += 1;
-    }
-
-    /// The rows, in the order taken; text chunks are freed as they are
-    /// read, so the compact and the full form are not both held whole.
-    fn into_rows(self) -> Vec<TimelineRow> {
-        let mut out = Vec::with_capacity(self.len);
-        let mut text = self.text;
-        let mut freed = 0;
-        for chunk in self.rows {
-            for r in chunk {
-                let c = r.chunk as usize;
-                while freed < c {
-                    text[freed] = String::new();
-                    freed += 1;
-                }
-                out.push(TimelineRow {
-                    time: r.time,
-                    module: self.names[r.module as usize].clone(),
-                    event: self.names[r.event as usize].clone(),
-                    description: text[c][r.start as usize..r.end as usize].into(),
-                });
-            }
-        }
-        out
-    }
-}
-
 /// What a `StreamingSink` kept of everything it took.
 pub struct Streamed {
     /// Distinct findings, sorted.
     pub findings: Vec<Finding>,
-    pub timeline: Vec<TimelineRow>,
+    /// Bounded in memory: beyond its budget, sorted runs go to disk.
+    pub timeline: Timeline,
     /// The first error writing records, if any.
     pub error: Option<Error>,
 }
@@ -157,9 +67,13 @@ impl StreamingSink {
                 st.error.get_or_insert(e);
             }
         }
+        if let Some(e) = st.timeline.take_error() {
+            st.error
+                .get_or_insert_with(|| Error::io(std::env::temp_dir(), e));
+        }
         Streamed {
             findings: st.findings.into_sorted(),
-            timeline: st.timeline.into_rows(),
+            timeline: st.timeline,
             error: st.error,
         }
     }
@@ -171,68 +85,62 @@ impl StreamingSink {
         Some(w.handle(module))
     }
 
-    /// Encodes and compresses `records` into `module`'s file.
-    fn write(&self, module: &str, records: &[Record]) -> Result<(), Error> {
-        let Some(file) = self.file(module) else {
-            return Ok(());
-        };
-        let file = file?;
-        let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-        f.append(records)
+    /// Keeps the first error.
+    fn fail(&self, e: Error) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.error.get_or_insert(e);
     }
 }
 
 impl crate::artifacts::RecordSink for StreamingSink {
     fn take(&self, module: &str, records: Vec<Record>) {
         use rayon::prelude::*;
-        // Matching and encoding run outside the lock.
-        let found: Vec<Finding> = aggregate(
-            records
-                .par_iter()
-                .flat_map_iter(|r| record_findings(r, &self.matcher))
-                .collect::<Vec<_>>(),
-        );
-        let failed = self.state.lock().map_or(true, |s| s.error.is_some());
-        let written = if failed {
-            Ok(())
-        } else {
-            self.write(module, &records)
-        };
         let n = records.len();
-        {
+        let failed = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            for f in found {
-                st.findings.add(f);
-            }
-            let tl = &mut st.timeline;
-            let module_id = tl.id(module);
-            let mut last_event: Option<(&str, u32)> = None;
-            for r in &records {
-                let Some(time) = r.timestamp else { continue };
-                // Records of one batch are one module's: its name and, in
-                // runs, its event repeat.
-                let m = if r.module == module {
-                    module_id
-                } else {
-                    tl.id(&r.module)
-                };
-                let e = match last_event {
-                    Some((name, id)) if name == r.event => id,
-                    _ => {
-                        let id = tl.id(&r.event);
-                        last_event = Some((&r.event, id));
-                        id
-                    }
-                };
-                tl.push(time, m, e, &r.description);
-            }
+            timeline_rows(&mut st.timeline, module, &records);
             *st.counts.entry(module.to_string()).or_default() += n;
-            if let Err(e) = written {
-                st.error.get_or_insert(e);
+            st.error.is_some()
+        };
+        let file = if failed { None } else { self.file(module) };
+        let file = match file.transpose() {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        };
+        let encode = file.is_some();
+        // Matching, encoding, compressing (one zstd frame a piece) and
+        // freeing run in parallel pieces, each owning its records.
+        let pieces = rayon::current_num_threads().max(1);
+        let per = n.div_ceil(pieces).max(MIN_PIECE);
+        let done: Vec<Piece> = records
+            .into_par_iter()
+            .chunks(per)
+            .map(|chunk| piece(&chunk, &self.matcher, encode, module))
+            .collect();
+        let mut frames_ok = Ok(());
+        let mut found = Vec::new();
+        for (f, frame) in done {
+            found.extend(f);
+            match (frame, &file) {
+                (Ok(bytes), Some(file)) if frames_ok.is_ok() && !bytes.is_empty() => {
+                    let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                    frames_ok = file.append_frames(&bytes);
+                }
+                (Err(e), _) if frames_ok.is_ok() => frames_ok = Err(e),
+                _ => {}
             }
         }
-        // Freed outside the lock.
-        drop(records);
+        let found = aggregate(found);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for f in found {
+            st.findings.add(f);
+        }
+        if let Err(e) = frames_ok {
+            st.error.get_or_insert(e);
+        }
     }
 
     /// Asked when `module` has finished: its records file's frame is ended
@@ -253,36 +161,50 @@ impl crate::artifacts::RecordSink for StreamingSink {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Fewest records in a parallel piece of a batch (one zstd frame each).
+const MIN_PIECE: usize = 1024;
 
-    #[test]
-    fn compact_timeline_gives_back_what_it_took() {
-        let mut tl = Timeline::default();
-        let mut want = Vec::new();
-        for i in 0..(ROW_CHUNK + 10) as i64 {
-            let time = Timestamp::from_second(1_600_000_000 + i).unwrap();
-            let desc = "x".repeat((i % 700) as usize) + &i.to_string();
-            let (m, e) = (tl.id("m"), tl.id(if i % 3 == 0 { "a" } else { "b" }));
-            tl.push(time, m, e, &desc);
-            want.push((time, desc));
-        }
-        // A description longer than a text chunk gets a chunk of its own.
-        let long = "y".repeat(TEXT_CHUNK + 5);
-        let t = Timestamp::from_second(1).unwrap();
-        let (m, e) = (tl.id("m"), tl.id("z"));
-        tl.push(t, m, e, &long);
-        want.push((t, long));
-        let rows = tl.into_rows();
-        assert_eq!(rows.len(), want.len());
-        for (r, (time, desc)) in rows.iter().zip(&want) {
-            assert_eq!(
-                (r.time, &*r.description, &*r.module),
-                (*time, desc.as_str(), "m")
-            );
-        }
-        assert_eq!(&*rows[3].event, "a");
-        assert_eq!(&*rows.last().unwrap().event, "z");
+/// Adds the timeline rows of one batch of `module`'s records.
+fn timeline_rows(tl: &mut Timeline, module: &str, records: &[Record]) {
+    // A batch has a handful of distinct module and event names (sms
+    // alternates sent and received): looked up once each, then found in
+    // this short list without hashing.
+    let mut known: Vec<(&str, u32)> = vec![(module, tl.id(module))];
+    for r in records {
+        let Some(time) = r.timestamp else { continue };
+        let m = known_id(tl, &mut known, &r.module);
+        let e = known_id(tl, &mut known, &r.event);
+        tl.push(time, m, e, &r.description);
     }
+}
+
+/// `name`'s id, from `known` or else from the timeline (then remembered).
+fn known_id<'a>(tl: &mut Timeline, known: &mut Vec<(&'a str, u32)>, name: &'a str) -> u32 {
+    if let Some(&(_, id)) = known.iter().find(|(n, _)| *n == name) {
+        return id;
+    }
+    let id = tl.id(name);
+    if known.len() < 16 {
+        known.push((name, id));
+    }
+    id
+}
+
+/// What [`piece`] gives back: findings, and the encoded frame.
+type Piece = (Vec<Finding>, Result<Vec<u8>, Error>);
+
+/// One parallel piece of a batch: its findings and, when `encode`, its
+/// records as one zstd frame of JSON lines.
+fn piece(records: &[Record], matcher: &Matcher, encode: bool, module: &str) -> Piece {
+    let found = records
+        .iter()
+        .flat_map(|r| record_findings(r, matcher))
+        .collect();
+    let frame = if encode {
+        crate::report::records::encode_frame(records)
+            .map_err(|e| Error::io(format!("records/{module}.jsonl.zst"), e))
+    } else {
+        Ok(Vec::new())
+    };
+    (found, frame)
 }

@@ -59,8 +59,14 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             .map_err(err)?;
         let visits = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)?;
         // Redirect heuristic (same DB only: visit ids are per database).
-        let index: std::collections::HashMap<i64, usize> =
-            visits.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+        // Visits come in id order (the id is the key), so a visit is found
+        // by binary search, without an index beside them.
+        let by_id = |id: i64| {
+            visits
+                .binary_search_by_key(&id, |v| v.id)
+                .ok()
+                .map(|i| &visits[i])
+        };
         for v in &visits {
             let mut description = String::with_capacity(16 + v.url.len());
             description.push_str("Safari visit to ");
@@ -78,7 +84,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             if let Some(d) = v.dest {
                 rec = rec.field("redirect_destination", d);
             }
-            if let Some(target) = v.dest.and_then(|d| index.get(&d)).map(|&d| &visits[d])
+            if let Some(target) = v.dest.and_then(by_id)
                 && v.url.starts_with("http://")
             {
                 let (h1, h2) = (host(&v.url), host(&target.url));
