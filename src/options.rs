@@ -81,7 +81,10 @@ impl Batches<'_> {
         if let Some(sink) = self.sink
             && self.buf.len() >= SINK_BATCH
         {
-            sink.take(self.module, std::mem::take(&mut self.buf));
+            // A full-sized buffer for the next batch: growing it again by
+            // doubling costs a chain of reallocations per batch.
+            let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(SINK_BATCH));
+            sink.take(self.module, batch);
         }
     }
 
