@@ -2,9 +2,11 @@
 //! `private/var/mobile/...`, as checkm8 or agent-based tools produce) as an
 //! [`IosBackup`], so the backup modules run on it unchanged.
 //!
-//! The dump is walked once (symlinks are listed, never followed) into an
-//! in-memory `Manifest.db` with the backup schema, each file under the
-//! backup domain its folder belongs to: `private/var/mobile` is
+//! The dump is walked once, folders in parallel (symlinks are listed, never
+//! followed), into a [`DumpListing`] that serves the `filesystem` module and
+//! is indexed as a `Manifest.db` `Files` table (see `ios_fs_index`: a
+//! virtual table over the listing, no database of rows), each path under
+//! the backup domain its folder belongs to: `private/var/mobile` is
 //! `HomeDomain`, the fixed roots of [`domain_root`] give the other system
 //! domains, and app containers (random UUID folders) are named by the
 //! `MCMMetadataIdentifier` of their
@@ -227,6 +229,9 @@ impl DumpListing {
     pub fn finish(&mut self) {
         // Stable: among equal paths the later member stays last.
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        if self.entries.windows(2).all(|w| w[0].path != w[1].path) {
+            return;
+        }
         let mut out: Vec<DumpEntry> = Vec::with_capacity(self.entries.len());
         for e in self.entries.drain(..) {
             match out.last_mut() {
@@ -241,13 +246,29 @@ impl DumpListing {
 /// Lists every path below `root` (links listed, never followed), the
 /// folders read in parallel.
 pub fn list_folder(root: &Path) -> DumpListing {
-    let (entries, notes) = walk_folder(root, "");
-    let mut listing = DumpListing { entries, notes };
+    let found = std::sync::Mutex::new(Vec::new());
+    walk_folder(root, "", &found);
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut listing = DumpListing {
+        entries: Vec::with_capacity(found.iter().map(|(e, _): &Found| e.len()).sum()),
+        notes: Vec::new(),
+    };
+    for (entries, notes) in found {
+        listing.entries.extend(entries);
+        listing.notes.extend(notes);
+    }
+    // Folders are read in any order; the notes are told in one.
+    listing.notes.sort();
     listing.finish();
     listing
 }
 
-fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
+/// One folder's entries and notes.
+type Found = (Vec<DumpEntry>, Vec<String>);
+
+/// Reads the folder `abs` (dump path `rel`) and, in parallel, the folders
+/// below; each folder's entries go to `out` once (no copying up the tree).
+fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
     use rayon::prelude::*;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
@@ -255,7 +276,10 @@ fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
         Ok(rd) => rd,
         Err(e) => {
             notes.push(format!("{}: {e}", abs.display()));
-            return (entries, notes);
+            if let Ok(mut o) = out.lock() {
+                o.push((entries, notes));
+            }
+            return;
         }
     };
     let mut subdirs = Vec::new();
@@ -290,15 +314,12 @@ fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
         };
         entries.push(entry_of(path, kind, &meta, link));
     }
-    let below: Vec<(Vec<DumpEntry>, Vec<String>)> = subdirs
-        .par_iter()
-        .map(|(abs, rel)| walk_folder(abs, rel))
-        .collect();
-    for (e, n) in below {
-        entries.extend(e);
-        notes.extend(n);
+    if let Ok(mut o) = out.lock() {
+        o.push((entries, notes));
     }
-    (entries, notes)
+    subdirs
+        .par_iter()
+        .for_each(|(abs, rel)| walk_folder(abs, rel, out));
 }
 
 fn entry_of(
@@ -335,11 +356,12 @@ fn entry_of(
     }
 }
 
-/// The index of a dump known by its listing (an archive): each entry under
-/// the backup domain its folder belongs to, as [`open`] does for a folder.
-/// `stored` maps a dump path to where its bytes are kept (a private temp
-/// folder holding the files modules read); container metadata is read
-/// there. Returns the index and each domain's folder.
+/// The index of a dump known by its listing (a folder's walk or an
+/// archive's members): each entry under the backup domain its folder
+/// belongs to. `stored` maps a dump path to where its bytes are kept (the
+/// folder itself, or a private temp folder holding the files modules read
+/// from an archive); container metadata is read there. Returns the index
+/// and each domain's folder.
 pub(crate) fn index_from_listing(
     listing: Arc<DumpListing>,
     stored: &dyn Fn(&str) -> PathBuf,

@@ -405,19 +405,38 @@ impl FilesCursor {
                 })
                 .collect(),
         };
-        if domain.is_none() && domain_glob.is_none() && rel.is_none() {
+        // (A NUL would sort with `/`; no path holds one.)
+        let prefix = rel_glob
+            .as_ref()
+            .map_or("", |(a, _)| a.as_str())
+            .split('\0')
+            .next()
+            .unwrap_or("");
+        if domain.is_none() && domain_glob.is_none() && rel.is_none() && prefix.is_empty() {
             return (vec![all], rel_glob);
         }
         let rel = rel.and_then(|i| Self::text(args, i));
         let mut ranges = Vec::new();
         for d in domains {
             let r = ix.by_domain[d as usize].clone();
+            let rows = &ix.rows[r.start as usize..r.end as usize];
             match &rel {
                 Some(target) => {
-                    let rows = &ix.rows[r.start as usize..r.end as usize];
                     if let Ok(k) = rows.binary_search_by(|row| path_order(ix.rel(*row), target)) {
                         let at = r.start + k as u32;
                         ranges.push(at..at + 1);
+                    }
+                }
+                // Paths starting with the GLOB's literal start are one run
+                // in the component-wise order.
+                None if !prefix.is_empty() => {
+                    let lo = rows.partition_point(|row| path_order(ix.rel(*row), prefix).is_lt());
+                    let n = rows[lo..]
+                        .iter()
+                        .take_while(|row| ix.rel(**row).starts_with(prefix))
+                        .count();
+                    if n > 0 {
+                        ranges.push(r.start + lo as u32..r.start + (lo + n) as u32);
                     }
                 }
                 None => ranges.push(r),
