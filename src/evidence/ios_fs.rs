@@ -257,8 +257,11 @@ pub fn list_folder(root: &Path) -> DumpListing {
         listing.entries.extend(entries);
         listing.notes.extend(notes);
     }
-    // Folders are read in any order; the notes are told in one.
+    // Folders are read in any order; the notes are told in one. Paths of a
+    // folder are unique, so an unstable sort does (`finish` then only
+    // checks the order).
     listing.notes.sort();
+    listing.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     listing.finish();
     listing
 }
@@ -443,15 +446,21 @@ fn domain_of<'a>(
         let i = *containers.get(&path[..dir_len])?;
         return Some((i, rel));
     }
-    folders.iter().enumerate().find_map(|(i, (_, dir))| {
-        if path == dir {
-            Some((i, ""))
-        } else {
-            path.strip_prefix(dir.as_str())
-                .and_then(|r| r.strip_prefix('/'))
-                .map(|r| (i, r))
-        }
-    })
+    // Not below a container parent: only the fixed domains (listed first)
+    // can hold it.
+    folders
+        .iter()
+        .take(FIXED_DOMAINS.len())
+        .enumerate()
+        .find_map(|(i, (_, dir))| {
+            if path == dir {
+                Some((i, ""))
+            } else {
+                path.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                    .map(|r| (i, r))
+            }
+        })
 }
 
 #[cfg(test)]

@@ -384,7 +384,8 @@ impl FilesCursor {
         if let Some(i) = rowid {
             return match args.get::<Value>(i) {
                 Ok(Value::Integer(r)) if r >= 1 && r <= all.end as i64 => {
-                    (vec![r as u32 - 1..r as u32], None)
+                    let one = r as u32 - 1..r as u32;
+                    (vec![one], None)
                 }
                 Ok(Value::Integer(_)) | Ok(Value::Null) => (Vec::new(), None),
                 _ => (vec![all], None),
@@ -504,11 +505,11 @@ unsafe impl VTabCursor for FilesCursor {
         let e = ix.entry(row);
         let domain = ix.domains[row.domain as usize].as_str();
         match i {
-            0 => ctx.set_result(&file_id(domain, ix.rel(row))),
-            1 => ctx.set_result(&domain),
-            2 => ctx.set_result(&ix.rel(row)),
-            3 => ctx.set_result(&flags(e.kind)),
-            _ => ctx.set_result(&encode_mbfile(&mbfile(e))),
+            0 => ctx.set_result(file_id(domain, ix.rel(row))),
+            1 => ctx.set_result(domain),
+            2 => ctx.set_result(ix.rel(row)),
+            3 => ctx.set_result(flags(e.kind)),
+            _ => ctx.set_result(encode_mbfile(&mbfile(e))),
         }
     }
 
