@@ -6,11 +6,13 @@
 # Generates a filesystem dump (the generated backup laid out as a dump, its
 # planted indicators and decoys, plus PATHS empty filler files spread over
 # app caches, the camera roll and system folders; default 1,000,000), packs
-# it as .tar.gz with the system tar, and times, one run each, with the
-# bundled STIX2 files (indicators/**/*.stix2; given to MVT with -i):
+# it as .tar.gz with the system tar and as .zip with Info-ZIP (links kept as
+# links), and times, one run each, with the bundled STIX2 files
+# (indicators/**/*.stix2; given to MVT with -i):
 #   - `mvt-ios check-fs` on the folder,
-#   - `spydar scan` on the folder,
-#   - `spydar scan` on the .tar.gz.
+#   - `spydar scan` on the folder, the .tar.gz and the .zip.
+# It prints wall and CPU time (user + system) with their ratios to MVT, peak
+# memory of each, and whether the three spydar forms give the same findings.
 # Everything runs under `nice -n 10` with a release build. Wall time and
 # peak memory come from /usr/bin/time -v. MVT is taken from $MVT_VENV
 # (default /work/wt/mvt-venv, else bench-out/mvt-venv); network access is off
@@ -41,6 +43,11 @@ fi
 if [ ! -f "$TGZ" ]; then
     echo "== packing $TGZ" >&2
     "${NICE[@]}" tar -C "$DUMP" -czf "$TGZ" .
+fi
+ZIP="$OUT/dump-$PATHS.zip"
+if [ ! -f "$ZIP" ]; then
+    echo "== packing $ZIP" >&2
+    (cd "$DUMP" && "${NICE[@]}" zip -qry "$ZIP" .)
 fi
 COUNT="$(find "$DUMP" -mindepth 1 | wc -l)"
 
@@ -73,6 +80,7 @@ run_spydar() { # NAME INPUT
 }
 run_spydar folder "$DUMP"
 run_spydar targz "$TGZ"
+run_spydar zip "$ZIP"
 
 python3 - "$OUT" "$COUNT" "$MVT_VERSION" "$(du -sh "$TGZ" | cut -f1)" <<'PY'
 import glob, json, os, re, sys
@@ -120,13 +128,24 @@ fmt = lambda v, u: f"{v:,.1f} {u}" if v is not None else "n/a"
 print(f"iOS filesystem dump: {int(count):,} paths (folder), .tar.gz {tgz_size}; MVT {mvt_version}; nice -n 10, release build, one run each")
 print(f"{'':28}{'wall time':>12}{'wall vs MVT':>13}{'CPU time':>12}{'CPU vs MVT':>12}{'peak memory':>13}")
 print(f"{'mvt-ios check-fs (folder)':28}{fmt(mt, 's'):>12}{'':>13}{fmt(mc, 's'):>12}{'':>12}{fmt(mm, 'MB'):>13}")
-for name, label in [("folder", "spydar scan (folder)"), ("targz", "spydar scan (.tar.gz)")]:
+FORMS = [("folder", "spydar scan (folder)"), ("targz", "spydar scan (.tar.gz)"), ("zip", "spydar scan (.zip)")]
+for name, label in FORMS:
     st, sm, sc = timing(os.path.join(out, f"spydar-{name}.time"))
     ratio = f"{mt / st:,.1f}x" if mt and st else "n/a"
     cratio = f"{mc / sc:,.1f}x" if mc and sc else "n/a"
     print(f"{label:28}{fmt(st, 's'):>12}{ratio:>13}{fmt(sc, 's'):>12}{cratio:>12}{fmt(sm, 'MB'):>13}")
 m = mvt_filesystem()
-for name in ["folder", "targz"]:
+def findings(name):
+    out_set = set()
+    for path in glob.glob(os.path.join(out, f"spydar-{name}", "**", "report.json"), recursive=True):
+        for f in json.load(open(path)).get("findings", []):
+            out_set.add(json.dumps({k: f.get(k) for k in ("level", "module", "indicator", "rule", "observable")}, sort_keys=True))
+    return out_set
+
+forms = {name: findings(name) for name, _ in FORMS}
+same = all(forms[n] == forms["folder"] for n in forms)
+print(f"\nfindings: folder {len(forms['folder'])}, .tar.gz {len(forms['targz'])}, .zip {len(forms['zip'])}; identical across the three forms: {'yes' if same else 'NO'}")
+for name, _ in FORMS:
     s = spydar_filesystem(name)
     print(f"\nfilesystem module, indicators matched ({name}): spydar {sorted(s)}; records/filesystem* {records_size(name):,} bytes")
 print(f"filesystem module, indicators matched (MVT): {sorted(m)}")

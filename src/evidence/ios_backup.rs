@@ -102,11 +102,11 @@ enum Backend {
         manifest: Vec<u8>,
         decryptor: Box<dyn FileDecryptor>,
     },
-    /// A filesystem dump: an index with the `Manifest.db` schema built in
-    /// memory; each file at its domain's folder joined with its relative
-    /// path, not by fileID.
+    /// A filesystem dump: an index with the `Manifest.db` schema over the
+    /// dump's listing (see `ios_fs_index`); each file at its domain's
+    /// folder joined with its relative path, not by fileID.
     Filesystem {
-        index: Vec<u8>,
+        index: super::ios_fs_index::DumpIndex,
         roots: HashMap<String, PathBuf>,
         /// The device facts found in the dump.
         device: Box<DeviceInfo>,
@@ -255,28 +255,19 @@ impl IosBackup {
         })
     }
 
-    /// A filesystem dump seen as a backup: `index` is an in-memory
-    /// `Manifest.db` (same `Files` schema) built by walking the dump, and
-    /// `roots` maps each domain to its folder. For `ios_fs`.
-    pub(crate) fn open_filesystem_index(
-        root: &Path,
-        index: Vec<u8>,
-        roots: HashMap<String, PathBuf>,
-        device: DeviceInfo,
-    ) -> Result<Self> {
-        Self::open_filesystem_dump(root, index, roots, device, DumpExtras::folder(root))
-    }
-
-    /// [`Self::open_filesystem_index`] with what the dump carries besides
-    /// (an archive's listing, notes and spool).
+    /// A filesystem dump seen as a backup: `index` serves the
+    /// `Manifest.db` `Files` table over the dump's listing, `roots` maps
+    /// each domain to its folder, `dump` holds the listing, notes and an
+    /// archive's spool. For `ios_fs`.
     pub(crate) fn open_filesystem_dump(
         root: &Path,
-        index: Vec<u8>,
+        index: super::ios_fs_index::DumpIndex,
         roots: HashMap<String, PathBuf>,
         device: DeviceInfo,
         dump: DumpExtras,
     ) -> Result<Self> {
-        let conn = open_bytes(&index)
+        let conn = index
+            .connect()
             .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
         check_manifest_schema(&conn).map_err(|reason| Error::input(root, reason))?;
         Ok(IosBackup {
@@ -414,10 +405,10 @@ impl IosBackup {
             Backend::Folder { manifest } => open_immutable(manifest).map_err(|e| fail(manifest, e)),
             Backend::Decrypted {
                 manifest: bytes, ..
-            }
-            | Backend::Filesystem { index: bytes, .. } => {
-                open_bytes(bytes).map_err(|e| fail(&self.root.join("Manifest.db"), e))
-            }
+            } => open_bytes(bytes).map_err(|e| fail(&self.root.join("Manifest.db"), e)),
+            Backend::Filesystem { index, .. } => index
+                .connect()
+                .map_err(|e| fail(&self.root.join("Manifest.db"), e)),
         }
     }
 

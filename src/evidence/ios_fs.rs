@@ -2,9 +2,11 @@
 //! `private/var/mobile/...`, as checkm8 or agent-based tools produce) as an
 //! [`IosBackup`], so the backup modules run on it unchanged.
 //!
-//! The dump is walked once (symlinks are listed, never followed) into an
-//! in-memory `Manifest.db` with the backup schema, each file under the
-//! backup domain its folder belongs to: `private/var/mobile` is
+//! The dump is walked once, folders in parallel (symlinks are listed, never
+//! followed), into a [`DumpListing`] that serves the `filesystem` module and
+//! is indexed as a `Manifest.db` `Files` table (see `ios_fs_index`: a
+//! virtual table over the listing, no database of rows), each path under
+//! the backup domain its folder belongs to: `private/var/mobile` is
 //! `HomeDomain`, the fixed roots of [`domain_root`] give the other system
 //! domains, and app containers (random UUID folders) are named by the
 //! `MCMMetadataIdentifier` of their
@@ -16,11 +18,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use std::sync::Arc;
 
-use super::ios_backup::{IosBackup, plist_scalar};
-use super::ios_domain::{domain_root, file_id};
-use super::nskeyed::{MbFile, encode_mbfile};
+use super::ios_backup::{DumpExtras, IosBackup, plist_scalar};
+use super::ios_domain::domain_root;
+use super::ios_fs_index::DumpIndex;
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
 
@@ -80,97 +82,9 @@ fn container_id(dir: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Every domain of the dump and its folder.
-fn domain_folders(root: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    for d in FIXED_DOMAINS {
-        if let Some(dev) = domain_root(d) {
-            out.push((d.to_string(), root.join(dev.trim_start_matches('/'))));
-        }
-    }
-    for (parent, prefix) in CONTAINER_PARENTS {
-        if !super::no_links_below(root, Path::new(parent)) {
-            continue;
-        }
-        let Ok(rd) = std::fs::read_dir(root.join(parent)) else {
-            continue;
-        };
-        let mut dirs: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let uuid = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // Without metadata the folder name (its UUID) stands in for the id.
-            let mut domain = format!("{prefix}{}", container_id(&dir).unwrap_or(uuid.clone()));
-            // Two containers claiming one id (a stale copy): the second is
-            // told apart by its UUID, so each file is read from its own folder.
-            if out.iter().any(|(d, _)| *d == domain) {
-                domain = format!("{domain}-{uuid}");
-            }
-            out.push((domain, dir));
-        }
-    }
-    out
-}
-
 fn unix(t: std::io::Result<std::time::SystemTime>) -> Option<i64> {
     let t = t.ok()?;
     jiff::Timestamp::try_from(t).ok().map(|t| t.as_second())
-}
-
-/// The `MBFile` a backup would carry, from the file's metadata.
-fn mbfile(meta: &std::fs::Metadata, target: Option<String>) -> MbFile {
-    #[cfg(unix)]
-    let (mode, uid, gid, ino, ctime) = {
-        use std::os::unix::fs::MetadataExt;
-        (
-            Some(meta.mode()),
-            Some(i64::from(meta.uid())),
-            Some(i64::from(meta.gid())),
-            Some(meta.ino()),
-            Some(meta.ctime()),
-        )
-    };
-    #[cfg(not(unix))]
-    let (mode, uid, gid, ino, ctime) = (None, None, None, None, None);
-    MbFile {
-        size: Some(meta.len()),
-        mode,
-        user_id: uid,
-        group_id: gid,
-        inode: ino,
-        last_modified: unix(meta.modified()),
-        last_status_change: ctime,
-        birth: unix(meta.created()),
-        target,
-        ..Default::default()
-    }
-}
-
-/// An empty in-memory index with the `Manifest.db` `Files` table; its
-/// lookup indexes are made by [`finish_index`] once the rows are in
-/// (building an index once is cheaper than keeping it up row by row).
-fn new_index() -> rusqlite::Result<Connection> {
-    let conn = Connection::open_in_memory()?;
-    conn.execute_batch(
-        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);",
-    )?;
-    Ok(conn)
-}
-
-/// The lookup indexes of `Manifest.db`, and the index as bytes.
-fn finish_index(mut conn: Connection) -> rusqlite::Result<Vec<u8>> {
-    conn.execute_batch(
-        "CREATE INDEX FilesDomainIdx ON Files(domain);
-         CREATE INDEX FilesRelativePathIdx ON Files(relativePath);",
-    )?;
-    Ok(conn.serialize("main")?.to_vec())
 }
 
 /// Whether a dump path lies in a backup domain (so the index, and the
@@ -186,62 +100,6 @@ pub fn in_backup_domain(path: &str) -> bool {
         || CONTAINER_PARENTS
             .iter()
             .any(|(p, _)| under(p) && path.len() > p.len())
-}
-
-/// Walks the dump into an in-memory `Manifest.db`.
-fn build_index(root: &Path, folders: &[(String, PathBuf)]) -> rusqlite::Result<Vec<u8>> {
-    let conn = new_index()?;
-    // Container folders are their own domains, not part of HomeDomain.
-    let skip: Vec<PathBuf> = CONTAINER_PARENTS
-        .iter()
-        .map(|(p, _)| root.join(p))
-        .collect();
-    conn.execute_batch("BEGIN")?;
-    {
-        let mut insert = conn.prepare(
-            "INSERT OR IGNORE INTO Files (fileID, domain, relativePath, flags, file) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (domain, folder) in folders {
-            let walk = walkdir::WalkDir::new(folder)
-                .follow_links(false)
-                .follow_root_links(false)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| !skip.iter().any(|s| s == e.path()));
-            for entry in walk.filter_map(|e| e.ok()) {
-                let Ok(rel) = entry.path().strip_prefix(folder) else {
-                    continue;
-                };
-                let Some(rel) = rel.to_str() else { continue };
-                let ft = entry.file_type();
-                let (flags, target) = if ft.is_symlink() {
-                    let t = std::fs::read_link(entry.path())
-                        .ok()
-                        .map(|t| t.to_string_lossy().into_owned());
-                    (4, t)
-                } else if ft.is_dir() {
-                    (2, None)
-                } else if ft.is_file() {
-                    (1, None)
-                } else {
-                    continue;
-                };
-                let blob = entry
-                    .metadata()
-                    .ok()
-                    .map(|m| encode_mbfile(&mbfile(&m, target)));
-                insert.execute(rusqlite::params![
-                    file_id(domain, rel),
-                    domain,
-                    rel,
-                    flags,
-                    blob
-                ])?;
-            }
-        }
-    }
-    conn.execute_batch("COMMIT")?;
-    finish_index(conn)
 }
 
 /// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
@@ -307,11 +165,13 @@ pub fn open(root: &Path) -> Result<IosBackup> {
             "not an iOS filesystem dump: private/var is missing",
         ));
     }
-    let folders = domain_folders(root);
-    let index = build_index(root, &folders)
+    // One walk: the listing serves `filesystem` and is the index.
+    let listing = Arc::new(list_folder(root));
+    let (index, roots) = index_from_listing(listing.clone(), &|p: &str| root.join(p))
         .map_err(|e| Error::input(root, format!("cannot index the dump: {e}")))?;
-    let roots: HashMap<String, PathBuf> = folders.into_iter().collect();
-    IosBackup::open_filesystem_index(root, index, roots, device_info(root))
+    let dump = DumpExtras::folder(root);
+    dump.listing.get_or_init(|| listing);
+    IosBackup::open_filesystem_dump(root, index, roots, device_info(root), dump)
 }
 
 /// What an entry of a dump is.
@@ -349,6 +209,11 @@ pub struct DumpEntry {
     pub gid: Option<u32>,
     /// A link's target (never followed).
     pub link: Option<Box<str>>,
+    /// Inode, status-change and birth time (Unix seconds), for a folder's
+    /// entries (an archive does not keep them).
+    pub inode: Option<u64>,
+    pub ctime: Option<i64>,
+    pub birth: Option<i64>,
 }
 
 /// Every path of a dump, sorted by path, and what was met while listing.
@@ -364,6 +229,9 @@ impl DumpListing {
     pub fn finish(&mut self) {
         // Stable: among equal paths the later member stays last.
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        if self.entries.windows(2).all(|w| w[0].path != w[1].path) {
+            return;
+        }
         let mut out: Vec<DumpEntry> = Vec::with_capacity(self.entries.len());
         for e in self.entries.drain(..) {
             match out.last_mut() {
@@ -378,13 +246,32 @@ impl DumpListing {
 /// Lists every path below `root` (links listed, never followed), the
 /// folders read in parallel.
 pub fn list_folder(root: &Path) -> DumpListing {
-    let (entries, notes) = walk_folder(root, "");
-    let mut listing = DumpListing { entries, notes };
+    let found = std::sync::Mutex::new(Vec::new());
+    walk_folder(root, "", &found);
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut listing = DumpListing {
+        entries: Vec::with_capacity(found.iter().map(|(e, _): &Found| e.len()).sum()),
+        notes: Vec::new(),
+    };
+    for (entries, notes) in found {
+        listing.entries.extend(entries);
+        listing.notes.extend(notes);
+    }
+    // Folders are read in any order; the notes are told in one. Paths of a
+    // folder are unique, so an unstable sort does (`finish` then only
+    // checks the order).
+    listing.notes.sort();
+    listing.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     listing.finish();
     listing
 }
 
-fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
+/// One folder's entries and notes.
+type Found = (Vec<DumpEntry>, Vec<String>);
+
+/// Reads the folder `abs` (dump path `rel`) and, in parallel, the folders
+/// below; each folder's entries go to `out` once (no copying up the tree).
+fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
     use rayon::prelude::*;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
@@ -392,7 +279,10 @@ fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
         Ok(rd) => rd,
         Err(e) => {
             notes.push(format!("{}: {e}", abs.display()));
-            return (entries, notes);
+            if let Ok(mut o) = out.lock() {
+                o.push((entries, notes));
+            }
+            return;
         }
     };
     let mut subdirs = Vec::new();
@@ -427,15 +317,12 @@ fn walk_folder(abs: &Path, rel: &str) -> (Vec<DumpEntry>, Vec<String>) {
         };
         entries.push(entry_of(path, kind, &meta, link));
     }
-    let below: Vec<(Vec<DumpEntry>, Vec<String>)> = subdirs
-        .par_iter()
-        .map(|(abs, rel)| walk_folder(abs, rel))
-        .collect();
-    for (e, n) in below {
-        entries.extend(e);
-        notes.extend(n);
+    if let Ok(mut o) = out.lock() {
+        o.push((entries, notes));
     }
-    (entries, notes)
+    subdirs
+        .par_iter()
+        .for_each(|(abs, rel)| walk_folder(abs, rel, out));
 }
 
 fn entry_of(
@@ -445,12 +332,18 @@ fn entry_of(
     link: Option<Box<str>>,
 ) -> DumpEntry {
     #[cfg(unix)]
-    let (mode, uid, gid) = {
+    let (mode, uid, gid, inode, ctime) = {
         use std::os::unix::fs::MetadataExt;
-        (Some(meta.mode()), Some(meta.uid()), Some(meta.gid()))
+        (
+            Some(meta.mode()),
+            Some(meta.uid()),
+            Some(meta.gid()),
+            Some(meta.ino()),
+            Some(meta.ctime()),
+        )
     };
     #[cfg(not(unix))]
-    let (mode, uid, gid) = (None, None, None);
+    let (mode, uid, gid, inode, ctime) = (None, None, None, None, None);
     DumpEntry {
         path: path.into(),
         kind,
@@ -460,18 +353,22 @@ fn entry_of(
         uid,
         gid,
         link,
+        inode,
+        ctime,
+        birth: unix(meta.created()),
     }
 }
 
-/// The index of a dump known by its listing (an archive): each entry under
-/// the backup domain its folder belongs to, as [`open`] does for a folder.
-/// `stored` maps a dump path to where its bytes are kept (a private temp
-/// folder holding the files modules read); container metadata is read
-/// there. Returns the index and each domain's folder.
+/// The index of a dump known by its listing (a folder's walk or an
+/// archive's members): each entry under the backup domain its folder
+/// belongs to. `stored` maps a dump path to where its bytes are kept (the
+/// folder itself, or a private temp folder holding the files modules read
+/// from an archive); container metadata is read there. Returns the index
+/// and each domain's folder.
 pub(crate) fn index_from_listing(
-    listing: &DumpListing,
+    listing: Arc<DumpListing>,
     stored: &dyn Fn(&str) -> PathBuf,
-) -> rusqlite::Result<(Vec<u8>, HashMap<String, PathBuf>)> {
+) -> rusqlite::Result<(DumpIndex, HashMap<String, PathBuf>)> {
     let mut folders: Vec<(String, String)> = Vec::new();
     for d in FIXED_DOMAINS {
         if let Some(dev) = domain_root(d) {
@@ -504,45 +401,20 @@ pub(crate) fn index_from_listing(
         .filter(|(_, (_, dir))| CONTAINER_PARENTS.iter().any(|(p, _)| dir.starts_with(p)))
         .map(|(i, (_, dir))| (dir.as_str(), i))
         .collect();
-    let mut rows: Vec<(usize, &str, &DumpEntry)> = Vec::new();
-    for e in &listing.entries {
+    let mut rows: Vec<(usize, usize, usize)> = Vec::new();
+    for (n, e) in listing.entries.iter().enumerate() {
+        // FIFOs, sockets and devices are no backup rows.
+        let special = e
+            .mode
+            .is_some_and(|m| !matches!(m & 0o170000, 0o100000 | 0o040000 | 0o120000));
+        if special {
+            continue;
+        }
         if let Some((i, rel)) = domain_of(&folders, &containers, &e.path) {
-            rows.push((i, rel, e));
+            rows.push((i, n, e.path.len() - rel.len()));
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| path_order(a.1, b.1)));
-    let mut conn = new_index()?;
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO Files (fileID, domain, relativePath, flags, file) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (i, rel, e) in rows {
-            let domain = &folders[i].0;
-            let flags = match e.kind {
-                EntryKind::File => 1,
-                EntryKind::Dir => 2,
-                EntryKind::Link => 4,
-            };
-            let mb = MbFile {
-                size: Some(e.size),
-                mode: e.mode,
-                user_id: e.uid.map(i64::from),
-                group_id: e.gid.map(i64::from),
-                last_modified: e.mtime,
-                target: e.link.as_deref().map(str::to_string),
-                ..Default::default()
-            };
-            insert.execute(rusqlite::params![
-                file_id(domain, rel),
-                domain,
-                rel,
-                flags,
-                encode_mbfile(&mb)
-            ])?;
-        }
-    }
-    tx.commit()?;
+    let domains = folders.iter().map(|(d, _)| d.clone()).collect();
     let roots = folders
         .into_iter()
         .map(|(d, dir)| {
@@ -550,7 +422,7 @@ pub(crate) fn index_from_listing(
             (d, at)
         })
         .collect();
-    Ok((finish_index(conn)?, roots))
+    Ok((DumpIndex::new(listing, domains, rows)?, roots))
 }
 
 /// The domain (index into `folders`) and relative path of a dump path:
@@ -574,25 +446,27 @@ fn domain_of<'a>(
         let i = *containers.get(&path[..dir_len])?;
         return Some((i, rel));
     }
-    folders.iter().enumerate().find_map(|(i, (_, dir))| {
-        if path == dir {
-            Some((i, ""))
-        } else {
-            path.strip_prefix(dir.as_str())
-                .and_then(|r| r.strip_prefix('/'))
-                .map(|r| (i, r))
-        }
-    })
-}
-
-/// Component-wise order, as a sorted folder walk visits paths.
-fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.split('/').cmp(b.split('/'))
+    // Not below a container parent: only the fixed domains (listed first)
+    // can hold it.
+    folders
+        .iter()
+        .take(FIXED_DOMAINS.len())
+        .enumerate()
+        .find_map(|(i, (_, dir))| {
+            if path == dir {
+                Some((i, ""))
+            } else {
+                path.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                    .map(|r| (i, r))
+            }
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn rows_only_in_the_wal_are_read_and_the_dump_is_untouched() {

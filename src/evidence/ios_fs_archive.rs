@@ -437,7 +437,8 @@ pub fn open_with(path: &Path, needs: &Needs, limits: Limits) -> Result<IosBackup
             None => base.join(p),
         }
     };
-    let (index, roots) = super::ios_fs::index_from_listing(&listing, &stored)
+    let listing = std::sync::Arc::new(listing);
+    let (index, roots) = super::ios_fs::index_from_listing(listing.clone(), &stored)
         .map_err(|e| Error::input(path, format!("cannot index the dump: {e}")))?;
     let mut device = super::ios_fs::device_info(&base);
     device.extra.remove("dump_folder");
@@ -450,7 +451,7 @@ pub fn open_with(path: &Path, needs: &Needs, limits: Limits) -> Result<IosBackup
     notes.extend(listing.notes.iter().cloned());
     let dump = DumpExtras {
         source: path.to_path_buf(),
-        listing: std::sync::OnceLock::from(std::sync::Arc::new(listing)),
+        listing: std::sync::OnceLock::from(listing),
         notes,
         partial: spool.partial,
         spool: Some(spool.dir),
@@ -541,6 +542,9 @@ fn add_implied_folders(entries: &mut Vec<DumpEntry>) {
                 uid: None,
                 gid: None,
                 link: None,
+                inode: None,
+                ctime: None,
+                birth: None,
             });
             p = parent;
         }
@@ -686,6 +690,9 @@ fn tar_member<R: Read>(
         uid: header.uid().ok().and_then(|u| u32::try_from(u).ok()),
         gid: header.gid().ok().and_then(|g| u32::try_from(g).ok()),
         link: if kind == EntryKind::Link { link } else { None },
+        inode: None,
+        ctime: None,
+        birth: None,
     }))
 }
 
@@ -760,6 +767,9 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
                 uid: None,
                 gid: None,
                 link: None,
+                inode: None,
+                ctime: None,
+                birth: None,
             };
             (member, f.compressed_size())
         };

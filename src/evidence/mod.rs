@@ -11,6 +11,7 @@ pub mod ios_crypto;
 pub mod ios_domain;
 pub mod ios_fs;
 pub mod ios_fs_archive;
+pub mod ios_fs_index;
 pub mod log_store;
 pub mod nskeyed;
 pub mod plist_safe;

@@ -10,7 +10,8 @@
 //! form, so both spellings of an indicator match, and relative indicators
 //! (`var/db/x`) match as path endings (the matcher's rule).
 //!
-//! The same listing serves a folder (walked in parallel on first use) and
+//! The same listing serves a folder (walked once, in parallel, when it is
+//! opened; the walk also feeds the backup modules' index) and
 //! an archive (listed in the one pass that reads it), so both forms give
 //! the same records. Contents are never read here.
 //!
@@ -91,11 +92,19 @@ fn swept(
     for batch in entries.chunks(BATCH) {
         text.clear();
         for e in batch {
-            let (abs, var) = forms(&e.path);
-            text.push_str(&abs.replace(['\n', '\r'], " "));
-            if let Some(v) = var {
-                text.push(' ');
-                text.push_str(&v.replace(['\n', '\r'], " "));
+            // The line holds both forms of the path (see `forms`), one line
+            // a path: line breaks in a name become spaces.
+            let line_start = text.len();
+            text.push('/');
+            text.push_str(&e.path);
+            if let Some(rest) = e.path.strip_prefix("private/var/") {
+                text.push_str(" /var/");
+                text.push_str(rest);
+            }
+            if text[line_start..].contains(['\n', '\r']) {
+                let line = text[line_start..].replace(['\n', '\r'], " ");
+                text.truncate(line_start);
+                text.push_str(&line);
             }
             text.push('\n');
             // Paths in a backup domain are listed by `manifest` already.
@@ -105,7 +114,7 @@ fn swept(
                 } else {
                     vec![Observable {
                         kind: ObservableType::FilePath,
-                        value: abs,
+                        value: format!("/{}", e.path),
                     }]
                 });
             }
