@@ -14,6 +14,7 @@ mod android_real;
 mod android_testdata;
 mod architecture;
 mod batch;
+mod batch_stream;
 mod cli;
 mod deploy;
 mod determinism;
