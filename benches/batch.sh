@@ -35,8 +35,8 @@ BIN=$ROOT/target/release
 
 # The plan: "name kind scale seed clean". Scales vary (as a helpdesk's
 # devices do) and were chosen so the batch is about 10 GB: iOS backups
-# 75-450 (40-230 MB), sysdiagnose 150-450 (~1 MB compressed a unit),
-# androidqf 60-200. Every fifth device is clean.
+# 100-650 (~0.5 MB a unit), sysdiagnose 150-550 (~0.9 MB a unit),
+# androidqf 150-450 (~0.35 MB a unit). Every fifth device is clean.
 plan() {
     local i kind scale name clean
     for i in $(seq 0 $((N - 1))); do
@@ -44,17 +44,17 @@ plan() {
         case $((i % 10)) in
             0 | 3 | 5 | 8)
                 kind=ios-backup
-                scale=$((75 + (i * 37) % 376))
+                scale=$((100 + (i * 37) % 551))
                 name=$(printf 'iphone-%02d' "$i")
                 ;;
             1 | 4 | 7)
                 kind=sysdiagnose
-                scale=$((150 + (i * 53) % 301))
+                scale=$((150 + (i * 53) % 401))
                 name=$(printf 'sysdiagnose_2024.01.%02d_03-%02d-05+0200_iPhone-OS_iPhone_21C62.tar.gz' $((i % 28 + 1)) "$i")
                 ;;
             *)
                 kind=androidqf
-                scale=$((60 + (i * 29) % 141))
+                scale=$((150 + (i * 29) % 301))
                 name=$(printf 'android-%02d' "$i")
                 ;;
         esac
