@@ -17,36 +17,46 @@ const UDID: &str = "00008030-001A2B3C4D5E6F70";
 
 /// Six devices; the first (by name, so by input order) is much larger, so
 /// the other worker finishes the small ones while it runs.
-fn populate(dir: &Path) -> Vec<PathBuf> {
+const DEVICES: [&str; 6] = [
+    "a-big-iphone",
+    "iphone-a",
+    "iphone-b",
+    "phone-aqf",
+    "phone-aqf-clean",
+    "sysdiagnose_2024.01.02_03-04-05+0200_iPhone-OS_iPhone_21C62.tar.gz",
+];
+
+fn generate(i: usize, p: &Path) -> std::io::Result<()> {
     let plant = GenOptions::default();
     let clean = GenOptions {
         plant: false,
         seed: 2,
         ..GenOptions::default()
     };
-    let big = GenOptions {
-        scale: 20,
-        ..GenOptions::default()
-    };
-    let devices: [(&str, &dyn Fn(&Path) -> std::io::Result<()>); 6] = [
-        ("a-big-iphone", &|p| ios_backup::generate(p, &big)),
-        ("iphone-a", &|p| ios_backup::generate(p, &plant)),
-        ("iphone-b", &|p| ios_backup::generate(p, &clean)),
-        ("phone-aqf", &|p| android::generate_androidqf(p, &plant)),
-        ("phone-aqf-clean", &|p| {
-            android::generate_androidqf(p, &clean)
-        }),
-        (
-            "sysdiagnose_2024.01.02_03-04-05+0200_iPhone-OS_iPhone_21C62.tar.gz",
-            &|p| sysdiagnose::generate(p, &plant),
+    match i {
+        0 => ios_backup::generate(
+            p,
+            &GenOptions {
+                scale: 20,
+                ..GenOptions::default()
+            },
         ),
-    ];
+        1 => ios_backup::generate(p, &plant),
+        2 => ios_backup::generate(p, &clean),
+        3 => android::generate_androidqf(p, &plant),
+        4 => android::generate_androidqf(p, &clean),
+        _ => sysdiagnose::generate(p, &plant),
+    }
+}
+
+fn populate(dir: &Path) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
-    devices
+    DEVICES
         .iter()
-        .map(|(name, make)| {
+        .enumerate()
+        .map(|(i, name)| {
             let path = dir.join(name);
-            make(&path).unwrap();
+            generate(i, &path).unwrap();
             path
         })
         .collect()

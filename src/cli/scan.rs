@@ -399,6 +399,37 @@ impl Kept {
     }
 }
 
+/// Scans and writes every input with `scan` (given its index, the input
+/// and its staging folder): as many devices in flight as the pool has
+/// threads, each run inside the one pool (a device's own parallel work
+/// shares those threads), each written as soon as it is done.
+fn scan_all(
+    inputs: &[PathBuf],
+    stages: &[Mutex<Option<PrivateTempDir>>],
+    pool: &rayon::ThreadPool,
+    scan: impl Fn(usize, &Path, Option<PrivateTempDir>) -> Done + Sync,
+) -> Vec<Done> {
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(inputs.len()));
+    let drivers = pool.current_num_threads().clamp(1, inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..drivers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let stage = stages[i].lock().ok().and_then(|mut s| s.take());
+                    let finished = pool.install(|| scan(i, input, stage));
+                    if let Ok(mut v) = done.lock() {
+                        v.push(finished);
+                    }
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_default()
+}
+
 /// The inputs of `paths` (folders of devices expanded), and the entries of
 /// those folders that are no input, as summary lines (said on stderr unless
 /// `quiet`).
@@ -491,30 +522,10 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         keep_reports: args.exports.junit.is_some() || (args.json && inputs.len() == 1),
         taken: Mutex::new(Vec::new()),
     };
-    // As many devices in flight as the pool has threads, each scanned
-    // inside the one pool (its own parallel work shares those threads) and
-    // written as soon as it is done.
-    let next = AtomicUsize::new(0);
-    let done = Mutex::new(Vec::with_capacity(inputs.len()));
-    let drivers = pool.current_num_threads().clamp(1, inputs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..drivers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(input) = inputs.get(i) else { break };
-                    let stage = stages[i].lock().ok().and_then(|mut s| s.take());
-                    let path = stage.as_ref().map(|d| d.path().to_path_buf());
-                    let finished = pool.install(|| {
-                        let s = scan_one(input, &args, &matcher, &password, &multi, &allow, path);
-                        placing.finish(i, s, stage)
-                    });
-                    if let Ok(mut v) = done.lock() {
-                        v.push(finished);
-                    }
-                }
-            });
-        }
+    let done = scan_all(&inputs, &stages, &pool, |i, input, stage| {
+        let path = stage.as_ref().map(|d| d.path().to_path_buf());
+        let s = scan_one(input, &args, &matcher, &password, &multi, &allow, path);
+        placing.finish(i, s, stage)
     });
     let Tally {
         mut summaries,
@@ -526,7 +537,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         mut write_errors,
         hit,
         nothing_read,
-    } = settle(outdir.as_ref(), done.into_inner().unwrap_or_default());
+    } = settle(outdir.as_ref(), done);
     summaries.extend(not_inputs);
     let human = !args.quiet && !args.json;
     if let Some(out) = &outdir {
