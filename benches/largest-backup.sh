@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${BENCH_OUT:-$ROOT/bench-out}/largest
 FILES=${FILES:-"218253 873010"}
-# Scale 90 gives a ~20 MB sms.db (45,000 messages), as in the report.
-SCALE=${SCALE:-90}
+# Scale 200 gives a ~20 MB sms.db (100,000 messages), as in the report.
+SCALE=${SCALE:-200}
 JOBS=${JOBS:-2}
 
 nice -n 10 cargo build --release --quiet --features fixtures --bin spydar --bin spydar-fixtures
@@ -28,7 +28,7 @@ mb() { awk "BEGIN{printf \"%.1f\", $1 / 1048576}"; }
 echo "# benches/largest-backup.sh (SCALE=$SCALE, JOBS=$JOBS), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); spydar $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')"
 for files in $FILES; do
-    B="$OUT/backup-$files"
+    B="$OUT/backup-$files-s$SCALE"
     if [ ! -f "$B.done" ]; then
         echo "== generating $B" >&2
         rm -rf "$B"
