@@ -141,6 +141,7 @@ entries = s["devices"]
 problems = []
 statuses = Counter()
 verdicts = Counter()
+errors = Counter()
 if len(entries) != n:
     problems.append(f"{len(entries)} summary entries for {n} devices")
 for e in entries:
@@ -155,14 +156,18 @@ for e in entries:
     verdicts[r["summary"]["verdict"]] += 1
     for m in r["modules"]:
         statuses[m["status"]] += 1
+        if m["status"] not in ("ok", "missing", "error"):
+            problems.append(f"{folder}: module {m['name']}: no status")
         if m["status"] == "error":
-            problems.append(f"{folder}: module {m['name']}: {m.get('error')}")
+            errors[m["name"]] += 1
 left = [x for x in os.listdir(out) if x.startswith(".")]
 if left:
     problems.append(f"left in OUTDIR: {left}")
 print(f"reports: {sum(verdicts.values())}/{n} complete; verdicts {dict(sorted(verdicts.items()))}; "
       f"module statuses {dict(sorted(statuses.items()))}")
-print("every device report complete: " + ("yes" if not problems else "NO"))
+print("every device report complete (files, summary entry, a status per module): " + ("yes" if not problems else "NO"))
+if errors:
+    print(f"module errors (a status, said in the report): {dict(errors)}")
 for p in problems[:20]:
     print("  problem: " + p)
 EOF
