@@ -15,6 +15,7 @@ mod android_rest;
 mod android_testdata;
 mod architecture;
 mod batch;
+mod batch_stream;
 mod cli;
 mod deploy;
 mod determinism;

@@ -35,6 +35,10 @@ struct Args {
     /// ios-backup only: number of Manifest rows (default 500 × scale).
     #[arg(long)]
     manifest_rows: Option<usize>,
+    /// ios-backup only: this many Manifest rows with iOS-sized MBFile blobs
+    /// (873010 makes the 1.2 GB Manifest.db of the largest reported backups).
+    #[arg(long)]
+    manifest_files: Option<usize>,
     /// ios-backup, ios-filesystem: add FORCEDENTRY-style message attachments
     /// (a PDF and a PSD named .gif, ...) and benign look-alikes.
     #[arg(long)]
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         password: args.password,
         seed: args.seed,
         manifest_rows: args.manifest_rows,
+        manifest_files: args.manifest_files,
         attachments: if args.disguised_attachments {
             fixtures::ios_backup::disguised_attachments()
         } else {

@@ -2,11 +2,11 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Args;
-use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 use super::output::OutDir;
@@ -157,68 +157,107 @@ fn scan_one(
     }
 }
 
-/// Writes a device's report into its staging folder (which holds the
-/// records streamed there already), then moves it to `OUTDIR/name`. On any
-/// error the staging folder is removed when `stage` drops.
-fn write_device_dir(
-    out: &OutDir,
-    name: &str,
-    stage: PrivateTempDir,
-    device: &mut DeviceReport,
-) -> Result<PathBuf, Error> {
-    let rows = std::mem::take(&mut device.streamed_rows);
-    report::write_device(stage.path(), &device.report, &device.modules, rows)?;
-    out.place(stage, name)
-}
-
-/// What the devices of a run came to.
-#[derive(Default)]
-struct Tally {
-    summaries: Vec<DeviceSummary>,
-    reports: Vec<Report>,
-    written: Vec<PathBuf>,
-    failed_inputs: usize,
+/// What the run keeps of a device once its folder is written: its summary
+/// line and a few facts, and its whole report only when `--json` or
+/// `--junit` needs it. So the run's memory does not grow with the number
+/// of devices, only with the devices in flight.
+struct Kept {
+    /// The input's position among the run's inputs.
+    index: usize,
+    input: PathBuf,
+    /// Ordered as [`report::assign_names`] orders devices.
+    key: (String, String),
+    summary: DeviceSummary,
+    report: Option<Report>,
+    hit: bool,
+    nothing_read: bool,
     module_errors: usize,
-    write_errors: usize,
+    /// Where the folder went when the device finished: the first free name
+    /// (renamed at the end if its canonical name differs).
+    placed: Option<(String, PathBuf)>,
+    /// A written folder not placed yet (its first name was refused).
+    held: Option<PrivateTempDir>,
+    /// Writing the report failed: the summary says why.
+    write_failed: bool,
 }
 
-/// Names each scanned device (canonically: [`report::assign_names`]), says
-/// how it went on stderr, and moves its staged folder into OUTDIR (when
-/// there is one).
-fn place_devices(
-    args: &ScanArgs,
-    outdir: Option<&OutDir>,
-    scanned: Vec<Scanned>,
-    stages: Vec<Option<PrivateTempDir>>,
-) -> Tally {
-    let mut t = Tally::default();
-    let mut devices = Vec::new();
-    for (s, stage) in scanned.into_iter().zip(stages) {
-        match s.outcome {
+/// One finished input: kept, or failed with its summary line.
+enum Done {
+    Kept(Box<Kept>),
+    Failed(usize, DeviceSummary),
+}
+
+/// What is shared by the threads that place finished devices.
+struct Placing<'a> {
+    args: &'a ScanArgs,
+    outdir: Option<&'a OutDir>,
+    multi: &'a indicatif::MultiProgress,
+    /// Keep each report whole (for `--json` of one device, or `--junit`).
+    keep_reports: bool,
+    /// Names of the folders placed so far.
+    taken: Mutex<Vec<String>>,
+}
+
+impl Placing<'_> {
+    /// Says how a device went on stderr and writes its folder into its
+    /// staging folder, then moves it into OUTDIR under the first free name:
+    /// a device's folder is complete as soon as the device is done.
+    fn finish(&self, index: usize, s: Scanned, stage: Option<PrivateTempDir>) -> Done {
+        let mut device = match s.outcome {
             Err(e) => {
-                eprintln!("spydar: {e}");
-                t.failed_inputs += 1;
+                self.multi.suspend(|| eprintln!("spydar: {e}"));
                 let mut failed = DeviceSummary::failed(&s.input, e.to_string());
                 failed.duration_ms = Some(s.ms);
-                t.summaries.push(failed);
+                return Done::Failed(index, failed);
             }
-            Ok(device) => devices.push((s.input, device, stage)),
-        }
-    }
-    let names = report::assign_names(&devices.iter().map(|d| &d.1.report).collect::<Vec<_>>());
-    let human = !args.quiet && !args.json;
-    for ((input, mut device, stage), name) in devices.into_iter().zip(names) {
+            Ok(device) => device,
+        };
         let report = &device.report;
-        let failed_modules: Vec<_> = report
+        let module_errors = self.say(&s.input, report);
+        let key = (report.device_id(), report.device.input_path.clone());
+        let mut kept = Kept {
+            index,
+            input: s.input,
+            summary: DeviceSummary::of(report, &key.0),
+            hit: self
+                .args
+                .fail_on
+                .level()
+                .is_some_and(|level| report.has_at_least(level)),
+            nothing_read: report.summary.verdict == report::Verdict::NothingRead,
+            key,
+            report: None,
+            module_errors,
+            placed: None,
+            held: None,
+            write_failed: false,
+        };
+        if let (Some(out), Some(stage)) = (self.outdir, stage) {
+            let rows = std::mem::take(&mut device.streamed_rows);
+            match report::write_device(stage.path(), &device.report, &device.modules, rows) {
+                Ok(()) => self.place(out, stage, &mut kept),
+                Err(e) => kept.write_error(&e),
+            }
+        }
+        if self.keep_reports {
+            kept.report = Some(device.report);
+        }
+        Done::Kept(Box::new(kept))
+    }
+
+    /// The human summary, or the failed modules; how many failed.
+    fn say(&self, input: &Path, report: &Report) -> usize {
+        let failed: Vec<_> = report
             .modules
             .iter()
             .filter(|m| m.status == ModuleStatus::Error)
             .collect();
-        t.module_errors += failed_modules.len();
-        if human {
-            eprint!("{}", report::text::summary(report));
-        } else {
-            for m in failed_modules {
+        self.multi.suspend(|| {
+            if !self.args.quiet && !self.args.json {
+                eprint!("{}", report::text::summary(report));
+                return;
+            }
+            for m in &failed {
                 eprintln!(
                     "spydar: {}: module {}: {}",
                     input.display(),
@@ -226,25 +265,169 @@ fn place_devices(
                     m.error.as_deref().unwrap_or("")
                 );
             }
+        });
+        failed.len()
+    }
+
+    fn place(&self, out: &OutDir, stage: PrivateTempDir, kept: &mut Kept) {
+        let Ok(mut taken) = self.taken.lock() else {
+            kept.held = Some(stage);
+            return;
+        };
+        let name = report::unique_name(&kept.key.0, &taken);
+        // Something already there (an earlier run's folder) is left to the
+        // end, when the device has its canonical name: the folder waits.
+        if std::fs::symlink_metadata(out.path.join(&name)).is_ok() {
+            kept.held = Some(stage);
+            return;
         }
-        let mut summary = DeviceSummary::of(report, &name);
-        if let (Some(out), Some(stage)) = (outdir, stage) {
-            match write_device_dir(out, &name, stage, &mut device) {
-                Ok(dir) => t.written.push(dir),
-                Err(e) => {
-                    eprintln!("spydar: report for {} not written: {e}", input.display());
-                    t.write_errors += 1;
-                    summary.report = None;
-                    summary.error = Some(format!("report not written: {e}"));
+        match out.place(stage, &name) {
+            Ok(dir) => {
+                taken.push(name.clone());
+                kept.placed = Some((name, dir));
+            }
+            Err(e) => kept.write_error(&e),
+        }
+    }
+}
+
+impl Kept {
+    fn write_error(&mut self, e: &Error) {
+        eprintln!(
+            "spydar: report for {} not written: {e}",
+            self.input.display()
+        );
+        self.write_failed = true;
+        self.summary.report = None;
+        self.summary.error = Some(format!("report not written: {e}"));
+    }
+}
+/// What the devices of a run came to.
+#[derive(Default)]
+struct Tally {
+    summaries: Vec<DeviceSummary>,
+    /// Whole reports, kept only when `--json` or `--junit` needs them.
+    reports: Vec<Report>,
+    written: Vec<PathBuf>,
+    scanned: usize,
+    failed_inputs: usize,
+    module_errors: usize,
+    write_errors: usize,
+    hit: bool,
+    nothing_read: bool,
+}
+
+/// Gives every written folder its canonical name ([`report::assign_names`],
+/// as when the run held every report at the end): folders placed under
+/// another name are first set aside into fresh staging folders, then placed,
+/// so devices may trade names. Then tallies the run, in the order of the
+/// inputs (failed inputs first, as their summary lines have always come).
+fn settle(outdir: Option<&OutDir>, mut done: Vec<Done>) -> Tally {
+    done.sort_by_key(|d| match d {
+        Done::Failed(i, _) => (0, *i),
+        Done::Kept(k) => (1, k.index),
+    });
+    let mut t = Tally::default();
+    let mut kept = Vec::new();
+    for d in done {
+        match d {
+            Done::Failed(_, summary) => {
+                t.failed_inputs += 1;
+                t.summaries.push(summary);
+            }
+            Done::Kept(k) => kept.push(*k),
+        }
+    }
+    let keys: Vec<(String, &str)> = kept
+        .iter()
+        .map(|k| (k.key.0.clone(), k.key.1.as_str()))
+        .collect();
+    let names = report::assign_names_by(&keys);
+    if let Some(out) = outdir {
+        for (k, name) in kept.iter_mut().zip(&names) {
+            k.set_aside(out, name);
+        }
+        for (k, name) in kept.iter_mut().zip(&names) {
+            if let Some(stage) = k.held.take() {
+                match out.place(stage, name) {
+                    Ok(dir) => k.placed = Some((name.clone(), dir)),
+                    Err(e) => k.write_error(&e),
                 }
             }
-        } else {
+        }
+    }
+    for (k, name) in kept.into_iter().zip(names) {
+        let mut summary = k.summary;
+        summary.id.clone_from(&name);
+        if outdir.is_none() {
             summary.report = None;
+        } else if !k.write_failed {
+            summary.report = Some(format!("{name}/report.json"));
         }
         t.summaries.push(summary);
-        t.reports.push(device.report);
+        t.written.extend(k.placed.map(|(_, dir)| dir));
+        t.reports.extend(k.report);
+        t.scanned += 1;
+        t.module_errors += k.module_errors;
+        t.write_errors += usize::from(k.write_failed);
+        t.hit |= k.hit;
+        t.nothing_read |= k.nothing_read;
     }
     t
+}
+
+impl Kept {
+    /// Moves a folder placed under a name other than `name` into a fresh
+    /// staging folder, to be placed under `name`.
+    fn set_aside(&mut self, out: &OutDir, name: &str) {
+        let Some((placed, dir)) = self.placed.take_if(|(placed, _)| placed != name) else {
+            return;
+        };
+        let moved = out.stage().and_then(|stage| {
+            std::fs::rename(&dir, stage.path())
+                .map(|()| stage)
+                .map_err(|e| Error::io(&dir, e))
+        });
+        match moved {
+            Ok(stage) => self.held = Some(stage),
+            Err(e) => {
+                // Left where it was: listed under the name it has.
+                self.write_error(&e);
+                self.placed = Some((placed, dir));
+            }
+        }
+    }
+}
+
+/// Scans and writes every input with `scan` (given its index, the input
+/// and its staging folder): as many devices in flight as the pool has
+/// threads, each run inside the one pool (a device's own parallel work
+/// shares those threads), each written as soon as it is done.
+fn scan_all(
+    inputs: &[PathBuf],
+    stages: &[Mutex<Option<PrivateTempDir>>],
+    pool: &rayon::ThreadPool,
+    scan: impl Fn(usize, &Path, Option<PrivateTempDir>) -> Done + Sync,
+) -> Vec<Done> {
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(inputs.len()));
+    let drivers = pool.current_num_threads().clamp(1, inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..drivers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let stage = stages[i].lock().ok().and_then(|mut s| s.take());
+                    let finished = pool.install(|| scan(i, input, stage));
+                    if let Ok(mut v) = done.lock() {
+                        v.push(finished);
+                    }
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_default()
 }
 
 /// The inputs of `paths` (folders of devices expanded), and the entries of
@@ -322,38 +505,39 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         .map_err(|e| Error::input("--jobs", e.to_string()))?;
     let multi = indicatif::MultiProgress::new();
     // Records are staged per input in a fresh private folder under OUTDIR
-    // until the device's name is known; it goes away on every path.
-    let mut stages: Vec<Option<PrivateTempDir>> = Vec::new();
+    // until the device is written; it goes away on every path.
+    let mut stages: Vec<Mutex<Option<PrivateTempDir>>> = Vec::new();
     if let Some(out) = &outdir {
         out.create()?;
         for _ in &inputs {
-            stages.push(Some(out.stage()?));
+            stages.push(Mutex::new(Some(out.stage()?)));
         }
     } else {
-        stages.resize_with(inputs.len(), || None);
+        stages.resize_with(inputs.len(), || Mutex::new(None));
     }
-    let stage_paths: Vec<Option<PathBuf>> = stages
-        .iter()
-        .map(|s| s.as_ref().map(|d| d.path().to_path_buf()))
-        .collect();
-    let scanned: Vec<Scanned> = pool.install(|| {
-        inputs
-            .par_iter()
-            .zip(stage_paths.par_iter())
-            .map(|(i, stage)| {
-                scan_one(i, &args, &matcher, &password, &multi, &allow, stage.clone())
-            })
-            .collect()
+    let placing = Placing {
+        args: &args,
+        outdir: outdir.as_ref(),
+        multi: &multi,
+        keep_reports: args.exports.junit.is_some() || (args.json && inputs.len() == 1),
+        taken: Mutex::new(Vec::new()),
+    };
+    let done = scan_all(&inputs, &stages, &pool, |i, input, stage| {
+        let path = stage.as_ref().map(|d| d.path().to_path_buf());
+        let s = scan_one(input, &args, &matcher, &password, &multi, &allow, path);
+        placing.finish(i, s, stage)
     });
-
     let Tally {
         mut summaries,
         reports,
         mut written,
+        scanned,
         failed_inputs,
         module_errors,
         mut write_errors,
-    } = place_devices(&args, outdir.as_ref(), scanned, stages);
+        hit,
+        nothing_read,
+    } = settle(outdir.as_ref(), done);
     summaries.extend(not_inputs);
     let human = !args.quiet && !args.json;
     if let Some(out) = &outdir {
@@ -404,18 +588,11 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
             write_errors += 1;
         }
     }
-    let nothing_read = reports
-        .iter()
-        .any(|r| r.summary.verdict == report::Verdict::NothingRead);
-    if reports.is_empty()
+    if scanned == 0
         || write_errors > 0
         || (args.strict && (failed_inputs > 0 || module_errors > 0 || nothing_read))
     {
         return Ok(EXIT_ERROR);
     }
-    let hit = args
-        .fail_on
-        .level()
-        .is_some_and(|level| reports.iter().any(|r| r.has_at_least(level)));
     Ok(if hit { EXIT_FINDINGS } else { EXIT_CLEAN })
 }

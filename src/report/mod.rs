@@ -699,15 +699,22 @@ pub fn write_run(out: &Path, devices: &[DeviceSummary]) -> crate::error::Result<
 /// names depend only on the set of reports and not on how a batch was cut
 /// into runs: `spydar summary` names merged folders the same way.
 pub fn assign_names(reports: &[&Report]) -> Vec<String> {
-    let ids: Vec<String> = reports.iter().map(|r| r.device_id()).collect();
-    let mut order: Vec<usize> = (0..reports.len()).collect();
-    order.sort_by(|&a, &b| {
-        (&ids[a], &reports[a].device.input_path).cmp(&(&ids[b], &reports[b].device.input_path))
-    });
-    let mut names = vec![String::new(); reports.len()];
+    let keys: Vec<(String, &str)> = reports
+        .iter()
+        .map(|r| (r.device_id(), r.device.input_path.as_str()))
+        .collect();
+    assign_names_by(&keys)
+}
+
+/// [`assign_names`] from each report's `(device_id, input_path)` alone, for
+/// a run that no longer holds the reports of the devices it has written.
+pub fn assign_names_by(keys: &[(String, &str)]) -> Vec<String> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    let mut names = vec![String::new(); keys.len()];
     let mut used: Vec<String> = Vec::new();
     for i in order {
-        let name = unique_name(&ids[i], &used);
+        let name = unique_name(&keys[i].0, &used);
         used.push(name.clone());
         names[i] = name;
     }
