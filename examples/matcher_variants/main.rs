@@ -92,38 +92,36 @@ fn main() {
             pf.candidates(&text).len()
         });
     }
-    if go("dfa") {
+    let build = |kind, match_kind| {
         let t = Instant::now();
         let ac = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(kind))
             .start_kind(StartKind::Unanchored)
-            .match_kind(MatchKind::LeftmostFirst)
+            .match_kind(match_kind)
             .ascii_case_insensitive(true)
             .build(&needles)
             .unwrap();
-        println!("DFA build {:?}, {} bytes", t.elapsed(), ac.memory_usage());
+        println!(
+            "{kind:?} build {:?}, {} bytes",
+            t.elapsed(),
+            ac.memory_usage()
+        );
+        ac
+    };
+    if go("dfa") {
+        let ac = build(AhoCorasickKind::DFA, MatchKind::LeftmostFirst);
         time("AC DFA leftmost-first ci (find_iter)", n, runs, || {
             ac.find_iter(&text[..]).count()
         });
     }
     if go("dfa-std") {
-        let ac = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(&needles)
-            .unwrap();
+        let ac = build(AhoCorasickKind::DFA, MatchKind::Standard);
         time("AC DFA standard ci overlapping", n, runs, || {
             ac.find_overlapping_iter(&text[..]).count()
         });
     }
     if go("nfa") {
-        let ac = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .match_kind(MatchKind::LeftmostFirst)
-            .ascii_case_insensitive(true)
-            .build(&needles)
-            .unwrap();
+        let ac = build(AhoCorasickKind::ContiguousNFA, MatchKind::LeftmostFirst);
         time("AC contiguous NFA leftmost-first ci", n, runs, || {
             ac.find_iter(&text[..]).count()
         });
