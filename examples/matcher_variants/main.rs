@@ -1,0 +1,159 @@
+//! The free-text matcher's parts and the alternatives issue 15 asked about,
+//! in MiB per CPU-second of this thread (benches/results/matcher.txt):
+//!
+//!   cargo build --release --example matcher_variants
+//!   target/release/examples/matcher_variants current,cands      # AVX2 layout
+//!   SPYDAR_NO_AVX2=1 target/release/examples/matcher_variants current,cands
+//!   target/release/examples/matcher_variants dfa,dfa-std,nfa,teddy
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
+use spydar::artifacts::TextSweep;
+use spydar::fixtures::Rng;
+use spydar::indicators::prefilter::Prefilter;
+use spydar::indicators::{IndicatorSet, Matcher};
+use spydar::model::ObservableType as T;
+use std::time::Instant;
+
+include!("../../benches/common/log_text.rs");
+
+/// This thread's CPU time in seconds: on a shared machine, wall time
+/// measures the other jobs.
+#[cfg(unix)]
+fn cpu() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Wall time where there is no thread clock.
+#[cfg(not(unix))]
+fn cpu() -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+fn time<F: FnMut() -> usize>(name: &str, bytes: usize, runs: usize, mut f: F) {
+    let mut best = f64::MAX;
+    let mut all = Vec::new();
+    let mut r = 0;
+    for _ in 0..runs {
+        let t = cpu();
+        r = std::hint::black_box(f());
+        let s = cpu() - t;
+        all.push(bytes as f64 / s / 1048576.0);
+        best = best.min(s);
+    }
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{name:40} {:8.0} MiB/s per CPU-second best, range {:.0}-{:.0} (result {r})",
+        bytes as f64 / best / 1048576.0,
+        all[0],
+        all[all.len() - 1]
+    );
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let set = IndicatorSet::bundled();
+    let mut needles: Vec<String> = set
+        .indicators
+        .iter()
+        .filter(|i| i.kind != T::Text && i.value.len() >= 5)
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect();
+    needles.sort();
+    needles.dedup();
+    let m = Matcher::new(set);
+    let text = log_text(100 * 1024 * 1024);
+    let n = text.len();
+    let pf = Prefilter::new(&needles);
+    let c = pf.candidates(&text);
+    println!(
+        "{} needles; candidates {} covering {} bytes",
+        needles.len(),
+        c.len(),
+        c.iter().map(|r| r.len()).sum::<usize>()
+    );
+    let go = |w: &str| which.is_empty() || which.split(',').any(|x| x == w);
+    if go("current") {
+        time("current flagged_lines", n, runs, || {
+            m.flagged_lines(&text).len()
+        });
+    }
+    if go("cands") {
+        time("prefilter.candidates only", n, runs, || {
+            pf.candidates(&text).len()
+        });
+    }
+    let build = |kind, match_kind| {
+        let t = Instant::now();
+        let ac = AhoCorasick::builder()
+            .kind(Some(kind))
+            .start_kind(StartKind::Unanchored)
+            .match_kind(match_kind)
+            .ascii_case_insensitive(true)
+            .build(&needles)
+            .unwrap();
+        println!(
+            "{kind:?} build {:?}, {} bytes",
+            t.elapsed(),
+            ac.memory_usage()
+        );
+        ac
+    };
+    if go("dfa") {
+        let ac = build(AhoCorasickKind::DFA, MatchKind::LeftmostFirst);
+        time("AC DFA leftmost-first ci (find_iter)", n, runs, || {
+            ac.find_iter(&text[..]).count()
+        });
+    }
+    if go("dfa-std") {
+        let ac = build(AhoCorasickKind::DFA, MatchKind::Standard);
+        time("AC DFA standard ci overlapping", n, runs, || {
+            ac.find_overlapping_iter(&text[..]).count()
+        });
+    }
+    if go("nfa") {
+        let ac = build(AhoCorasickKind::ContiguousNFA, MatchKind::LeftmostFirst);
+        time("AC contiguous NFA leftmost-first ci", n, runs, || {
+            ac.find_iter(&text[..]).count()
+        });
+    }
+    if go("teddy") {
+        use aho_corasick::packed::{Config, MatchKind as PK};
+        for (lo, hi) in [(5usize, 8usize), (5, 11)] {
+            let pats: Vec<&String> = needles
+                .iter()
+                .filter(|s| (lo..hi).contains(&s.len()))
+                .collect();
+            let s = Config::new()
+                .match_kind(PK::LeftmostFirst)
+                .heuristic_pattern_limits(false)
+                .builder()
+                .extend(&pats)
+                .build();
+            match s {
+                None => println!(
+                    "Teddy over {} needles of {lo}..{hi} bytes: cannot build (limit 128)",
+                    pats.len()
+                ),
+                Some(s) => {
+                    let lower = text.to_ascii_lowercase();
+                    time(
+                        &format!("Teddy {} needles {lo}..{hi}b, lowercased text", pats.len()),
+                        n,
+                        runs,
+                        || s.find_iter(&lower).count(),
+                    );
+                }
+            }
+        }
+    }
+}
