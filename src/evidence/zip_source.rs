@@ -211,6 +211,17 @@ impl Source {
             .or_else(|| self.members.iter().find(|m| base_name(&m.name) == name))
     }
 
+    /// Members below the folder `prefix` (written with its `/`), each with
+    /// its name relative to that folder, which is never empty.
+    pub fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a Member, &'a str)> {
+        self.members.iter().filter_map(move |m| {
+            m.name
+                .strip_prefix(prefix)
+                .filter(|rel| !rel.is_empty())
+                .map(|rel| (m, rel))
+        })
+    }
+
     /// Members whose base name satisfies `pred`.
     pub fn find_all<'a>(
         &'a self,

@@ -126,21 +126,12 @@ fn magisk_record(src: &Source, e: &Value) -> Record {
 
 fn run_init_scripts(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
     let src = q.src;
-    let files: Vec<_> = src
-        .members
-        .iter()
-        .filter(|m| {
-            m.name
-                .strip_prefix("init_scripts/")
-                .is_some_and(|r| !r.is_empty())
-        })
-        .collect();
+    let files: Vec<_> = src.under("init_scripts/").collect();
     if files.is_empty() {
         return Err(ModuleError::Missing);
     }
     let mut out = Vec::new();
-    for m in files {
-        let rel = m.name.strip_prefix("init_scripts/").unwrap_or(&m.name);
+    for (m, rel) in files {
         let device_path = format!("/system/etc/init.d/{rel}");
         let data = src.read(m)?;
         let sha = hex::encode(Sha256::digest(&data));

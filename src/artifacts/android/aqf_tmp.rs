@@ -27,21 +27,16 @@ const HASH_LIMIT: u64 = 512 * 1024 * 1024;
 fn run(q: &Acquired<'_>) -> Result<Vec<Record>, ModuleError> {
     let src = q.src;
     let members: Vec<_> = src
-        .members
-        .iter()
-        .filter(|m| {
-            m.name
-                .strip_prefix("tmp/")
-                .is_some_and(|r| !r.is_empty() && r != "collector")
-        })
+        .under("tmp/")
+        .filter(|(_, rel)| *rel != "collector")
         .collect();
     if members.is_empty() {
         return Err(ModuleError::Missing);
     }
     members
         .into_par_iter()
-        .map(|m| {
-            let device_path = format!("/data/local/tmp/{}", &m.name[4..]);
+        .map(|(m, rel)| {
+            let device_path = format!("/data/local/tmp/{rel}");
             let mut r = Record::new(MODULE.name, &m.name)
                 .at(m.modified)
                 .event("tmp_file", device_path.clone())
