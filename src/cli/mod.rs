@@ -259,6 +259,19 @@ pub fn load_allow(path: Option<&std::path::Path>) -> Result<crate::scan::AllowLi
     })
 }
 
+/// Gives the free memory of the heap back to the system: once the matcher
+/// is built, its builder's scratch space (about 6 MB with the bundled sets,
+/// spread over the arenas of the threads that parsed the bundles) would
+/// otherwise stay in the resident set of the whole scan. About 1 ms.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of glibc's arenas to the
+    // system; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Runs the parsed command; returns the exit code.
 pub fn run(cli: Cli) -> u8 {
     let outcome = match cli.command {

@@ -31,6 +31,7 @@ pub struct RecheckArgs {
 
 pub fn run(args: RecheckArgs) -> Result<u8, Error> {
     let matcher = Matcher::new(args.iocs.load()?);
+    super::release_free_memory();
     let allow = super::load_allow(args.allow.as_deref())?;
     let dirs = saved::device_dirs(&args.outdir)?;
     if dirs.is_empty() {

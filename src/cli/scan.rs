@@ -454,9 +454,18 @@ fn enumerate(
 }
 
 pub fn run(args: ScanArgs) -> Result<u8, Error> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.jobs {
+        pool = pool.num_threads(super::jobs(n));
+    }
+    let pool = pool
+        .build()
+        .map_err(|e| Error::input("--jobs", e.to_string()))?;
     let load_clock = Instant::now();
-    let set = args.iocs.load()?;
-    let matcher = Arc::new(Matcher::new(set));
+    // On the run's one pool (the bundled sets are parsed in parallel), so
+    // that no second pool starts.
+    let matcher = Arc::new(pool.install(|| args.iocs.load().map(Matcher::new))?);
+    super::release_free_memory();
     let load_ms = load_clock.elapsed().as_millis();
     let (inputs, not_inputs) = enumerate(&args.paths, args.kind, args.quiet || args.json);
     let outdir = match &args.output {
@@ -496,13 +505,6 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
             }
         );
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = args.jobs {
-        pool = pool.num_threads(super::jobs(n));
-    }
-    let pool = pool
-        .build()
-        .map_err(|e| Error::input("--jobs", e.to_string()))?;
     let multi = indicatif::MultiProgress::new();
     // Records are staged per input in a fresh private folder under OUTDIR
     // until the device is written; it goes away on every path.

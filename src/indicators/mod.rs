@@ -71,24 +71,37 @@ impl IndicatorSet {
 }
 
 impl IndicatorSet {
-    /// The bundles embedded in the binary (`indicators/` at build time).
+    /// The bundles embedded in the binary (`indicators/` at build time,
+    /// compressed), parsed in parallel on the current rayon pool, added in
+    /// order. Each bundle's JSON is freed as soon as it is parsed.
     pub fn bundled() -> Self {
+        use rayon::prelude::*;
+        let parsed: Vec<Parsed> = bundled::BUNDLED
+            .par_iter()
+            .map(|&(name, packed, len, sha256)| {
+                // The bundled files are checked by the test suite; a bad one
+                // is a build defect, reported as a skipped source, not a panic.
+                let parsed = zstd::bulk::decompress(packed, len)
+                    .map_err(|e| Error::Indicators(format!("{name}: {e}")))
+                    .and_then(|json| Parsed::new(name, &json, sha256.to_string()));
+                parsed.unwrap_or_else(|e| {
+                    Parsed::failed(SourceInfo {
+                        name: name.to_string(),
+                        sha256: String::new(),
+                        indicators: 0,
+                        malware: Vec::new(),
+                        date: None,
+                        skipped: vec![(String::new(), e.to_string())],
+                        per_key: BTreeMap::new(),
+                    })
+                })
+            })
+            .collect();
         let mut set = IndicatorSet::default();
-        for (name, bytes) in bundled::BUNDLED {
-            // The bundled files are checked by the test suite; a bad one
-            // is a build defect, reported as a skipped source, not a panic.
-            if let Err(e) = set.add_bytes(name, bytes) {
-                set.sources.push(SourceInfo {
-                    name: name.to_string(),
-                    sha256: String::new(),
-                    indicators: 0,
-                    malware: Vec::new(),
-                    date: None,
-                    skipped: vec![(String::new(), e.to_string())],
-                    per_key: BTreeMap::new(),
-                });
-            }
+        for p in parsed {
+            set.add_parsed(p);
         }
+        set.indicators.shrink_to_fit();
         set
     }
 
@@ -123,74 +136,17 @@ impl IndicatorSet {
 
     /// Parses one bundle. Returns how many indicators it added.
     pub fn add_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<usize> {
-        let parsed =
-            stix::parse_bundle(bytes).map_err(|e| Error::Indicators(format!("{name}: {e}")))?;
-        let mut info = SourceInfo {
-            name: name.to_string(),
-            sha256: hex::encode(Sha256::digest(bytes)),
-            indicators: 0,
-            malware: parsed.malware_names.clone(),
-            date: parsed.date.map(|t| t.strftime("%Y-%m-%d").to_string()),
-            skipped: Vec::new(),
-            per_key: BTreeMap::new(),
-        };
-        for ind in parsed.indicators {
-            let comparisons = match pattern::parse(&ind.pattern) {
-                Ok(c) => c,
-                Err(e) => {
-                    info.skipped.push((ind.pattern.clone(), e.0));
-                    continue;
-                }
-            };
-            let mut added = false;
-            let single = comparisons.len() == 1;
-            for cmp in comparisons {
-                match normalize::indicator(&cmp.key, &cmp.value) {
-                    Ok((kind, value)) => {
-                        *info
-                            .per_key
-                            .entry(normalize::canonical_key(&cmp.key))
-                            .or_default() += 1;
-                        self.indicators.push(Indicator {
-                            kind,
-                            value,
-                            pattern: if single {
-                                ind.pattern.clone()
-                            } else {
-                                cmp.to_pattern()
-                            },
-                            id: ind.id.clone(),
-                            malware: ind.malware.clone(),
-                            source: name.to_string(),
-                        });
-                        added = true;
-                    }
-                    Err(reason) => info.skipped.push((
-                        if single {
-                            ind.pattern.clone()
-                        } else {
-                            cmp.to_pattern()
-                        },
-                        reason,
-                    )),
-                }
-            }
-            if added {
-                info.indicators += 1;
-                if ind.description.is_some() || ind.malware_description.is_some() {
-                    self.descriptions.insert(
-                        ind.id.clone(),
-                        Described {
-                            indicator: ind.description.clone(),
-                            malware: ind.malware_description.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        let n = info.indicators;
-        self.sources.push(info);
-        Ok(n)
+        let parsed = Parsed::new(name, bytes, hex::encode(Sha256::digest(bytes)))?;
+        Ok(self.add_parsed(parsed))
+    }
+
+    /// Adds what one bundle gave; returns how many indicators it added.
+    fn add_parsed(&mut self, parsed: Parsed) -> usize {
+        let n = parsed.info.indicators;
+        self.indicators.extend(parsed.indicators);
+        self.descriptions.extend(parsed.descriptions);
+        self.sources.push(parsed.info);
+        n
     }
 
     /// Indicator objects loaded (an OR pattern counts once).
@@ -201,6 +157,100 @@ impl IndicatorSet {
     /// Patterns skipped across all sources.
     pub fn skipped(&self) -> usize {
         self.sources.iter().map(|s| s.skipped.len()).sum()
+    }
+}
+
+/// One bundle, parsed: what it adds to an [`IndicatorSet`].
+struct Parsed {
+    info: SourceInfo,
+    indicators: Vec<Indicator>,
+    descriptions: Vec<(String, Described)>,
+}
+
+impl Parsed {
+    fn failed(info: SourceInfo) -> Self {
+        Parsed {
+            info,
+            indicators: Vec::new(),
+            descriptions: Vec::new(),
+        }
+    }
+
+    /// Parses the bundle `bytes` (named `name`, hashed `sha256`).
+    fn new(name: &str, bytes: &[u8], sha256: String) -> Result<Self> {
+        let parsed =
+            stix::parse_bundle(bytes).map_err(|e| Error::Indicators(format!("{name}: {e}")))?;
+        let mut out = Parsed::failed(SourceInfo {
+            name: name.to_string(),
+            sha256,
+            indicators: 0,
+            malware: parsed.malware_names,
+            date: parsed.date.map(|t| t.strftime("%Y-%m-%d").to_string()),
+            skipped: Vec::new(),
+            per_key: BTreeMap::new(),
+        });
+        for ind in parsed.indicators {
+            out.add(name, ind);
+        }
+        Ok(out)
+    }
+
+    /// Adds one STIX indicator: each comparison of its pattern that spydar
+    /// can use, the others listed as skipped.
+    fn add(&mut self, name: &str, ind: stix::RawIndicator) {
+        let info = &mut self.info;
+        let comparisons = match pattern::parse(&ind.pattern) {
+            Ok(c) => c,
+            Err(e) => {
+                info.skipped.push((ind.pattern, e.0));
+                return;
+            }
+        };
+        let mut added = false;
+        let single = comparisons.len() == 1;
+        for cmp in comparisons {
+            match normalize::indicator(&cmp.key, &cmp.value) {
+                Ok((kind, value)) => {
+                    *info
+                        .per_key
+                        .entry(normalize::canonical_key(&cmp.key))
+                        .or_default() += 1;
+                    self.indicators.push(Indicator {
+                        kind,
+                        value,
+                        pattern: if single {
+                            ind.pattern.clone()
+                        } else {
+                            cmp.to_pattern()
+                        },
+                        id: ind.id.clone(),
+                        malware: ind.malware.clone(),
+                        source: name.to_string(),
+                    });
+                    added = true;
+                }
+                Err(reason) => info.skipped.push((
+                    if single {
+                        ind.pattern.clone()
+                    } else {
+                        cmp.to_pattern()
+                    },
+                    reason,
+                )),
+            }
+        }
+        if added {
+            info.indicators += 1;
+            if ind.description.is_some() || ind.malware_description.is_some() {
+                self.descriptions.push((
+                    ind.id,
+                    Described {
+                        indicator: ind.description,
+                        malware: ind.malware_description,
+                    },
+                ));
+            }
+        }
     }
 }
 

@@ -1,15 +1,18 @@
 //! The STIX 2.1 bundle envelope: indicators, malware, relationships and
 //! reports. Unknown object types are skipped, never fatal.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
 /// The fast path: every object a JSON object (as in every published feed).
+/// Strings borrow from the bundle's bytes where JSON has no escape in
+/// them: most fields are only compared or looked up, never kept.
 #[derive(Deserialize)]
-struct TypedBundle {
-    #[serde(default)]
-    objects: Vec<Object>,
+struct TypedBundle<'a> {
+    #[serde(default, borrow)]
+    objects: Vec<Object<'a>>,
 }
 
 /// The slow path: objects of any JSON shape, the odd ones skipped.
@@ -19,32 +22,34 @@ struct Bundle {
     objects: Vec<serde_json::Value>,
 }
 
+type Text<'a> = Cow<'a, str>;
+
 #[derive(Deserialize)]
-struct Object {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    pattern: Option<String>,
-    #[serde(default)]
-    pattern_type: Option<String>,
-    #[serde(default)]
-    relationship_type: Option<String>,
-    #[serde(default)]
-    source_ref: Option<String>,
-    #[serde(default)]
-    target_ref: Option<String>,
-    #[serde(default)]
-    object_refs: Vec<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    created: Option<String>,
-    #[serde(default)]
-    modified: Option<String>,
+struct Object<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Text<'a>,
+    #[serde(default, borrow)]
+    id: Text<'a>,
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pattern: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pattern_type: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    relationship_type: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    source_ref: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    target_ref: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    object_refs: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    description: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    created: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    modified: Option<Text<'a>>,
 }
 
 pub struct RawIndicator {
@@ -67,7 +72,7 @@ pub struct ParsedBundle {
 }
 
 /// One line of text, or nothing.
-fn one_line(s: Option<String>) -> Option<String> {
+fn one_line(s: Option<&str>) -> Option<String> {
     s.map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|d| !d.is_empty())
 }
@@ -76,63 +81,73 @@ fn one_line(s: Option<String>) -> Option<String> {
 /// relationships (as MVT does) or a `report`'s `object_refs`; dangling links
 /// are ignored; an unlinked indicator has no malware name.
 pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
-    let objects: Vec<Object> = match serde_json::from_slice::<TypedBundle>(bytes) {
-        Ok(b) => b.objects,
+    match serde_json::from_slice::<TypedBundle>(bytes) {
+        Ok(b) => link(b.objects),
         Err(_) => {
             let bundle: Bundle = serde_json::from_slice(bytes)
                 .map_err(|e| format!("not a STIX2 JSON bundle: {e}"))?;
-            bundle
-                .objects
-                .into_iter()
-                .filter_map(|v| serde_json::from_value::<Object>(v).ok())
-                .collect()
+            link(
+                bundle
+                    .objects
+                    .iter()
+                    .filter_map(|v| Object::deserialize(v).ok())
+                    .collect(),
+            )
         }
-    };
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut described: HashMap<String, String> = HashMap::new();
+    }
+}
+
+/// The newest `modified` (else `created`) time of `obj`, if it has one.
+fn when(obj: &Object) -> Option<jiff::Timestamp> {
+    obj.modified
+        .as_deref()
+        .or(obj.created.as_deref())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+}
+
+/// What `parse_bundle` reads of the objects, in their order.
+fn link(objects: Vec<Object<'_>>) -> Result<ParsedBundle, String> {
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut described: HashMap<&str, String> = HashMap::new();
     let mut date: Option<jiff::Timestamp> = None;
-    let mut links: HashMap<String, String> = HashMap::new();
+    let mut links: HashMap<&str, Cow<str>> = HashMap::new();
     let mut indicators = Vec::new();
-    let mut malware_names = Vec::new();
+    let mut malware_names: Vec<String> = Vec::new();
     let mut reports = Vec::new();
-    for obj in objects {
-        let when = obj
-            .modified
-            .as_deref()
-            .or(obj.created.as_deref())
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    for obj in &objects {
+        let when = when(obj);
         if when > date {
             date = when;
         }
-        match obj.kind.as_str() {
+        match &*obj.kind {
             "indicator" => {
-                if let Some(pattern) = obj.pattern
+                if let Some(pattern) = obj.pattern.as_deref()
                     && obj.pattern_type.as_deref().is_none_or(|t| t == "stix")
                 {
                     // A hostile pattern refuses the whole bundle, so that
                     // `indicators update` never keeps it.
-                    super::pattern::check_limits(&pattern)
+                    super::pattern::check_limits(pattern)
                         .map_err(|e| format!("indicator {}: {e}", obj.id))?;
-                    indicators.push((obj.id, pattern, one_line(obj.description)));
+                    indicators.push((&*obj.id, pattern, obj.description.as_deref()));
                 }
             }
             "malware" | "threat-actor" | "intrusion-set" | "tool" | "campaign" => {
-                if let Some(name) = obj.name {
-                    if obj.kind == "malware" && !malware_names.contains(&name) {
-                        malware_names.push(name.clone());
+                if let Some(name) = obj.name.as_deref() {
+                    if obj.kind == "malware" && !malware_names.iter().any(|n| n == name) {
+                        malware_names.push(name.to_string());
                     }
-                    if let Some(d) = one_line(obj.description) {
-                        described.insert(obj.id.clone(), d);
+                    if let Some(d) = one_line(obj.description.as_deref()) {
+                        described.insert(&obj.id, d);
                     }
-                    names.insert(obj.id, name);
+                    names.insert(&obj.id, name);
                 }
             }
             "relationship" if obj.relationship_type.as_deref() == Some("indicates") => {
-                if let (Some(s), Some(t)) = (obj.source_ref, obj.target_ref) {
-                    links.entry(s).or_insert(t);
+                if let (Some(s), Some(t)) = (obj.source_ref.as_deref(), obj.target_ref.as_deref()) {
+                    links.entry(s).or_insert(Cow::Borrowed(t));
                 }
             }
-            "report" => reports.push((obj.name, obj.object_refs)),
+            "report" => reports.push((obj.name.as_deref(), &obj.object_refs)),
             _ => {}
         }
     }
@@ -140,27 +155,28 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ParsedBundle, String> {
         if let Some(name) = name {
             for r in refs {
                 links
-                    .entry(r.clone())
-                    .or_insert_with(|| format!("report:{name}"));
+                    .entry(r)
+                    .or_insert_with(|| Cow::Owned(format!("report:{name}")));
             }
         }
     }
     let indicators = indicators
         .into_iter()
         .map(|(id, pattern, description)| {
-            let target = links.get(&id);
+            let target = links.get(id).map(|t| &**t);
             let malware = target.and_then(|target| {
                 names
                     .get(target)
-                    .cloned()
-                    .or_else(|| target.strip_prefix("report:").map(str::to_string))
+                    .copied()
+                    .or_else(|| target.strip_prefix("report:"))
+                    .map(str::to_string)
             });
             RawIndicator {
                 malware_description: target.and_then(|t| described.get(t).cloned()),
-                id,
-                pattern,
+                id: id.to_string(),
+                pattern: pattern.to_string(),
                 malware,
-                description,
+                description: one_line(description),
             }
         })
         .collect();
