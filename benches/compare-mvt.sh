@@ -13,7 +13,8 @@
 # unshortening, no update checks) and its config/indicator folders live
 # under bench-out, so the machine's own MVT setup is not used.
 #
-# MVT_REUSE=1 reuses a previous MVT run of the same backup (it takes minutes).
+# MVT_REUSE=1 reuses a previous MVT run of the same backup (it takes minutes);
+# a run of another scale (bench-out/mvt.scale) is not reused.
 # SKIP_BUILD=1 uses the release binaries already in target/release.
 #
 # Printed: wall time, CPU time (user + sys) and peak resident memory of
@@ -64,7 +65,9 @@ IOC_ARGS=()
 while IFS= read -r f; do IOC_ARGS+=(-i "$f"); done < <(find indicators -name '*.stix2' | sort)
 
 rm -rf "$OUT/spydar-result"
-if [ -n "${MVT_REUSE:-}" ] && [ -f "$OUT/mvt-result/alerts.json" ] && [ -f "$OUT/mvt.time" ]; then
+MVT_SCALE="$(cat "$OUT/mvt.scale" 2>/dev/null || echo "$SCALE")"
+if [ -n "${MVT_REUSE:-}" ] && [ -f "$OUT/mvt-result/alerts.json" ] && [ -f "$OUT/mvt.time" ] \
+    && [ "$MVT_SCALE" = "$SCALE" ]; then
     echo "== reusing the MVT run in $OUT/mvt-result (MVT_REUSE set)" >&2
 else
     rm -rf "$OUT/mvt-result"
@@ -76,6 +79,7 @@ else
             "$VENV/bin/mvt-ios" --disable-update-check --disable-indicator-update-check \
             check-backup "${IOC_ARGS[@]}" -o "$OUT/mvt-result" "$BACKUP" > "$OUT/mvt.log" 2>&1 || true
     )
+    echo "$SCALE" > "$OUT/mvt.scale"
 fi
 
 echo "== spydar scan" >&2
@@ -140,6 +144,13 @@ try:
 except OSError:
     pass
 print(f"spydar exit code: {spydar_exit}")
+# The longest modules (report.json `duration_ms`): on 2 cores the wall time
+# is bounded below by the longest one and by half the CPU time.
+for path in glob.glob(os.path.join(out, "spydar-result", "**", "report.json"), recursive=True):
+    r = json.load(open(path))
+    mods = sorted(r.get("modules", []), key=lambda x: -x.get("duration_ms", 0))[:8]
+    print("spydar scan " + str(r.get("scan", {}).get("duration_ms")) + " ms; longest modules (ms): "
+          + ", ".join(f"{x['name']} {x.get('duration_ms')}" for x in mods))
 m, s = mvt_detections(), spydar_detections()
 print(f"\ndetections (module, indicator): MVT {len(m)}, spydar {len(s)}; numbers are alerts (MVT) / distinct matched values (spydar)")
 print(f"{'module':34}{'indicator':44}{'MVT':>5}{'spydar':>8}")

@@ -26,5 +26,11 @@ fn tune_malloc() {
     // called first thing in main, before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+        // No fastbins: small blocks freed (a batch of records is tens of
+        // thousands of them) are merged as they are freed, rather than
+        // piled up for `malloc_consolidate` to sort at the next large
+        // request. -12 % user CPU on the scale-400 backup (1.66-1.73 s vs
+        // 1.92-1.96 s, GLIBC_TUNABLES=glibc.malloc.mxfast=0, interleaved).
+        libc::mallopt(libc::M_MXFAST, 0);
     }
 }

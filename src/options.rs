@@ -41,6 +41,15 @@ pub trait RecordSink: Send + Sync {
     fn take(&self, module: &str, records: Vec<Record>);
     /// How many records of `module` were taken so far.
     fn taken(&self, module: &str) -> usize;
+    /// Takes a batch of part `part` of `module`'s records, when a module
+    /// reads parts of one table on several threads: batches of one part
+    /// arrive in order, parts may interleave, and the sink keeps the
+    /// records of part `n` after every record of the parts before it.
+    fn take_part(&self, module: &str, _part: usize, records: Vec<Record>) {
+        self.take(module, records)
+    }
+    /// Part `part` of `module` has handed over its last batch.
+    fn part_done(&self, _module: &str, _part: usize) {}
 }
 
 impl ScanOptions {
@@ -64,6 +73,16 @@ impl ScanOptions {
             sink: self.sink.as_deref(),
             module,
             buf: Vec::new(),
+            part: None,
+        }
+    }
+
+    /// A record collector for part `part` of a module read in parts (see
+    /// `RecordSink::take_part`); end it with `Batches::finish_part`.
+    pub fn part_batches(&self, module: &'static str, part: usize) -> Batches<'_> {
+        Batches {
+            part: Some(part),
+            ..self.batches(module)
         }
     }
 }
@@ -73,6 +92,8 @@ pub struct Batches<'a> {
     sink: Option<&'a dyn RecordSink>,
     module: &'static str,
     buf: Vec<Record>,
+    /// Set for a part of a module read in parts.
+    part: Option<usize>,
 }
 
 impl Batches<'_> {
@@ -84,12 +105,30 @@ impl Batches<'_> {
             // A full-sized buffer for the next batch: growing it again by
             // doubling costs a chain of reallocations per batch.
             let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(SINK_BATCH));
-            sink.take(self.module, batch);
+            match self.part {
+                Some(part) => sink.take_part(self.module, part, batch),
+                None => sink.take(self.module, batch),
+            }
         }
     }
 
     pub fn finish(self) -> Vec<Record> {
         self.buf
+    }
+
+    /// Ends a part: with a sink, its last records go to the sink (and
+    /// nothing is returned); without one, every record of the part.
+    pub fn finish_part(self) -> Vec<Record> {
+        match (self.sink, self.part) {
+            (Some(sink), Some(part)) => {
+                if !self.buf.is_empty() {
+                    sink.take_part(self.module, part, self.buf);
+                }
+                sink.part_done(self.module, part);
+                Vec::new()
+            }
+            _ => self.buf,
+        }
     }
 }
 

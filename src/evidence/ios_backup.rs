@@ -334,6 +334,14 @@ impl IosBackup {
     }
 
     /// Whether `Manifest.plist` says the backup is encrypted.
+    /// Whether opening a database again costs only an open (a plain
+    /// backup folder): modules then read a large table's rowid ranges on
+    /// several connections. An encrypted backup's or a dump's database may
+    /// be decrypted or copied into memory each time.
+    pub fn reopens_cheaply(&self) -> bool {
+        matches!(self.backend, Backend::Folder { .. })
+    }
+
     pub fn is_encrypted(&self) -> bool {
         self.plists
             .manifest

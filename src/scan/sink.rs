@@ -10,7 +10,7 @@
 //! and within a memory budget, spilled to disk beyond it (see
 //! [`Timeline`]) because a device has one per timestamped record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +27,8 @@ pub struct StreamingSink {
     /// The records files, when records are written.
     files: Option<Mutex<RecordsWriter>>,
     state: Mutex<StreamState>,
+    /// Modules read in parts: the order their batches are written in.
+    parts: Mutex<HashMap<String, PartOrder>>,
 }
 
 #[derive(Default)]
@@ -54,6 +56,7 @@ impl StreamingSink {
             matcher,
             files: records_dir.map(|d| Mutex::new(RecordsWriter::new(d))),
             state: Mutex::new(StreamState::default()),
+            parts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -92,8 +95,11 @@ impl StreamingSink {
     }
 }
 
-impl crate::artifacts::RecordSink for StreamingSink {
-    fn take(&self, module: &str, records: Vec<Record>) {
+impl StreamingSink {
+    /// Matches, encodes and compresses one batch (in parallel pieces, each
+    /// owning its records, freed there) and adds its timeline rows; what
+    /// is written and kept is left to [`Self::emit`].
+    fn process(&self, module: &str, records: Vec<Record>) -> Done {
         use rayon::prelude::*;
         let n = records.len();
         let failed = {
@@ -111,8 +117,6 @@ impl crate::artifacts::RecordSink for StreamingSink {
             }
         };
         let encode = file.is_some();
-        // Matching, encoding, compressing (one zstd frame a piece) and
-        // freeing run in parallel pieces, each owning its records.
         let pieces = rayon::current_num_threads().max(1);
         let per = n.div_ceil(pieces).max(MIN_PIECE);
         let done: Vec<Piece> = records
@@ -120,11 +124,25 @@ impl crate::artifacts::RecordSink for StreamingSink {
             .chunks(per)
             .map(|chunk| piece(&chunk, &self.matcher, encode, module))
             .collect();
-        let mut frames_ok = Ok(());
         let mut found = Vec::new();
+        let mut frames = Vec::with_capacity(done.len());
         for (f, frame) in done {
             found.extend(f);
-            match (frame, &file) {
+            frames.push(frame);
+        }
+        Done {
+            found: aggregate(found),
+            frames,
+            file,
+        }
+    }
+
+    /// Appends a processed batch's frames to its module's file and folds
+    /// its findings: batches of one module are emitted in their order.
+    fn emit(&self, done: Done) {
+        let mut frames_ok = Ok(());
+        for frame in done.frames {
+            match (frame, &done.file) {
                 (Ok(bytes), Some(file)) if frames_ok.is_ok() && !bytes.is_empty() => {
                     let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
                     frames_ok = file.append_frames(&bytes);
@@ -133,13 +151,64 @@ impl crate::artifacts::RecordSink for StreamingSink {
                 _ => {}
             }
         }
-        let found = aggregate(found);
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for f in found {
+        for f in done.found {
             st.findings.add(f);
         }
         if let Err(e) = frames_ok {
             st.error.get_or_insert(e);
+        }
+    }
+}
+
+/// A batch matched and encoded, not yet written.
+struct Done {
+    /// Its findings, aggregated.
+    found: Vec<Finding>,
+    /// One zstd frame a piece (empty when records are not written).
+    frames: Vec<Result<Vec<u8>, Error>>,
+    file: Option<Arc<Mutex<ModuleFile>>>,
+}
+
+/// The parts of one module read in parts (`RecordSink::take_part`): the
+/// part being written, the parts that ended, and the batches of later
+/// parts held (matched and compressed: a small fraction of the records)
+/// until the parts before them end.
+#[derive(Default)]
+struct PartOrder {
+    current: usize,
+    ended: BTreeSet<usize>,
+    held: BTreeMap<usize, Vec<Done>>,
+}
+
+impl crate::artifacts::RecordSink for StreamingSink {
+    fn take(&self, module: &str, records: Vec<Record>) {
+        let done = self.process(module, records);
+        self.emit(done);
+    }
+
+    fn take_part(&self, module: &str, part: usize, records: Vec<Record>) {
+        let done = self.process(module, records);
+        // Held while emitting, so that a part's batches never pass the
+        // batches of the part before it.
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        let order = parts.entry(module.to_string()).or_default();
+        if part == order.current {
+            self.emit(done);
+        } else {
+            order.held.entry(part).or_default().push(done);
+        }
+    }
+
+    fn part_done(&self, module: &str, part: usize) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        let order = parts.entry(module.to_string()).or_default();
+        order.ended.insert(part);
+        while order.ended.remove(&order.current) {
+            order.current += 1;
+            for done in order.held.remove(&order.current).unwrap_or_default() {
+                self.emit(done);
+            }
         }
     }
 

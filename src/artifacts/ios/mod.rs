@@ -7,8 +7,6 @@
 
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use super::{ModuleResult, ScanOptions, run_module};
 use crate::error::Result;
 use crate::evidence::InputKind;
@@ -156,15 +154,47 @@ pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleO
 
 fn run_modules(table: &[Module], backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleOutput> {
     let ctx = Ctx { backup, opts };
-    table
-        .par_iter()
-        .map(|m| {
-            opts.finish(run_module(m.name, m.artifact, &opts.progress, || {
-                (m.run)(&ctx)
-            }))
-        })
+    let outputs: Vec<std::sync::Mutex<Option<ModuleOutput>>> =
+        table.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    // Started longest first, taken in that order by whichever worker is
+    // free: the wall time of a scan is bounded below by its longest module.
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    order.sort_by_key(|&i| {
+        LONGEST_FIRST
+            .iter()
+            .position(|n| *n == table[i].name)
+            .unwrap_or(LONGEST_FIRST.len())
+    });
+    let (ctx, outputs_ref) = (&ctx, &outputs);
+    rayon::scope_fifo(|s| {
+        for i in order {
+            s.spawn_fifo(move |_| {
+                let m = &table[i];
+                let out = opts.finish(run_module(m.name, m.artifact, &opts.progress, || {
+                    (m.run)(ctx)
+                }));
+                *outputs_ref[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            });
+        }
+    });
+    outputs
+        .into_iter()
+        .filter_map(|o| o.into_inner().unwrap_or_else(|p| p.into_inner()))
         .collect()
 }
+
+/// The modules that take longest on a large backup (a profile of the
+/// generated 200,000-message backup), longest first; the others follow
+/// in table order.
+const LONGEST_FIRST: [&str; 7] = [
+    "sms",
+    "manifest",
+    "safari_history",
+    "triangulation_timeline",
+    "whatsapp",
+    "sms_attachments",
+    "webkit_session_resource_log",
+];
 
 /// Scans an iOS backup folder.
 pub fn scan_backup(path: &Path, opts: &ScanOptions) -> Result<DeviceScan> {

@@ -27,7 +27,54 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, conn) = b.open_sqlite_at(DOMAIN, PATH)?;
     let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
-    let cols = crate::evidence::sqlite::columns(&conn, "message");
+    let sql = query(&conn);
+    let ranges = if b.reopens_cheaply() {
+        util::rowid_ranges(&conn, "message", MIN_PART_ROWS)
+    } else {
+        None
+    };
+    let Some(ranges) = ranges else {
+        let mut stmt = conn
+            .prepare(&format!("{sql} ORDER BY message.ROWID"))
+            .map_err(err)?;
+        let mut out = ctx.opts.batches("sms");
+        let mut rows = stmt.query([]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            out.push(record(r, &artifact));
+        }
+        return Ok(out.finish());
+    };
+    // A large table: its rowid ranges on the workers, one read-only
+    // connection each; the sink keeps the parts' records in table order.
+    drop(conn);
+    let ranged = format!("{sql} AND message.ROWID BETWEEN ?1 AND ?2 ORDER BY message.ROWID");
+    let parts = util::in_parts(&ranges, |part, (lo, hi)| {
+        let (_, conn) = b.open_sqlite_at(DOMAIN, PATH)?;
+        let mut stmt = conn.prepare(&ranged).map_err(err)?;
+        let mut out = ctx.opts.part_batches("sms", part);
+        let mut rows = stmt.query([lo, hi]).map_err(err)?;
+        let read = loop {
+            match rows.next() {
+                Ok(Some(r)) => out.push(record(r, &artifact)),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(err(e)),
+            }
+        };
+        // Ended even on an error, so later parts are not held back.
+        let records = out.finish_part();
+        read.map(|()| records)
+    })?;
+    Ok(parts)
+}
+
+/// Fewest messages worth a part of their own (a second connection).
+const MIN_PART_ROWS: i64 = 20_000;
+
+/// The query of every message with a handle, without its `ORDER BY`
+/// (`run` adds it, after a rowid range when reading in parts). Columns
+/// are read by position (`col::*`), in this order.
+fn query(conn: &rusqlite::Connection) -> String {
+    let cols = crate::evidence::sqlite::columns(conn, "message");
     let opt = |c: &str| {
         if cols.iter().any(|x| x == c) {
             format!("message.{c} AS {c}")
@@ -35,22 +82,14 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             format!("NULL AS {c}")
         }
     };
-    // Columns are read by position (`col::*`), in this order.
-    let sql = format!(
+    format!(
         "SELECT message.ROWID AS id, message.text AS text, {}, {}, {}, {}, \
-         handle.id AS phone_number FROM message, handle WHERE handle.rowid = message.handle_id ORDER BY message.ROWID",
+         handle.id AS phone_number FROM message, handle WHERE handle.rowid = message.handle_id",
         opt("attributedBody"),
         opt("service"),
         opt("date"),
         opt("is_from_me"),
-    );
-    let mut stmt = conn.prepare(&sql).map_err(err)?;
-    let mut out = ctx.opts.batches("sms");
-    let mut rows = stmt.query([]).map_err(err)?;
-    while let Some(r) = rows.next().map_err(err)? {
-        out.push(record(r, &artifact));
-    }
-    Ok(out.finish())
+    )
 }
 
 /// Positions of the columns `run` selects.

@@ -32,9 +32,9 @@ use serde_json::{Value, json};
 use super::util::{jts, plist_time};
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
-use crate::evidence::ios_backup::row_to_entry;
 use crate::model::Record;
 use crate::rules;
+use rusqlite::types::ValueRef;
 
 pub const MODULE: Module = Module {
     name: "triangulation_timeline",
@@ -227,26 +227,52 @@ fn manifest_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
     let manifest = ctx.backup.root().join("Manifest.db");
     let err = ModuleError::sqlite(|| manifest.display());
     let mut stmt = conn.prepare(MANIFEST_QUERY).map_err(err)?;
-    let rows = stmt.query_map([sms_domain], row_to_entry).map_err(err)?;
+    let rows = stmt
+        .query_map([sms_domain], |row| {
+            // As `row_to_entry` reads a relative path.
+            let subject = match row.get_ref(2)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+                ValueRef::Integer(n) => n.to_string(),
+                _ => String::new(),
+            };
+            Ok(row_times(row).map(|t| (subject, t)))
+        })
+        .map_err(err)?;
     let mut out = Vec::new();
     for row in rows {
-        let Ok(entry) = row else { continue };
-        let Some(mb) = entry.mbfile else { continue };
-        for (t, kind) in [
-            (mb.last_modified, Kind::Modified),
-            (mb.last_status_change, Kind::StatusChanged),
-            (mb.birth, Kind::Birth),
-        ] {
+        let Ok(Some((subject, times))) = row else {
+            continue;
+        };
+        for (t, kind) in times
+            .into_iter()
+            .zip([Kind::Modified, Kind::StatusChanged, Kind::Birth])
+        {
             if let Some(t) = t {
                 out.push(Event {
                     time: t as f64,
                     kind,
-                    subject: entry.relative_path.clone(),
+                    subject: subject.clone(),
                 });
             }
         }
     }
     Ok(out)
+}
+
+/// The `MBFile` times of a `MANIFEST_QUERY` row (modified, status
+/// changed, birth), read without decoding the whole archive when it has
+/// the usual layout; `None` for a row without a decodable `MBFile`.
+fn row_times(row: &rusqlite::Row<'_>) -> Option<[Option<i64>; 3]> {
+    let ValueRef::Blob(blob) = row.get_ref(4).ok()? else {
+        return None;
+    };
+    if blob.is_empty() {
+        return None;
+    }
+    crate::evidence::mbfile_times::mbfile_times(blob).or_else(|| {
+        let mb = crate::evidence::nskeyed::decode_mbfile(blob).ok()?;
+        Some([mb.last_modified, mb.last_status_change, mb.birth])
+    })
 }
 
 fn unix_seconds(t: jiff::Timestamp) -> f64 {

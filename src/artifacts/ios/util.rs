@@ -118,9 +118,93 @@ pub fn plist_time(v: &plist::Value) -> Option<jiff::Timestamp> {
     }
 }
 
+/// `table`'s rowid span cut into one range a worker, when it spans at
+/// least `min_rows` rows a range (else `None`: read it whole). (Two a
+/// worker measured the same, with twice the connections.) Ranges are
+/// inclusive, ascending and cover every rowid.
+pub fn rowid_ranges(
+    conn: &rusqlite::Connection,
+    table: &str,
+    min_rows: i64,
+) -> Option<Vec<(i64, i64)>> {
+    let workers = rayon::current_num_threads();
+    if workers < 2 {
+        return None;
+    }
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .query_row(
+            &format!(
+                "SELECT min(rowid), max(rowid) FROM \"{}\"",
+                table.replace('"', "\"\"")
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()?;
+    split_span(lo?, hi?, workers, min_rows)
+}
+
+/// `lo..=hi` in up to `workers` inclusive ranges of at least `min_rows`.
+fn split_span(lo: i64, hi: i64, workers: usize, min_rows: i64) -> Option<Vec<(i64, i64)>> {
+    let span = i128::from(hi) - i128::from(lo) + 1;
+    let parts = (span / i128::from(min_rows.max(1))).min(workers as i128);
+    if parts < 2 {
+        return None;
+    }
+    let per = (span + parts - 1) / parts;
+    let at = |k: i128| i64::try_from(i128::from(lo) + k * per).unwrap_or(i64::MAX);
+    Some(
+        (0..parts)
+            .map(|k| {
+                let end = if k + 1 == parts { hi } else { at(k + 1) - 1 };
+                (at(k), end)
+            })
+            .collect(),
+    )
+}
+
+/// Runs `read` on every range in parallel (part numbers in range order)
+/// and joins what the parts return, in order; the first error wins.
+pub fn in_parts<F>(
+    ranges: &[(i64, i64)],
+    read: F,
+) -> Result<Vec<crate::model::Record>, crate::artifacts::ModuleError>
+where
+    F: Fn(usize, (i64, i64)) -> Result<Vec<crate::model::Record>, crate::artifacts::ModuleError>
+        + Sync,
+{
+    use rayon::prelude::*;
+    let parts: Vec<_> = ranges
+        .par_iter()
+        .enumerate()
+        .map(|(part, &range)| read(part, range))
+        .collect();
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rowid_spans_split_evenly_and_cover_all() {
+        assert_eq!(
+            split_span(1, 200_003, 2, 20_000),
+            Some(vec![(1, 100_002), (100_003, 200_003)])
+        );
+        assert_eq!(split_span(1, 30_000, 2, 20_000), None);
+        assert_eq!(split_span(5, 5, 4, 1), None);
+        let r = split_span(i64::MIN, i64::MAX, 3, 20_000).unwrap();
+        assert_eq!(r.first().unwrap().0, i64::MIN);
+        assert_eq!(r.last().unwrap().1, i64::MAX);
+        for w in r.windows(2) {
+            assert_eq!(w[0].1 + 1, w[1].0);
+        }
+    }
 
     #[test]
     fn finds_links() {
