@@ -15,6 +15,12 @@ use std::time::Instant;
 
 include!("../../benches/common/log_text.rs");
 
+/// main's prefilter (before the exact key checks), to time against in the
+/// same process.
+#[allow(dead_code)]
+#[path = "main_prefilter.rs"]
+mod main_prefilter;
+
 /// This thread's CPU time in seconds: on a shared machine, wall time
 /// measures the other jobs.
 #[cfg(unix)]
@@ -35,6 +41,27 @@ fn cpu() -> f64 {
     START.get_or_init(Instant::now).elapsed().as_secs_f64()
 }
 
+thread_local! {
+    /// Every run's MiB per CPU-second, by variant, for the summary.
+    static ALL: std::cell::RefCell<std::collections::BTreeMap<String, Vec<f64>>> =
+        Default::default();
+}
+
+fn summary() {
+    ALL.with(|all| {
+        println!("summary (MiB per thread-CPU-second): variant, runs, best, median");
+        for (name, v) in all.borrow_mut().iter_mut() {
+            v.sort_by(|a, b| b.partial_cmp(a).unwrap());
+            println!(
+                "  {name:40} {:3} {:6.0} {:6.0}",
+                v.len(),
+                v[0],
+                v[v.len() / 2]
+            );
+        }
+    });
+}
+
 fn time<F: FnMut() -> usize>(name: &str, bytes: usize, runs: usize, mut f: F) {
     let mut best = f64::MAX;
     let mut all = Vec::new();
@@ -44,6 +71,12 @@ fn time<F: FnMut() -> usize>(name: &str, bytes: usize, runs: usize, mut f: F) {
         r = std::hint::black_box(f());
         let s = cpu() - t;
         all.push(bytes as f64 / s / 1048576.0);
+        ALL.with(|a| {
+            a.borrow_mut()
+                .entry(name.to_string())
+                .or_default()
+                .push(bytes as f64 / s / 1048576.0)
+        });
         best = best.min(s);
     }
     all.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -81,11 +114,85 @@ fn main() {
         c.len(),
         c.iter().map(|r| r.len()).sum::<usize>()
     );
+    if which.split(',').any(|x| x == "lengths") {
+        let mut h = std::collections::BTreeMap::new();
+        for n in &needles {
+            *h.entry(n.len().min(40)).or_insert(0usize) += 1;
+        }
+        println!("needles per length (40 = 40+): {h:?}");
+    }
     let go = |w: &str| which.is_empty() || which.split(',').any(|x| x == w);
-    if go("current") {
+    if go("current") && !go("main") {
         time("current flagged_lines", n, runs, || {
             m.flagged_lines(&text).len()
         });
+    }
+    if go("main") || go("find") {
+        let old = main_prefilter::Prefilter::new(&needles);
+        let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .match_kind(MatchKind::Standard)
+            .build(&needles)
+            .unwrap();
+        for _ in 0..runs {
+            if go("main") {
+                time("main: candidates + lower-case + NFA", n, 1, || {
+                    let mut lower = Vec::new();
+                    let mut k = 0;
+                    for r in old.candidates(&text) {
+                        lower.clear();
+                        lower.extend(text[r].iter().map(u8::to_ascii_lowercase));
+                        k += ac.find_overlapping_iter(&lower[..]).count();
+                    }
+                    k
+                });
+            }
+            if go("find") {
+                time("new: Prefilter::find", n, 1, || {
+                    let mut k = 0;
+                    pf.find(&text, |_, _| k += 1);
+                    k
+                });
+            }
+            if go("current") {
+                time("new: flagged_lines", n, 1, || m.flagged_lines(&text).len());
+            }
+        }
+    }
+    if go("bits") {
+        let sizes: Vec<(usize, usize)> = std::env::var("BITS")
+            .unwrap_or("256/128,64/64,32/64,16/32".into())
+            .split(',')
+            .filter_map(|p| {
+                let (a, b) = p.split_once('/')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .collect();
+        let pfs: Vec<_> = sizes
+            .iter()
+            .map(|&(a, b)| {
+                let p = Prefilter::with_bits(&needles, a, b);
+                let (t, k) = p.table_bytes();
+                let mut hits = 0;
+                let c = p.candidates(&text);
+                p.find(&text, |_, _| hits += 1);
+                println!(
+                    "bits {a}/{b}: tables {t} B, keys {k} B, {} candidate ranges ({} B), {hits} found",
+                    c.len(),
+                    c.iter().map(|r| r.len()).sum::<usize>()
+                );
+                p
+            })
+            .collect();
+        for _ in 0..runs {
+            for (p, (a, b)) in pfs.iter().zip(&sizes) {
+                time(&format!("find, bits/key {a}/{b}"), n, 1, || {
+                    let mut k = 0;
+                    p.find(&text, |_, _| k += 1);
+                    k
+                });
+            }
+        }
     }
     if go("cands") {
         time("prefilter.candidates only", n, runs, || {
@@ -156,4 +263,5 @@ fn main() {
             }
         }
     }
+    summary();
 }
