@@ -5,6 +5,9 @@
 //!   target/release/examples/matcher_variants current,cands      # AVX2 layout
 //!   SPYDAR_NO_AVX2=1 target/release/examples/matcher_variants current,cands
 //!   target/release/examples/matcher_variants dfa,dfa-std,nfa,teddy
+//!   target/release/examples/matcher_variants main,find,current   # before/after, interleaved
+//!   BITS=256/128,16/32 target/release/examples/matcher_variants bits   # table sizes
+//!   target/release/examples/matcher_variants lengths             # needles per length
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
 use spydar::artifacts::TextSweep;
 use spydar::fixtures::Rng;
@@ -14,12 +17,6 @@ use spydar::model::ObservableType as T;
 use std::time::Instant;
 
 include!("../../benches/common/log_text.rs");
-
-/// main's prefilter (before the exact key checks), to time against in the
-/// same process.
-#[allow(dead_code)]
-#[path = "main_prefilter.rs"]
-mod main_prefilter;
 
 /// This thread's CPU time in seconds: on a shared machine, wall time
 /// measures the other jobs.
@@ -88,6 +85,19 @@ fn time<F: FnMut() -> usize>(name: &str, bytes: usize, runs: usize, mut f: F) {
     );
 }
 
+/// main's free-text path before the exact checks: candidate regions,
+/// lower-cased, through the contiguous NFA. Returns the matches.
+fn main_loop(pf: &Prefilter, ac: &AhoCorasick, text: &[u8]) -> usize {
+    let mut lower = Vec::new();
+    let mut k = 0;
+    for r in pf.candidates(text) {
+        lower.clear();
+        lower.extend(text[r].iter().map(u8::to_ascii_lowercase));
+        k += ac.find_overlapping_iter(&lower[..]).count();
+    }
+    k
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
     let runs: usize = std::env::var("RUNS")
@@ -128,7 +138,10 @@ fn main() {
         });
     }
     if go("main") || go("find") {
-        let old = main_prefilter::Prefilter::new(&needles);
+        // main's loop before the exact checks: the same code with main's
+        // table sizes (256/128 bits per key), its candidate regions then
+        // lower-cased and run through main's contiguous NFA.
+        let old = Prefilter::with_bits(&needles, 256, 128);
         let ac = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::Standard)
@@ -137,14 +150,7 @@ fn main() {
         for _ in 0..runs {
             if go("main") {
                 time("main: candidates + lower-case + NFA", n, 1, || {
-                    let mut lower = Vec::new();
-                    let mut k = 0;
-                    for r in old.candidates(&text) {
-                        lower.clear();
-                        lower.extend(text[r].iter().map(u8::to_ascii_lowercase));
-                        k += ac.find_overlapping_iter(&lower[..]).count();
-                    }
-                    k
+                    main_loop(&old, &ac, &text)
                 });
             }
             if go("find") {
@@ -192,6 +198,46 @@ fn main() {
                     k
                 });
             }
+        }
+    }
+    if go("big") {
+        // The bench's 1M synthetic domain indicators, as needles.
+        let mut rng = Rng::new(3);
+        let mut big: Vec<String> = (0..1_000_000)
+            .map(|i| format!("{}{i}.example-{}.net", rng.hex(4), rng.below(1000)))
+            .chain(needles.iter().cloned())
+            .collect();
+        big.sort();
+        big.dedup();
+        let t = cpu();
+        let p = Prefilter::new(&big);
+        let (tables, keys) = p.table_bytes();
+        println!(
+            "1M needles: Prefilter::new {:.2} CPU-s, tables {tables} B, keys {keys} B",
+            cpu() - t
+        );
+        let old = Prefilter::with_bits(&big, 256, 128);
+        let t = cpu();
+        let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .match_kind(MatchKind::Standard)
+            .build(&big)
+            .unwrap();
+        println!(
+            "main's tables {} B; its contiguous NFA {} B, built in {:.2} CPU-s",
+            old.table_bytes().0,
+            ac.memory_usage(),
+            cpu() - t
+        );
+        for _ in 0..runs {
+            time("1M: main candidates + NFA", n, 1, || {
+                main_loop(&old, &ac, &text)
+            });
+            time("1M: new find", n, 1, || {
+                let mut k = 0;
+                p.find(&text, |_, _| k += 1);
+                k
+            });
         }
     }
     if go("cands") {

@@ -739,24 +739,32 @@ mod tests {
         out
     }
 
-    #[test]
-    fn every_occurrence_falls_inside_a_candidate() {
-        let needles: Vec<String> = [
+    /// Needles of every table (pair, short, long with only common pairs,
+    /// self-overlapping, too short to search).
+    fn planted_needles() -> Vec<String> {
+        [
             "24-7clinic.com",
             "roleaccountd",
             "fmld",
             "bbc.tf",
             "xx.an",
+            "abcab",
+            "aaaaaaaaaaaaaaaaaaaa",
+            "apple.com.co.uk.apple.com",
             "/private/var/tmp/hooker",
             "a-very-long-needle-with-rare-bytes-qzxj-at-the-end.example",
         ]
         .iter()
         .map(|s| s.to_string())
-        .collect();
+        .collect()
+    }
+
+    /// `count` needles at every alignment and case among hex filler, with
+    /// `extra` after every 11th.
+    fn planted(needles: &[String], seed: u64, count: usize, extra: &str) -> Vec<u8> {
         let mut text = Vec::new();
-        let mut rng = crate::fixtures::Rng::new(5);
-        for i in 0..2000 {
-            // Needles at every alignment and case, among filler.
+        let mut rng = crate::fixtures::Rng::new(seed);
+        for i in 0..count {
             text.extend_from_slice(rng.hex(1 + (i % 7)).as_bytes());
             let n = &needles[i % needles.len()];
             if i % 3 == 0 {
@@ -764,7 +772,17 @@ mod tests {
             } else {
                 text.extend_from_slice(n.as_bytes());
             }
+            if i % 11 == 0 {
+                text.extend_from_slice(extra.as_bytes());
+            }
         }
+        text
+    }
+
+    #[test]
+    fn every_occurrence_falls_inside_a_candidate() {
+        let needles = planted_needles();
+        let text = planted(&needles, 5, 2000, "");
         // Both table layouts (the vector one only where AVX2 reads it).
         for avx2 in [false, has_avx2()] {
             let pf = Prefilter::build(&needles, avx2);
@@ -787,35 +805,8 @@ mod tests {
     /// each, in both table layouts and at every alignment and case.
     #[test]
     fn find_equals_naive_search() {
-        let needles: Vec<String> = [
-            "24-7clinic.com",
-            "roleaccountd",
-            "fmld",
-            "bbc.tf",
-            "xx.an",
-            "abcab",
-            "aaaaaaaaaaaaaaaaaaaa",
-            "apple.com.co.uk.apple.com",
-            "/private/var/tmp/hooker",
-            "a-very-long-needle-with-rare-bytes-qzxj-at-the-end.example",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut text = Vec::new();
-        let mut rng = crate::fixtures::Rng::new(7);
-        for i in 0..3000 {
-            text.extend_from_slice(rng.hex(1 + (i % 7)).as_bytes());
-            let n = &needles[i % needles.len()];
-            if i % 3 == 0 {
-                text.extend_from_slice(n.to_uppercase().as_bytes());
-            } else {
-                text.extend_from_slice(n.as_bytes());
-            }
-            if i % 11 == 0 {
-                text.extend_from_slice("abcabcab aaaaaaaaaaaaaaaaaaaaaaaaa".as_bytes());
-            }
-        }
+        let needles = planted_needles();
+        let text = planted(&needles, 7, 3000, "abcabcab aaaaaaaaaaaaaaaaaaaaaaaaa");
         let mut want = naive(&needles, &text);
         want.sort_unstable();
         for avx2 in [false, has_avx2()] {
