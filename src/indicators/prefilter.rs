@@ -51,6 +51,8 @@ const SHORT_STRIDE: usize = 2;
 pub const MIN_NEEDLE: usize = SHORT_STRIDE + 3;
 /// Furthest into a needle its stored windows may start.
 const MAX_SKIP: usize = 96;
+// A stored key's offset in its needle (at most MAX_SKIP + STRIDE - 1) is a u8.
+const _: () = assert!(MAX_SKIP + STRIDE <= 256);
 
 /// Words that fill phone logs, paths and plists. A needle's stored windows
 /// avoid the 4-byte grams of these, or every log line would be a candidate
