@@ -200,6 +200,35 @@ fn main() {
             }
         }
     }
+    if go("build") {
+        for _ in 0..runs {
+            let t = cpu();
+            std::hint::black_box(IndicatorSet::bundled());
+            let load = cpu() - t;
+            let t = cpu();
+            std::hint::black_box(Matcher::new(IndicatorSet::bundled()));
+            let all = cpu() - t - load;
+            let t = cpu();
+            std::hint::black_box(Prefilter::new(&needles));
+            let pf = cpu() - t;
+            let t = cpu();
+            std::hint::black_box(
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::Standard)
+                    .build(&needles)
+                    .unwrap(),
+            );
+            let nfa = cpu() - t;
+            println!(
+                "CPU ms: IndicatorSet::bundled {:.1}, Matcher::new {:.1} (Prefilter::new {:.1}); main's NFA build {:.1}",
+                load * 1e3,
+                all * 1e3,
+                pf * 1e3,
+                nfa * 1e3
+            );
+        }
+    }
     if go("big") {
         // The bench's 1M synthetic domain indicators, as needles.
         let mut rng = Rng::new(3);

@@ -342,23 +342,23 @@ impl Prefilter {
                 avx2,
             )
         });
-        let common: std::collections::HashSet<u32> = {
+        // The grams of COMMON, sorted for binary search.
+        let common: Vec<u32> = {
             let c = COMMON.as_bytes();
-            (0..c.len().saturating_sub(3))
+            let mut v: Vec<u32> = (0..c.len().saturating_sub(3))
                 .map(|i| gram_at(c, i))
-                .collect()
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
         };
-        // Cost of storing `windows` windows from offset k: common words first.
-        let cost = |b: &[u8], k: usize, windows: usize| -> u32 {
-            (k..k + windows)
-                .map(|o| {
-                    if common.contains(&gram_at(b, o)) {
-                        1000
-                    } else {
-                        b[o..o + 4].iter().map(|&c| byte_cost(c)).sum()
-                    }
-                })
-                .sum()
+        // Cost of storing the window at o: common words first.
+        let window_cost = |b: &[u8], o: usize| -> u32 {
+            if common.binary_search(&gram_at(b, o)).is_ok() {
+                1000
+            } else {
+                b[o..o + 4].iter().map(|&c| byte_cost(c)).sum()
+            }
         };
         let (mut back, mut ahead, mut short_back, mut short_ahead) = (0, 0, 0, 0);
         let (mut pair_keys, mut short_keys) = (Vec::new(), Vec::new());
@@ -372,9 +372,19 @@ impl Prefilter {
             if b.len() < MIN_NEEDLE {
                 continue;
             }
+            // The costs of the windows a choice below may read, each once.
+            let costs: Vec<u32> = (0..=(b.len() - 4).min(MAX_SKIP + 2 * STRIDE))
+                .map(|o| window_cost(b, o))
+                .collect();
+            // Cost of storing `windows` windows from offset k.
+            let cost = |k: usize, windows: usize| -> u32 {
+                (k..k + windows)
+                    .map(|o| costs.get(o).copied().unwrap_or(1000))
+                    .sum()
+            };
             if b.len() < MIN_PAIR {
                 let k = (0..=b.len() - MIN_NEEDLE)
-                    .min_by_key(|&k| cost(b, k, SHORT_STRIDE))
+                    .min_by_key(|&k| cost(k, SHORT_STRIDE))
                     .unwrap_or(0);
                 if let Some(s) = short.as_mut() {
                     for off in k..k + SHORT_STRIDE {
@@ -393,7 +403,7 @@ impl Prefilter {
             let pair_cost = |k: usize| -> Option<u32> {
                 (k..k + STRIDE)
                     .map(|o| {
-                        let c = cost(b, o, 1).min(cost(b, o + STRIDE, 1));
+                        let c = cost(o, 1).min(cost(o + STRIDE, 1));
                         (c < 1000).then_some(c)
                     })
                     .sum()
@@ -404,7 +414,7 @@ impl Prefilter {
             let Some((_, k)) = best else {
                 let last = (b.len() - MIN_NEEDLE).min(MAX_SKIP);
                 let k = (0..=last)
-                    .min_by_key(|&k| cost(b, k, SHORT_STRIDE))
+                    .min_by_key(|&k| cost(k, SHORT_STRIDE))
                     .unwrap_or(0);
                 let s = short.get_or_insert_with(|| {
                     Bits::new(needles.len() * SHORT_STRIDE, short_bits, avx2)
