@@ -1,11 +1,9 @@
-//! The compiled indicator set: hash lookups for typed observables, one
-//! Aho-Corasick automaton for free text. Built once, `Send + Sync`, shared
+//! The compiled indicator set: hash lookups for typed observables, a
+//! q-gram filter with exact checks for free text (`prefilter`). Built once, `Send + Sync`, shared
 //! by every worker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::normalize::{self, base_name};
 use super::prefilter::{self, Prefilter};
@@ -48,7 +46,7 @@ pub enum MatchHow {
     InText,
 }
 
-/// A needle of the free-text automaton: one string, the indicators it stands for.
+/// A needle searched in free text: one string, the indicators it stands for.
 struct Needle {
     indicators: Vec<u32>,
 }
@@ -65,10 +63,9 @@ pub struct Matcher {
     processes: BTreeMap<String, Vec<u32>>,
     /// `host/path` indicators by host.
     url_paths: HashMap<String, Vec<(String, u32)>>,
-    /// Free text: a strided q-gram prefilter, then an automaton over the
-    /// lower-cased needles that runs only on the candidate regions.
+    /// Free text: a strided q-gram filter over the lower-cased needles
+    /// whose hits are checked against the needles themselves.
     prefilter: Prefilter,
-    automaton: Option<AhoCorasick>,
     needles: Vec<Needle>,
     /// Published names that are also stock names (`indicators-meta/`).
     stock: StockNames,
@@ -137,17 +134,6 @@ impl Matcher {
                 needles[n].indicators.push(i);
             }
         }
-        let automaton = if needle_strings.is_empty() {
-            None
-        } else {
-            // The contiguous NFA builds in a few milliseconds; it only ever
-            // sees the short candidate regions, so its speed matters little.
-            AhoCorasickBuilder::new()
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .match_kind(MatchKind::Standard)
-                .build(&needle_strings)
-                .ok()
-        };
         let prefilter = Prefilter::new(&needle_strings);
         Matcher {
             set,
@@ -157,7 +143,6 @@ impl Matcher {
             processes,
             url_paths,
             prefilter,
-            automaton,
             needles,
             stock: StockNames::bundled(),
         }
@@ -430,30 +415,19 @@ impl Matcher {
     }
 
     /// Every indicator mentioned in `text`, confirmed at token boundaries,
-    /// with the byte range of the token that matched. One automaton pass.
+    /// with the byte range of the token that matched. One filter pass.
     pub fn text_hits(&self, text: &[u8]) -> Vec<(Range<usize>, Hit)> {
         let mut out: Vec<(Range<usize>, Hit)> = Vec::new();
         let mut seen: std::collections::HashSet<(usize, usize, u32)> =
             std::collections::HashSet::new();
-        let Some(ac) = &self.automaton else {
-            return out;
-        };
-        let mut lower: Vec<u8> = Vec::new();
+        let mut found: Vec<(usize, Range<usize>)> = Vec::new();
+        self.prefilter.find(text, |n, at| found.push((n, at)));
+        // In the order an overlapping automaton reports them (by end, the
+        // longer first at one end), so hits come out as they always did.
+        found.sort_unstable_by_key(|(_, at)| (at.end, std::cmp::Reverse(at.len())));
         let mut line_cache = LineCache::default();
-        for region in self.prefilter.candidates(text) {
-            lower.clear();
-            lower.extend(text[region.clone()].iter().map(u8::to_ascii_lowercase));
-            for m in ac.find_overlapping_iter(&lower[..]) {
-                let at = region.start + m.start()..region.start + m.end();
-                self.confirm_needle(
-                    &mut out,
-                    &mut seen,
-                    &mut line_cache,
-                    text,
-                    m.pattern().as_usize(),
-                    at,
-                );
-            }
+        for (n, at) in found {
+            self.confirm_needle(&mut out, &mut seen, &mut line_cache, text, n, at);
         }
         out
     }

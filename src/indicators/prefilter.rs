@@ -1,4 +1,4 @@
-//! A strided q-gram filter in front of the free-text automaton.
+//! A strided q-gram filter with exact checks: the free-text search.
 //!
 //! With thousands of needles, an Aho-Corasick automaton has no prefilter and
 //! its DFA does not fit in cache, so it crawls through ordinary log text
@@ -15,14 +15,15 @@
 //!   probed every 2nd byte.
 //!
 //! The windows stored are chosen where the needle avoids common log words.
-//! Only the regions around a hit are handed to the automaton, which
-//! confirms or rejects them. A needle shorter than 4 bytes is never
-//! searched in text.
+//! A hit is checked against the keys themselves (which needles stored this
+//! pair or window, at which offset) and then the needle's bytes, so
+//! `Prefilter::find` reports every occurrence exactly, with no automaton
+//! behind it. A needle shorter than 5 bytes is never searched in text.
 //!
 //! Where the CPU has AVX2 (detected at run time; the build targets plain
 //! x86-64), the tables take a vector layout: 32-bit hashes and words, so
 //! that eight positions are hashed per step and each table is read with one
-//! gather, 1.6x the scalar loop's speed (benches/results/matcher.txt).
+//! gather, 2.4x the scalar loop's speed (benches/results/matcher.txt).
 //! Elsewhere (aarch64, old x86) the scalar layout and loop are unchanged.
 
 use std::ops::Range;
@@ -50,6 +51,8 @@ const SHORT_STRIDE: usize = 2;
 pub const MIN_NEEDLE: usize = SHORT_STRIDE + 3;
 /// Furthest into a needle its stored windows may start.
 const MAX_SKIP: usize = 96;
+// A stored key's offset in its needle (at most MAX_SKIP + STRIDE - 1) is a u8.
+const _: () = assert!(MAX_SKIP + STRIDE <= 256);
 
 /// Words that fill phone logs, paths and plists. A needle's stored windows
 /// avoid the 4-byte grams of these, or every log line would be a candidate
@@ -71,15 +74,15 @@ SpringBoard CommCenter mDNSResponder locationd symptomsd nsurlsessiond apsd wifi
 identityservicesd imagent assertiond runningboardd backboardd powerd securityd trustd \
 2024-01-01 00:00:00.000000 +0000 0x0000 uuid pid tid";
 
-/// Bits per key of the pair table: log text repeats the same few thousand
-/// 8-byte sequences, so one false positive recurs on every line; 256 bits
-/// keep that rare while the table stays in L2. The vector layout's 32-bit
-/// words fill less evenly, so it takes twice as many (4 MB for the bundled
-/// sets, of which a log touches a small part).
-const PAIR_BITS: usize = 256;
-/// Bits per key of the short table, probed twice as often: small enough
-/// for L1 (L2 in the vector layout).
-const SHORT_BITS: usize = 128;
+/// Bits per key of the pair table. A hit is checked against the stored keys
+/// (one hash-bucket lookup), so a false positive is cheap, while a table
+/// out of L2 made every probe wait on memory: 16 bits (32 in the vector
+/// layout, whose 32-bit words fill less evenly) keep the bundled sets'
+/// tables at 290 KB. 256 bits (4 MB) ran at half the speed
+/// (benches/results/matcher.txt).
+const PAIR_BITS: usize = 16;
+/// Bits per key of the short table, probed twice as often.
+const SHORT_BITS: usize = 32;
 
 /// Odd multipliers of the vector layout's 32-bit hashes.
 const K1: u32 = 0x9E37_79B1;
@@ -234,6 +237,77 @@ pub struct Prefilter {
     short_ahead: usize,
     /// The CPU has AVX2 (the block loop's gathers).
     avx2: bool,
+    /// The needles and, for each stored pair or window, which needles
+    /// stored it at which offset: a filter hit is checked against these
+    /// directly, so a false positive costs one lookup.
+    needles: Needles,
+    pair_keys: Keys,
+    short_keys: Keys,
+}
+
+/// The needles, concatenated.
+struct Needles {
+    bytes: Vec<u8>,
+    /// Needle i is `bytes[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+}
+
+impl Needles {
+    fn get(&self, n: u32) -> &[u8] {
+        let n = n as usize;
+        match (self.starts.get(n), self.starts.get(n + 1)) {
+            (Some(&s), Some(&e)) => self.bytes.get(s..e).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// Stored keys (a pair as `pair(window, window + 4)`, a window as itself),
+/// each with its needle and the offset of its first window in it, in a
+/// hash-bucketed array.
+struct Keys {
+    /// The entries of bucket b are `entries[dir[b]..dir[b + 1]]`.
+    dir: Vec<u32>,
+    entries: Vec<(u64, u32, u8)>,
+    shift: u32,
+}
+
+impl Keys {
+    fn new(mut all: Vec<(u64, u32, u8)>) -> Self {
+        let log = all.len().max(2).next_power_of_two().trailing_zeros();
+        let shift = 64 - log;
+        let bucket = |k: u64| (k ^ (k >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift;
+        all.sort_unstable_by_key(|e| (bucket(e.0), *e));
+        all.dedup();
+        let mut dir = vec![0u32; (1usize << log) + 1];
+        for e in &all {
+            dir[bucket(e.0) as usize + 1] += 1;
+        }
+        for b in 1..dir.len() {
+            dir[b] += dir[b - 1];
+        }
+        Keys {
+            dir,
+            entries: all,
+            shift,
+        }
+    }
+
+    /// The (needle, offset) entries stored under `key`.
+    #[inline]
+    fn get(&self, key: u64) -> impl Iterator<Item = (u32, u8)> + '_ {
+        let b = ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        let range = match (self.dir.get(b), self.dir.get(b + 1)) {
+            (Some(&s), Some(&e)) => s as usize..e as usize,
+            _ => 0..0,
+        };
+        self.entries
+            .get(range)
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |e| e.0 == key)
+            .map(|e| (e.1, e.2))
+    }
 }
 
 impl Prefilter {
@@ -243,51 +317,79 @@ impl Prefilter {
         Self::build(needles, has_avx2())
     }
 
+    /// `new` with other bits per key (examples/matcher_variants compares
+    /// table sizes with it).
+    #[doc(hidden)]
+    pub fn with_bits(needles: &[String], pair_bits: usize, short_bits: usize) -> Self {
+        Self::build_with(needles, has_avx2(), pair_bits, short_bits)
+    }
+
     /// `new` with the table layout chosen: vector where the AVX2 loop will
     /// read them, scalar otherwise.
     fn build(needles: &[String], avx2: bool) -> Self {
+        Self::build_with(needles, avx2, PAIR_BITS, SHORT_BITS)
+    }
+
+    fn build_with(needles: &[String], avx2: bool, pair_bits: usize, short_bits: usize) -> Self {
         let count =
             |r: std::ops::Range<usize>| needles.iter().filter(|n| r.contains(&n.len())).count();
-        let mut pairs = Bits::new(count(MIN_PAIR..usize::MAX) * STRIDE, PAIR_BITS, avx2);
+        let mut pairs = Bits::new(count(MIN_PAIR..usize::MAX) * STRIDE, pair_bits, avx2);
         let short_count = count(MIN_NEEDLE..MIN_PAIR);
         let mut short = (short_count > 0).then(|| {
             Bits::new(
                 (short_count + needles.len() / 16) * SHORT_STRIDE,
-                SHORT_BITS,
+                short_bits,
                 avx2,
             )
         });
-        let common: std::collections::HashSet<u32> = {
+        // The grams of COMMON, sorted for binary search.
+        let common: Vec<u32> = {
             let c = COMMON.as_bytes();
-            (0..c.len().saturating_sub(3))
+            let mut v: Vec<u32> = (0..c.len().saturating_sub(3))
                 .map(|i| gram_at(c, i))
-                .collect()
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
         };
-        // Cost of storing `windows` windows from offset k: common words first.
-        let cost = |b: &[u8], k: usize, windows: usize| -> u32 {
-            (k..k + windows)
-                .map(|o| {
-                    if common.contains(&gram_at(b, o)) {
-                        1000
-                    } else {
-                        b[o..o + 4].iter().map(|&c| byte_cost(c)).sum()
-                    }
-                })
-                .sum()
+        // Cost of storing the window at o: common words first.
+        let window_cost = |b: &[u8], o: usize| -> u32 {
+            if common.binary_search(&gram_at(b, o)).is_ok() {
+                1000
+            } else {
+                b[o..o + 4].iter().map(|&c| byte_cost(c)).sum()
+            }
         };
         let (mut back, mut ahead, mut short_back, mut short_ahead) = (0, 0, 0, 0);
-        for n in needles {
+        let (mut pair_keys, mut short_keys) = (Vec::new(), Vec::new());
+        let mut bytes = Vec::with_capacity(needles.iter().map(String::len).sum());
+        let mut starts = Vec::with_capacity(needles.len() + 1);
+        for (i, n) in needles.iter().enumerate() {
+            starts.push(bytes.len());
+            bytes.extend_from_slice(n.as_bytes());
+            let i = i as u32;
             let b = n.as_bytes();
             if b.len() < MIN_NEEDLE {
                 continue;
             }
+            // The costs of the windows a choice below may read, each once.
+            let costs: Vec<u32> = (0..=(b.len() - 4).min(MAX_SKIP + 2 * STRIDE))
+                .map(|o| window_cost(b, o))
+                .collect();
+            // Cost of storing `windows` windows from offset k.
+            let cost = |k: usize, windows: usize| -> u32 {
+                (k..k + windows)
+                    .map(|o| costs.get(o).copied().unwrap_or(1000))
+                    .sum()
+            };
             if b.len() < MIN_PAIR {
                 let k = (0..=b.len() - MIN_NEEDLE)
-                    .min_by_key(|&k| cost(b, k, SHORT_STRIDE))
+                    .min_by_key(|&k| cost(k, SHORT_STRIDE))
                     .unwrap_or(0);
                 if let Some(s) = short.as_mut() {
                     for off in k..k + SHORT_STRIDE {
                         s.insert(gram_at(b, off), None);
+                        short_keys.push((u64::from(gram_at(b, off)), i, off as u8));
                     }
                 }
                 short_back = short_back.max(k + SHORT_STRIDE - 1);
@@ -301,7 +403,7 @@ impl Prefilter {
             let pair_cost = |k: usize| -> Option<u32> {
                 (k..k + STRIDE)
                     .map(|o| {
-                        let c = cost(b, o, 1).min(cost(b, o + STRIDE, 1));
+                        let c = cost(o, 1).min(cost(o + STRIDE, 1));
                         (c < 1000).then_some(c)
                     })
                     .sum()
@@ -312,24 +414,28 @@ impl Prefilter {
             let Some((_, k)) = best else {
                 let last = (b.len() - MIN_NEEDLE).min(MAX_SKIP);
                 let k = (0..=last)
-                    .min_by_key(|&k| cost(b, k, SHORT_STRIDE))
+                    .min_by_key(|&k| cost(k, SHORT_STRIDE))
                     .unwrap_or(0);
                 let s = short.get_or_insert_with(|| {
-                    Bits::new(needles.len() * SHORT_STRIDE, SHORT_BITS, avx2)
+                    Bits::new(needles.len() * SHORT_STRIDE, short_bits, avx2)
                 });
                 for off in k..k + SHORT_STRIDE {
                     s.insert(gram_at(b, off), None);
+                    short_keys.push((u64::from(gram_at(b, off)), i, off as u8));
                 }
                 short_back = short_back.max(k + SHORT_STRIDE - 1);
                 short_ahead = short_ahead.max(b.len() - k);
                 continue;
             };
             for off in k..k + STRIDE {
-                pairs.insert(gram_at(b, off), Some(gram_at(b, off + STRIDE)));
+                let (g, g4) = (gram_at(b, off), gram_at(b, off + STRIDE));
+                pairs.insert(g, Some(g4));
+                pair_keys.push((pair(g, g4), i, off as u8));
             }
             back = back.max(k + STRIDE - 1);
             ahead = ahead.max(b.len() - k);
         }
+        starts.push(bytes.len());
         Prefilter {
             pairs,
             short,
@@ -338,7 +444,24 @@ impl Prefilter {
             short_back,
             short_ahead,
             avx2,
+            needles: Needles { bytes, starts },
+            pair_keys: Keys::new(pair_keys),
+            short_keys: Keys::new(short_keys),
         }
+    }
+
+    /// Bytes held by the filter tables and the exact-check keys.
+    #[doc(hidden)]
+    pub fn table_bytes(&self) -> (usize, usize) {
+        let tables =
+            8 * (self.pairs.words.len() + self.short.as_ref().map_or(0, |s| s.words.len()));
+        let keys = [&self.pair_keys, &self.short_keys]
+            .iter()
+            .map(|k| 4 * k.dir.len() + 16 * k.entries.len())
+            .sum::<usize>()
+            + self.needles.bytes.len()
+            + 8 * self.needles.starts.len();
+        (tables, keys)
     }
 
     /// The disjoint, sorted byte ranges of `text` that may hold a needle.
@@ -348,14 +471,29 @@ impl Prefilter {
             out: Vec::new(),
             len: text.len(),
         };
+        self.probe(text, &mut out);
+        // Hits with different reach can leave ranges out of order.
+        merge(out.out)
+    }
+
+    /// Every occurrence of every needle (of `MIN_NEEDLE` bytes or more) in
+    /// `text`, ASCII case ignored, as (needle index, byte range), each once,
+    /// in no particular order. The filter's hits are checked against the
+    /// stored keys and then the needle's bytes: no automaton.
+    pub fn find(&self, text: &[u8], f: impl FnMut(usize, Range<usize>)) {
+        self.probe(text, &mut Finder { text, f });
+    }
+
+    /// Runs the probes over `text`, handing every hit to `out`.
+    fn probe<S: Sink>(&self, text: &[u8], out: &mut S) {
         if text.len() < MIN_NEEDLE {
-            return out.out;
+            return;
         }
         let q = match &self.short {
-            Some(short) => self.probe_blocks::<true>(text, short, &mut out),
-            None => self.probe_blocks::<false>(text, &self.pairs, &mut out),
+            Some(short) => self.probe_blocks::<true, S>(text, short, out),
+            None => self.probe_blocks::<false, S>(text, &self.pairs, out),
         };
-        let q = self.probe_scalar(text, q, &mut out);
+        let q = self.probe_scalar(text, q, out);
         // The tail, where no pair fits: short windows only.
         if let Some(short) = &self.short {
             let mut q = q;
@@ -366,13 +504,11 @@ impl Prefilter {
                 q += SHORT_STRIDE;
             }
         }
-        // Hits with different reach can leave ranges out of order.
-        merge(out.out)
     }
 
     /// Every 4th byte from `q` while a pair fits: one 8-byte load gives the
     /// windows at q, q + 2 and q + 4. Returns where it stopped.
-    fn probe_scalar(&self, text: &[u8], mut q: usize, out: &mut Collector) -> usize {
+    fn probe_scalar<S: Sink>(&self, text: &[u8], mut q: usize, out: &mut S) -> usize {
         while q + 2 * STRIDE <= text.len() {
             let w: [u8; 8] = text[q..q + 8].try_into().unwrap_or([0; 8]);
             let x = u64::from_le_bytes(w) | 0x2020_2020_2020_2020;
@@ -396,20 +532,53 @@ impl Prefilter {
     /// 32 bytes at a time with AVX2 where the CPU has it (checked at run
     /// time: the build itself targets plain x86-64). Returns where it
     /// stopped (0 without AVX2); finds exactly what `probe_scalar` finds.
-    fn probe_blocks<const SHORT: bool>(
+    fn probe_blocks<const SHORT: bool, S: Sink>(
         &self,
         text: &[u8],
         short: &Bits,
-        out: &mut Collector,
+        out: &mut S,
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: AVX2 was detected at run time (`Prefilter::new`).
-            return unsafe { avx2::probe::<SHORT>(self, short, text, out) };
+            return unsafe { avx2::probe::<SHORT, S>(self, short, text, out) };
         }
         let _ = (text, short, out);
         0
     }
+
+    /// Checks a hit of `key` at `q` against the needles that stored it.
+    #[inline]
+    fn verify(
+        &self,
+        keys: &Keys,
+        key: u64,
+        q: usize,
+        text: &[u8],
+        f: &mut impl FnMut(usize, Range<usize>),
+    ) {
+        for (n, off) in keys.get(key) {
+            let Some(p) = q.checked_sub(usize::from(off)) else {
+                continue;
+            };
+            let needle = self.needles.get(n);
+            let end = p + needle.len();
+            if text
+                .get(p..end)
+                .is_some_and(|t| t.eq_ignore_ascii_case(needle))
+            {
+                f(n as usize, p..end);
+            }
+        }
+    }
+}
+
+/// Where the probes' hits go.
+trait Sink {
+    /// A pair hit at `q` (windows at q and q + 4).
+    fn pair(&mut self, pf: &Prefilter, q: usize);
+    /// A short-window hit at `q`.
+    fn short(&mut self, pf: &Prefilter, q: usize);
 }
 
 /// Candidate ranges as the probes find them, merged with the last one
@@ -431,17 +600,37 @@ impl Collector {
             _ => self.out.push(start..end),
         }
     }
+}
 
-    /// A pair hit at `q`.
+impl Sink for Collector {
     #[inline(always)]
     fn pair(&mut self, pf: &Prefilter, q: usize) {
         self.push(q.saturating_sub(pf.back), q + pf.ahead);
     }
 
-    /// A short-window hit at `q`.
     #[inline(always)]
     fn short(&mut self, pf: &Prefilter, q: usize) {
         self.push(q.saturating_sub(pf.short_back), q + pf.short_ahead);
+    }
+}
+
+/// Hits checked against the stored keys and needles (`Prefilter::find`).
+struct Finder<'t, F> {
+    text: &'t [u8],
+    f: F,
+}
+
+impl<F: FnMut(usize, Range<usize>)> Sink for Finder<'_, F> {
+    #[inline]
+    fn pair(&mut self, pf: &Prefilter, q: usize) {
+        let key = pair(gram_at(self.text, q), gram_at(self.text, q + STRIDE));
+        pf.verify(&pf.pair_keys, key, q, self.text, &mut self.f);
+    }
+
+    #[inline]
+    fn short(&mut self, pf: &Prefilter, q: usize) {
+        let key = u64::from(gram_at(self.text, q));
+        pf.verify(&pf.short_keys, key, q, self.text, &mut self.f);
     }
 }
 
@@ -450,7 +639,7 @@ mod avx2 {
     //! The probe loop over eight 4-byte-aligned positions at once: the same
     //! hashes as the scalar code (32-bit multiplies), the table words
     //! fetched with one gather per table.
-    use super::{Bits, Collector, K1, K2, K3, K4, Prefilter, SHORT_STRIDE, STRIDE};
+    use super::{Bits, K1, K2, K3, K4, Prefilter, SHORT_STRIDE, STRIDE, Sink};
     use std::arch::x86_64::*;
 
     /// Lanes of the table words that hold both bits of their key.
@@ -479,11 +668,11 @@ mod avx2 {
     /// Probes `text[..]` in 32-byte blocks while the last window pair of a
     /// block (ending at byte 36) fits; returns where it stopped.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn probe<const SHORT: bool>(
+    pub(super) unsafe fn probe<const SHORT: bool, S: Sink>(
         pf: &Prefilter,
         short: &Bits,
         text: &[u8],
-        out: &mut Collector,
+        out: &mut S,
     ) -> usize {
         let fold = _mm256_set1_epi8(0x20);
         let (k1, k3) = (_mm256_set1_epi32(K1 as i32), _mm256_set1_epi32(K3 as i32));
@@ -562,24 +751,32 @@ mod tests {
         out
     }
 
-    #[test]
-    fn every_occurrence_falls_inside_a_candidate() {
-        let needles: Vec<String> = [
+    /// Needles of every table (pair, short, long with only common pairs,
+    /// self-overlapping, too short to search).
+    fn planted_needles() -> Vec<String> {
+        [
             "24-7clinic.com",
             "roleaccountd",
             "fmld",
             "bbc.tf",
             "xx.an",
+            "abcab",
+            "aaaaaaaaaaaaaaaaaaaa",
+            "apple.com.co.uk.apple.com",
             "/private/var/tmp/hooker",
             "a-very-long-needle-with-rare-bytes-qzxj-at-the-end.example",
         ]
         .iter()
         .map(|s| s.to_string())
-        .collect();
+        .collect()
+    }
+
+    /// `count` needles at every alignment and case among hex filler, with
+    /// `extra` after every 11th.
+    fn planted(needles: &[String], seed: u64, count: usize, extra: &str) -> Vec<u8> {
         let mut text = Vec::new();
-        let mut rng = crate::fixtures::Rng::new(5);
-        for i in 0..2000 {
-            // Needles at every alignment and case, among filler.
+        let mut rng = crate::fixtures::Rng::new(seed);
+        for i in 0..count {
             text.extend_from_slice(rng.hex(1 + (i % 7)).as_bytes());
             let n = &needles[i % needles.len()];
             if i % 3 == 0 {
@@ -587,7 +784,17 @@ mod tests {
             } else {
                 text.extend_from_slice(n.as_bytes());
             }
+            if i % 11 == 0 {
+                text.extend_from_slice(extra.as_bytes());
+            }
         }
+        text
+    }
+
+    #[test]
+    fn every_occurrence_falls_inside_a_candidate() {
+        let needles = planted_needles();
+        let text = planted(&needles, 5, 2000, "");
         // Both table layouts (the vector one only where AVX2 reads it).
         for avx2 in [false, has_avx2()] {
             let pf = Prefilter::build(&needles, avx2);
@@ -602,6 +809,33 @@ mod tests {
                     "needle {} at {p} not covered (avx2 {avx2})",
                     needles[i]
                 );
+            }
+        }
+    }
+
+    /// `find` reports exactly the occurrences a naive search finds, once
+    /// each, in both table layouts and at every alignment and case.
+    #[test]
+    fn find_equals_naive_search() {
+        let needles = planted_needles();
+        let text = planted(&needles, 7, 3000, "abcabcab aaaaaaaaaaaaaaaaaaaaaaaaa");
+        let mut want = naive(&needles, &text);
+        want.sort_unstable();
+        for avx2 in [false, has_avx2()] {
+            let pf = Prefilter::build(&needles, avx2);
+            for len in (0..90).chain([text.len() / 2, text.len()]) {
+                let mut got = Vec::new();
+                pf.find(&text[..len], |n, r| {
+                    assert_eq!(r.len(), needles[n].len());
+                    got.push((n, r.start));
+                });
+                got.sort_unstable();
+                let want: Vec<_> = want
+                    .iter()
+                    .copied()
+                    .filter(|&(n, p)| p + needles[n].len() <= len)
+                    .collect();
+                assert_eq!(got, want, "length {len}, avx2 {avx2}");
             }
         }
     }
