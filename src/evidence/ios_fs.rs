@@ -15,6 +15,7 @@
 //! `AppDomainPlugin-<id>`, `SysSharedContainerDomain-<id>`). Nothing is
 //! written to the dump; databases are opened immutable.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use super::ios_backup::{DumpExtras, IosBackup, plist_scalar};
 use super::ios_domain::domain_root;
-use super::ios_fs_index::DumpIndex;
+use super::ios_fs_index::{DumpIndex, path_order};
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
 
@@ -216,11 +217,17 @@ pub struct DumpEntry {
     pub birth: Option<i64>,
 }
 
-/// Every path of a dump, sorted by path, and what was met while listing.
+/// Every path of a dump, in the component-wise order of its paths (see
+/// [`path_order`]: a folder's paths right after it, each folder's names in
+/// byte order), and what was met while listing.
 #[derive(Debug, Default)]
 pub struct DumpListing {
     pub entries: Vec<DumpEntry>,
     pub notes: Vec<String>,
+    /// The dump folder, when the walk left the metadata of its entries to
+    /// be read on first need (see [`DumpListing::full`]); `None` for an
+    /// archive, whose headers gave it.
+    pub root: Option<PathBuf>,
 }
 
 impl DumpListing {
@@ -228,7 +235,7 @@ impl DumpListing {
     /// may store a path twice; the later member wins, as when unpacking).
     pub fn finish(&mut self) {
         // Stable: among equal paths the later member stays last.
-        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        self.entries.sort_by(|a, b| path_order(&a.path, &b.path));
         if self.entries.windows(2).all(|w| w[0].path != w[1].path) {
             return;
         }
@@ -241,37 +248,71 @@ impl DumpListing {
         }
         self.entries = out;
     }
+
+    /// `e` with its metadata. A folder's walk reads names and kinds only
+    /// (the folder listing says file, folder or link): the size, times,
+    /// mode and owner of a path are read here, when a module or a query
+    /// needs them (a path that mentions an indicator, an index row whose
+    /// `file` column is read), not for every path of the dump.
+    pub fn full<'a>(&self, e: &'a DumpEntry) -> Cow<'a, DumpEntry> {
+        let Some(root) = self.root.as_ref().filter(|_| e.mode.is_none()) else {
+            return Cow::Borrowed(e);
+        };
+        match std::fs::symlink_metadata(root.join(&*e.path)) {
+            Ok(meta) => Cow::Owned(entry_of(
+                e.path.to_string(),
+                e.kind,
+                &meta,
+                e.link.clone(),
+            )),
+            Err(_) => Cow::Borrowed(e),
+        }
+    }
 }
 
 /// Lists every path below `root` (links listed, never followed), the
-/// folders read in parallel.
+/// folders read in parallel; see [`DumpListing::full`] for the metadata.
 pub fn list_folder(root: &Path) -> DumpListing {
-    let found = std::sync::Mutex::new(Vec::new());
-    walk_folder(root, "", &found);
-    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let tree = walk_folder(root, "");
     let mut listing = DumpListing {
-        entries: Vec::with_capacity(found.iter().map(|(e, _): &Found| e.len()).sum()),
+        entries: Vec::with_capacity(tree.count),
         notes: Vec::new(),
+        root: Some(root.to_path_buf()),
     };
-    for (entries, notes) in found {
-        listing.entries.extend(entries);
-        listing.notes.extend(notes);
-    }
-    // Folders are read in any order; the notes are told in one. Paths of a
-    // folder are unique, so an unstable sort does (`finish` then only
-    // checks the order).
+    tree.flatten_into(&mut listing);
+    // Folders are read in any order; the notes are told in one.
     listing.notes.sort();
-    listing.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    listing.finish();
     listing
 }
 
-/// One folder's entries and notes.
-type Found = (Vec<DumpEntry>, Vec<String>);
+/// One folder as walked: its entries sorted by name, and the folders
+/// below (by the position of their entry), so that the listing comes out
+/// in order without sorting all of it.
+struct Folder {
+    entries: Vec<DumpEntry>,
+    notes: Vec<String>,
+    subs: Vec<(usize, Folder)>,
+    /// Entries here and below.
+    count: usize,
+}
+
+impl Folder {
+    fn flatten_into(self, out: &mut DumpListing) {
+        out.notes.extend(self.notes);
+        let mut subs = self.subs.into_iter().peekable();
+        for (i, e) in self.entries.into_iter().enumerate() {
+            out.entries.push(e);
+            while let Some((_, sub)) = subs.next_if(|(at, _)| *at == i) {
+                sub.flatten_into(out);
+            }
+        }
+    }
+}
 
 /// Reads the folder `abs` (dump path `rel`) and, in parallel, the folders
-/// below; each folder's entries go to `out` once (no copying up the tree).
-fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
+/// below. Only names and kinds are read (`getdents`); a folder's entries
+/// are sorted here, by name.
+fn walk_folder(abs: &Path, rel: &str) -> Folder {
     use rayon::prelude::*;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
@@ -279,13 +320,14 @@ fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
         Ok(rd) => rd,
         Err(e) => {
             notes.push(format!("{}: {e}", abs.display()));
-            if let Ok(mut o) = out.lock() {
-                o.push((entries, notes));
-            }
-            return;
+            return Folder {
+                entries,
+                notes,
+                subs: Vec::new(),
+                count: 0,
+            };
         }
     };
-    let mut subdirs = Vec::new();
     for item in rd {
         let Ok(item) = item else { continue };
         let name = item.file_name();
@@ -301,28 +343,66 @@ fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
         } else {
             format!("{rel}/{name}")
         };
-        // `DirEntry::metadata` does not follow a link.
-        let Ok(meta) = item.metadata() else { continue };
-        let ft = meta.file_type();
-        let (kind, link) = if ft.is_symlink() {
-            let t = std::fs::read_link(item.path())
-                .ok()
-                .map(|t| t.to_string_lossy().into());
-            (EntryKind::Link, t)
-        } else if ft.is_dir() {
-            subdirs.push((item.path(), path.clone()));
-            (EntryKind::Dir, None)
-        } else {
-            (EntryKind::File, None)
-        };
-        entries.push(entry_of(path, kind, &meta, link));
+        if let Some(e) = walked_entry(&item, path) {
+            entries.push(e);
+        }
     }
-    if let Ok(mut o) = out.lock() {
-        o.push((entries, notes));
-    }
-    subdirs
+    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let dirs: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].kind == EntryKind::Dir)
+        .collect();
+    let subs: Vec<(usize, Folder)> = dirs
         .par_iter()
-        .for_each(|(abs, rel)| walk_folder(abs, rel, out));
+        .map(|&i| {
+            let path = &entries[i].path;
+            let name = path.rsplit('/').next().unwrap_or(path);
+            (i, walk_folder(&abs.join(name), path))
+        })
+        .collect();
+    let count = entries.len() + subs.iter().map(|(_, f)| f.count).sum::<usize>();
+    Folder {
+        entries,
+        notes,
+        subs,
+        count,
+    }
+}
+
+/// The entry of one folder item: its kind from the folder listing (no
+/// `stat`) for files, folders and links; other kinds (FIFOs, devices, or a
+/// file system that does not say) are read in full, so the index can
+/// leave them out by their mode.
+fn walked_entry(item: &std::fs::DirEntry, path: String) -> Option<DumpEntry> {
+    let ft = item.file_type().ok()?;
+    let kind = if ft.is_symlink() {
+        EntryKind::Link
+    } else if ft.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    };
+    let link = (kind == EntryKind::Link)
+        .then(|| std::fs::read_link(item.path()).ok())
+        .flatten()
+        .map(|t| t.to_string_lossy().into());
+    if ft.is_symlink() || ft.is_dir() || ft.is_file() {
+        return Some(DumpEntry {
+            path: path.into(),
+            kind,
+            size: 0,
+            mtime: None,
+            mode: None,
+            uid: None,
+            gid: None,
+            link,
+            inode: None,
+            ctime: None,
+            birth: None,
+        });
+    }
+    // `DirEntry::metadata` does not follow a link.
+    let meta = item.metadata().ok()?;
+    Some(entry_of(path, kind, &meta, link))
 }
 
 fn entry_of(

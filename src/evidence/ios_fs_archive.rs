@@ -485,6 +485,7 @@ fn canonical_listing(path: &Path, raw: DumpListing) -> Result<(DumpListing, Root
     let mut out = DumpListing {
         entries: Vec::with_capacity(raw.entries.len()),
         notes: raw.notes,
+        root: None,
     };
     let mut outside = 0u64;
     for mut e in raw.entries {

@@ -51,6 +51,18 @@ struct Inner {
     rows: Vec<Row>,
     /// Each domain's rows.
     by_domain: Vec<Range<u32>>,
+    /// Which paths mention an indicator, found once for the modules that
+    /// sweep the whole dump (see [`DumpIndex::flags`]).
+    flags: std::sync::OnceLock<Arc<DumpFlags>>,
+}
+
+/// The paths of a dump that one indicator sweep flagged, for each module
+/// that sweeps every path: `filesystem` (listing positions) and `manifest`
+/// (index row positions, rowid - 1), both ascending.
+#[derive(Debug, Default)]
+pub struct DumpFlags {
+    pub filesystem: Vec<u32>,
+    pub manifest: Vec<u32>,
 }
 
 impl Inner {
@@ -110,8 +122,10 @@ impl DumpIndex {
             domains,
             rows: Vec::new(),
             by_domain: Vec::new(),
+            flags: std::sync::OnceLock::new(),
         };
-        // The listing is in byte order; stable sorting keeps its long runs.
+        // The listing is in component-wise order already: each domain's rows
+        // come in order, which the stable sort only checks.
         out.sort_by(|a, b| {
             a.domain
                 .cmp(&b.domain)
@@ -135,6 +149,44 @@ impl DumpIndex {
     /// How many rows the `Files` table has.
     pub fn rows(&self) -> usize {
         self.inner.rows.len()
+    }
+
+    /// The listing the index is over.
+    pub fn listing(&self) -> &Arc<DumpListing> {
+        &self.inner.listing
+    }
+
+    /// The row at position `pos` (rowid - 1): its domain, relative path and
+    /// listing position.
+    pub fn row(&self, pos: usize) -> Option<(&str, &str, usize)> {
+        let ix = &self.inner;
+        let row = *ix.rows.get(pos)?;
+        Some((
+            ix.domains[row.domain as usize].as_str(),
+            ix.rel(row),
+            row.entry as usize,
+        ))
+    }
+
+    /// Each listing entry's row position, or `None` for paths in no domain.
+    pub fn row_of_entries(&self) -> Vec<Option<u32>> {
+        let mut out = vec![None; self.inner.listing.entries.len()];
+        for (pos, row) in self.inner.rows.iter().enumerate() {
+            if let Some(slot) = out.get_mut(row.entry as usize) {
+                *slot = Some(pos as u32);
+            }
+        }
+        out
+    }
+
+    /// The flags of the dump's one indicator sweep: made by `make` on the
+    /// first call, shared with every later one (modules that run at the same
+    /// time wait for the first).
+    pub fn flags(&self, make: impl FnOnce() -> DumpFlags) -> Arc<DumpFlags> {
+        self.inner
+            .flags
+            .get_or_init(|| Arc::new(make()))
+            .clone()
     }
 
     /// A new connection whose `Files` table is this index (an in-memory
@@ -509,7 +561,7 @@ unsafe impl VTabCursor for FilesCursor {
             1 => ctx.set_result(domain),
             2 => ctx.set_result(ix.rel(row)),
             3 => ctx.set_result(flags(e.kind)),
-            _ => ctx.set_result(encode_mbfile(&mbfile(e))),
+            _ => ctx.set_result(encode_mbfile(&mbfile(&ix.listing.full(e)))),
         }
     }
 
