@@ -88,21 +88,6 @@ fn unix(t: std::io::Result<std::time::SystemTime>) -> Option<i64> {
     jiff::Timestamp::try_from(t).ok().map(|t| t.as_second())
 }
 
-/// Whether a dump path lies in a backup domain (so the index, and the
-/// `manifest` module, list it too).
-pub fn in_backup_domain(path: &str) -> bool {
-    let under = |dir: &str| {
-        path.strip_prefix(dir)
-            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
-    };
-    FIXED_DOMAINS
-        .iter()
-        .any(|d| domain_root(d).is_some_and(|root| under(root.trim_start_matches('/'))))
-        || CONTAINER_PARENTS
-            .iter()
-            .any(|(p, _)| under(p) && path.len() > p.len())
-}
-
 /// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
 /// the extraction includes the system volume) and the dump's folder name.
 pub(crate) fn device_info(root: &Path) -> DeviceInfo {
@@ -449,15 +434,29 @@ pub(crate) fn index_from_listing(
     listing: Arc<DumpListing>,
     stored: &dyn Fn(&str) -> PathBuf,
 ) -> rusqlite::Result<(DumpIndex, HashMap<String, PathBuf>)> {
+    let entries = &listing.entries;
     let mut folders: Vec<(String, String)> = Vec::new();
     for d in FIXED_DOMAINS {
         if let Some(dev) = domain_root(d) {
             folders.push((d.to_string(), dev.trim_start_matches('/').to_string()));
         }
     }
+    // Each path's domain (into `folders`) and the length of its domain
+    // folder's path. The listing is in component order, so a folder and
+    // the paths below it are one run: domains are given run by run, the
+    // container folders last (a container is its own domain, never part of
+    // `HomeDomain`; a container parent, and a path below one that is in no
+    // container folder, is in none).
+    let mut domain_of: Vec<Option<(u32, u32)>> = vec![None; entries.len()];
+    for (i, (_, dir)) in folders.iter().enumerate() {
+        let run = folder_run(entries, dir);
+        domain_of[run].fill(Some((i as u32, dir.len() as u32)));
+    }
     for (parent, prefix) in CONTAINER_PARENTS {
+        let run = folder_run(entries, parent);
+        domain_of[run.clone()].fill(None);
         let below = format!("{parent}/");
-        for e in &listing.entries {
+        for e in &entries[run] {
             let Some(uuid) = e.path.strip_prefix(&below) else {
                 continue;
             };
@@ -472,17 +471,16 @@ pub(crate) fn index_from_listing(
             if folders.iter().any(|(d, _)| *d == domain) {
                 domain = format!("{domain}-{uuid}");
             }
+            let i = folders.len() as u32;
+            domain_of[folder_run(entries, &dir)].fill(Some((i, dir.len() as u32)));
             folders.push((domain, dir));
         }
     }
-    let containers: HashMap<&str, usize> = folders
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, dir))| CONTAINER_PARENTS.iter().any(|(p, _)| dir.starts_with(p)))
-        .map(|(i, (_, dir))| (dir.as_str(), i))
-        .collect();
     let mut rows: Vec<(usize, usize, usize)> = Vec::new();
-    for (n, e) in listing.entries.iter().enumerate() {
+    for (n, e) in entries.iter().enumerate() {
+        let Some((i, dir_len)) = domain_of[n] else {
+            continue;
+        };
         // FIFOs, sockets and devices are no backup rows.
         let special = e
             .mode
@@ -490,10 +488,11 @@ pub(crate) fn index_from_listing(
         if special {
             continue;
         }
-        if let Some((i, rel)) = domain_of(&folders, &containers, &e.path) {
-            rows.push((i, n, e.path.len() - rel.len()));
-        }
+        // The folder itself has the relative path "".
+        let rel = (dir_len as usize + 1).min(e.path.len());
+        rows.push((i as usize, n, rel));
     }
+    drop(domain_of);
     let domains = folders.iter().map(|(d, _)| d.clone()).collect();
     let roots = folders
         .into_iter()
@@ -505,42 +504,16 @@ pub(crate) fn index_from_listing(
     Ok((DumpIndex::new(listing, domains, rows)?, roots))
 }
 
-/// The domain (index into `folders`) and relative path of a dump path:
-/// a container folder (looked up by its folder in `containers`) is its own
-/// domain, never part of `HomeDomain`; a path below a container parent
-/// but in no container folder, or a parent itself, is in none.
-fn domain_of<'a>(
-    folders: &[(String, String)],
-    containers: &HashMap<&str, usize>,
-    path: &'a str,
-) -> Option<(usize, &'a str)> {
-    for (parent, _) in CONTAINER_PARENTS {
-        if path == *parent {
-            return None;
-        }
-        let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) else {
-            continue;
-        };
-        let (uuid, rel) = rest.split_once('/').unwrap_or((rest, ""));
-        let dir_len = parent.len() + 1 + uuid.len();
-        let i = *containers.get(&path[..dir_len])?;
-        return Some((i, rel));
-    }
-    // Not below a container parent: only the fixed domains (listed first)
-    // can hold it.
-    folders
-        .iter()
-        .take(FIXED_DOMAINS.len())
-        .enumerate()
-        .find_map(|(i, (_, dir))| {
-            if path == dir {
-                Some((i, ""))
-            } else {
-                path.strip_prefix(dir.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-                    .map(|r| (i, r))
-            }
-        })
+/// The positions of the folder `dir` and of every path below it: one run
+/// of a listing in component order.
+fn folder_run(entries: &[DumpEntry], dir: &str) -> std::ops::Range<usize> {
+    let lo = entries.partition_point(|e| path_order(&e.path, dir).is_lt());
+    let n = entries[lo..].partition_point(|e| {
+        e.path
+            .strip_prefix(dir)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    });
+    lo..lo + n
 }
 
 #[cfg(test)]

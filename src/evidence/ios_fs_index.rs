@@ -168,7 +168,8 @@ impl DumpIndex {
         ))
     }
 
-    /// Each listing entry's row position, or `None` for paths in no domain.
+    /// Each listing entry's row position, or `None` for paths that are no
+    /// row (in no domain, or FIFOs and the like).
     pub fn row_of_entries(&self) -> Vec<Option<u32>> {
         let mut out = vec![None; self.inner.listing.entries.len()];
         for (pos, row) in self.inner.rows.iter().enumerate() {

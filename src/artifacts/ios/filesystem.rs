@@ -26,7 +26,7 @@ use super::util::jts;
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::IosBackup;
-use crate::evidence::ios_fs::{DumpEntry, DumpListing, in_backup_domain};
+use crate::evidence::ios_fs::{DumpEntry, DumpListing};
 use crate::evidence::ios_fs_index::{DumpFlags, DumpIndex};
 use crate::evidence::ios_fs_archive::Needs;
 use crate::model::{Observable, ObservableType, Record};
@@ -78,7 +78,8 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             crate::artifacts::observe::Listed::new(MODULE.name, ARTIFACT, ctx.opts.sink.clone())
         });
         let flags = dump_flags(index, sweep.as_ref());
-        return Ok(swept(&listing, &flags.filesystem, listed));
+        let rows = listed.is_some().then(|| index.row_of_entries());
+        return Ok(swept(&listing, &flags.filesystem, listed, rows));
     }
     Ok(entries.iter().map(|e| record(&listing.full(e))).collect())
 }
@@ -179,7 +180,7 @@ fn push_line(text: &mut String, path: &str) {
 
 /// Line breaks in the text from `start` become spaces (one line a path).
 fn one_line(text: &mut String, start: usize) {
-    if text[start..].contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
         let line = text[start..].replace(['\n', '\r'], " ");
         text.truncate(start);
         text.push_str(&line);
@@ -192,6 +193,7 @@ fn swept(
     listing: &DumpListing,
     flagged: &[u32],
     mut listed: Option<crate::artifacts::observe::Listed>,
+    rows: Option<Vec<Option<u32>>>,
 ) -> Vec<Record> {
     let entries = &listing.entries;
     let out: Vec<Record> = flagged
@@ -210,8 +212,9 @@ fn swept(
                         range: 0..0,
                     });
                 }
-                // Paths in a backup domain are listed by `manifest`.
-                l.row(if in_backup_domain(&e.path) {
+                // Index rows are listed by `manifest`.
+                let row = rows.as_ref().and_then(|r| r.get(n * BATCH + i).copied());
+                l.row(if row.flatten().is_some() {
                     Vec::new()
                 } else {
                     vec![Observable {

@@ -45,9 +45,13 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let conn = ctx.backup.manifest_connection()?;
     let manifest = ctx.backup.root().join("Manifest.db");
     let err = ModuleError::sqlite(|| manifest.display());
-    let total: i64 = conn
-        .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
-        .map_err(err)?;
+    // A dump's index knows its size (counting through SQL walks every row).
+    let total: i64 = match ctx.backup.dump_index() {
+        Some(index) => index.rows() as i64,
+        None => conn
+            .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
+            .map_err(err)?,
+    };
     if let Some(sweep) = ctx
         .opts
         .text_sweep
@@ -233,7 +237,7 @@ fn push_sweep_line(text: &mut String, path: &str, relative_path: &str, hosts: &[
         text.push(' ');
         text.push_str(d);
     }
-    if text[start..].contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
         let line = text[start..].replace(['\n', '\r'], " ");
         text.truncate(start);
         text.push_str(&line);
