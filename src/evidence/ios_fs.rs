@@ -186,6 +186,18 @@ pub struct DumpEntry {
     /// (`private/var/mobile/Library/SMS/sms.db`).
     pub path: Box<str>,
     pub kind: EntryKind,
+    /// A link's target (never followed).
+    pub link: Option<Box<str>>,
+    /// Size, times, mode and owner: `None` while a folder's walk has not
+    /// read them (see [`DumpListing::full`]), or when an archive gives none
+    /// (a folder it implies without listing).
+    pub meta: Option<Box<EntryMeta>>,
+}
+
+/// What a path's `stat` (or an archive member's header) says besides its
+/// kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryMeta {
     pub size: u64,
     /// Unix seconds.
     pub mtime: Option<i64>,
@@ -193,13 +205,36 @@ pub struct DumpEntry {
     pub mode: Option<u32>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// A link's target (never followed).
-    pub link: Option<Box<str>>,
     /// Inode, status-change and birth time (Unix seconds), for a folder's
     /// entries (an archive does not keep them).
     pub inode: Option<u64>,
     pub ctime: Option<i64>,
     pub birth: Option<i64>,
+}
+
+impl DumpEntry {
+    /// An entry whose metadata is not known (yet).
+    pub fn bare(path: Box<str>, kind: EntryKind, link: Option<Box<str>>) -> Self {
+        DumpEntry {
+            path,
+            kind,
+            link,
+            meta: None,
+        }
+    }
+
+    /// The size (0 when not known).
+    pub fn size(&self) -> u64 {
+        self.meta.as_ref().map_or(0, |m| m.size)
+    }
+
+    pub fn mtime(&self) -> Option<i64> {
+        self.meta.as_ref().and_then(|m| m.mtime)
+    }
+
+    pub fn mode(&self) -> Option<u32> {
+        self.meta.as_ref().and_then(|m| m.mode)
+    }
 }
 
 /// Every path of a dump, in the component-wise order of its paths (see
@@ -240,7 +275,7 @@ impl DumpListing {
     /// needs them (a path that mentions an indicator, an index row whose
     /// `file` column is read), not for every path of the dump.
     pub fn full<'a>(&self, e: &'a DumpEntry) -> Cow<'a, DumpEntry> {
-        let Some(root) = self.root.as_ref().filter(|_| e.mode.is_none()) else {
+        let Some(root) = self.root.as_ref().filter(|_| e.meta.is_none()) else {
             return Cow::Borrowed(e);
         };
         match std::fs::symlink_metadata(root.join(&*e.path)) {
@@ -371,19 +406,7 @@ fn walked_entry(item: &std::fs::DirEntry, path: String) -> Option<DumpEntry> {
         .flatten()
         .map(|t| t.to_string_lossy().into());
     if ft.is_symlink() || ft.is_dir() || ft.is_file() {
-        return Some(DumpEntry {
-            path: path.into(),
-            kind,
-            size: 0,
-            mtime: None,
-            mode: None,
-            uid: None,
-            gid: None,
-            link,
-            inode: None,
-            ctime: None,
-            birth: None,
-        });
+        return Some(DumpEntry::bare(path.into(), kind, link));
     }
     // `DirEntry::metadata` does not follow a link.
     let meta = item.metadata().ok()?;
@@ -412,15 +435,17 @@ fn entry_of(
     DumpEntry {
         path: path.into(),
         kind,
-        size: meta.len(),
-        mtime: unix(meta.modified()),
-        mode,
-        uid,
-        gid,
         link,
-        inode,
-        ctime,
-        birth: unix(meta.created()),
+        meta: Some(Box::new(EntryMeta {
+            size: meta.len(),
+            mtime: unix(meta.modified()),
+            mode,
+            uid,
+            gid,
+            inode,
+            ctime,
+            birth: unix(meta.created()),
+        })),
     }
 }
 
@@ -483,7 +508,7 @@ pub(crate) fn index_from_listing(
         };
         // FIFOs, sockets and devices are no backup rows.
         let special = e
-            .mode
+            .mode()
             .is_some_and(|m| !matches!(m & 0o170000, 0o100000 | 0o040000 | 0o120000));
         if special {
             continue;

@@ -90,7 +90,8 @@ pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
 
 impl DumpIndex {
     /// `rows` are `(domain, listing entry, byte offset of the relative
-    /// path)`, in any order; `domains` names each domain, in rowid order.
+    /// path)`, in listing order (the listing in component-wise order, see
+    /// [`path_order`]); `domains` names each domain, in rowid order.
     pub(crate) fn new(
         listing: Arc<DumpListing>,
         domains: Vec<String>,
@@ -124,13 +125,12 @@ impl DumpIndex {
             by_domain: Vec::new(),
             flags: std::sync::OnceLock::new(),
         };
-        // The listing is in component-wise order already: each domain's rows
-        // come in order, which the stable sort only checks.
-        out.sort_by(|a, b| {
-            a.domain
-                .cmp(&b.domain)
-                .then_with(|| path_order(inner.rel(*a), inner.rel(*b)))
-        });
+        // The listing is in component-wise order, and a domain's paths share
+        // its folder: in listing order, each domain's rows are in the order
+        // of their relative paths already. A stable sort by domain keeps it.
+        out.sort_by_key(|r| r.domain);
+        debug_assert!(out.windows(2).all(|w| w[0].domain != w[1].domain
+            || path_order(inner.rel(w[0]), inner.rel(w[1])).is_lt()));
         let mut by_domain = vec![0..0; inner.domains.len()];
         let mut start = 0usize;
         while start < out.len() {
@@ -203,15 +203,17 @@ impl DumpIndex {
 
 /// The `MBFile` a backup would carry for a listed path.
 fn mbfile(e: &DumpEntry) -> MbFile {
+    let none = super::ios_fs::EntryMeta::default();
+    let m = e.meta.as_deref().unwrap_or(&none);
     MbFile {
-        size: Some(e.size),
-        mode: e.mode,
-        user_id: e.uid.map(i64::from),
-        group_id: e.gid.map(i64::from),
-        inode: e.inode,
-        last_modified: e.mtime,
-        last_status_change: e.ctime,
-        birth: e.birth,
+        size: Some(m.size),
+        mode: m.mode,
+        user_id: m.uid.map(i64::from),
+        group_id: m.gid.map(i64::from),
+        inode: m.inode,
+        last_modified: m.mtime,
+        last_status_change: m.ctime,
+        birth: m.birth,
         target: e.link.as_deref().map(str::to_string),
         ..Default::default()
     }

@@ -110,19 +110,7 @@ pub fn dump_flags(
                 push_line(&mut text, &e.path);
                 text.pop();
                 if let Some((domain, rel, _)) = row_of[at].and_then(|r| index.row(r as usize)) {
-                    text.push(' ');
-                    let man = text.len();
-                    super::manifest::push_row_line(&mut text, domain, rel);
-                    // The device path of a fixed domain is the absolute path
-                    // already on the line.
-                    let same = text[man..]
-                        .strip_prefix('/')
-                        .and_then(|t| t.strip_prefix(&*e.path))
-                        .is_some_and(|t| t.starts_with(' '));
-                    if same {
-                        text.replace_range(man..man + 1 + e.path.len() + 1, "");
-                    }
-                    text.pop();
+                    push_manifest_part(&mut text, domain, rel);
                 }
                 one_line(&mut text, start);
                 text.push('\n');
@@ -163,6 +151,23 @@ pub fn dump_flags(
             manifest,
         }
     })
+}
+
+/// What `manifest`'s line for the row adds to the path's line (see
+/// `manifest::push_sweep_line`): its device path when that is not the
+/// absolute path already on the line (a container's rows say `/` +
+/// relative path), its file name, the hosts in its name.
+fn push_manifest_part(text: &mut String, domain: &str, rel: &str) {
+    if crate::evidence::ios_backup::domain_root(domain).is_none() {
+        text.push_str(" /");
+        text.push_str(rel);
+    }
+    text.push(' ');
+    text.push_str(rel.rsplit('/').next().unwrap_or(""));
+    for h in super::manifest::embedded_domains(rel) {
+        text.push(' ');
+        text.push_str(&h);
+    }
 }
 
 /// One line of `filesystem`'s sweep: both forms of the path (see `forms`).
@@ -255,7 +260,7 @@ fn forms(path: &str) -> (String, Option<String>) {
 
 /// The record of one path (MVT's fields `path` and `modified`).
 pub fn record(e: &DumpEntry) -> Record {
-    let modified = e.mtime.and_then(crate::time::from_unix);
+    let modified = e.mtime().and_then(crate::time::from_unix);
     let mut r = Record::new(MODULE.name, ARTIFACT)
         .at(modified)
         .event("entry_modified", e.path.to_string())
@@ -263,7 +268,7 @@ pub fn record(e: &DumpEntry) -> Record {
         .field("kind", e.kind.as_str())
         .field("modified", jts(modified));
     if e.kind == crate::evidence::ios_fs::EntryKind::File {
-        r = r.field("size", e.size);
+        r = r.field("size", e.size());
     }
     if let Some(t) = &e.link {
         r = r.field("symlink_target", t.to_string());
