@@ -195,21 +195,90 @@ pub struct DumpEntry {
 }
 
 /// What a path's `stat` (or an archive member's header) says besides its
-/// kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// kind. Compact (one value per field stands for "not known"): an archive
+/// of a million members keeps one each.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryMeta {
-    pub size: u64,
+    size: u64,
+    mtime: i64,
+    ctime: i64,
+    birth: i64,
+    inode: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+const NO_TIME: i64 = i64::MIN;
+const NO_ID: u32 = u32::MAX;
+
+impl EntryMeta {
+    /// `size` bytes; nothing else known.
+    pub fn new(size: u64) -> Self {
+        EntryMeta {
+            size,
+            mtime: NO_TIME,
+            ctime: NO_TIME,
+            birth: NO_TIME,
+            inode: u64::MAX,
+            mode: NO_ID,
+            uid: NO_ID,
+            gid: NO_ID,
+        }
+    }
+
+    /// Modification, status-change and birth times (Unix seconds).
+    pub fn times(mut self, mtime: Option<i64>, ctime: Option<i64>, birth: Option<i64>) -> Self {
+        let t = |v: Option<i64>| v.filter(|&v| v != NO_TIME).unwrap_or(NO_TIME);
+        (self.mtime, self.ctime, self.birth) = (t(mtime), t(ctime), t(birth));
+        self
+    }
+
+    /// POSIX mode (with the file-type bits), owner and group.
+    pub fn owner(mut self, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Self {
+        let v = |v: Option<u32>| v.unwrap_or(NO_ID);
+        (self.mode, self.uid, self.gid) = (v(mode), v(uid), v(gid));
+        self
+    }
+
+    pub fn inode(mut self, inode: Option<u64>) -> Self {
+        self.inode = inode.unwrap_or(u64::MAX);
+        self
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Unix seconds.
-    pub mtime: Option<i64>,
+    pub fn mtime(&self) -> Option<i64> {
+        Some(self.mtime).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn ctime(&self) -> Option<i64> {
+        Some(self.ctime).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn birth(&self) -> Option<i64> {
+        Some(self.birth).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn inode_number(&self) -> Option<u64> {
+        Some(self.inode).filter(|&i| i != u64::MAX)
+    }
+
     /// POSIX mode with the file-type bits, when known.
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// Inode, status-change and birth time (Unix seconds), for a folder's
-    /// entries (an archive does not keep them).
-    pub inode: Option<u64>,
-    pub ctime: Option<i64>,
-    pub birth: Option<i64>,
+    pub fn mode(&self) -> Option<u32> {
+        Some(self.mode).filter(|&m| m != NO_ID)
+    }
+
+    pub fn uid(&self) -> Option<u32> {
+        Some(self.uid).filter(|&m| m != NO_ID)
+    }
+
+    pub fn gid(&self) -> Option<u32> {
+        Some(self.gid).filter(|&m| m != NO_ID)
+    }
 }
 
 impl DumpEntry {
@@ -229,11 +298,11 @@ impl DumpEntry {
     }
 
     pub fn mtime(&self) -> Option<i64> {
-        self.meta.as_ref().and_then(|m| m.mtime)
+        self.meta.as_ref().and_then(|m| m.mtime())
     }
 
     pub fn mode(&self) -> Option<u32> {
-        self.meta.as_ref().and_then(|m| m.mode)
+        self.meta.as_ref().and_then(|m| m.mode())
     }
 }
 
@@ -436,16 +505,12 @@ fn entry_of(
         path: path.into(),
         kind,
         link,
-        meta: Some(Box::new(EntryMeta {
-            size: meta.len(),
-            mtime: unix(meta.modified()),
-            mode,
-            uid,
-            gid,
-            inode,
-            ctime,
-            birth: unix(meta.created()),
-        })),
+        meta: Some(Box::new(
+            EntryMeta::new(meta.len())
+                .times(unix(meta.modified()), ctime, unix(meta.created()))
+                .owner(mode, uid, gid)
+                .inode(inode),
+        )),
     }
 }
 
@@ -501,7 +566,7 @@ pub(crate) fn index_from_listing(
             folders.push((domain, dir));
         }
     }
-    let mut rows: Vec<(usize, usize, usize)> = Vec::new();
+    let mut rows: Vec<(u32, u32, u32)> = Vec::new();
     for (n, e) in entries.iter().enumerate() {
         let Some((i, dir_len)) = domain_of[n] else {
             continue;
@@ -515,7 +580,10 @@ pub(crate) fn index_from_listing(
         }
         // The folder itself has the relative path "".
         let rel = (dir_len as usize + 1).min(e.path.len());
-        rows.push((i as usize, n, rel));
+        let (Ok(n), Ok(rel)) = (u32::try_from(n), u32::try_from(rel)) else {
+            continue;
+        };
+        rows.push((i, n, rel));
     }
     drop(domain_of);
     let domains = folders.iter().map(|(d, _)| d.clone()).collect();

@@ -670,18 +670,23 @@ fn tar_member<R: Read>(
         path: name.into(),
         kind,
         link: if kind == EntryKind::Link { link } else { None },
-        meta: Some(Box::new(EntryMeta {
-            size: if kind == EntryKind::File {
+        meta: Some(Box::new(
+            EntryMeta::new(if kind == EntryKind::File {
                 entry.size()
             } else {
                 0
-            },
-            mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
-            mode: header.mode().ok().map(|m| (m & 0o7777) | bits),
-            uid: header.uid().ok().and_then(|u| u32::try_from(u).ok()),
-            gid: header.gid().ok().and_then(|g| u32::try_from(g).ok()),
-            ..Default::default()
-        })),
+            })
+            .times(
+                header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
+                None,
+                None,
+            )
+            .owner(
+                header.mode().ok().map(|m| (m & 0o7777) | bits),
+                header.uid().ok().and_then(|u| u32::try_from(u).ok()),
+                header.gid().ok().and_then(|g| u32::try_from(g).ok()),
+            ),
+        )),
     }))
 }
 
@@ -751,12 +756,11 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
                 path: name.into(),
                 kind,
                 link: None,
-                meta: Some(Box::new(EntryMeta {
-                    size: if kind == EntryKind::File { f.size() } else { 0 },
-                    mtime: zip_mtime(&f),
-                    mode: mode.map(|m| (m & 0o7777) | bits),
-                    ..Default::default()
-                })),
+                meta: Some(Box::new(
+                    EntryMeta::new(if kind == EntryKind::File { f.size() } else { 0 })
+                        .times(zip_mtime(&f), None, None)
+                        .owner(mode.map(|m| (m & 0o7777) | bits), None, None),
+                )),
             };
             (member, f.compressed_size())
         };

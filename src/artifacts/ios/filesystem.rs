@@ -78,8 +78,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             crate::artifacts::observe::Listed::new(MODULE.name, ARTIFACT, ctx.opts.sink.clone())
         });
         let flags = dump_flags(index, sweep.as_ref());
-        let rows = listed.is_some().then(|| index.row_of_entries());
-        return Ok(swept(&listing, &flags.filesystem, listed, rows));
+        return Ok(swept(&listing, &flags.filesystem, listed, index));
     }
     Ok(entries.iter().map(|e| record(&listing.full(e))).collect())
 }
@@ -98,7 +97,6 @@ pub fn dump_flags(
 ) -> std::sync::Arc<DumpFlags> {
     index.flags(|| {
         let listing = index.listing();
-        let row_of = index.row_of_entries();
         let mut text = String::new();
         let mut maybe: Vec<usize> = Vec::new();
         let entries = &listing.entries;
@@ -109,7 +107,7 @@ pub fn dump_flags(
                 let start = text.len();
                 push_line(&mut text, &e.path);
                 text.pop();
-                if let Some((domain, rel, _)) = row_of[at].and_then(|r| index.row(r as usize)) {
+                if let Some((domain, rel, _)) = index.row_of_entry(at).and_then(|r| index.row(r as usize)) {
                     push_manifest_part(&mut text, domain, rel);
                 }
                 one_line(&mut text, start);
@@ -133,7 +131,7 @@ pub fn dump_flags(
             .filter_map(|l| maybe.get(l.line_no.wrapping_sub(1)))
             .map(|&at| at as u32)
             .collect();
-        let rows: Vec<u32> = maybe.iter().filter_map(|&at| row_of[at]).collect();
+        let rows: Vec<u32> = maybe.iter().filter_map(|&at| index.row_of_entry(at)).collect();
         text.clear();
         for &r in &rows {
             if let Some((domain, rel, _)) = index.row(r as usize) {
@@ -198,7 +196,7 @@ fn swept(
     listing: &DumpListing,
     flagged: &[u32],
     mut listed: Option<crate::artifacts::observe::Listed>,
-    rows: Option<Vec<Option<u32>>>,
+    index: &DumpIndex,
 ) -> Vec<Record> {
     let entries = &listing.entries;
     let out: Vec<Record> = flagged
@@ -218,8 +216,7 @@ fn swept(
                     });
                 }
                 // Index rows are listed by `manifest`.
-                let row = rows.as_ref().and_then(|r| r.get(n * BATCH + i).copied());
-                l.row(if row.flatten().is_some() {
+                l.row(if index.row_of_entry(n * BATCH + i).is_some() {
                     Vec::new()
                 } else {
                     vec![Observable {
