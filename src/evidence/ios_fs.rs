@@ -348,12 +348,7 @@ impl DumpListing {
             return Cow::Borrowed(e);
         };
         match std::fs::symlink_metadata(root.join(&*e.path)) {
-            Ok(meta) => Cow::Owned(entry_of(
-                e.path.to_string(),
-                e.kind,
-                &meta,
-                e.link.clone(),
-            )),
+            Ok(meta) => Cow::Owned(entry_of(e.path.to_string(), e.kind, &meta, e.link.clone())),
             Err(_) => Cow::Borrowed(e),
         }
     }

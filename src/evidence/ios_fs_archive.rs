@@ -28,7 +28,8 @@ use flate2::read::MultiGzDecoder;
 
 use super::ios_backup::{DumpExtras, IosBackup, domain_root};
 use super::ios_fs::{
-    CONTAINER_METADATA, CONTAINER_PARENTS, DumpEntry, DumpListing, EntryKind, EntryMeta, SYSTEM_VERSION,
+    CONTAINER_METADATA, CONTAINER_PARENTS, DumpEntry, DumpListing, EntryKind, EntryMeta,
+    SYSTEM_VERSION,
 };
 use super::is_safe_member_name;
 use super::private_tmp::PrivateTempDir;
@@ -778,7 +779,8 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
                     path,
                     format!(
                         "refused: zip member {} looks like a decompression bomb ({} bytes from {compressed})",
-                        member.path, member.size()
+                        member.path,
+                        member.size()
                     ),
                 ));
             }

@@ -141,8 +141,10 @@ impl DumpIndex {
         // its folder: in listing order, each domain's rows are in the order
         // of their relative paths already. A stable sort by domain keeps it.
         out.sort_by_key(|r| r.domain);
-        debug_assert!(out.windows(2).all(|w| w[0].domain != w[1].domain
-            || path_order(inner.rel(w[0]), inner.rel(w[1])).is_lt()));
+        debug_assert!(
+            out.windows(2).all(|w| w[0].domain != w[1].domain
+                || path_order(inner.rel(w[0]), inner.rel(w[1])).is_lt())
+        );
         let mut by_domain = vec![0..0; inner.domains.len()];
         let mut start = 0usize;
         while start < out.len() {
@@ -200,10 +202,7 @@ impl DumpIndex {
     /// first call, shared with every later one (modules that run at the same
     /// time wait for the first).
     pub fn flags(&self, make: impl FnOnce() -> DumpFlags) -> Arc<DumpFlags> {
-        self.inner
-            .flags
-            .get_or_init(|| Arc::new(make()))
-            .clone()
+        self.inner.flags.get_or_init(|| Arc::new(make())).clone()
     }
 
     /// A new connection whose `Files` table is this index (an in-memory
@@ -598,10 +597,20 @@ mod tests {
         let key = |c: u8| if c == b'/' { 0 } else { c };
         let slow = |a: &str, b: &str| a.bytes().map(key).cmp(b.bytes().map(key));
         let paths = [
-            "", "a", "a/", "a/b", "a b", "private/var/mobile", "private/var/mobile/x",
-            "private/var/mobile x", "private/var/mobileX", "private/var/mobile/Library/a.db",
-            "private/var/mobile/Library/a.db-wal", "private/var/mobile/Library-x/a",
-            "private/var/mobile/Library/a/b/c/d/e", "private/var/mobile/Library",
+            "",
+            "a",
+            "a/",
+            "a/b",
+            "a b",
+            "private/var/mobile",
+            "private/var/mobile/x",
+            "private/var/mobile x",
+            "private/var/mobileX",
+            "private/var/mobile/Library/a.db",
+            "private/var/mobile/Library/a.db-wal",
+            "private/var/mobile/Library-x/a",
+            "private/var/mobile/Library/a/b/c/d/e",
+            "private/var/mobile/Library",
         ];
         for a in paths {
             for b in paths {

@@ -27,8 +27,8 @@ use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::IosBackup;
 use crate::evidence::ios_fs::{DumpEntry, DumpListing};
-use crate::evidence::ios_fs_index::{DumpFlags, DumpIndex};
 use crate::evidence::ios_fs_archive::Needs;
+use crate::evidence::ios_fs_index::{DumpFlags, DumpIndex};
 use crate::model::{Observable, ObservableType, Record};
 
 pub const MODULE: Module = Module {
@@ -107,7 +107,9 @@ pub fn dump_flags(
                 let start = text.len();
                 push_line(&mut text, &e.path);
                 text.pop();
-                if let Some((domain, rel, _)) = index.row_of_entry(at).and_then(|r| index.row(r as usize)) {
+                if let Some((domain, rel, _)) =
+                    index.row_of_entry(at).and_then(|r| index.row(r as usize))
+                {
                     push_manifest_part(&mut text, domain, rel);
                 }
                 one_line(&mut text, start);
@@ -131,7 +133,10 @@ pub fn dump_flags(
             .filter_map(|l| maybe.get(l.line_no.wrapping_sub(1)))
             .map(|&at| at as u32)
             .collect();
-        let rows: Vec<u32> = maybe.iter().filter_map(|&at| index.row_of_entry(at)).collect();
+        let rows: Vec<u32> = maybe
+            .iter()
+            .filter_map(|&at| index.row_of_entry(at))
+            .collect();
         text.clear();
         for &r in &rows {
             if let Some((domain, rel, _)) = index.row(r as usize) {
@@ -209,7 +214,10 @@ fn swept(
         for (n, batch) in entries.chunks(BATCH).enumerate() {
             let mut lines = Vec::new();
             for (i, e) in batch.iter().enumerate() {
-                if flagged.next_if(|&&at| at as usize == n * BATCH + i).is_some() {
+                if flagged
+                    .next_if(|&&at| at as usize == n * BATCH + i)
+                    .is_some()
+                {
                     lines.push(crate::artifacts::SweptLine {
                         line_no: i + 1,
                         range: 0..0,
