@@ -18,9 +18,10 @@
 //! Size: up to [`FULL_RECORDS_LIMIT`] paths every path is a record, as in
 //! MVT. Above, when the scan has an indicator sweep, paths go through it in
 //! batches: only paths that mention an indicator become records, the others
-//! outside the backup domains are kept as bare path observables, 1,000 to
-//! a record ([`crate::artifacts::observe::Listed`], for `recheck`; paths in
-//! a domain are listed by `manifest`), plus one summary record.
+//! that are no index row are kept as bare path observables, 1,000 to a
+//! record ([`crate::artifacts::observe::Listed`], for `recheck`; index rows
+//! are listed by `manifest`), plus one summary record. The sweep is one for
+//! `filesystem` and `manifest` ([`dump_flags`]): each path is swept once.
 
 use super::util::jts;
 use super::{Ctx, Module};
