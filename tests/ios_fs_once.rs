@@ -48,12 +48,12 @@ fn memchr_count(text: &[u8]) -> usize {
 }
 
 /// Positions (0-based) of the flagged lines of `lines` swept alone.
-fn alone(sweep: &Matcher, lines: &[String]) -> Vec<usize> {
+fn alone(sweep: &Matcher, lines: &[String]) -> Vec<u32> {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     sweep
         .flagged_lines(text.as_bytes())
         .iter()
-        .map(|l| l.line_no - 1)
+        .map(|l| l.line_no as u32 - 1)
         .collect()
 }
 
@@ -106,11 +106,7 @@ fn a_large_dump_is_swept_once_with_each_module_s_own_findings() {
             None => format!("/{}", e.path),
         })
         .collect();
-    let own: Vec<u32> = alone(&counting.inner, &fs_lines)
-        .into_iter()
-        .map(|i| i as u32)
-        .collect();
-    assert_eq!(flags.filesystem, own);
+    assert_eq!(flags.filesystem, alone(&counting.inner, &fs_lines));
     let man_lines: Vec<String> = (0..index.rows())
         .map(|pos| {
             let (domain, rel, _) = index.row(pos).unwrap();
@@ -123,11 +119,7 @@ fn a_large_dump_is_swept_once_with_each_module_s_own_findings() {
             line
         })
         .collect();
-    let own: Vec<u32> = alone(&counting.inner, &man_lines)
-        .into_iter()
-        .map(|i| i as u32)
-        .collect();
-    assert_eq!(flags.manifest, own);
+    assert_eq!(flags.manifest, alone(&counting.inner, &man_lines));
     drop(fs);
 
     // A whole scan sweeps each path once (the other modules' texts are

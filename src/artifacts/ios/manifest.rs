@@ -138,17 +138,7 @@ fn swept(
         }
     }
     out.extend(listed.map(|l| l.finish()).unwrap_or_default());
-    out.push(
-        Record::new(MODULE.name, "Manifest.db")
-            .event(
-                "manifest_summary",
-                format!(
-                    "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
-                ),
-            )
-            .field("rows", total)
-            .field("rows_kept", kept as i64),
-    );
+    out.push(summary(total, kept));
     Ok(out)
 }
 
@@ -198,19 +188,21 @@ fn dump_swept(
         l.batch(&lines);
     }
     out.extend(listed.map(|l| l.finish()).unwrap_or_default());
-    let total = index.rows();
-    out.push(
-        Record::new(MODULE.name, "Manifest.db")
-            .event(
-                "manifest_summary",
-                format!(
-                    "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
-                ),
-            )
-            .field("rows", total as i64)
-            .field("rows_kept", kept as i64),
-    );
+    out.push(summary(index.rows() as i64, kept));
     Ok(out)
+}
+
+/// The record that says how many rows a large manifest has and kept.
+fn summary(total: i64, kept: usize) -> Record {
+    Record::new(MODULE.name, "Manifest.db")
+        .event(
+            "manifest_summary",
+            format!(
+                "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
+            ),
+        )
+        .field("rows", total)
+        .field("rows_kept", kept as i64)
 }
 
 /// The device path of a row (as `file_path` gives it for a record).
