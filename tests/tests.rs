@@ -35,6 +35,7 @@ mod ios_encrypted_scan;
 mod ios_filesystem;
 mod ios_fs_archive;
 mod ios_fs_modules;
+mod ios_fs_once;
 mod ios_real;
 mod module_table;
 mod mvt_indicators;

@@ -301,6 +301,14 @@ impl IosBackup {
         )
     }
 
+    /// The index of a filesystem dump (`None` for a backup).
+    pub fn dump_index(&self) -> Option<&super::ios_fs_index::DumpIndex> {
+        match &self.backend {
+            Backend::Filesystem { index, .. } => Some(index),
+            _ => None,
+        }
+    }
+
     /// What reading a filesystem dump met, for the report's notes.
     pub fn dump_notes(&self) -> Vec<String> {
         match &self.backend {

@@ -15,6 +15,7 @@
 //! `AppDomainPlugin-<id>`, `SysSharedContainerDomain-<id>`). Nothing is
 //! written to the dump; databases are opened immutable.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use super::ios_backup::{DumpExtras, IosBackup, plist_scalar};
 use super::ios_domain::domain_root;
-use super::ios_fs_index::DumpIndex;
+use super::ios_fs_index::{DumpIndex, path_order};
 use crate::error::{Error, Result};
 use crate::model::{DeviceInfo, Platform};
 
@@ -85,21 +86,6 @@ fn container_id(dir: &Path) -> Option<String> {
 fn unix(t: std::io::Result<std::time::SystemTime>) -> Option<i64> {
     let t = t.ok()?;
     jiff::Timestamp::try_from(t).ok().map(|t| t.as_second())
-}
-
-/// Whether a dump path lies in a backup domain (so the index, and the
-/// `manifest` module, list it too).
-pub fn in_backup_domain(path: &str) -> bool {
-    let under = |dir: &str| {
-        path.strip_prefix(dir)
-            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
-    };
-    FIXED_DOMAINS
-        .iter()
-        .any(|d| domain_root(d).is_some_and(|root| under(root.trim_start_matches('/'))))
-        || CONTAINER_PARENTS
-            .iter()
-            .any(|(p, _)| under(p) && path.len() > p.len())
 }
 
 /// Device facts: `System/Library/CoreServices/SystemVersion.plist` (when
@@ -200,27 +186,137 @@ pub struct DumpEntry {
     /// (`private/var/mobile/Library/SMS/sms.db`).
     pub path: Box<str>,
     pub kind: EntryKind,
-    pub size: u64,
-    /// Unix seconds.
-    pub mtime: Option<i64>,
-    /// POSIX mode with the file-type bits, when known.
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
     /// A link's target (never followed).
     pub link: Option<Box<str>>,
-    /// Inode, status-change and birth time (Unix seconds), for a folder's
-    /// entries (an archive does not keep them).
-    pub inode: Option<u64>,
-    pub ctime: Option<i64>,
-    pub birth: Option<i64>,
+    /// Size, times, mode and owner: `None` while a folder's walk has not
+    /// read them (see [`DumpListing::full`]), or when an archive gives none
+    /// (a folder it implies without listing).
+    pub meta: Option<Box<EntryMeta>>,
 }
 
-/// Every path of a dump, sorted by path, and what was met while listing.
+/// What a path's `stat` (or an archive member's header) says besides its
+/// kind. Compact (one value per field stands for "not known"): an archive
+/// of a million members keeps one each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryMeta {
+    size: u64,
+    mtime: i64,
+    ctime: i64,
+    birth: i64,
+    inode: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+const NO_TIME: i64 = i64::MIN;
+const NO_ID: u32 = u32::MAX;
+
+impl EntryMeta {
+    /// `size` bytes; nothing else known.
+    pub fn new(size: u64) -> Self {
+        EntryMeta {
+            size,
+            mtime: NO_TIME,
+            ctime: NO_TIME,
+            birth: NO_TIME,
+            inode: u64::MAX,
+            mode: NO_ID,
+            uid: NO_ID,
+            gid: NO_ID,
+        }
+    }
+
+    /// Modification, status-change and birth times (Unix seconds).
+    pub fn times(mut self, mtime: Option<i64>, ctime: Option<i64>, birth: Option<i64>) -> Self {
+        let t = |v: Option<i64>| v.filter(|&v| v != NO_TIME).unwrap_or(NO_TIME);
+        (self.mtime, self.ctime, self.birth) = (t(mtime), t(ctime), t(birth));
+        self
+    }
+
+    /// POSIX mode (with the file-type bits), owner and group.
+    pub fn owner(mut self, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Self {
+        let v = |v: Option<u32>| v.unwrap_or(NO_ID);
+        (self.mode, self.uid, self.gid) = (v(mode), v(uid), v(gid));
+        self
+    }
+
+    pub fn inode(mut self, inode: Option<u64>) -> Self {
+        self.inode = inode.unwrap_or(u64::MAX);
+        self
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Unix seconds.
+    pub fn mtime(&self) -> Option<i64> {
+        Some(self.mtime).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn ctime(&self) -> Option<i64> {
+        Some(self.ctime).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn birth(&self) -> Option<i64> {
+        Some(self.birth).filter(|&t| t != NO_TIME)
+    }
+
+    pub fn inode_number(&self) -> Option<u64> {
+        Some(self.inode).filter(|&i| i != u64::MAX)
+    }
+
+    /// POSIX mode with the file-type bits, when known.
+    pub fn mode(&self) -> Option<u32> {
+        Some(self.mode).filter(|&m| m != NO_ID)
+    }
+
+    pub fn uid(&self) -> Option<u32> {
+        Some(self.uid).filter(|&m| m != NO_ID)
+    }
+
+    pub fn gid(&self) -> Option<u32> {
+        Some(self.gid).filter(|&m| m != NO_ID)
+    }
+}
+
+impl DumpEntry {
+    /// An entry whose metadata is not known (yet).
+    pub fn bare(path: Box<str>, kind: EntryKind, link: Option<Box<str>>) -> Self {
+        DumpEntry {
+            path,
+            kind,
+            link,
+            meta: None,
+        }
+    }
+
+    /// The size (0 when not known).
+    pub fn size(&self) -> u64 {
+        self.meta.as_ref().map_or(0, |m| m.size)
+    }
+
+    pub fn mtime(&self) -> Option<i64> {
+        self.meta.as_ref().and_then(|m| m.mtime())
+    }
+
+    pub fn mode(&self) -> Option<u32> {
+        self.meta.as_ref().and_then(|m| m.mode())
+    }
+}
+
+/// Every path of a dump, in the component-wise order of its paths (see
+/// [`path_order`]: a folder's paths right after it, each folder's names in
+/// byte order), and what was met while listing.
 #[derive(Debug, Default)]
 pub struct DumpListing {
     pub entries: Vec<DumpEntry>,
     pub notes: Vec<String>,
+    /// The dump folder, when the walk left the metadata of its entries to
+    /// be read on first need (see [`DumpListing::full`]); `None` for an
+    /// archive, whose headers gave it.
+    pub root: Option<PathBuf>,
 }
 
 impl DumpListing {
@@ -228,7 +324,7 @@ impl DumpListing {
     /// may store a path twice; the later member wins, as when unpacking).
     pub fn finish(&mut self) {
         // Stable: among equal paths the later member stays last.
-        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        self.entries.sort_by(|a, b| path_order(&a.path, &b.path));
         if self.entries.windows(2).all(|w| w[0].path != w[1].path) {
             return;
         }
@@ -241,37 +337,66 @@ impl DumpListing {
         }
         self.entries = out;
     }
+
+    /// `e` with its metadata. A folder's walk reads names and kinds only
+    /// (the folder listing says file, folder or link): the size, times,
+    /// mode and owner of a path are read here, when a module or a query
+    /// needs them (a path that mentions an indicator, an index row whose
+    /// `file` column is read), not for every path of the dump.
+    pub fn full<'a>(&self, e: &'a DumpEntry) -> Cow<'a, DumpEntry> {
+        let Some(root) = self.root.as_ref().filter(|_| e.meta.is_none()) else {
+            return Cow::Borrowed(e);
+        };
+        match std::fs::symlink_metadata(root.join(&*e.path)) {
+            Ok(meta) => Cow::Owned(entry_of(e.path.to_string(), e.kind, &meta, e.link.clone())),
+            Err(_) => Cow::Borrowed(e),
+        }
+    }
 }
 
 /// Lists every path below `root` (links listed, never followed), the
-/// folders read in parallel.
+/// folders read in parallel; see [`DumpListing::full`] for the metadata.
 pub fn list_folder(root: &Path) -> DumpListing {
-    let found = std::sync::Mutex::new(Vec::new());
-    walk_folder(root, "", &found);
-    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let tree = walk_folder(root, "");
     let mut listing = DumpListing {
-        entries: Vec::with_capacity(found.iter().map(|(e, _): &Found| e.len()).sum()),
+        entries: Vec::with_capacity(tree.count),
         notes: Vec::new(),
+        root: Some(root.to_path_buf()),
     };
-    for (entries, notes) in found {
-        listing.entries.extend(entries);
-        listing.notes.extend(notes);
-    }
-    // Folders are read in any order; the notes are told in one. Paths of a
-    // folder are unique, so an unstable sort does (`finish` then only
-    // checks the order).
+    tree.flatten_into(&mut listing);
+    // Folders are read in any order; the notes are told in one.
     listing.notes.sort();
-    listing.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    listing.finish();
     listing
 }
 
-/// One folder's entries and notes.
-type Found = (Vec<DumpEntry>, Vec<String>);
+/// One folder as walked: its entries sorted by name, and the folders
+/// below (by the position of their entry), so that the listing comes out
+/// in order without sorting all of it.
+struct Folder {
+    entries: Vec<DumpEntry>,
+    notes: Vec<String>,
+    subs: Vec<(usize, Folder)>,
+    /// Entries here and below.
+    count: usize,
+}
+
+impl Folder {
+    fn flatten_into(self, out: &mut DumpListing) {
+        out.notes.extend(self.notes);
+        let mut subs = self.subs.into_iter().peekable();
+        for (i, e) in self.entries.into_iter().enumerate() {
+            out.entries.push(e);
+            while let Some((_, sub)) = subs.next_if(|(at, _)| *at == i) {
+                sub.flatten_into(out);
+            }
+        }
+    }
+}
 
 /// Reads the folder `abs` (dump path `rel`) and, in parallel, the folders
-/// below; each folder's entries go to `out` once (no copying up the tree).
-fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
+/// below. Only names and kinds are read (`getdents`); a folder's entries
+/// are sorted here, by name.
+fn walk_folder(abs: &Path, rel: &str) -> Folder {
     use rayon::prelude::*;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
@@ -279,13 +404,14 @@ fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
         Ok(rd) => rd,
         Err(e) => {
             notes.push(format!("{}: {e}", abs.display()));
-            if let Ok(mut o) = out.lock() {
-                o.push((entries, notes));
-            }
-            return;
+            return Folder {
+                entries,
+                notes,
+                subs: Vec::new(),
+                count: 0,
+            };
         }
     };
-    let mut subdirs = Vec::new();
     for item in rd {
         let Ok(item) = item else { continue };
         let name = item.file_name();
@@ -301,28 +427,54 @@ fn walk_folder(abs: &Path, rel: &str, out: &std::sync::Mutex<Vec<Found>>) {
         } else {
             format!("{rel}/{name}")
         };
-        // `DirEntry::metadata` does not follow a link.
-        let Ok(meta) = item.metadata() else { continue };
-        let ft = meta.file_type();
-        let (kind, link) = if ft.is_symlink() {
-            let t = std::fs::read_link(item.path())
-                .ok()
-                .map(|t| t.to_string_lossy().into());
-            (EntryKind::Link, t)
-        } else if ft.is_dir() {
-            subdirs.push((item.path(), path.clone()));
-            (EntryKind::Dir, None)
-        } else {
-            (EntryKind::File, None)
-        };
-        entries.push(entry_of(path, kind, &meta, link));
+        if let Some(e) = walked_entry(&item, path) {
+            entries.push(e);
+        }
     }
-    if let Ok(mut o) = out.lock() {
-        o.push((entries, notes));
-    }
-    subdirs
+    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let dirs: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].kind == EntryKind::Dir)
+        .collect();
+    let subs: Vec<(usize, Folder)> = dirs
         .par_iter()
-        .for_each(|(abs, rel)| walk_folder(abs, rel, out));
+        .map(|&i| {
+            let path = &entries[i].path;
+            let name = path.rsplit('/').next().unwrap_or(path);
+            (i, walk_folder(&abs.join(name), path))
+        })
+        .collect();
+    let count = entries.len() + subs.iter().map(|(_, f)| f.count).sum::<usize>();
+    Folder {
+        entries,
+        notes,
+        subs,
+        count,
+    }
+}
+
+/// The entry of one folder item: its kind from the folder listing (no
+/// `stat`) for files, folders and links; other kinds (FIFOs, devices, or a
+/// file system that does not say) are read in full, so the index can
+/// leave them out by their mode.
+fn walked_entry(item: &std::fs::DirEntry, path: String) -> Option<DumpEntry> {
+    let ft = item.file_type().ok()?;
+    let kind = if ft.is_symlink() {
+        EntryKind::Link
+    } else if ft.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    };
+    let link = (kind == EntryKind::Link)
+        .then(|| std::fs::read_link(item.path()).ok())
+        .flatten()
+        .map(|t| t.to_string_lossy().into());
+    if ft.is_symlink() || ft.is_dir() || ft.is_file() {
+        return Some(DumpEntry::bare(path.into(), kind, link));
+    }
+    // `DirEntry::metadata` does not follow a link.
+    let meta = item.metadata().ok()?;
+    Some(entry_of(path, kind, &meta, link))
 }
 
 fn entry_of(
@@ -347,15 +499,13 @@ fn entry_of(
     DumpEntry {
         path: path.into(),
         kind,
-        size: meta.len(),
-        mtime: unix(meta.modified()),
-        mode,
-        uid,
-        gid,
         link,
-        inode,
-        ctime,
-        birth: unix(meta.created()),
+        meta: Some(Box::new(
+            EntryMeta::new(meta.len())
+                .times(unix(meta.modified()), ctime, unix(meta.created()))
+                .owner(mode, uid, gid)
+                .inode(inode),
+        )),
     }
 }
 
@@ -369,15 +519,29 @@ pub(crate) fn index_from_listing(
     listing: Arc<DumpListing>,
     stored: &dyn Fn(&str) -> PathBuf,
 ) -> rusqlite::Result<(DumpIndex, HashMap<String, PathBuf>)> {
+    let entries = &listing.entries;
     let mut folders: Vec<(String, String)> = Vec::new();
     for d in FIXED_DOMAINS {
         if let Some(dev) = domain_root(d) {
             folders.push((d.to_string(), dev.trim_start_matches('/').to_string()));
         }
     }
+    // Each path's domain (into `folders`) and the length of its domain
+    // folder's path. The listing is in component order, so a folder and
+    // the paths below it are one run: domains are given run by run, the
+    // container folders last (a container is its own domain, never part of
+    // `HomeDomain`; a container parent, and a path below one that is in no
+    // container folder, is in none).
+    let mut domain_of: Vec<Option<(u32, u32)>> = vec![None; entries.len()];
+    for (i, (_, dir)) in folders.iter().enumerate() {
+        let run = folder_run(entries, dir);
+        domain_of[run].fill(Some((i as u32, dir.len() as u32)));
+    }
     for (parent, prefix) in CONTAINER_PARENTS {
+        let run = folder_run(entries, parent);
+        domain_of[run.clone()].fill(None);
         let below = format!("{parent}/");
-        for e in &listing.entries {
+        for e in &entries[run] {
             let Some(uuid) = e.path.strip_prefix(&below) else {
                 continue;
             };
@@ -392,28 +556,31 @@ pub(crate) fn index_from_listing(
             if folders.iter().any(|(d, _)| *d == domain) {
                 domain = format!("{domain}-{uuid}");
             }
+            let i = folders.len() as u32;
+            domain_of[folder_run(entries, &dir)].fill(Some((i, dir.len() as u32)));
             folders.push((domain, dir));
         }
     }
-    let containers: HashMap<&str, usize> = folders
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, dir))| CONTAINER_PARENTS.iter().any(|(p, _)| dir.starts_with(p)))
-        .map(|(i, (_, dir))| (dir.as_str(), i))
-        .collect();
-    let mut rows: Vec<(usize, usize, usize)> = Vec::new();
-    for (n, e) in listing.entries.iter().enumerate() {
+    let mut rows: Vec<(u32, u32, u32)> = Vec::new();
+    for (n, e) in entries.iter().enumerate() {
+        let Some((i, dir_len)) = domain_of[n] else {
+            continue;
+        };
         // FIFOs, sockets and devices are no backup rows.
         let special = e
-            .mode
+            .mode()
             .is_some_and(|m| !matches!(m & 0o170000, 0o100000 | 0o040000 | 0o120000));
         if special {
             continue;
         }
-        if let Some((i, rel)) = domain_of(&folders, &containers, &e.path) {
-            rows.push((i, n, e.path.len() - rel.len()));
-        }
+        // The folder itself has the relative path "".
+        let rel = (dir_len as usize + 1).min(e.path.len());
+        let (Ok(n), Ok(rel)) = (u32::try_from(n), u32::try_from(rel)) else {
+            continue;
+        };
+        rows.push((i, n, rel));
     }
+    drop(domain_of);
     let domains = folders.iter().map(|(d, _)| d.clone()).collect();
     let roots = folders
         .into_iter()
@@ -425,42 +592,16 @@ pub(crate) fn index_from_listing(
     Ok((DumpIndex::new(listing, domains, rows)?, roots))
 }
 
-/// The domain (index into `folders`) and relative path of a dump path:
-/// a container folder (looked up by its folder in `containers`) is its own
-/// domain, never part of `HomeDomain`; a path below a container parent
-/// but in no container folder, or a parent itself, is in none.
-fn domain_of<'a>(
-    folders: &[(String, String)],
-    containers: &HashMap<&str, usize>,
-    path: &'a str,
-) -> Option<(usize, &'a str)> {
-    for (parent, _) in CONTAINER_PARENTS {
-        if path == *parent {
-            return None;
-        }
-        let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) else {
-            continue;
-        };
-        let (uuid, rel) = rest.split_once('/').unwrap_or((rest, ""));
-        let dir_len = parent.len() + 1 + uuid.len();
-        let i = *containers.get(&path[..dir_len])?;
-        return Some((i, rel));
-    }
-    // Not below a container parent: only the fixed domains (listed first)
-    // can hold it.
-    folders
-        .iter()
-        .take(FIXED_DOMAINS.len())
-        .enumerate()
-        .find_map(|(i, (_, dir))| {
-            if path == dir {
-                Some((i, ""))
-            } else {
-                path.strip_prefix(dir.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-                    .map(|r| (i, r))
-            }
-        })
+/// The positions of the folder `dir` and of every path below it: one run
+/// of a listing in component order.
+fn folder_run(entries: &[DumpEntry], dir: &str) -> std::ops::Range<usize> {
+    let lo = entries.partition_point(|e| path_order(&e.path, dir).is_lt());
+    let n = entries[lo..].partition_point(|e| {
+        e.path
+            .strip_prefix(dir)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    });
+    lo..lo + n
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ use flate2::read::MultiGzDecoder;
 
 use super::ios_backup::{DumpExtras, IosBackup, domain_root};
 use super::ios_fs::{
-    CONTAINER_METADATA, CONTAINER_PARENTS, DumpEntry, DumpListing, EntryKind, SYSTEM_VERSION,
+    CONTAINER_METADATA, CONTAINER_PARENTS, DumpEntry, DumpListing, EntryKind, EntryMeta,
+    SYSTEM_VERSION,
 };
 use super::is_safe_member_name;
 use super::private_tmp::PrivateTempDir;
@@ -485,6 +486,7 @@ fn canonical_listing(path: &Path, raw: DumpListing) -> Result<(DumpListing, Root
     let mut out = DumpListing {
         entries: Vec::with_capacity(raw.entries.len()),
         notes: raw.notes,
+        root: None,
     };
     let mut outside = 0u64;
     for mut e in raw.entries {
@@ -533,19 +535,7 @@ fn add_implied_folders(entries: &mut Vec<DumpEntry>) {
                 break;
             }
             dirs.insert(parent.into());
-            added.push(DumpEntry {
-                path: parent.into(),
-                kind: EntryKind::Dir,
-                size: 0,
-                mtime: None,
-                mode: None,
-                uid: None,
-                gid: None,
-                link: None,
-                inode: None,
-                ctime: None,
-                birth: None,
-            });
+            added.push(DumpEntry::bare(parent.into(), EntryKind::Dir, None));
             p = parent;
         }
     }
@@ -617,7 +607,7 @@ fn read_tar(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
         let Some(member) = tar_member(path, &raw, &entry)? else {
             continue;
         };
-        let size = member.size;
+        let size = member.size();
         let keep = match member.kind {
             EntryKind::File => member_wanted(needs, &member.path),
             _ => Keep::Nothing,
@@ -680,19 +670,24 @@ fn tar_member<R: Read>(
     Ok(Some(DumpEntry {
         path: name.into(),
         kind,
-        size: if kind == EntryKind::File {
-            entry.size()
-        } else {
-            0
-        },
-        mtime: header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
-        mode: header.mode().ok().map(|m| (m & 0o7777) | bits),
-        uid: header.uid().ok().and_then(|u| u32::try_from(u).ok()),
-        gid: header.gid().ok().and_then(|g| u32::try_from(g).ok()),
         link: if kind == EntryKind::Link { link } else { None },
-        inode: None,
-        ctime: None,
-        birth: None,
+        meta: Some(Box::new(
+            EntryMeta::new(if kind == EntryKind::File {
+                entry.size()
+            } else {
+                0
+            })
+            .times(
+                header.mtime().ok().and_then(|t| i64::try_from(t).ok()),
+                None,
+                None,
+            )
+            .owner(
+                header.mode().ok().map(|m| (m & 0o7777) | bits),
+                header.uid().ok().and_then(|u| u32::try_from(u).ok()),
+                header.gid().ok().and_then(|g| u32::try_from(g).ok()),
+            ),
+        )),
     }))
 }
 
@@ -761,15 +756,12 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             let member = DumpEntry {
                 path: name.into(),
                 kind,
-                size: if kind == EntryKind::File { f.size() } else { 0 },
-                mtime: zip_mtime(&f),
-                mode: mode.map(|m| (m & 0o7777) | bits),
-                uid: None,
-                gid: None,
                 link: None,
-                inode: None,
-                ctime: None,
-                birth: None,
+                meta: Some(Box::new(
+                    EntryMeta::new(if kind == EntryKind::File { f.size() } else { 0 })
+                        .times(zip_mtime(&f), None, None)
+                        .owner(mode.map(|m| (m & 0o7777) | bits), None, None),
+                )),
             };
             (member, f.compressed_size())
         };
@@ -782,18 +774,19 @@ fn read_zip(path: &Path, needs: &Needs, spool: &mut Spool, out: &mut DumpListing
             && let keep = member_wanted(needs, &member.path)
             && keep != Keep::Nothing
         {
-            if zip_bomb(member.size, compressed, limits) {
+            if zip_bomb(member.size(), compressed, limits) {
                 return Err(Error::input(
                     path,
                     format!(
                         "refused: zip member {} looks like a decompression bomb ({} bytes from {compressed})",
-                        member.path, member.size
+                        member.path,
+                        member.size()
                     ),
                 ));
             }
             let mut f = archive.by_index(i).map_err(zerr)?;
             spool
-                .keep(keep, &member.path, member.size, &mut f)
+                .keep(keep, &member.path, member.size(), &mut f)
                 .map_err(|e| Error::input(path, format!("zip member {}: {e}", member.path)))?;
         }
         out.entries.push(member);

@@ -51,6 +51,21 @@ struct Inner {
     rows: Vec<Row>,
     /// Each domain's rows.
     by_domain: Vec<Range<u32>>,
+    /// Which paths mention an indicator, found once for the modules that
+    /// sweep the whole dump (see [`DumpIndex::flags`]).
+    flags: std::sync::OnceLock<Arc<DumpFlags>>,
+    /// Each listing entry's row position (`u32::MAX`: none), made on first
+    /// use.
+    row_of: std::sync::OnceLock<Vec<u32>>,
+}
+
+/// The paths of a dump that one indicator sweep flagged, for each module
+/// that sweeps every path: `filesystem` (listing positions) and `manifest`
+/// (index row positions, rowid - 1), both ascending.
+#[derive(Debug, Default)]
+pub struct DumpFlags {
+    pub filesystem: Vec<u32>,
+    pub manifest: Vec<u32>,
 }
 
 impl Inner {
@@ -73,33 +88,42 @@ pub struct DumpIndex {
 /// walk sorted by file name visits them), without splitting.
 pub(crate) fn path_order(a: &str, b: &str) -> Ordering {
     let key = |c: u8| if c == b'/' { 0 } else { c };
-    a.bytes().map(key).cmp(b.bytes().map(key))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // The common start, eight bytes at a time, then the first difference.
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n && a[i..i + 8] == b[i..i + 8] {
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    match (a.get(i), b.get(i)) {
+        (Some(&x), Some(&y)) => key(x).cmp(&key(y)),
+        _ => a.len().cmp(&b.len()),
+    }
 }
 
 impl DumpIndex {
     /// `rows` are `(domain, listing entry, byte offset of the relative
-    /// path)`, in any order; `domains` names each domain, in rowid order.
+    /// path)`, in listing order (the listing in component-wise order, see
+    /// [`path_order`]); `domains` names each domain, in rowid order.
     pub(crate) fn new(
         listing: Arc<DumpListing>,
         domains: Vec<String>,
-        rows: Vec<(usize, usize, usize)>,
+        rows: Vec<(u32, u32, u32)>,
     ) -> rusqlite::Result<Self> {
-        let too_many = || {
-            rusqlite::Error::ModuleError(format!(
+        if u32::try_from(listing.entries.len()).is_err() {
+            return Err(rusqlite::Error::ModuleError(format!(
                 "a dump of {} paths is more than the index holds",
-                rows.len()
-            ))
-        };
-        let n32 = |n: usize| u32::try_from(n).map_err(|_| too_many());
-        let mut out = Vec::with_capacity(rows.len());
-        for &(domain, entry, rel) in &rows {
-            out.push(Row {
-                entry: n32(entry)?,
-                domain: n32(domain)?,
-                rel: n32(rel)?,
-            });
+                listing.entries.len()
+            )));
         }
-        n32(out.len())?;
+        // Same size: the rows' memory is reused.
+        let mut out: Vec<Row> = rows
+            .into_iter()
+            .map(|(domain, entry, rel)| Row { entry, domain, rel })
+            .collect();
         let mut inner = Inner {
             by_name: domains
                 .iter()
@@ -110,13 +134,17 @@ impl DumpIndex {
             domains,
             rows: Vec::new(),
             by_domain: Vec::new(),
+            flags: std::sync::OnceLock::new(),
+            row_of: std::sync::OnceLock::new(),
         };
-        // The listing is in byte order; stable sorting keeps its long runs.
-        out.sort_by(|a, b| {
-            a.domain
-                .cmp(&b.domain)
-                .then_with(|| path_order(inner.rel(*a), inner.rel(*b)))
-        });
+        // The listing is in component-wise order, and a domain's paths share
+        // its folder: in listing order, each domain's rows are in the order
+        // of their relative paths already. A stable sort by domain keeps it.
+        out.sort_by_key(|r| r.domain);
+        debug_assert!(
+            out.windows(2).all(|w| w[0].domain != w[1].domain
+                || path_order(inner.rel(w[0]), inner.rel(w[1])).is_lt())
+        );
         let mut by_domain = vec![0..0; inner.domains.len()];
         let mut start = 0usize;
         while start < out.len() {
@@ -137,6 +165,46 @@ impl DumpIndex {
         self.inner.rows.len()
     }
 
+    /// The listing the index is over.
+    pub fn listing(&self) -> &Arc<DumpListing> {
+        &self.inner.listing
+    }
+
+    /// The row at position `pos` (rowid - 1): its domain, relative path and
+    /// listing position.
+    pub fn row(&self, pos: usize) -> Option<(&str, &str, usize)> {
+        let ix = &self.inner;
+        let row = *ix.rows.get(pos)?;
+        Some((
+            ix.domains[row.domain as usize].as_str(),
+            ix.rel(row),
+            row.entry as usize,
+        ))
+    }
+
+    /// The row position of the listing entry at `entry`, or `None` for a
+    /// path that is no row (in no domain, or a FIFO and the like).
+    pub fn row_of_entry(&self, entry: usize) -> Option<u32> {
+        let ix = &self.inner;
+        let of = ix.row_of.get_or_init(|| {
+            let mut out = vec![u32::MAX; ix.listing.entries.len()];
+            for (pos, row) in ix.rows.iter().enumerate() {
+                if let Some(slot) = out.get_mut(row.entry as usize) {
+                    *slot = pos as u32;
+                }
+            }
+            out
+        });
+        of.get(entry).copied().filter(|&r| r != u32::MAX)
+    }
+
+    /// The flags of the dump's one indicator sweep: made by `make` on the
+    /// first call, shared with every later one (modules that run at the same
+    /// time wait for the first).
+    pub fn flags(&self, make: impl FnOnce() -> DumpFlags) -> Arc<DumpFlags> {
+        self.inner.flags.get_or_init(|| Arc::new(make())).clone()
+    }
+
     /// A new connection whose `Files` table is this index (an in-memory
     /// database holding only the table's declaration).
     pub fn connect(&self) -> rusqlite::Result<Connection> {
@@ -150,15 +218,17 @@ impl DumpIndex {
 
 /// The `MBFile` a backup would carry for a listed path.
 fn mbfile(e: &DumpEntry) -> MbFile {
+    let none = super::ios_fs::EntryMeta::new(0);
+    let m = e.meta.as_deref().unwrap_or(&none);
     MbFile {
-        size: Some(e.size),
-        mode: e.mode,
-        user_id: e.uid.map(i64::from),
-        group_id: e.gid.map(i64::from),
-        inode: e.inode,
-        last_modified: e.mtime,
-        last_status_change: e.ctime,
-        birth: e.birth,
+        size: Some(m.size()),
+        mode: m.mode(),
+        user_id: m.uid().map(i64::from),
+        group_id: m.gid().map(i64::from),
+        inode: m.inode_number(),
+        last_modified: m.mtime(),
+        last_status_change: m.ctime(),
+        birth: m.birth(),
         target: e.link.as_deref().map(str::to_string),
         ..Default::default()
     }
@@ -509,7 +579,7 @@ unsafe impl VTabCursor for FilesCursor {
             1 => ctx.set_result(domain),
             2 => ctx.set_result(ix.rel(row)),
             3 => ctx.set_result(flags(e.kind)),
-            _ => ctx.set_result(encode_mbfile(&mbfile(e))),
+            _ => ctx.set_result(encode_mbfile(&mbfile(&ix.listing.full(e)))),
         }
     }
 
@@ -521,6 +591,33 @@ unsafe impl VTabCursor for FilesCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn component_order_is_the_byte_order_with_slash_first() {
+        let key = |c: u8| if c == b'/' { 0 } else { c };
+        let slow = |a: &str, b: &str| a.bytes().map(key).cmp(b.bytes().map(key));
+        let paths = [
+            "",
+            "a",
+            "a/",
+            "a/b",
+            "a b",
+            "private/var/mobile",
+            "private/var/mobile/x",
+            "private/var/mobile x",
+            "private/var/mobileX",
+            "private/var/mobile/Library/a.db",
+            "private/var/mobile/Library/a.db-wal",
+            "private/var/mobile/Library-x/a",
+            "private/var/mobile/Library/a/b/c/d/e",
+            "private/var/mobile/Library",
+        ];
+        for a in paths {
+            for b in paths {
+                assert_eq!(path_order(a, b), slow(a, b), "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn component_order_and_glob_ends() {

@@ -18,16 +18,18 @@
 //! Size: up to [`FULL_RECORDS_LIMIT`] paths every path is a record, as in
 //! MVT. Above, when the scan has an indicator sweep, paths go through it in
 //! batches: only paths that mention an indicator become records, the others
-//! outside the backup domains are kept as bare path observables, 1,000 to
-//! a record ([`crate::artifacts::observe::Listed`], for `recheck`; paths in
-//! a domain are listed by `manifest`), plus one summary record.
+//! that are no index row are kept as bare path observables, 1,000 to a
+//! record ([`crate::artifacts::observe::Listed`], for `recheck`; index rows
+//! are listed by `manifest`), plus one summary record. The sweep is one for
+//! `filesystem` and `manifest` ([`dump_flags`]): each path is swept once.
 
 use super::util::jts;
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::IosBackup;
-use crate::evidence::ios_fs::{DumpEntry, in_backup_domain};
+use crate::evidence::ios_fs::{DumpEntry, DumpListing};
 use crate::evidence::ios_fs_archive::Needs;
+use crate::evidence::ios_fs_index::{DumpFlags, DumpIndex};
 use crate::model::{Observable, ObservableType, Record};
 
 pub const MODULE: Module = Module {
@@ -71,45 +73,159 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         .text_sweep
         .as_ref()
         .filter(|_| entries.len() > FULL_RECORDS_LIMIT)
+        && let Some(index) = ctx.backup.dump_index()
     {
         let listed = sweep.keeps_observables().then(|| {
             crate::artifacts::observe::Listed::new(MODULE.name, ARTIFACT, ctx.opts.sink.clone())
         });
-        return Ok(swept(entries, sweep.as_ref(), listed));
+        let flags = dump_flags(index, sweep.as_ref());
+        return Ok(swept(&listing, &flags.filesystem, listed, index));
     }
-    Ok(entries.iter().map(record).collect())
+    Ok(entries.iter().map(|e| record(&listing.full(e))).collect())
 }
 
-/// Large dumps: paths through the sweep in batches; see the module
-/// documentation.
-fn swept(
-    entries: &[DumpEntry],
+/// The paths of a dump that mention an indicator, for `filesystem` and
+/// `manifest` alike, from one sweep over the listing (made by whichever of
+/// the two asks first; see [`DumpIndex::flags`]). Each path is one line
+/// holding what both modules match it on: its absolute and `/var/…`
+/// spellings and, for a path in a backup domain, what `manifest` adds (the
+/// device path when it is another, the file name, the hosts WebKit embeds
+/// in it). The few lines flagged are swept again as each module words them,
+/// so each module keeps exactly the paths it would flag alone.
+pub fn dump_flags(
+    index: &DumpIndex,
     sweep: &dyn crate::artifacts::TextSweep,
-    mut listed: Option<crate::artifacts::observe::Listed>,
-) -> Vec<Record> {
-    let mut out = Vec::new();
-    let mut text = String::new();
-    for batch in entries.chunks(BATCH) {
+) -> std::sync::Arc<DumpFlags> {
+    index.flags(|| {
+        let listing = index.listing();
+        let mut text = String::new();
+        let mut maybe: Vec<usize> = Vec::new();
+        let entries = &listing.entries;
+        for (n, batch) in entries.chunks(BATCH).enumerate() {
+            text.clear();
+            for (i, e) in batch.iter().enumerate() {
+                let at = n * BATCH + i;
+                let start = text.len();
+                push_line(&mut text, &e.path);
+                text.pop();
+                if let Some((domain, rel, _)) =
+                    index.row_of_entry(at).and_then(|r| index.row(r as usize))
+                {
+                    push_manifest_part(&mut text, domain, rel);
+                }
+                one_line(&mut text, start);
+                text.push('\n');
+            }
+            maybe.extend(
+                sweep
+                    .flagged_lines(text.as_bytes())
+                    .iter()
+                    .map(|l| n * BATCH + l.line_no.wrapping_sub(1)),
+            );
+        }
+        // Each module's own lines, for the paths flagged above.
         text.clear();
-        for e in batch {
-            // The line holds both forms of the path (see `forms`), one line
-            // a path: line breaks in a name become spaces.
-            let line_start = text.len();
-            text.push('/');
-            text.push_str(&e.path);
-            if let Some(rest) = e.path.strip_prefix("private/var/") {
-                text.push_str(" /var/");
-                text.push_str(rest);
+        for &at in &maybe {
+            push_line(&mut text, &entries[at].path);
+        }
+        let filesystem = sweep
+            .flagged_lines(text.as_bytes())
+            .iter()
+            .filter_map(|l| maybe.get(l.line_no.wrapping_sub(1)))
+            .map(|&at| at as u32)
+            .collect();
+        let rows: Vec<u32> = maybe
+            .iter()
+            .filter_map(|&at| index.row_of_entry(at))
+            .collect();
+        text.clear();
+        for &r in &rows {
+            if let Some((domain, rel, _)) = index.row(r as usize) {
+                super::manifest::push_row_line(&mut text, domain, rel);
             }
-            if text[line_start..].contains(['\n', '\r']) {
-                let line = text[line_start..].replace(['\n', '\r'], " ");
-                text.truncate(line_start);
-                text.push_str(&line);
-            }
-            text.push('\n');
-            // Paths in a backup domain are listed by `manifest` already.
-            if let Some(l) = listed.as_mut() {
-                l.row(if in_backup_domain(&e.path) {
+        }
+        let mut manifest: Vec<u32> = sweep
+            .flagged_lines(text.as_bytes())
+            .iter()
+            .filter_map(|l| rows.get(l.line_no.wrapping_sub(1)).copied())
+            .collect();
+        manifest.sort_unstable();
+        DumpFlags {
+            filesystem,
+            manifest,
+        }
+    })
+}
+
+/// What `manifest`'s line for the row adds to the path's line (see
+/// `manifest::push_sweep_line`): its device path when that is not the
+/// absolute path already on the line (a container's rows say `/` +
+/// relative path), its file name, the hosts in its name.
+fn push_manifest_part(text: &mut String, domain: &str, rel: &str) {
+    if crate::evidence::ios_backup::domain_root(domain).is_none() {
+        text.push_str(" /");
+        text.push_str(rel);
+    }
+    text.push(' ');
+    text.push_str(rel.rsplit('/').next().unwrap_or(""));
+    for h in super::manifest::embedded_domains(rel) {
+        text.push(' ');
+        text.push_str(&h);
+    }
+}
+
+/// One line of `filesystem`'s sweep: both forms of the path (see `forms`).
+fn push_line(text: &mut String, path: &str) {
+    let start = text.len();
+    text.push('/');
+    text.push_str(path);
+    if let Some(rest) = path.strip_prefix("private/var/") {
+        text.push_str(" /var/");
+        text.push_str(rest);
+    }
+    one_line(text, start);
+    text.push('\n');
+}
+
+/// Line breaks in the text from `start` become spaces (one line a path).
+fn one_line(text: &mut String, start: usize) {
+    if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
+        let line = text[start..].replace(['\n', '\r'], " ");
+        text.truncate(start);
+        text.push_str(&line);
+    }
+}
+
+/// Large dumps: only the paths the shared sweep flagged (`flagged`,
+/// ascending listing positions) are records; see the module documentation.
+fn swept(
+    listing: &DumpListing,
+    flagged: &[u32],
+    mut listed: Option<crate::artifacts::observe::Listed>,
+    index: &DumpIndex,
+) -> Vec<Record> {
+    let entries = &listing.entries;
+    let out: Vec<Record> = flagged
+        .iter()
+        .filter_map(|&at| entries.get(at as usize))
+        .map(|e| record(&listing.full(e)))
+        .collect();
+    if let Some(l) = listed.as_mut() {
+        let mut flagged = flagged.iter().peekable();
+        for (n, batch) in entries.chunks(BATCH).enumerate() {
+            let mut lines = Vec::new();
+            for (i, e) in batch.iter().enumerate() {
+                if flagged
+                    .next_if(|&&at| at as usize == n * BATCH + i)
+                    .is_some()
+                {
+                    lines.push(crate::artifacts::SweptLine {
+                        line_no: i + 1,
+                        range: 0..0,
+                    });
+                }
+                // Index rows are listed by `manifest`.
+                l.row(if index.row_of_entry(n * BATCH + i).is_some() {
                     Vec::new()
                 } else {
                     vec![Observable {
@@ -118,18 +234,11 @@ fn swept(
                     }]
                 });
             }
-        }
-        let flagged = sweep.flagged_lines(text.as_bytes());
-        if let Some(l) = listed.as_mut() {
-            l.batch(&flagged);
-        }
-        for line in &flagged {
-            if let Some(e) = batch.get(line.line_no.wrapping_sub(1)) {
-                out.push(record(e));
-            }
+            l.batch(&lines);
         }
     }
     let kept = out.len();
+    let mut out = out;
     out.extend(listed.map(|l| l.finish()).unwrap_or_default());
     out.push(
         Record::new(MODULE.name, ARTIFACT)
@@ -157,7 +266,7 @@ fn forms(path: &str) -> (String, Option<String>) {
 
 /// The record of one path (MVT's fields `path` and `modified`).
 pub fn record(e: &DumpEntry) -> Record {
-    let modified = e.mtime.and_then(crate::time::from_unix);
+    let modified = e.mtime().and_then(crate::time::from_unix);
     let mut r = Record::new(MODULE.name, ARTIFACT)
         .at(modified)
         .event("entry_modified", e.path.to_string())
@@ -165,7 +274,7 @@ pub fn record(e: &DumpEntry) -> Record {
         .field("kind", e.kind.as_str())
         .field("modified", jts(modified));
     if e.kind == crate::evidence::ios_fs::EntryKind::File {
-        r = r.field("size", e.size);
+        r = r.field("size", e.size());
     }
     if let Some(t) = &e.link {
         r = r.field("symlink_target", t.to_string());

@@ -45,9 +45,13 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let conn = ctx.backup.manifest_connection()?;
     let manifest = ctx.backup.root().join("Manifest.db");
     let err = ModuleError::sqlite(|| manifest.display());
-    let total: i64 = conn
-        .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
-        .map_err(err)?;
+    // A dump's index knows its size (counting through SQL walks every row).
+    let total: i64 = match ctx.backup.dump_index() {
+        Some(index) => index.rows() as i64,
+        None => conn
+            .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
+            .map_err(err)?,
+    };
     if let Some(sweep) = ctx
         .opts
         .text_sweep
@@ -62,6 +66,10 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             };
             crate::artifacts::observe::Listed::new(MODULE.name, artifact, ctx.opts.sink.clone())
         });
+        if let Some(index) = ctx.backup.dump_index() {
+            let flags = super::filesystem::dump_flags(index, sweep.as_ref());
+            return dump_swept(&conn, index, &flags.manifest, listed).map_err(err);
+        }
         return swept(&conn, sweep.as_ref(), total, listed).map_err(err);
     }
     // rowid order is insertion order: stable and cheap to stream.
@@ -130,24 +138,83 @@ fn swept(
         }
     }
     out.extend(listed.map(|l| l.finish()).unwrap_or_default());
-    out.push(
-        Record::new(MODULE.name, "Manifest.db")
-            .event(
-                "manifest_summary",
-                format!(
-                    "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
-                ),
-            )
-            .field("rows", total)
-            .field("rows_kept", kept as i64),
-    );
+    out.push(summary(total, kept));
     Ok(out)
+}
+
+/// [`swept`] on a filesystem dump: the rows the dump's one sweep flagged
+/// (`flagged`, ascending row positions; see `filesystem::dump_flags`) are
+/// records; the others are listed as [`swept`] lists them, read from the
+/// index directly rather than through SQL.
+fn dump_swept(
+    conn: &rusqlite::Connection,
+    index: &crate::evidence::ios_fs_index::DumpIndex,
+    flagged: &[u32],
+    mut listed: Option<crate::artifacts::observe::Listed>,
+) -> rusqlite::Result<Vec<Record>> {
+    let mut fetch = conn
+        .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files WHERE rowid = ?1")?;
+    let mut out = Vec::new();
+    for &pos in flagged {
+        if let Ok(entry) = fetch.query_row([i64::from(pos) + 1], row_to_entry) {
+            out.push(record(&entry));
+        }
+    }
+    let kept = out.len();
+    if let Some(l) = listed.as_mut() {
+        let mut flagged = flagged.iter().peekable();
+        let mut lines = Vec::new();
+        for pos in 0..index.rows() {
+            let Some((domain, rel, _)) = index.row(pos) else {
+                break;
+            };
+            let line_no = pos % BATCH + 1;
+            if flagged.next_if(|&&f| f as usize == pos).is_some() {
+                lines.push(crate::artifacts::SweptLine {
+                    line_no,
+                    range: 0..0,
+                });
+            }
+            l.row(row_observables(
+                row_path(domain, rel),
+                rel,
+                embedded_domains(rel),
+            ));
+            if line_no == BATCH {
+                l.batch(&lines);
+                lines.clear();
+            }
+        }
+        l.batch(&lines);
+    }
+    out.extend(listed.map(|l| l.finish()).unwrap_or_default());
+    out.push(summary(index.rows() as i64, kept));
+    Ok(out)
+}
+
+/// The record that says how many rows a large manifest has and kept.
+fn summary(total: i64, kept: usize) -> Record {
+    Record::new(MODULE.name, "Manifest.db")
+        .event(
+            "manifest_summary",
+            format!(
+                "Manifest.db lists {total} files; {kept} mention an indicator and are kept as records (above {FULL_RECORDS_LIMIT} rows, paths are swept rather than all recorded)"
+            ),
+        )
+        .field("rows", total)
+        .field("rows_kept", kept as i64)
 }
 
 /// The device path of a row (as `file_path` gives it for a record).
 fn row_path(domain: &str, relative_path: &str) -> String {
     crate::evidence::ios_backup::device_path(domain, relative_path)
         .unwrap_or_else(|| format!("/{relative_path}"))
+}
+
+/// [`push_sweep_line`] for the row `domain`, `relative_path`.
+pub(crate) fn push_row_line(text: &mut String, domain: &str, relative_path: &str) {
+    let path = row_path(domain, relative_path);
+    push_sweep_line(text, &path, relative_path, &embedded_domains(relative_path));
 }
 
 /// One line per row, appended to `text`: every string the record's
@@ -162,7 +229,7 @@ fn push_sweep_line(text: &mut String, path: &str, relative_path: &str, hosts: &[
         text.push(' ');
         text.push_str(d);
     }
-    if text[start..].contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
         let line = text[start..].replace(['\n', '\r'], " ");
         text.truncate(start);
         text.push_str(&line);
