@@ -1,14 +1,14 @@
 //! The fixed cost every scan pays before reading evidence, phase by phase:
 //! CPU time and heap (live bytes after the phase, and the phase's own peak)
 //! of loading the bundled indicators, the stock-name list, and each table
-//! the matcher builds (exact-value maps, Aho-Corasick automaton, q-gram
-//! prefilter), rebuilt here the way `Matcher::new` builds them.
+//! the matcher builds (exact-value maps, the q-gram prefilter with its
+//! exact-check data), rebuilt here the way `Matcher::new` builds them. Free
+//! text has no Aho-Corasick automaton behind the prefilter any more.
 //! `cargo run --release --example fixed_costs` (benches/results/fixed-costs.txt).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use spydar::indicators::matcher::MIN_TEXT_LEN;
 use spydar::indicators::prefilter::Prefilter;
 use spydar::indicators::stock::StockNames;
@@ -113,22 +113,14 @@ fn main() {
                 .filter(|k| seen.insert(k.clone()))
                 .collect::<Vec<_>>()
         });
-        let ac = phase("Aho-Corasick (contiguous NFA)", || {
-            AhoCorasickBuilder::new()
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .match_kind(MatchKind::Standard)
-                .build(&needles)
-                .ok()
-        });
         let pf = phase("Prefilter::new", || Prefilter::new(&needles));
         println!(
-            "   {} indicators, {} needles ({} bytes), automaton {} bytes",
+            "   {} indicators, {} needles ({} bytes)",
             set.indicators.len(),
             needles.len(),
             needles.iter().map(String::len).sum::<usize>(),
-            ac.as_ref().map_or(0, |a| a.memory_usage())
         );
-        drop((ac, pf, needles, stock));
+        drop((pf, needles, stock));
         let copy = set.clone();
         let m = phase("Matcher::new (all of it)", || Matcher::new(copy));
         let before = rss_anon_mb();

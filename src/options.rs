@@ -32,7 +32,10 @@ pub struct ScanOptions {
 }
 
 /// Records in batches of this many are handed to the sink while a module runs.
-pub const SINK_BATCH: usize = 8192;
+/// 2,048 rather than 8,192: several modules' batches are in flight at once,
+/// and the smaller batch takes ~8 MB off the scale-400 backup's peak (93 ->
+/// 85 MB) at no CPU cost; the records read back identical.
+pub const SINK_BATCH: usize = 2048;
 
 /// Receives records as modules make them (see `ScanOptions::sink`).
 pub trait RecordSink: Send + Sync {
