@@ -89,6 +89,16 @@ fn mvt_cell(name: &str, kinds: &[InputKind]) -> String {
             }
         }
     }
+    for &(command, slug, module) in mvt_parity::SECOND_RUNS {
+        let runs_on_kind = COMMANDS
+            .iter()
+            .any(|c| c.command == command && c.input.is_some_and(|k| kinds.contains(&k)));
+        if module == name && runs_on_kind {
+            slugs.push(slug);
+            commands.push(command);
+            lacking.clear();
+        }
+    }
     if slugs.is_empty() {
         return "not in MVT".to_string();
     }

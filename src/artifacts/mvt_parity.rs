@@ -167,6 +167,15 @@ const BUGREPORT: &[MvtModule] = &[
 /// calls the nested one `bugreport_mounts`.
 const BUGREPORT_MOUNTS: &[MvtModule] = &[same("mounts")];
 
+/// MVT modules that one command runs a second time under the same slug,
+/// and spydar's name for that second run: (command, MVT slug, spydar
+/// module). check-androidqf runs its own `mounts` on `mounts.json` and the
+/// bugreport `mounts` on its `bugreport.zip`; MVT's results keep one slug,
+/// the command lists above keep it once, and this says where the second
+/// run went.
+pub const SECOND_RUNS: &[(&str, &str, &str)] =
+    &[("mvt-android check-androidqf", "mounts", "bugreport_mounts")];
+
 /// `mvt/android/modules/backup`.
 const ANDROID_BACKUP: &[MvtModule] = &[same("sms")];
 
