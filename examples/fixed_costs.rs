@@ -92,9 +92,8 @@ fn phase<T>(name: &str, f: impl FnOnce() -> T) -> T {
 }
 
 fn main() {
-    // As the spydar binary sets it (src/main.rs).
-    // SAFETY: sets a parameter of glibc's allocator before other threads.
-    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10) };
+    // As the spydar binary sets it (src/main.rs), before other threads.
+    spydar::cli::tune_malloc();
     let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -125,8 +124,8 @@ fn main() {
         let m = phase("Matcher::new (all of it)", || Matcher::new(copy));
         let before = rss_anon_mb();
         let t = cpu_ms();
-        // SAFETY: malloc_trim only returns free heap memory to the system.
-        unsafe { libc::malloc_trim(0) };
+        // What `scan` and `recheck` do once the matcher is built (malloc_trim).
+        spydar::cli::release_free_memory();
         println!(
             "   RssAnon with set + matcher: {before:.1} MB; after malloc_trim {:.1} MB ({:.1} ms)",
             rss_anon_mb(),

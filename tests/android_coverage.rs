@@ -26,6 +26,14 @@ pub(crate) fn opts(plant: bool) -> GenOptions {
     }
 }
 
+/// The three layouts of a current androidqf acquisition: a zip with the
+/// files at its root, a zip of the acquisition's folder, a folder.
+pub(crate) const AQF_LAYOUTS: [(&str, Option<&str>); 3] = [
+    ("root.zip", None),
+    ("folder.zip", Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b")),
+    ("dir", None),
+];
+
 /// Reads `path` (kind detected) with the bundled indicators as the text
 /// sweep, and matches every record.
 pub(crate) fn scan(path: &Path) -> (InputKind, DeviceScan, Vec<Finding>) {
@@ -183,13 +191,8 @@ fn aqf_new_detected(d: &[(String, T, String)]) -> Vec<(String, T, String)> {
 #[test]
 fn androidqf_current_root_and_folder_layouts() {
     let dir = tempfile::tempdir().unwrap();
-    let layouts: [(&str, Option<&str>); 3] = [
-        ("root.zip", None),
-        ("folder.zip", Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b")),
-        ("dir", None),
-    ];
     let mut seen = None;
-    for (name, wrapper) in layouts {
+    for (name, wrapper) in AQF_LAYOUTS {
         let p = dir.path().join(name);
         generate_androidqf_current(&p, &opts(true), wrapper).unwrap();
         let (kind, s, f) = scan(&p);

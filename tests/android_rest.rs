@@ -4,7 +4,7 @@
 //! Planted values are found in the right module as the right kind of value;
 //! near-miss decoys stay silent.
 
-use crate::android_coverage::{opts, scan};
+use crate::android_coverage::{AQF_LAYOUTS, opts, scan};
 use crate::common::module_records;
 
 use spydar::artifacts::android::dumpsys_packages::package_count;
@@ -182,12 +182,7 @@ fn hidden_system_packages_counted_once() {
 #[test]
 fn command_log_notes_device_facts_and_sweep() {
     let dir = tempfile::tempdir().unwrap();
-    let layouts: [(&str, Option<&str>); 3] = [
-        ("root.zip", None),
-        ("folder.zip", Some("5a1f0c4e-9b8e-4d7e-9c61-2b8f0d1e2a3b")),
-        ("dir", None),
-    ];
-    for (name, wrapper) in layouts {
+    for (name, wrapper) in AQF_LAYOUTS {
         let p = dir.path().join(name);
         generate_androidqf_current(&p, &opts(true), wrapper).unwrap();
         let (_, s, f) = scan(&p);

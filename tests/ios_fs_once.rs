@@ -195,5 +195,26 @@ fn a_large_dump_is_swept_once_with_each_module_s_own_findings() {
         detected(&fresh, "filesystem"),
         [format!("/{folders}")].into()
     );
+
+    // The one sweep of a fresh open flags them as well: the container row
+    // only through the `/`-rooted relative path its `manifest` line adds.
+    let fs = spydar::evidence::ios_fs::open(&out).unwrap();
+    let index = fs.dump_index().unwrap();
+    let mut set = IndicatorSet::default();
+    set.add_path(&bundle).unwrap();
+    let flags = dump_flags(index, &Matcher::new(set));
+    let rels: BTreeSet<String> = flags
+        .manifest
+        .iter()
+        .map(|&pos| index.row(pos as usize).unwrap().1.to_string())
+        .collect();
+    assert_eq!(rels, [format!("Library/{rel}")].into());
+    let paths: BTreeSet<String> = flags
+        .filesystem
+        .iter()
+        .map(|&at| index.listing().entries[at as usize].path.to_string())
+        .collect();
+    assert_eq!(paths, [folders.clone()].into());
+    drop(fs);
     assert_eq!(before, crate::common::tree(&out), "the dump is untouched");
 }

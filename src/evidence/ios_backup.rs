@@ -341,7 +341,6 @@ impl IosBackup {
         self.plists.status.as_ref()
     }
 
-    /// Whether `Manifest.plist` says the backup is encrypted.
     /// Whether opening a database again costs only an open (a plain
     /// backup folder): modules then read a large table's rowid ranges on
     /// several connections. An encrypted backup's or a dump's database may
@@ -350,6 +349,7 @@ impl IosBackup {
         matches!(self.backend, Backend::Folder { .. })
     }
 
+    /// Whether `Manifest.plist` says the backup is encrypted.
     pub fn is_encrypted(&self) -> bool {
         self.plists
             .manifest
@@ -514,9 +514,7 @@ impl IosBackup {
         relative_glob: &str,
     ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
         self.with_lookup(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
-            )?;
+            let mut stmt = c.prepare_cached(PATHS_QUERY)?;
             let rows = stmt.query_map([domain, relative_glob], row_to_entry)?;
             rows.collect()
         })
@@ -537,11 +535,7 @@ impl IosBackup {
         let failed = |e: rusqlite::Error| {
             ModuleError::Failed(format!("{}: {e}", self.root.join("Manifest.db").display()))
         };
-        let mut stmt = conn
-            .prepare(
-                "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
-            )
-            .map_err(failed)?;
+        let mut stmt = conn.prepare(PATHS_QUERY).map_err(failed)?;
         let mut rows = stmt.query([domain, relative_glob]).map_err(failed)?;
         while let Some(row) = rows.next().map_err(failed)? {
             f(row_to_entry(row).map_err(failed)?)?;
@@ -859,15 +853,7 @@ fn check_manifest_schema(conn: &Connection) -> std::result::Result<(), String> {
 /// Maps a `SELECT fileID, domain, relativePath, flags, file` row. Text
 /// columns stored as BLOBs (seen in the wild) are read lossily.
 pub fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<FileEntry> {
-    let text = |i: usize| -> rusqlite::Result<String> {
-        Ok(match row.get_ref(i)? {
-            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                String::from_utf8_lossy(t).into_owned()
-            }
-            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
-            _ => String::new(),
-        })
-    };
+    let text = |i: usize| row_text(row, i);
     let flags = match row.get_ref(3)? {
         rusqlite::types::ValueRef::Integer(n) => n,
         _ => 0,
@@ -884,6 +870,22 @@ pub fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<FileEntry> {
         mbfile,
     })
 }
+
+/// A `Files` text column as [`row_to_entry`] reads it: text or blob
+/// (lossy UTF-8), an integer as its digits, anything else empty.
+pub fn row_text(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
+    Ok(match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+            String::from_utf8_lossy(t).into_owned()
+        }
+        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// The rows of one domain whose relative path matches a GLOB (no `file`
+/// column), for [`IosBackup::find_paths`] and [`IosBackup::each_path`].
+const PATHS_QUERY: &str = "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath";
 
 /// A plist scalar as text (dates in RFC 3339 UTC).
 pub fn plist_scalar(v: &plist::Value) -> Option<String> {

@@ -4,7 +4,11 @@
 //! rows (`triangulation_timeline`) spent most of its time decoding whole
 //! archives. Anything this reader does not expect (another layout, a
 //! UTF-16 or repeated key, a 16-byte integer, a reference out of range)
-//! gives `None`, and the caller decodes the archive in full instead.
+//! gives `None`, and the caller decodes the archive in full instead. The
+//! trailer and big-endian numbers are read by [`super::plist_safe`]'s own
+//! functions.
+
+use super::plist_safe::{be, trailer};
 
 /// `LastModified`, `LastStatusChange` and `Birth` (Unix seconds) of an
 /// `MBFile` blob, as [`super::nskeyed::decode_mbfile`] gives them; `None`
@@ -50,38 +54,27 @@ struct Bplist<'a> {
     table: usize,
 }
 
-/// Big-endian unsigned integer of up to 8 bytes.
-fn be(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |n, &x| (n << 8) | u64::from(x))
-}
-
 impl<'a> Bplist<'a> {
+    /// The trailer as [`trailer`] checks it for every plist spydar reads,
+    /// plus what this reader relies on: the magic, a top object that
+    /// exists, an offset table after the header.
     fn new(b: &'a [u8]) -> Option<Self> {
-        if !b.starts_with(b"bplist00") || b.len() < 8 + 32 {
+        if !b.starts_with(b"bplist00") {
             return None;
         }
-        let end = b.len() - 32;
-        let t = &b[end..];
-        let offset_size = usize::from(t[6]);
-        let ref_size = usize::from(t[7]);
-        let num = usize::try_from(be(&t[8..16])).ok()?;
-        let top = usize::try_from(be(&t[16..24])).ok()?;
-        let table = usize::try_from(be(&t[24..32])).ok()?;
-        if !(1..=8).contains(&offset_size) || !(1..=8).contains(&ref_size) || top >= num {
-            return None;
-        }
-        let table_end = num.checked_mul(offset_size)?.checked_add(table)?;
-        if table < 8 || table_end > end {
+        let t = trailer(b).ok()?;
+        let top = usize::try_from(t.top).ok()?;
+        if top >= t.num || t.table < 8 {
             return None;
         }
         Some(Bplist {
             b,
-            end,
-            offset_size,
-            ref_size,
-            num,
+            end: t.start,
+            offset_size: t.offset_size,
+            ref_size: t.ref_size,
+            num: t.num,
             top,
-            table,
+            table: t.table,
         })
     }
 
@@ -212,6 +205,33 @@ mod tests {
         );
         let none = encode_mbfile(&MbFile::default());
         assert_eq!(mbfile_times(&none), Some([None, None, None]));
+    }
+
+    /// Apple's own archives (MVT's sample backup) take the fast path, and
+    /// give the decoder's times.
+    #[test]
+    #[ignore = "needs ../shared"]
+    fn real_archives_are_read_without_falling_back() {
+        let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/mvt/ios_backup/Manifest.db");
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let mut stmt = conn.prepare("SELECT file FROM Files").unwrap();
+        let blobs: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(blobs.len() > 1000, "{}", blobs.len());
+        let mut with_times = 0;
+        for blob in &blobs {
+            let full = decode_mbfile(blob).unwrap();
+            let want = [full.last_modified, full.last_status_change, full.birth];
+            assert_eq!(mbfile_times(blob), Some(want));
+            with_times += usize::from(want.iter().all(Option::is_some));
+        }
+        assert!(with_times > 1000, "{with_times}");
     }
 
     #[test]

@@ -265,22 +265,22 @@ fn ascii_depth(b: &[u8]) -> usize {
 }
 
 /// A big-endian unsigned number of 0 to 8 bytes.
-fn be(s: &[u8]) -> u64 {
+pub(crate) fn be(s: &[u8]) -> u64 {
     s.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 /// A binary plist's trailer, checked: where it starts, the offset and
 /// reference sizes, the object count, the top object and the offset table.
-struct Trailer {
-    start: usize,
-    offset_size: usize,
-    ref_size: usize,
-    num: usize,
-    top: u64,
-    table: usize,
+pub(crate) struct Trailer {
+    pub start: usize,
+    pub offset_size: usize,
+    pub ref_size: usize,
+    pub num: usize,
+    pub top: u64,
+    pub table: usize,
 }
 
-fn trailer(b: &[u8]) -> Result<Trailer, PlistError> {
+pub(crate) fn trailer(b: &[u8]) -> Result<Trailer, PlistError> {
     use PlistError::Malformed;
     if b.len() < 8 + 32 {
         return Err(Malformed("too short"));

@@ -264,3 +264,32 @@ Bundled indicators:
                            Kaspersky, Recorded Future, Meta, Cisco Talos, iVerify, RSF/RESIDENT.NGO and others)
   stalkerware/             Echap, stalkerware-indicators, https://github.com/AssoEchap/stalkerware-indicators
                            licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/); rebuilt as one STIX2 bundle";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// build.rs's length and SHA-256 of each bundled file are those of the
+    /// file under `indicators/` (and of what the loader decompresses), in
+    /// the hex `add_bytes` gives a file loaded at run time.
+    #[test]
+    fn bundled_lengths_and_hashes_are_the_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("indicators");
+        let set = IndicatorSet::bundled();
+        assert!(!bundled::BUNDLED.is_empty());
+        assert_eq!(set.sources.len(), bundled::BUNDLED.len());
+        for (&(name, packed, len, sha256), source) in bundled::BUNDLED.iter().zip(&set.sources) {
+            let file = std::fs::read(root.join(name)).unwrap();
+            assert_eq!(len, file.len(), "{name}");
+            assert!(
+                zstd::bulk::decompress(packed, len).unwrap() == file,
+                "{name}"
+            );
+            assert_eq!(sha256, hex::encode(Sha256::digest(&file)), "{name}");
+            assert_eq!(
+                (source.name.as_str(), source.sha256.as_str()),
+                (name, sha256)
+            );
+        }
+    }
+}

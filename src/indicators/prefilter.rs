@@ -151,7 +151,7 @@ impl Bits {
     fn wide_slot(&self, key: u64) -> (usize, u64) {
         // The top bits of a 64-bit multiplicative hash pick the word; middle
         // bits (the low ones depend on the first byte only) pick two bits.
-        let h = (key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let h = hash64(key);
         let word = (h >> self.shift) as usize;
         let b1 = (h >> 24) & 63;
         let b2 = (h >> 30) & 63;
@@ -194,6 +194,13 @@ impl Bits {
             self.words.get(w).is_some_and(|&x| x & m == m)
         }
     }
+}
+
+/// The scalar layout's 64-bit multiplicative hash of a key, also the
+/// bucket of its exact-check entries (`Keys`: built and read with this one).
+#[inline(always)]
+fn hash64(key: u64) -> u64 {
+    (key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[inline(always)]
@@ -276,7 +283,7 @@ impl Keys {
     fn new(mut all: Vec<(u64, u32, u8)>) -> Self {
         let log = all.len().max(2).next_power_of_two().trailing_zeros();
         let shift = 64 - log;
-        let bucket = |k: u64| (k ^ (k >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift;
+        let bucket = |k: u64| hash64(k) >> shift;
         all.sort_unstable_by_key(|e| (bucket(e.0), *e));
         all.dedup();
         let mut dir = vec![0u32; (1usize << log) + 1];
@@ -296,7 +303,7 @@ impl Keys {
     /// The (needle, offset) entries stored under `key`.
     #[inline]
     fn get(&self, key: u64) -> impl Iterator<Item = (u32, u8)> + '_ {
-        let b = ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        let b = (hash64(key) >> self.shift) as usize;
         let range = match (self.dir.get(b), self.dir.get(b + 1)) {
             (Some(&s), Some(&e)) => s as usize..e as usize,
             _ => 0..0,

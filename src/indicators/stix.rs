@@ -22,7 +22,19 @@ struct Bundle {
     objects: Vec<serde_json::Value>,
 }
 
-type Text<'a> = Cow<'a, str>;
+/// A string of the bundle, borrowed where JSON has no escape in it. A
+/// newtype because serde borrows only a field typed `Cow<'a, str>` itself
+/// (not an alias, an `Option` or a `Vec` of it): those always allocate.
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 #[derive(Deserialize)]
 struct Object<'a> {
@@ -127,13 +139,13 @@ fn link(objects: Vec<Object<'_>>) -> Result<ParsedBundle, String> {
                     // A hostile pattern refuses the whole bundle, so that
                     // `indicators update` never keeps it.
                     super::pattern::check_limits(pattern)
-                        .map_err(|e| format!("indicator {}: {e}", obj.id))?;
+                        .map_err(|e| format!("indicator {}: {e}", &*obj.id))?;
                     indicators.push((&*obj.id, pattern, obj.description.as_deref()));
                 }
             }
             "malware" | "threat-actor" | "intrusion-set" | "tool" | "campaign" => {
                 if let Some(name) = obj.name.as_deref() {
-                    if obj.kind == "malware" && !malware_names.iter().any(|n| n == name) {
+                    if &*obj.kind == "malware" && !malware_names.iter().any(|n| n == name) {
                         malware_names.push(name.to_string());
                     }
                     if let Some(d) = one_line(obj.description.as_deref()) {
@@ -155,7 +167,7 @@ fn link(objects: Vec<Object<'_>>) -> Result<ParsedBundle, String> {
         if let Some(name) = name {
             for r in refs {
                 links
-                    .entry(r)
+                    .entry(&**r)
                     .or_insert_with(|| Cow::Owned(format!("report:{name}")));
             }
         }
@@ -217,6 +229,42 @@ mod tests {
             {"type":"indicator","id":"indicator--a","pattern":"[url:value = 'http://x.org/a']"}]}"#;
         let b = parse_bundle(json).unwrap();
         assert_eq!(b.indicators[0].malware.as_deref(), Some("OTX pulse"));
+    }
+
+    /// Unescaped strings borrow from the bytes (every field, in an `Option`
+    /// or a `Vec` too); escaped ones are decoded, and every field the
+    /// indicator keeps comes through either way.
+    #[test]
+    fn strings_borrow_unless_escaped() {
+        let json = br#"{"objects":[
+            {"type":"indicator","id":"indicator--a","pattern":"[domain-name:value = 'a.com']",
+             "description":"C2\n  domain","modified":"2024-03-04T05:06:07Z"},
+            {"type":"malware","id":"malware--m","name":"Peg\u0061sus","description":"Spy  ware"},
+            {"type":"relationship","relationship_type":"indicates","source_ref":"indicator--a","target_ref":"malware--m"},
+            {"type":"report","name":"r","object_refs":["indicator--a"]}]}"#;
+        let b: TypedBundle = serde_json::from_slice(json).unwrap();
+        let borrowed = |t: &Text| matches!(t.0, Cow::Borrowed(_));
+        let [ind, mal, _, report] = &b.objects[..] else {
+            panic!("four objects");
+        };
+        assert!(borrowed(&ind.kind) && borrowed(&ind.id));
+        assert!(ind.pattern.as_ref().is_some_and(borrowed));
+        assert!(report.object_refs.iter().all(borrowed));
+        assert!(!ind.description.as_ref().is_some_and(borrowed));
+        assert!(!mal.name.as_ref().is_some_and(borrowed));
+
+        let p = parse_bundle(json).unwrap();
+        let i = &p.indicators[0];
+        assert_eq!(i.id, "indicator--a");
+        assert_eq!(i.pattern, "[domain-name:value = 'a.com']");
+        assert_eq!(i.malware.as_deref(), Some("Pegasus"));
+        assert_eq!(i.description.as_deref(), Some("C2 domain"));
+        assert_eq!(i.malware_description.as_deref(), Some("Spy ware"));
+        assert_eq!(p.malware_names, ["Pegasus"]);
+        assert_eq!(
+            p.date.map(|d| d.to_string()).as_deref(),
+            Some("2024-03-04T05:06:07Z")
+        );
     }
 
     #[test]

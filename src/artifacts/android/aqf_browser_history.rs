@@ -128,7 +128,12 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r[1].fields["url"], "https://a.example/x");
         assert!(r[1].timestamp.is_none());
-        assert!(r[0].timestamp.is_some());
+        assert_eq!(
+            r[0].timestamp.unwrap().to_string(),
+            "2024-12-30T02:40:00Z",
+            "Chromium's microseconds since 1601"
+        );
+        assert_eq!(r[0].observables[0].value, "https://example.org/");
         assert_eq!(r[2].fields["redirect_source"], 2);
     }
 }

@@ -50,10 +50,14 @@ impl Entry {
     /// A warning or error androidqf logged (current androidqf also logs
     /// some failures at INFO as `ERROR: ...`).
     pub fn is_problem(&self) -> bool {
-        let upper = self.message.trim_start().to_ascii_uppercase();
+        let m = self.message.trim_start().as_bytes();
+        let starts = |p: &str| {
+            m.get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+        };
         matches!(self.level.as_str(), "WARNING" | "ERROR" | "CRITICAL")
-            || upper.starts_with("ERROR")
-            || upper.starts_with("WARNING")
+            || starts("ERROR")
+            || starts("WARNING")
     }
 }
 

@@ -188,7 +188,7 @@ fn push_line(text: &mut String, path: &str) {
 }
 
 /// Line breaks in the text from `start` become spaces (one line a path).
-fn one_line(text: &mut String, start: usize) {
+pub(super) fn one_line(text: &mut String, start: usize) {
     if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
         let line = text[start..].replace(['\n', '\r'], " ");
         text.truncate(start);

@@ -229,11 +229,7 @@ fn push_sweep_line(text: &mut String, path: &str, relative_path: &str, hosts: &[
         text.push(' ');
         text.push_str(d);
     }
-    if memchr::memchr2(b'\n', b'\r', &text.as_bytes()[start..]).is_some() {
-        let line = text[start..].replace(['\n', '\r'], " ");
-        text.truncate(start);
-        text.push_str(&line);
-    }
+    super::filesystem::one_line(text, start);
     text.push('\n');
 }
 

@@ -229,12 +229,7 @@ fn manifest_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
     let mut stmt = conn.prepare(MANIFEST_QUERY).map_err(err)?;
     let rows = stmt
         .query_map([sms_domain], |row| {
-            // As `row_to_entry` reads a relative path.
-            let subject = match row.get_ref(2)? {
-                ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
-                ValueRef::Integer(n) => n.to_string(),
-                _ => String::new(),
-            };
+            let subject = crate::evidence::ios_backup::row_text(row, 2)?;
             Ok(row_times(row).map(|t| (subject, t)))
         })
         .map_err(err)?;
