@@ -3,7 +3,9 @@
 //! by every worker.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use std::ops::{Bound, Range};
+
+use foldhash::fast::FixedState;
 
 use super::normalize::{self, base_name};
 use super::prefilter::{self, Prefilter};
@@ -16,6 +18,50 @@ use crate::options::{SweptLine, TextSweep};
 /// shorter names (Pegasus's `bh`, `fmld`, `pcsd`) would fire on ordinary
 /// words, so they are matched only where a module gives a typed value.
 pub const MIN_TEXT_LEN: usize = prefilter::MIN_NEEDLE;
+
+/// Indicator strings to what they stand for, and the lengths they have.
+/// Nearly every value a device gives is no key, and most are ruled out by
+/// their length before anything is hashed; the rest hash with foldhash, not
+/// SipHash (the keys are the indicators and the map is never iterated, so
+/// neither flooding nor order matters).
+struct Keys<V> {
+    map: HashMap<String, V, FixedState>,
+    /// Bit `n`: some key is `n` bytes long (`n < 256`).
+    lens: [u64; 4],
+    /// Some key is 256 bytes or longer.
+    long: bool,
+}
+
+impl<V> Default for Keys<V> {
+    fn default() -> Self {
+        Keys {
+            map: HashMap::default(),
+            lens: [0; 4],
+            long: false,
+        }
+    }
+}
+
+impl<V: Default> Keys<V> {
+    fn entry(&mut self, key: String) -> &mut V {
+        match self.lens.get_mut(key.len() / 64) {
+            Some(word) => *word |= 1 << (key.len() % 64),
+            None => self.long = true,
+        }
+        self.map.entry(key).or_default()
+    }
+}
+
+impl<V> Keys<V> {
+    fn get(&self, key: &str) -> Option<&V> {
+        let n = key.len();
+        let has_len = match self.lens.get(n / 64) {
+            Some(word) => word & (1 << (n % 64)) != 0,
+            None => self.long,
+        };
+        if has_len { self.map.get(key) } else { None }
+    }
+}
 
 /// One indicator matched by one observable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,16 +99,16 @@ struct Needle {
 
 pub struct Matcher {
     set: IndicatorSet,
-    /// Exact values per type; nested so lookups borrow a `&str`.
-    exact: HashMap<T, HashMap<String, Vec<u32>>>,
+    /// Exact values per type (indexed by `T as usize`).
+    exact: [Keys<Vec<u32>>; T::ALL.len()],
     /// Folder indicators (`file:path` ending in `/`), keyed without the slash.
-    folders: HashMap<String, Vec<u32>>,
+    folders: Keys<Vec<u32>>,
     /// Relative `file:path` indicators, matched as a path suffix.
-    relative_paths: HashMap<String, Vec<u32>>,
+    relative_paths: Keys<Vec<u32>>,
     /// Process indicators in order, for the truncated-name prefix lookup.
     processes: BTreeMap<String, Vec<u32>>,
     /// `host/path` indicators by host.
-    url_paths: HashMap<String, Vec<(String, u32)>>,
+    url_paths: Keys<Vec<(String, u32)>>,
     /// Free text: a strided q-gram filter over the lower-cased needles
     /// whose hits are checked against the needles themselves.
     prefilter: Prefilter,
@@ -71,8 +117,8 @@ pub struct Matcher {
     stock: StockNames,
 }
 
-fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String, i: u32) {
-    let v = map.entry(kind).or_default().entry(value).or_default();
+fn push(map: &mut [Keys<Vec<u32>>], kind: T, value: String, i: u32) {
+    let v = map[kind as usize].entry(value);
     if !v.contains(&i) {
         v.push(i);
     }
@@ -80,11 +126,11 @@ fn push(map: &mut HashMap<T, HashMap<String, Vec<u32>>>, kind: T, value: String,
 
 impl Matcher {
     pub fn new(set: IndicatorSet) -> Self {
-        let mut exact = HashMap::new();
-        let mut folders: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut relative_paths: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut exact: [Keys<Vec<u32>>; T::ALL.len()] = std::array::from_fn(|_| Keys::default());
+        let mut folders: Keys<Vec<u32>> = Keys::default();
+        let mut relative_paths: Keys<Vec<u32>> = Keys::default();
         let mut processes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        let mut url_paths: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+        let mut url_paths: Keys<Vec<(String, u32)>> = Keys::default();
         let mut needle_index: HashMap<String, usize> = HashMap::new();
         let mut needle_strings: Vec<String> = Vec::new();
         let mut needles: Vec<Needle> = Vec::new();
@@ -93,13 +139,10 @@ impl Matcher {
             let v = ind.value.clone();
             match ind.kind {
                 T::FilePath if v.ends_with('/') => {
-                    folders
-                        .entry(v.trim_end_matches('/').to_string())
-                        .or_default()
-                        .push(i);
+                    folders.entry(v.trim_end_matches('/').to_string()).push(i);
                 }
                 T::FilePath if !v.starts_with('/') => {
-                    relative_paths.entry(v.clone()).or_default().push(i);
+                    relative_paths.entry(v.clone()).push(i);
                 }
                 T::Process => {
                     processes.entry(v.clone()).or_default().push(i);
@@ -112,7 +155,6 @@ impl Matcher {
                     {
                         url_paths
                             .entry(host.to_string())
-                            .or_default()
                             .push((rest.to_string(), i));
                     }
                 }
@@ -171,9 +213,8 @@ impl Matcher {
     }
 
     fn lookup(&self, kind: T, value: &str) -> &[u32] {
-        self.exact
-            .get(&kind)
-            .and_then(|m| m.get(value))
+        self.exact[kind as usize]
+            .get(value)
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -207,7 +248,15 @@ impl Matcher {
     /// Every indicator `obs` matches.
     pub fn match_observable(&self, obs: &Observable) -> Vec<Hit> {
         let mut out = Vec::new();
-        let v = obs.value.trim();
+        if obs.kind == T::Text {
+            for (_, hit) in self.text_hits(obs.value.as_bytes()) {
+                if !out.contains(&hit) {
+                    out.push(hit);
+                }
+            }
+            return out;
+        }
+        let v = normalize::trim(&obs.value);
         match obs.kind {
             T::Domain => self.match_host(&mut out, v, v, false),
             T::Url => self.match_url(&mut out, v),
@@ -242,14 +291,7 @@ impl Matcher {
                     );
                 }
             }
-            T::Text => {
-                for (_, hit) in self.text_hits(obs.value.as_bytes()) {
-                    if !out.contains(&hit) {
-                        out.push(hit);
-                    }
-                }
-                return out;
-            }
+            T::Text => {}
         }
         // A typed observable is reported as it was found (a URL stays a URL
         // even when its host matched a domain indicator).
@@ -263,12 +305,19 @@ impl Matcher {
     /// A host matches a domain indicator for itself and every parent domain,
     /// label-wise; an IP literal matches IP indicators.
     fn match_host(&self, out: &mut Vec<Hit>, host: &str, found: &str, in_text: bool) {
-        if host.contains("://") || host.contains('/') {
+        // (`contains("://") || contains('/')`: the first implies the second.)
+        if memchr::memchr(b'/', host.as_bytes()).is_some() {
             return self.match_url(out, host);
         }
-        let h = host.trim().trim_matches(['[', ']']);
+        let h = normalize::trim(host);
+        let h = if h.starts_with(['[', ']']) || h.ends_with(['[', ']']) {
+            h.trim_matches(['[', ']'])
+        } else {
+            h
+        };
         // A host with a port (`evil.com:443`), but not an IPv6 literal.
-        let h = match h.rsplit_once(':') {
+        let colon = memchr::memrchr(b':', h.as_bytes());
+        let h = match colon.map(|i| (&h[..i], &h[i + 1..])) {
             Some((name, port))
                 if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
             {
@@ -276,7 +325,10 @@ impl Matcher {
             }
             _ => h,
         };
-        if let Ok(ip) = h.parse::<std::net::IpAddr>() {
+        // Only digits and dots (IPv4) or a colon (IPv6) can parse as an IP.
+        let may_be_ip = memchr::memchr(b':', h.as_bytes()).is_some()
+            || (!h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+        if may_be_ip && let Ok(ip) = h.parse::<std::net::IpAddr>() {
             let kind = if ip.is_ipv4() { T::Ipv4 } else { T::Ipv6 };
             self.hits(
                 out,
@@ -288,10 +340,10 @@ impl Matcher {
             );
             return;
         }
-        let Some(norm) = normalize::domain(h) else {
+        let Some(norm) = normalize::domain_cow(h) else {
             return;
         };
-        let mut suffix = norm.as_str();
+        let mut suffix: &str = &norm;
         let mut how = MatchHow::Exact;
         loop {
             self.hits(
@@ -313,7 +365,7 @@ impl Matcher {
     }
 
     fn match_url(&self, out: &mut Vec<Hit>, url: &str) {
-        let key = normalize::url_key(url);
+        let key = normalize::url_key_cow(url);
         self.hits(
             out,
             self.lookup(T::Url, &key),
@@ -330,7 +382,7 @@ impl Matcher {
         for hit in &mut out[before..] {
             hit.how = MatchHow::UrlHost;
         }
-        if let Some(norm) = normalize::domain(host)
+        if let Some(norm) = normalize::domain_cow(host)
             && let Some(paths) = self.url_paths.get(&norm)
         {
             for (path, i) in paths {
@@ -357,7 +409,8 @@ impl Matcher {
             MatchHow::Exact,
         );
         if matches!(name.len(), 15 | 16) {
-            for (full, ids) in self.processes.range(name.to_string()..) {
+            let from: (Bound<&str>, Bound<&str>) = (Bound::Included(name), Bound::Unbounded);
+            for (full, ids) in self.processes.range::<str, _>(from) {
                 if !full.starts_with(name) {
                     break;
                 }
@@ -390,7 +443,7 @@ impl Matcher {
         if let Some(ids) = self.folders.get(trimmed) {
             self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
         }
-        for (pos, _) in trimmed.match_indices('/') {
+        for pos in memchr::memchr_iter(b'/', trimmed.as_bytes()) {
             if pos > 0
                 && let Some(ids) = self.folders.get(&trimmed[..pos])
             {

@@ -1,6 +1,7 @@
 //! One normal form per observable type, used for indicators and for values
 //! found on a device alike, so that matching is a lookup.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::model::ObservableType;
@@ -91,22 +92,98 @@ pub fn value_of(kind: ObservableType, value: &str) -> Option<String> {
 
 /// A host in normal form: lower case, no trailing dot, IDN as ASCII (punycode).
 pub fn domain(host: &str) -> Option<String> {
-    let h = host.trim().trim_end_matches('.');
+    domain_cow(host).map(Cow::into_owned)
+}
+
+/// [`domain`], borrowing `host` (a part of it) when it is already in normal
+/// form, so matching a lower-case host allocates nothing.
+pub fn domain_cow(host: &str) -> Option<Cow<'_, str>> {
+    let h = trim(host).trim_end_matches('.');
     let h = h.strip_prefix("*.").unwrap_or(h);
-    if h.is_empty() || h.contains(['/', ' ', '@']) {
+    if h.is_empty() {
         return None;
     }
-    if h.is_ascii() {
-        return Some(h.to_ascii_lowercase());
+    // One pass for `contains(['/', ' ', '@'])`, `is_ascii` and upper case
+    // (ASCII characters are single bytes in UTF-8, so bytes will do).
+    let (mut upper, mut ascii) = (false, true);
+    for &b in h.as_bytes() {
+        match b {
+            b'/' | b' ' | b'@' => return None,
+            b'A'..=b'Z' => upper = true,
+            0x80.. => ascii = false,
+            _ => {}
+        }
     }
-    idna::domain_to_ascii(h).ok().filter(|s| !s.is_empty())
+    if ascii {
+        return Some(if upper {
+            Cow::Owned(h.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(h)
+        });
+    }
+    idna::domain_to_ascii(h)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(Cow::Owned)
+}
+
+/// `s.trim()`, without the Unicode look-up when `s` starts and ends with a
+/// printable ASCII character (nearly always).
+pub fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// `s.to_ascii_lowercase()`, borrowed when `s` has no upper case.
+fn ascii_lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `s.to_lowercase()`, borrowed when that changes nothing (ASCII without
+/// upper case).
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        ascii_lower(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
 }
 
 /// Splits a URL-ish string into (host, rest after the host). Accepts URLs with
 /// or without scheme, userinfo and port.
 pub fn url_host(url: &str) -> Option<(&str, &str)> {
-    let u = url.trim();
-    let after_scheme = match u.find("://") {
+    url_parts(url).map(|p| (p.host, p.rest))
+}
+
+/// A URL cut where [`url_host`] cuts it.
+struct UrlParts<'u> {
+    /// From the host (or the userinfo) to the end: authority and rest.
+    after_scheme: &'u str,
+    host: &'u str,
+    rest: &'u str,
+}
+
+impl UrlParts<'_> {
+    /// Whether `after_scheme` is exactly host then rest (no userinfo, port
+    /// or brackets), so that a key of host and rest is a slice of it.
+    fn host_then_rest(&self) -> bool {
+        self.host.len() + self.rest.len() == self.after_scheme.len()
+    }
+}
+
+/// The byte searches below look for ASCII characters, which are single
+/// bytes in UTF-8 (so every position found is a character boundary).
+fn url_parts(url: &str) -> Option<UrlParts<'_>> {
+    let u = trim(url);
+    let after_scheme = match find_scheme_end(u) {
         Some(i)
             if u[..i]
                 .bytes()
@@ -116,35 +193,68 @@ pub fn url_host(url: &str) -> Option<(&str, &str)> {
         }
         _ => u,
     };
-    let end = after_scheme
-        .find(['/', '?', '#'])
-        .unwrap_or(after_scheme.len());
+    let end =
+        memchr::memchr3(b'/', b'?', b'#', after_scheme.as_bytes()).unwrap_or(after_scheme.len());
     let authority = &after_scheme[..end];
     let rest = &after_scheme[end..];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = match memchr::memrchr(b'@', authority.as_bytes()) {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
     let host = if let Some(stripped) = host_port.strip_prefix('[') {
-        stripped.split(']').next().unwrap_or("")
+        before_byte(stripped, b']')
     } else {
-        host_port.split(':').next().unwrap_or("")
+        before_byte(host_port, b':')
     };
     if host.is_empty() {
         None
     } else {
-        Some((host, rest))
+        Some(UrlParts {
+            after_scheme,
+            host,
+            rest,
+        })
     }
+}
+
+/// `u.find("://")`.
+fn find_scheme_end(u: &str) -> Option<usize> {
+    let b = u.as_bytes();
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b':', &b[from..]) {
+        let i = from + p;
+        if b[i + 1..].starts_with(b"//") {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// `s.split(c as char).next()` for an ASCII `c`: `s` up to the first `c`.
+fn before_byte(s: &str, c: u8) -> &str {
+    memchr::memchr(c, s.as_bytes()).map_or(s, |i| &s[..i])
 }
 
 /// The key under which URL indicators are compared: scheme dropped, host
 /// normalised, path kept as written. So `https://Evil.com/x` and
 /// `evil.com/x` compare equal, and a feed's `domain/path` value works.
 pub fn url_key(url: &str) -> String {
-    match url_host(url) {
-        Some((host, rest)) => format!(
-            "{}{}",
-            domain(host).unwrap_or_else(|| host.to_lowercase()),
-            rest
-        ),
-        None => url.trim().to_string(),
+    url_key_cow(url).into_owned()
+}
+
+/// [`url_key`], borrowed from `url` when the host is already in normal form
+/// and directly followed by the rest (the common `https://host/path`).
+pub fn url_key_cow(url: &str) -> Cow<'_, str> {
+    let Some(p) = url_parts(url) else {
+        return Cow::Borrowed(trim(url));
+    };
+    let host = domain_cow(p.host).unwrap_or_else(|| lower(p.host));
+    match host {
+        Cow::Borrowed(h) if p.host_then_rest() && std::ptr::eq(h, p.host) => {
+            Cow::Borrowed(p.after_scheme)
+        }
+        h => Cow::Owned(format!("{h}{}", p.rest)),
     }
 }
 
@@ -189,6 +299,83 @@ mod tests {
         assert_eq!(url_host("evil.com/x"), Some(("evil.com", "/x")));
         assert_eq!(url_host("http://[::1]:80/"), Some(("::1", "/")));
         assert_eq!(url_key("HTTPS://News.Evil.com/x"), "news.evil.com/x");
+    }
+
+    /// The borrowed key is the allocated one, and borrows only when nothing
+    /// changes.
+    #[test]
+    fn url_key_borrows_only_when_unchanged() {
+        for (url, key, borrowed) in [
+            ("https://evil.com/x?y#z", "evil.com/x?y#z", true),
+            ("  evil.com/x ", "evil.com/x", true),
+            ("evil.com", "evil.com", true),
+            ("https://Evil.com/x", "evil.com/x", false),
+            ("https://evil.com./x", "evil.com/x", false),
+            ("https://*.evil.com/x", "evil.com/x", false),
+            ("https://u@evil.com/x", "evil.com/x", false),
+            ("https://evil.com:8443/x", "evil.com/x", false),
+            ("http://[::1]:80/", "::1/", false),
+            ("https://bücher.example/x", "xn--bcher-kva.example/x", false),
+            ("https://a b/x", "a b/x", true),
+            ("https://A B/x", "a b/x", false),
+            ("https:///x", "https:///x", true),
+            ("mailto:x@Evil.com", "evil.com", false),
+        ] {
+            let cow = url_key_cow(url);
+            assert_eq!(cow, key, "{url}");
+            assert_eq!(url_key(url), key, "{url}");
+            assert_eq!(matches!(cow, Cow::Borrowed(_)), borrowed, "{url}");
+            let old = match url_host(url) {
+                Some((host, rest)) => format!(
+                    "{}{}",
+                    domain(host).unwrap_or_else(|| host.to_lowercase()),
+                    rest
+                ),
+                None => url.trim().to_string(),
+            };
+            assert_eq!(old, key, "{url}");
+        }
+        assert!(matches!(domain_cow("evil.com"), Some(Cow::Borrowed(_))));
+        assert!(matches!(domain_cow("Evil.com"), Some(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn fast_trim_is_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a",
+            "a\u{85}",
+            "\u{3000}a\u{3000}",
+            "ab",
+            "é",
+            "\x7f",
+            "\0a",
+            "a\t",
+            "[x]",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn byte_cuts_are_the_char_cuts() {
+        for u in [
+            "a://b://c",
+            "é://x/y",
+            "x:/y://z",
+            "::",
+            "a:",
+            "https://h:1@u:2/p",
+            "//x",
+            "a://",
+        ] {
+            assert_eq!(find_scheme_end(u), u.find("://"), "{u}");
+            assert_eq!(before_byte(u, b':'), u.split(':').next().unwrap(), "{u}");
+        }
     }
 
     #[test]

@@ -151,10 +151,15 @@ fn describe(hit: &Hit, ind: &IndicatorRef, module: &str) -> String {
 pub fn record_findings(record: &Record, matcher: &Matcher) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     let mut seen: Vec<(Option<&str>, ObservableType)> = Vec::new();
-    // Typed observables first, so a URL field wins over the same URL in text.
-    let mut observables: Vec<&Observable> = record.observables.iter().collect();
-    observables.sort_by_key(|o| o.kind == ObservableType::Text);
-    for obs in observables {
+    // Typed observables first, so a URL field wins over the same URL in text
+    // (two passes: the order of a stable sort by "is text", with no vector).
+    let is_text = |o: &&Observable| o.kind == ObservableType::Text;
+    let observables = record.observables.iter();
+    let typed_then_text = observables
+        .clone()
+        .filter(|o| !is_text(o))
+        .chain(observables.filter(is_text));
+    for obs in typed_then_text {
         let mut hits = matcher.match_observable(obs);
         // A described indicator first: Echap's bundled set says which
         // domains are vendor sites and which apps watchware; a downloaded
