@@ -20,8 +20,12 @@ use std::sync::{Arc, Condvar, Mutex};
 pub struct ManifestRows {
     text: String,
     attachments: Vec<Attachment>,
-    times: Vec<(Range<u32>, [Option<i64>; 3])>,
+    /// Path and times, `i64::MIN` for a time the `MBFile` lacks.
+    times: Vec<(Range<u32>, [i64; 3])>,
 }
+
+/// A time `MBFile` lacks, in [`ManifestRows::times`]'s packed form.
+const NO_TIME: i64 = i64::MIN;
 
 /// An attachment row: its domain (an index into the list the collector
 /// was given), relative path and fileID.
@@ -76,7 +80,7 @@ impl ManifestRows {
                 None => return false,
             },
         };
-        self.times.push((path, times));
+        self.times.push((path, times.map(|t| t.unwrap_or(NO_TIME))));
         true
     }
 
@@ -100,7 +104,16 @@ impl ManifestRows {
 
     /// The timeline rows in `rowid` order: relative path and times.
     pub fn times(&self) -> impl Iterator<Item = (&str, [Option<i64>; 3])> {
-        self.times.iter().map(|(p, t)| (self.get(p), *t))
+        self.times
+            .iter()
+            .map(|(p, t)| (self.get(p), t.map(|t| (t != NO_TIME).then_some(t))))
+    }
+
+    /// Frees the room the buffers grew beyond their contents.
+    pub fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.attachments.shrink_to_fit();
+        self.times.shrink_to_fit();
     }
 }
 

@@ -91,7 +91,15 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             let flags = super::filesystem::dump_flags(index, sweep.as_ref());
             return dump_swept(&conn, index, &flags.manifest, listed).map_err(err);
         }
-        return swept(&conn, sweep.as_ref(), total, listed, handoff(ctx)).map_err(err);
+        return swept(
+            &conn,
+            sweep.as_ref(),
+            total,
+            listed,
+            handoff(ctx),
+            Some(ctx.backup.root()),
+        )
+        .map_err(err);
     }
     // rowid order is insertion order: stable and cheap to stream.
     let mut stmt = conn
@@ -99,7 +107,7 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         .map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
     let mut out = Vec::new();
-    let mut collect = handoff(ctx).map(|h| (h, Collector::default()));
+    let mut collect = handoff(ctx).map(|h| (h, Collector::new(Some(ctx.backup.root()))));
     while let Some(row) = rows.next().map_err(err)? {
         if let Some((_, c)) = collect.as_mut() {
             c.row(row);
@@ -123,6 +131,7 @@ fn swept(
     total: i64,
     mut listed: Option<crate::artifacts::observe::Listed>,
     handoff: Option<&Handoff>,
+    root: Option<&std::path::Path>,
 ) -> rusqlite::Result<Vec<Record>> {
     // The columns the collector reads only when it collects.
     let mut stmt = conn.prepare(if handoff.is_some() {
@@ -130,7 +139,7 @@ fn swept(
     } else {
         "SELECT NULL, domain, relativePath, NULL, NULL, rowid FROM Files ORDER BY rowid"
     })?;
-    let mut collect = handoff.map(|h| (h, Collector::default()));
+    let mut collect = handoff.map(|h| (h, Collector::new(root)));
     let mut fetch = conn
         .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files WHERE rowid = ?1")?;
     let mut rows = stmt.query([])?;
@@ -470,7 +479,15 @@ mod sweep_tests {
         let total: i64 = conn
             .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
             .unwrap();
-        let recs = swept(&conn, &Contains("accountcanceled.com"), total, None, None).unwrap();
+        let recs = swept(
+            &conn,
+            &Contains("accountcanceled.com"),
+            total,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
         // The planted localstorage file and its decoy sibling are flagged by
         // this naive stand-in; the summary comes last.
         let paths: Vec<_> = recs

@@ -19,9 +19,36 @@ pub struct Collector {
     rows: ManifestRows,
     /// The buffer overflowed: nothing is given.
     full: bool,
+    /// The backup folder, whose `xx/` folders hold the files by fileID
+    /// (`None`: every attachment row is kept).
+    root: Option<std::path::PathBuf>,
+    /// Whether each `xx/` folder asked about exists.
+    folders: std::collections::HashMap<[u8; 2], bool>,
 }
 
 impl Collector {
+    /// A collector that drops the attachment rows whose fileID's folder
+    /// the backup at `root` does not have (a backup may list tens of
+    /// thousands of attachments it does not hold).
+    pub fn new(root: Option<&std::path::Path>) -> Self {
+        Collector {
+            root: root.map(std::path::Path::to_path_buf),
+            ..Default::default()
+        }
+    }
+
+    /// Whether the file `id` may be in the backup: its folder exists.
+    fn may_hold(&mut self, id: &str) -> bool {
+        let (Some(root), Some(folder)) = (&self.root, id.get(..2)) else {
+            return true;
+        };
+        let key = [id.as_bytes()[0], id.as_bytes()[1]];
+        *self
+            .folders
+            .entry(key)
+            .or_insert_with(|| std::fs::symlink_metadata(root.join(folder)).is_ok())
+    }
+
     /// Looks at one row (rows come in `rowid` order).
     pub fn row(&mut self, row: &rusqlite::Row<'_>) {
         let (Ok(ValueRef::Text(domain)), Ok(rel)) = (row.get_ref(1), row.get_ref(2)) else {
@@ -39,8 +66,10 @@ impl Collector {
             .filter(|_| is_attachment(row, path));
         if let Some(d) = attachment {
             let id = crate::evidence::ios_backup::row_text(row, 0).unwrap_or_default();
-            let path = String::from_utf8_lossy(path);
-            self.full |= !self.rows.push_attachment(d as u8, !rel_is_text, &path, &id);
+            if self.may_hold(&id) {
+                let path = String::from_utf8_lossy(path);
+                self.full |= !self.rows.push_attachment(d as u8, !rel_is_text, &path, &id);
+            }
         }
         if triangulation_row(domain, path, rel_is_text)
             && let Ok(file) = row.get_ref(4)
@@ -55,6 +84,7 @@ impl Collector {
     /// not fit.
     pub fn finish(mut self) -> Option<ManifestRows> {
         self.rows.sort_attachments();
+        self.rows.shrink();
         (!self.full).then_some(self.rows)
     }
 }
@@ -247,5 +277,42 @@ mod tests {
             .collect();
         assert_eq!(listed, want);
         assert!(want.len() >= 8, "{want:?}");
+    }
+
+    /// `sms_attachments` and `triangulation_timeline` give the same
+    /// records whether `manifest`'s pass hands them the rows or they query.
+    #[test]
+    fn modules_give_the_same_records_through_the_pass() {
+        use super::super::{Ctx, manifest, sms_attachments, triangulation};
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        let options = crate::fixtures::GenOptions {
+            attachments: crate::fixtures::ios_backup::disguised_attachments(),
+            ..Default::default()
+        };
+        crate::fixtures::ios_backup::generate(&out, &options).unwrap();
+        let opts = crate::artifacts::ScanOptions::default();
+        let run = |planned: bool| {
+            let backup = IosBackup::open(&out).unwrap();
+            let ctx = Ctx {
+                backup: &backup,
+                opts: &opts,
+            };
+            if planned {
+                backup.manifest_rows().plan();
+                manifest::run(&ctx).unwrap();
+                assert!(!backup.manifest_rows().is_planned());
+            }
+            let sms = sms_attachments::run(&ctx).unwrap();
+            let tri = triangulation::run(&ctx).unwrap();
+            serde_json::to_string(&(sms, tri)).unwrap()
+        };
+        let alone = run(false);
+        assert!(alone.contains("sms_attachments.disguised_image"));
+        assert!(
+            alone.contains("file_modified") || alone.contains("events"),
+            "{alone}"
+        );
+        assert_eq!(run(true), alone);
     }
 }
