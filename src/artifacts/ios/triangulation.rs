@@ -263,8 +263,12 @@ fn push_file_events(out: &mut Vec<Event>, subject: &str, times: [Option<i64>; 3]
     }
 }
 
+/// A Manifest row's relative path and `MBFile` times (modified, status
+/// changed, birth).
+type TimesRow = (String, [Option<i64>; 3]);
+
 /// The rows of [`MANIFEST_QUERY`] with `MBFile` times.
-fn query_manifest(ctx: &Ctx<'_>) -> Result<Vec<(String, [Option<i64>; 3])>, ModuleError> {
+fn query_manifest(ctx: &Ctx<'_>) -> Result<Vec<TimesRow>, ModuleError> {
     // A filesystem dump files /private/var/mobile under HomeDomain; a backup
     // puts SMS attachments in MediaDomain (same device folder).
     let sms_domain = if ctx.backup.is_filesystem() {
@@ -281,7 +285,7 @@ fn query_manifest(ctx: &Ctx<'_>) -> Result<Vec<(String, [Option<i64>; 3])>, Modu
 pub(crate) fn manifest_query_rows(
     conn: &rusqlite::Connection,
     sms_domain: &str,
-) -> rusqlite::Result<Vec<(String, [Option<i64>; 3])>> {
+) -> rusqlite::Result<Vec<TimesRow>> {
     let mut stmt = conn.prepare(MANIFEST_QUERY)?;
     let rows = stmt.query_map([sms_domain], |row| {
         let subject = crate::evidence::ios_backup::row_text(row, 2)?;
