@@ -581,7 +581,10 @@ pub struct Listed {
     module: &'static str,
     artifact: String,
     sink: Option<std::sync::Arc<dyn crate::options::RecordSink>>,
-    rows: Vec<Vec<crate::model::Observable>>,
+    /// The observables of the current batch's rows, one after the other,
+    /// and where each row's end.
+    pending: Vec<crate::model::Observable>,
+    row_ends: Vec<usize>,
     chunk: Vec<crate::model::Observable>,
     first_row: usize,
     row: usize,
@@ -606,7 +609,8 @@ impl Listed {
             module,
             artifact: artifact.to_string(),
             sink,
-            rows: Vec::new(),
+            pending: Vec::new(),
+            row_ends: Vec::new(),
             chunk: Vec::new(),
             first_row: 1,
             row: 0,
@@ -617,22 +621,36 @@ impl Listed {
 
     /// The next row of the current batch.
     pub fn row(&mut self, observables: Vec<crate::model::Observable>) {
-        self.rows.push(observables);
+        self.row_from(observables);
+    }
+
+    /// [`Self::row`] from an iterator, without a vector a row.
+    pub fn row_from(&mut self, observables: impl IntoIterator<Item = crate::model::Observable>) {
+        self.pending.extend(observables);
+        self.row_ends.push(self.pending.len());
     }
 
     /// Ends a batch: `flagged` are the lines (1-based, one per row) the
     /// sweep kept as records; the other rows' observables are listed.
     pub fn batch(&mut self, flagged: &[SweptLine]) {
         let mut flagged = flagged.iter().map(|l| l.line_no).peekable();
-        for (i, obs) in std::mem::take(&mut self.rows).into_iter().enumerate() {
+        // Taken out and put back: the buffers keep their capacity.
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut ends = std::mem::take(&mut self.row_ends);
+        let mut obs = pending.drain(..);
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            let row = obs.by_ref().take(end - start);
+            start = end;
             self.row += 1;
             while flagged.next_if(|&n| n < i + 1).is_some() {}
             if flagged.next_if(|&n| n == i + 1).is_some() {
+                row.for_each(drop);
                 continue;
             }
-            for o in obs {
+            for o in row {
                 if self.kept >= MAX_LISTED {
-                    break;
+                    continue;
                 }
                 self.kept += 1;
                 self.chunk.push(o);
@@ -641,6 +659,10 @@ impl Listed {
                 }
             }
         }
+        drop(obs);
+        ends.clear();
+        self.pending = pending;
+        self.row_ends = ends;
     }
 
     fn flush(&mut self) {

@@ -171,6 +171,8 @@ pub struct IosBackup {
     /// One connection for the (indexed, quick) lookups of all modules.
     lookup: Mutex<Connection>,
     plists: Plists,
+    /// Rows the `manifest` module's pass collects for other modules.
+    manifest_rows: super::manifest_rows::Handoff,
 }
 
 fn read_plist_dict(path: &Path) -> Result<Option<plist::Dictionary>> {
@@ -225,6 +227,7 @@ impl IosBackup {
             backend: Backend::Folder { manifest: db_path },
             lookup: Mutex::new(conn),
             plists,
+            manifest_rows: Default::default(),
         })
     }
 
@@ -252,6 +255,7 @@ impl IosBackup {
             },
             lookup: Mutex::new(conn),
             plists,
+            manifest_rows: Default::default(),
         })
     }
 
@@ -280,6 +284,7 @@ impl IosBackup {
             },
             lookup: Mutex::new(conn),
             plists: Plists::default(),
+            manifest_rows: Default::default(),
         })
     }
 
@@ -607,6 +612,59 @@ impl IosBackup {
         )))
     }
 
+    /// The hand-over of the rows the `manifest` module's pass over
+    /// `Manifest.db` collects for other modules.
+    pub fn manifest_rows(&self) -> &super::manifest_rows::Handoff {
+        &self.manifest_rows
+    }
+
+    /// [`Self::has_content`] of the entries with these fileIDs, for a
+    /// backup (`None` for a filesystem dump, whose files are not stored by
+    /// fileID). A fileID whose `xx/` folder does not list it is absent
+    /// without asking for it by name: a backup may list tens of thousands
+    /// of files it does not hold (attachments left on the device), one
+    /// failed lookup each.
+    pub fn holds_each(&self, file_ids: &[&str]) -> Option<Vec<bool>> {
+        if self.is_filesystem() {
+            return None;
+        }
+        let mut out = vec![false; file_ids.len()];
+        let mut by_folder: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, id) in file_ids.iter().enumerate() {
+            if id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                by_folder.entry(&id[..2]).or_default().push(i);
+            }
+        }
+        for (folder, ids) in by_folder {
+            for i in self.listed_in(folder, file_ids, ids) {
+                // What `has_content` asks of a backup's stored file.
+                let path = self.root.join(folder).join(file_ids[i]);
+                out[i] = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+            }
+        }
+        Some(out)
+    }
+
+    /// Those of `ids` (indices into `file_ids`, all stored in `folder`)
+    /// whose name the folder lists, or all of them when it cannot be read.
+    fn listed_in(&self, folder: &str, file_ids: &[&str], ids: Vec<usize>) -> Vec<usize> {
+        let dir = match std::fs::read_dir(self.root.join(folder)) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(_) => return ids,
+        };
+        let mut names = std::collections::HashSet::new();
+        for d in dir {
+            let Ok(d) = d else { return ids };
+            if let Some(n) = d.file_name().to_str().filter(|n| n.len() == 40) {
+                names.insert(n.to_ascii_lowercase());
+            }
+        }
+        ids.into_iter()
+            .filter(|&i| names.contains(&file_ids[i].to_ascii_lowercase()))
+            .collect()
+    }
+
     /// Whether the entry's content is present in the backup.
     pub fn has_content(&self, entry: &FileEntry) -> bool {
         self.stored_path(entry).is_some_and(|p| {
@@ -927,6 +985,43 @@ mod tests {
         .unwrap();
         let want: Vec<String> = listed.iter().map(FileEntry::logical_path).collect();
         assert_eq!(streamed, want);
+    }
+
+    #[test]
+    fn holds_each_is_has_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        Connection::open(root.join("Manifest.db"))
+            .unwrap()
+            .execute_batch("CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);")
+            .unwrap();
+        let ids: Vec<String> = (0..40u32)
+            .map(|i| format!("{:02x}{:038x}", i % 3, i))
+            .chain(["../etc".to_string(), "AB".repeat(20)])
+            .collect();
+        std::fs::create_dir(root.join("00")).unwrap();
+        std::fs::create_dir(root.join("01")).unwrap();
+        for id in ids.iter().step_by(4).filter(|id| id.starts_with("00")) {
+            std::fs::write(root.join("00").join(id), b"x").unwrap();
+        }
+        std::fs::create_dir(root.join("01").join(&ids[1])).unwrap();
+        let backup = IosBackup::open(root).unwrap();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let held = backup.holds_each(&refs).unwrap();
+        let want: Vec<bool> = ids
+            .iter()
+            .map(|id| {
+                backup.has_content(&FileEntry {
+                    file_id: id.clone(),
+                    domain: "MediaDomain".into(),
+                    relative_path: "x".into(),
+                    flags: 1,
+                    mbfile: None,
+                })
+            })
+            .collect();
+        assert_eq!(held, want);
+        assert!(held.iter().filter(|h| **h).count() >= 3);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ios_fs;
 pub mod ios_fs_archive;
 pub mod ios_fs_index;
 pub mod log_store;
+pub mod manifest_rows;
 pub mod mbfile_times;
 pub mod nskeyed;
 pub mod plist_safe;

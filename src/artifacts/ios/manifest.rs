@@ -11,10 +11,12 @@
 
 use serde_json::Value;
 
+use super::manifest_rows::Collector;
 use super::util::jts;
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::{FileEntry, row_to_entry};
+use crate::evidence::manifest_rows::Handoff;
 use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
@@ -32,6 +34,8 @@ const BATCH: usize = 20_000;
 pub const FS_ARTIFACT: &str = "filesystem (walked index)";
 
 pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
+    // Whatever happens, the modules waiting for rows of the pass are told.
+    let _give = GiveOnDrop(ctx.backup.manifest_rows());
     let mut records = rows(ctx)?;
     if ctx.backup.is_filesystem() {
         for r in &mut records {
@@ -39,6 +43,23 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         }
     }
     Ok(records)
+}
+
+/// Gives the waiting modules nothing if the pass did not give them rows.
+struct GiveOnDrop<'a>(&'a Handoff);
+
+impl Drop for GiveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.give(None);
+    }
+}
+
+/// The hand-over to fill during the pass over `Files`, when other modules
+/// wait for its rows (a filesystem dump's are not collected: its rows are
+/// not read through SQL here).
+fn handoff<'a>(ctx: &Ctx<'a>) -> Option<&'a Handoff> {
+    let h = ctx.backup.manifest_rows();
+    (h.is_planned() && !ctx.backup.is_filesystem()).then_some(h)
 }
 
 fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
@@ -70,7 +91,15 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             let flags = super::filesystem::dump_flags(index, sweep.as_ref());
             return dump_swept(&conn, index, &flags.manifest, listed).map_err(err);
         }
-        return swept(&conn, sweep.as_ref(), total, listed).map_err(err);
+        return swept(
+            &conn,
+            sweep.as_ref(),
+            total,
+            listed,
+            handoff(ctx),
+            Some(ctx.backup.root()),
+        )
+        .map_err(err);
     }
     // rowid order is insertion order: stable and cheap to stream.
     let mut stmt = conn
@@ -78,11 +107,18 @@ fn rows(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
         .map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
     let mut out = Vec::new();
+    let mut collect = handoff(ctx).map(|h| (h, Collector::new(Some(ctx.backup.root()))));
     while let Some(row) = rows.next().map_err(err)? {
+        if let Some((_, c)) = collect.as_mut() {
+            c.row(row);
+        }
         // A row whose blob is not an MBFile still lists a path; keep it.
         if let Ok(entry) = row_to_entry(row) {
             out.push(record(&entry));
         }
+    }
+    if let Some((h, c)) = collect {
+        h.give(c.finish());
     }
     Ok(out)
 }
@@ -94,8 +130,16 @@ fn swept(
     sweep: &dyn crate::artifacts::TextSweep,
     total: i64,
     mut listed: Option<crate::artifacts::observe::Listed>,
+    handoff: Option<&Handoff>,
+    root: Option<&std::path::Path>,
 ) -> rusqlite::Result<Vec<Record>> {
-    let mut stmt = conn.prepare("SELECT rowid, domain, relativePath FROM Files ORDER BY rowid")?;
+    // The columns the collector reads only when it collects.
+    let mut stmt = conn.prepare(if handoff.is_some() {
+        "SELECT fileID, domain, relativePath, flags, file, rowid FROM Files ORDER BY rowid"
+    } else {
+        "SELECT NULL, domain, relativePath, NULL, NULL, rowid FROM Files ORDER BY rowid"
+    })?;
+    let mut collect = handoff.map(|h| (h, Collector::new(root)));
     let mut fetch = conn
         .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files WHERE rowid = ?1")?;
     let mut rows = stmt.query([])?;
@@ -106,18 +150,25 @@ fn swept(
     loop {
         let row = rows.next()?;
         if let Some(row) = row {
-            let domain = super::util::text(row.get_ref(1)?).unwrap_or_default();
-            let rel = super::util::text(row.get_ref(2)?).unwrap_or_default();
+            if let Some((_, c)) = collect.as_mut() {
+                c.row(row);
+            }
+            let domain = text_cow(row.get_ref(1)?);
+            let rel = text_cow(row.get_ref(2)?);
             let path = row_path(&domain, &rel);
             let hosts = embedded_domains(&rel);
             push_sweep_line(&mut text, &path, &rel, &hosts);
             if let Some(l) = listed.as_mut() {
-                l.row(row_observables(path, &rel, hosts));
+                l.row_from(row_observables(path, &rel, hosts));
             }
-            batch.push(row.get(0)?);
+            batch.push(row.get(5)?);
             if batch.len() < BATCH {
                 continue;
             }
+        } else if let Some((h, c)) = collect.take() {
+            // The table is read: the waiting modules need not wait for
+            // the last batch's sweep.
+            h.give(c.finish());
         }
         let flagged = sweep.flagged_lines(text.as_bytes());
         if let Some(l) = listed.as_mut() {
@@ -175,7 +226,7 @@ fn dump_swept(
                     range: 0..0,
                 });
             }
-            l.row(row_observables(
+            l.row_from(row_observables(
                 row_path(domain, rel),
                 rel,
                 embedded_domains(rel),
@@ -205,10 +256,38 @@ fn summary(total: i64, kept: usize) -> Record {
         .field("rows_kept", kept as i64)
 }
 
-/// The device path of a row (as `file_path` gives it for a record).
+/// The device path of a row (as `file_path` gives it for a record):
+/// `device_path`, else `/` + relative path; built without `format!` (a
+/// million rows).
 fn row_path(domain: &str, relative_path: &str) -> String {
-    crate::evidence::ios_backup::device_path(domain, relative_path)
-        .unwrap_or_else(|| format!("/{relative_path}"))
+    let root = crate::evidence::ios_backup::domain_root(domain);
+    let mut out = String::with_capacity(root.map_or(0, str::len) + 1 + relative_path.len());
+    match root {
+        Some(root) => {
+            out.push_str(root);
+            if !relative_path.is_empty() {
+                out.push('/');
+                out.push_str(relative_path);
+            }
+        }
+        None => {
+            out.push('/');
+            out.push_str(relative_path);
+        }
+    }
+    out
+}
+
+/// A text column as `util::text` reads it (`""` for NULL), borrowed when
+/// it is valid UTF-8.
+fn text_cow(v: rusqlite::types::ValueRef<'_>) -> std::borrow::Cow<'_, str> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t),
+        ValueRef::Integer(i) => i.to_string().into(),
+        ValueRef::Real(f) => f.to_string().into(),
+        ValueRef::Null => "".into(),
+    }
 }
 
 /// [`push_sweep_line`] for the row `domain`, `relative_path`.
@@ -239,21 +318,16 @@ fn row_observables(
     path: String,
     relative_path: &str,
     hosts: Vec<String>,
-) -> Vec<crate::model::Observable> {
-    let mut out = Vec::with_capacity(1 + hosts.len());
-    if !relative_path.is_empty() {
-        out.push(crate::model::Observable {
-            kind: ObservableType::FilePath,
-            value: path,
-        });
-    }
-    for value in hosts {
-        out.push(crate::model::Observable {
+) -> impl Iterator<Item = crate::model::Observable> {
+    let path = (!relative_path.is_empty()).then_some(crate::model::Observable {
+        kind: ObservableType::FilePath,
+        value: path,
+    });
+    path.into_iter()
+        .chain(hosts.into_iter().map(|value| crate::model::Observable {
             kind: ObservableType::Domain,
             value,
-        });
-    }
-    out
+        }))
 }
 
 /// The absolute device path when the domain root is known, else `/` +
@@ -405,7 +479,15 @@ mod sweep_tests {
         let total: i64 = conn
             .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
             .unwrap();
-        let recs = swept(&conn, &Contains("accountcanceled.com"), total, None).unwrap();
+        let recs = swept(
+            &conn,
+            &Contains("accountcanceled.com"),
+            total,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
         // The planted localstorage file and its decoy sibling are flagged by
         // this naive stand-in; the summary comes last.
         let paths: Vec<_> = recs

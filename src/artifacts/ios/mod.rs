@@ -28,6 +28,7 @@ pub mod id_status_cache;
 pub mod interaction_c;
 pub mod locationd_clients;
 pub mod manifest;
+pub mod manifest_rows;
 pub mod os_analytics_ad_daily;
 pub mod profile_events;
 pub mod safari_browser_state;
@@ -154,6 +155,11 @@ pub fn run_backup_modules(backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleO
 
 fn run_modules(table: &[Module], backup: &IosBackup, opts: &ScanOptions) -> Vec<ModuleOutput> {
     let ctx = Ctx { backup, opts };
+    // `manifest` reads the whole of Manifest.db: the rows other modules
+    // need are collected on the way (see `manifest_rows`).
+    if table.iter().any(|m| m.name == manifest::MODULE.name) {
+        backup.manifest_rows().plan();
+    }
     let outputs: Vec<std::sync::Mutex<Option<ModuleOutput>>> =
         table.iter().map(|_| std::sync::Mutex::new(None)).collect();
     // Started longest first, taken in that order by whichever worker is

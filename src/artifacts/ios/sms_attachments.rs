@@ -17,6 +17,7 @@ use super::util::{col_int, col_real, col_text, js, jts};
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
 use crate::evidence::ios_backup::{FileEntry, IosBackup};
+use crate::evidence::manifest_rows::Reader;
 use crate::model::{ObservableType, Record};
 
 pub const MODULE: Module = Module {
@@ -41,8 +42,8 @@ const DOCUMENT_IMAGES: &[&str] = &[
 
 /// Where attachments are: `MediaDomain` in backups, `HomeDomain` in
 /// filesystem dumps (indexed under `/private/var/mobile`).
-const ATTACHMENT_DOMAINS: &[&str] = &["MediaDomain", "HomeDomain"];
-const ATTACHMENTS: &str = "Library/SMS/Attachments/";
+pub(crate) const ATTACHMENT_DOMAINS: &[&str] = &["MediaDomain", "HomeDomain"];
+pub(crate) const ATTACHMENTS: &str = "Library/SMS/Attachments/";
 
 /// Bytes read from each attachment (one page): enough for `infer`'s
 /// signatures (tar's is at byte 257; an OOXML file cut short is still
@@ -143,39 +144,74 @@ fn image_extension(rel: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// Whether a listed attachment row is one to sniff: a file (`flags` 1)
+/// named as an image.
+pub(crate) fn sniffed(relative_path: &str, flags: i64) -> bool {
+    flags == 1 && image_extension(relative_path).is_some()
+}
+
 /// Every attachment file the backup holds under an image name whose
 /// first bytes are a document, executable or archive. Files listed but
 /// absent, or unreadable, are skipped.
 fn disguised_files(b: &IosBackup) -> Result<Vec<Disguised>, ModuleError> {
     let mut out = Vec::new();
-    for domain in ATTACHMENT_DOMAINS {
-        // Streamed: the largest backups list ~87,000 attachment rows.
-        b.each_path(domain, &format!("{ATTACHMENTS}*"), |listed| {
-            let Some(ext) = image_extension(&listed.relative_path) else {
-                return Ok(());
-            };
-            if listed.flags != 1 || !b.has_content(&listed) {
-                return Ok(());
+    // The rows the `manifest` module's pass collected, when it did.
+    let given = b.manifest_rows().take(Reader::SmsAttachments);
+    let listed: Vec<(u8, &str, &str)> = given.iter().flat_map(|r| r.attachments()).collect();
+    let ids: Vec<&str> = listed.iter().map(|a| a.2).collect();
+    if let Some(held) = given.as_ref().and_then(|_| b.holds_each(&ids)) {
+        for ((domain, path, id), held) in listed.into_iter().zip(held) {
+            if held {
+                let entry = FileEntry {
+                    file_id: id.to_string(),
+                    domain: ATTACHMENT_DOMAINS
+                        .get(domain as usize)
+                        .copied()
+                        .unwrap_or_default()
+                        .to_string(),
+                    relative_path: path.to_string(),
+                    flags: 1,
+                    mbfile: None,
+                };
+                sniff(b, entry, &mut out)?;
             }
-            // The full row (its MBFile holds an encrypted file's key).
-            let entry = b
-                .entry(&listed.domain, &listed.relative_path)?
-                .unwrap_or(listed);
-            let Ok(head) = b.read_head(&entry, HEAD_BYTES) else {
-                return Ok(());
-            };
-            if let Some(actual) = not_an_image(&head) {
-                out.push(Disguised {
-                    entry,
-                    claimed: ext.to_string(),
-                    actual,
-                });
-            }
-            Ok(())
-        })?;
+        }
+    } else {
+        for domain in ATTACHMENT_DOMAINS {
+            // Streamed: the largest backups list ~87,000 attachment rows.
+            b.each_path(domain, &format!("{ATTACHMENTS}*"), |listed| {
+                if sniffed(&listed.relative_path, listed.flags) && b.has_content(&listed) {
+                    sniff(b, listed, &mut out)?;
+                }
+                Ok(())
+            })?;
+        }
     }
     out.sort_by_key(|a| a.entry.logical_path());
     Ok(out)
+}
+
+/// Reads the head of a listed attachment the backup holds and keeps it
+/// when it is no image.
+fn sniff(b: &IosBackup, listed: FileEntry, out: &mut Vec<Disguised>) -> Result<(), ModuleError> {
+    let Some(ext) = image_extension(&listed.relative_path) else {
+        return Ok(());
+    };
+    // The full row (its MBFile holds an encrypted file's key).
+    let entry = b
+        .entry(&listed.domain, &listed.relative_path)?
+        .unwrap_or(listed);
+    let Ok(head) = b.read_head(&entry, HEAD_BYTES) else {
+        return Ok(());
+    };
+    if let Some(actual) = not_an_image(&head) {
+        out.push(Disguised {
+            entry,
+            claimed: ext.to_string(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 /// The sniffed type of `head` when it is no picture: an application,

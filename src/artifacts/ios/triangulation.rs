@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use super::util::{jts, plist_time};
 use super::{Ctx, Module};
 use crate::artifacts::ModuleError;
+use crate::evidence::manifest_rows::Reader;
 use crate::model::Record;
 use crate::rules;
 use rusqlite::types::ValueRef;
@@ -57,6 +58,19 @@ const MANIFEST_QUERY: &str = "SELECT fileID, domain, relativePath, flags, file F
     OR (relativePath = 'Library/Preferences/com.apple.locationd.StatusBarIconManager.plist' AND domain = 'HomeDomain') \
     OR (relativePath = 'Library/Preferences/com.apple.imservice.ids.FaceTime.plist' AND domain = 'HomeDomain') \
     ORDER BY rowid";
+
+/// The three preference files of [`MANIFEST_QUERY`]: domain and path.
+pub(crate) const PREFERENCE_FILES: [(&str, &str); 3] = [
+    ("RootDomain", "Library/Preferences/com.apple.ImageIO.plist"),
+    (
+        "HomeDomain",
+        "Library/Preferences/com.apple.locationd.StatusBarIconManager.plist",
+    ),
+    (
+        "HomeDomain",
+        "Library/Preferences/com.apple.imservice.ids.FaceTime.plist",
+    ),
+];
 
 /// `triangle-check`'s DataUsage query, kept verbatim: `UNION` folds
 /// identical rows, which changes how many events a process adds.
@@ -216,6 +230,45 @@ pub fn sort_timeline(events: &mut Vec<Event>) {
 }
 
 fn manifest_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
+    let mut out = Vec::new();
+    // The rows the `manifest` module's pass collected, when it did.
+    match ctx.backup.manifest_rows().take(Reader::Triangulation) {
+        Some(rows) => {
+            for (subject, times) in rows.times() {
+                push_file_events(&mut out, subject, times);
+            }
+        }
+        None => {
+            for (subject, times) in query_manifest(ctx)? {
+                push_file_events(&mut out, &subject, times);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The events of one Manifest row's times.
+fn push_file_events(out: &mut Vec<Event>, subject: &str, times: [Option<i64>; 3]) {
+    for (t, kind) in times
+        .into_iter()
+        .zip([Kind::Modified, Kind::StatusChanged, Kind::Birth])
+    {
+        if let Some(t) = t {
+            out.push(Event {
+                time: t as f64,
+                kind,
+                subject: subject.to_string(),
+            });
+        }
+    }
+}
+
+/// A Manifest row's relative path and `MBFile` times (modified, status
+/// changed, birth).
+type TimesRow = (String, [Option<i64>; 3]);
+
+/// The rows of [`MANIFEST_QUERY`] with `MBFile` times.
+fn query_manifest(ctx: &Ctx<'_>) -> Result<Vec<TimesRow>, ModuleError> {
     // A filesystem dump files /private/var/mobile under HomeDomain; a backup
     // puts SMS attachments in MediaDomain (same device folder).
     let sms_domain = if ctx.backup.is_filesystem() {
@@ -225,40 +278,27 @@ fn manifest_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
     };
     let conn = ctx.backup.manifest_connection()?;
     let manifest = ctx.backup.root().join("Manifest.db");
-    let err = ModuleError::sqlite(|| manifest.display());
-    let mut stmt = conn.prepare(MANIFEST_QUERY).map_err(err)?;
-    let rows = stmt
-        .query_map([sms_domain], |row| {
-            let subject = crate::evidence::ios_backup::row_text(row, 2)?;
-            Ok(row_times(row).map(|t| (subject, t)))
-        })
-        .map_err(err)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let Ok(Some((subject, times))) = row else {
-            continue;
-        };
-        for (t, kind) in times
-            .into_iter()
-            .zip([Kind::Modified, Kind::StatusChanged, Kind::Birth])
-        {
-            if let Some(t) = t {
-                out.push(Event {
-                    time: t as f64,
-                    kind,
-                    subject: subject.clone(),
-                });
-            }
-        }
-    }
-    Ok(out)
+    manifest_query_rows(&conn, sms_domain).map_err(ModuleError::sqlite(|| manifest.display()))
 }
 
-/// The `MBFile` times of a `MANIFEST_QUERY` row (modified, status
-/// changed, birth), read without decoding the whole archive when it has
-/// the usual layout; `None` for a row without a decodable `MBFile`.
-fn row_times(row: &rusqlite::Row<'_>) -> Option<[Option<i64>; 3]> {
-    let ValueRef::Blob(blob) = row.get_ref(4).ok()? else {
+/// [`MANIFEST_QUERY`]'s rows with `MBFile` times, attachments in `sms_domain`.
+pub(crate) fn manifest_query_rows(
+    conn: &rusqlite::Connection,
+    sms_domain: &str,
+) -> rusqlite::Result<Vec<TimesRow>> {
+    let mut stmt = conn.prepare(MANIFEST_QUERY)?;
+    let rows = stmt.query_map([sms_domain], |row| {
+        let subject = crate::evidence::ios_backup::row_text(row, 2)?;
+        Ok(blob_times(row.get_ref(4)?).map(|t| (subject, t)))
+    })?;
+    Ok(rows.filter_map(|r| r.ok().flatten()).collect())
+}
+
+/// The `MBFile` times of a row's `file` value (modified, status changed,
+/// birth), read without decoding the whole archive when it has the usual
+/// layout; `None` for a value that is no decodable `MBFile`.
+pub(crate) fn blob_times(file: ValueRef<'_>) -> Option<[Option<i64>; 3]> {
+    let ValueRef::Blob(blob) = file else {
         return None;
     };
     if blob.is_empty() {
