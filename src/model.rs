@@ -415,7 +415,8 @@ impl Record {
 
     pub fn push_observable(&mut self, kind: ObservableType, value: impl Into<String>) {
         let value = value.into();
-        if value.trim().is_empty() {
+        // (What `trim().is_empty()` says, stopping at the first character.)
+        if value.chars().all(char::is_whitespace) {
             return;
         }
         let obs = Observable { kind, value };
@@ -447,6 +448,15 @@ impl Record {
 /// Keys are mostly constants (borrowed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Fields(Vec<(Key, Value)>);
+
+/// Scratch space for [`Fields::sorted`], reused record after record.
+#[derive(Debug, Default)]
+pub struct FieldOrder {
+    /// Address and length of the constant keys the order was made for
+    /// (empty when not all were constant).
+    keys: Vec<(usize, usize)>,
+    order: Vec<usize>,
+}
 
 /// Fields a record is given room for at its first: most have fewer, and
 /// growing the vector field by field costs a reallocation each doubling.
@@ -480,16 +490,42 @@ impl Fields {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    /// Sorted by key, as the records files show them: `sorted` is filled
-    /// with the positions (and reused, so this allocates nothing once it is
-    /// large enough).
+    /// Sorted by key, as the records files show them. `cache` keeps the
+    /// order worked out for the last record, reused while records come with
+    /// the same constant keys in the same order (most modules set them so).
     pub fn sorted<'a>(
         &'a self,
-        order: &mut Vec<usize>,
+        cache: &'a mut FieldOrder,
     ) -> impl Iterator<Item = (&'a str, &'a Value)> {
-        order.clear();
-        order.extend(0..self.0.len());
-        order.sort_unstable_by(|&a, &b| self.0[a].0.cmp(&self.0[b].0));
+        // A constant key's address names its text for good; an owned
+        // key's may be reused by another text, so those are never cached.
+        let constant = |k: &Key| match k {
+            Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+            Cow::Owned(_) => None,
+        };
+        let same = cache.keys.len() == self.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&cache.keys)
+                .all(|((k, _), c)| constant(k) == Some(*c));
+        if !same {
+            cache.order.clear();
+            cache.order.extend(0..self.0.len());
+            cache
+                .order
+                .sort_unstable_by(|&a, &b| self.0[a].0.cmp(&self.0[b].0));
+            cache.keys.clear();
+            if let Some(keys) = self
+                .0
+                .iter()
+                .map(|(k, _)| constant(k))
+                .collect::<Option<Vec<_>>>()
+            {
+                cache.keys = keys;
+            }
+        }
+        let order: &'a [usize] = &cache.order;
         order.iter().map(|&i| (self.0[i].0.as_ref(), &self.0[i].1))
     }
 

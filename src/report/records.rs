@@ -55,7 +55,7 @@ pub fn find_records(dir: &Path, module: &str) -> Option<PathBuf> {
 /// `serde_json` writes for it; see [`json`]).
 pub fn write_jsonl(w: &mut impl Write, records: &[Record]) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    let mut order = Vec::new();
+    let mut order = crate::model::FieldOrder::default();
     for r in records {
         buf.clear();
         json::write_record(&mut buf, r, &mut order);
@@ -96,7 +96,7 @@ impl ModuleFile {
 
     /// Appends records, one JSON line each.
     pub fn append(&mut self, records: &[Record]) -> Result<()> {
-        let mut order = Vec::new();
+        let mut order = crate::model::FieldOrder::default();
         for r in records {
             json::write_record(&mut self.buf, r, &mut order);
             self.buf.push(b'\n');
@@ -192,7 +192,7 @@ pub fn encode_frame(records: &[Record]) -> std::io::Result<Vec<u8>> {
         }
         let (buf, zstd) = cell.as_mut().expect("a frame context");
         buf.clear();
-        let mut order = Vec::new();
+        let mut order = crate::model::FieldOrder::default();
         for r in records {
             json::write_record(buf, r, &mut order);
             buf.push(b'\n');
