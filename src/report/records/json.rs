@@ -142,9 +142,21 @@ fn clean(bytes: &[u8]) -> bool {
         }
     }
     let rest = chunks.remainder();
-    let mut word = [b'a'; 8];
-    word[..rest.len()].copy_from_slice(rest);
-    !needs_escape(u64::from_le_bytes(word))
+    if rest.is_empty() {
+        return true;
+    }
+    if bytes.len() >= 8 {
+        // The last eight bytes, overlapping the words already checked.
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[bytes.len() - 8..]);
+        return !needs_escape(u64::from_le_bytes(word));
+    }
+    // Fewer than eight: padded with a byte that needs no escape.
+    let mut w = u64::from_le_bytes([b'a'; 8]);
+    for (i, &b) in rest.iter().enumerate() {
+        w = (w & !(0xff << (8 * i))) | (u64::from(b) << (8 * i));
+    }
+    !needs_escape(w)
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes: `\"`, `\\`, the
