@@ -32,33 +32,33 @@ pub fn write_record(out: &mut Vec<u8>, r: &Record, order: &mut FieldOrder) {
     out.extend_from_slice(b",\"description\":");
     string(out, &r.description);
     out.extend_from_slice(b",\"fields\":{");
-    for (i, (k, v)) in r.fields.sorted(order).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, k);
-        out.push(b':');
-        value(out, v);
-    }
+    list(out, r.fields.sorted(order), |out, (k, v)| entry(out, k, v));
     out.extend_from_slice(b"},\"observables\":[");
-    for (i, o) in r.observables.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        observable(out, o);
-    }
+    list(out, &r.observables, observable);
     out.push(b']');
     if !r.alerts.is_empty() {
         out.extend_from_slice(b",\"alerts\":[");
-        for (i, a) in r.alerts.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            alert(out, a);
-        }
+        list(out, &r.alerts, alert);
         out.push(b']');
     }
     out.push(b'}');
+}
+
+/// `items` written by `each`, separated by commas.
+fn list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, each: impl Fn(&mut Vec<u8>, T)) {
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(out, x);
+    }
+}
+
+/// `"key":value` of an object.
+fn entry(out: &mut Vec<u8>, key: &str, v: &Value) {
+    string(out, key);
+    out.push(b':');
+    value(out, v);
 }
 
 fn observable(out: &mut Vec<u8>, o: &Observable) {
@@ -95,24 +95,12 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         Value::String(s) => string(out, s),
         Value::Array(a) => {
             out.push(b'[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                value(out, x);
-            }
+            list(out, a, value);
             out.push(b']');
         }
         Value::Object(m) => {
             out.push(b'{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(out, k);
-                out.push(b':');
-                value(out, x);
-            }
+            list(out, m, |out, (k, x)| entry(out, k, x));
             out.push(b'}');
         }
     }
