@@ -5,7 +5,9 @@
 //! matcher reads them, `records/<module>.jsonl` stores them so `spydar recheck`
 //! can match them again without the device.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -170,17 +172,171 @@ pub struct Alert {
     pub message: String,
 }
 
+/// A name a record carries (module, artifact, event): the same few for
+/// every record of a module, shared rather than copied into each (see
+/// [`Name::new`]). Reads as a `str`; compares with one.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// `name`, sharing the allocation made before on this thread when it
+    /// is one of the last few names made there.
+    pub fn new(name: &str) -> Self {
+        Name(shared_name(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name::new(s)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name::new(&s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> Self {
+        n.0.to_string()
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Name::from)
+    }
+}
+
+/// A field key: almost always a constant (borrowed, no allocation).
+pub type Key = Cow<'static, str>;
+
+/// What [`Record::field`] takes as a key: a constant name (kept borrowed)
+/// or a `String` made at run time.
+pub trait IntoKey {
+    fn into_key(self) -> Key;
+}
+
+impl IntoKey for &'static str {
+    fn into_key(self) -> Key {
+        Key::Borrowed(self)
+    }
+}
+
+impl IntoKey for &&'static str {
+    fn into_key(self) -> Key {
+        Key::Borrowed(*self)
+    }
+}
+
+impl IntoKey for String {
+    fn into_key(self) -> Key {
+        Key::Owned(self)
+    }
+}
+
+impl IntoKey for &String {
+    fn into_key(self) -> Key {
+        Key::Owned(self.clone())
+    }
+}
+
+impl IntoKey for Key {
+    fn into_key(self) -> Key {
+        self
+    }
+}
+
 /// One thing an artifact module extracted: a visit, a message, a process, a
 /// package. `fields` holds the module's own columns; `observables` the typed
 /// values the matcher checks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    pub module: String,
+    pub module: Name,
     /// Logical path of the source, e.g. `HomeDomain/Library/SMS/sms.db`.
-    pub artifact: String,
+    pub artifact: Name,
     pub timestamp: Option<Timestamp>,
     /// Short event name for the timeline (`visit`, `message`, `reboot`, ...).
-    pub event: String,
+    pub event: Name,
     /// One line for the timeline.
     pub description: String,
     pub fields: Fields,
@@ -189,13 +345,44 @@ pub struct Record {
     pub alerts: Vec<Alert>,
 }
 
+/// Names remembered a thread (module, artifact and event names of the
+/// records made last).
+const NAMES_KEPT: usize = 16;
+
+thread_local! {
+    /// Recent names made on this thread, the next one to replace first.
+    static NAMES: std::cell::RefCell<(Vec<Arc<str>>, usize)> =
+        const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// `name` as an `Arc`: the one made before on this thread when it is one
+/// of the last few, so that a module's records share one allocation of
+/// their module, artifact and event names.
+fn shared_name(name: &str) -> Arc<str> {
+    NAMES.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let (kept, next) = &mut *cell;
+        if let Some(n) = kept.iter().find(|n| n.len() == name.len() && ***n == *name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        if kept.len() < NAMES_KEPT {
+            kept.push(n.clone());
+        } else {
+            kept[*next] = n.clone();
+            *next = (*next + 1) % NAMES_KEPT;
+        }
+        n
+    })
+}
+
 impl Record {
     pub fn new(module: &str, artifact: &str) -> Self {
         Record {
-            module: module.to_string(),
-            artifact: artifact.to_string(),
+            module: Name::new(module),
+            artifact: Name::new(artifact),
             timestamp: None,
-            event: String::new(),
+            event: Name::new(""),
             description: String::new(),
             fields: Fields::default(),
             observables: Vec::new(),
@@ -209,13 +396,14 @@ impl Record {
     }
 
     pub fn event(mut self, event: &str, description: impl Into<String>) -> Self {
-        self.event = event.to_string();
+        self.event = Name::new(event);
         self.description = description.into();
         self
     }
 
-    pub fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.fields.insert(key.to_string(), value.into());
+    /// Sets field `key` (a constant name, or an owned `String`).
+    pub fn field(mut self, key: impl IntoKey, value: impl Into<Value>) -> Self {
+        self.fields.insert(key.into_key(), value.into());
         self
     }
 
@@ -227,7 +415,8 @@ impl Record {
 
     pub fn push_observable(&mut self, kind: ObservableType, value: impl Into<String>) {
         let value = value.into();
-        if value.trim().is_empty() {
+        // (What `trim().is_empty()` says, stopping at the first character.)
+        if value.chars().all(char::is_whitespace) {
             return;
         }
         let obs = Observable { kind, value };
@@ -256,15 +445,32 @@ impl Record {
 /// A record's own columns, in the order the module set them. A small vector
 /// rather than a map: a backup yields hundreds of thousands of records with
 /// a handful of fields each, and a B-tree node per record costs ~650 bytes.
+/// Keys are mostly constants (borrowed).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Fields(Vec<(String, Value)>);
+pub struct Fields(Vec<(Key, Value)>);
+
+/// Scratch space for [`Fields::sorted`], reused record after record.
+#[derive(Debug, Default)]
+pub struct FieldOrder {
+    /// Address and length of the constant keys the order was made for
+    /// (empty when not all were constant).
+    keys: Vec<(usize, usize)>,
+    order: Vec<usize>,
+}
+
+/// Fields a record is given room for at its first: most have fewer, and
+/// growing the vector field by field costs a reallocation each doubling.
+const FIELDS_ROOM: usize = 8;
 
 impl Fields {
     /// Sets `key`, replacing an earlier value; returns the old one.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
             None => {
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(FIELDS_ROOM);
+                }
                 self.0.push((key, value));
                 None
             }
@@ -279,8 +485,48 @@ impl Fields {
         self.get(key).is_some()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    /// In the order the module set them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Sorted by key, as the records files show them. `cache` keeps the
+    /// order worked out for the last record, reused while records come with
+    /// the same constant keys in the same order (most modules set them so).
+    pub fn sorted<'a>(
+        &'a self,
+        cache: &'a mut FieldOrder,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> {
+        // A constant key's address names its text for good; an owned
+        // key's may be reused by another text, so those are never cached.
+        let constant = |k: &Key| match k {
+            Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+            Cow::Owned(_) => None,
+        };
+        let same = cache.keys.len() == self.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&cache.keys)
+                .all(|((k, _), c)| constant(k) == Some(*c));
+        if !same {
+            cache.order.clear();
+            cache.order.extend(0..self.0.len());
+            cache
+                .order
+                .sort_unstable_by(|&a, &b| self.0[a].0.cmp(&self.0[b].0));
+            cache.keys.clear();
+            if let Some(keys) = self
+                .0
+                .iter()
+                .map(|(k, _)| constant(k))
+                .collect::<Option<Vec<_>>>()
+            {
+                cache.keys = keys;
+            }
+        }
+        let order: &'a [usize] = &cache.order;
+        order.iter().map(|&i| (self.0[i].0.as_ref(), &self.0[i].1))
     }
 
     pub fn len(&self) -> usize {
@@ -293,7 +539,10 @@ impl Fields {
 
     /// The fields sorted by key, as findings and reports show them.
     pub fn to_map(&self) -> BTreeMap<String, Value> {
-        self.0.iter().cloned().collect()
+        self.0
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 }
 
@@ -311,7 +560,7 @@ impl Serialize for Fields {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         // Sorted by key, so the JSON is the same whatever order a module used.
-        let mut sorted: Vec<&(String, Value)> = self.0.iter().collect();
+        let mut sorted: Vec<&(Key, Value)> = self.0.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut map = serializer.serialize_map(Some(sorted.len()))?;
         for (k, v) in sorted {
@@ -324,7 +573,9 @@ impl Serialize for Fields {
 impl<'de> Deserialize<'de> for Fields {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
-        Ok(Fields(map.into_iter().collect()))
+        Ok(Fields(
+            map.into_iter().map(|(k, v)| (Key::Owned(k), v)).collect(),
+        ))
     }
 }
 

@@ -42,7 +42,7 @@ fn found(scan: &DeviceScan, kind: T, value: &str) -> Vec<String> {
                 .iter()
                 .any(|o| o.kind == kind && o.value == value)
         })
-        .map(|r| r.module.clone())
+        .map(|r| r.module.to_string())
         .collect();
     m.dedup();
     m

@@ -145,7 +145,7 @@ fn sweep_flags_lines_with_detectable_hits_only() {
     assert_eq!(m.flagged_lines(prose).len(), 1);
 }
 
-fn record_with(kind: T, value: &str, fields: &[(&str, &str)]) -> Record {
+fn record_with(kind: T, value: &str, fields: &[(&'static str, &str)]) -> Record {
     let mut r = Record::new("processes", "ps.txt").observe(kind, value);
     for (k, v) in fields {
         r = r.field(k, *v);

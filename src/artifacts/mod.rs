@@ -100,7 +100,7 @@ where
     let (status, error, records) = match outcome {
         Ok(mut records) => {
             for r in records.iter_mut().filter(|r| r.module != name) {
-                r.module = name.to_string();
+                r.module = name.into();
             }
             (ModuleStatus::Ok, None, records)
         }

@@ -91,8 +91,8 @@ impl Line {
             timestamp: time.as_microsecond(),
             timestamp_desc: desc,
             device: device.to_string(),
-            module: record.module.clone(),
-            artifact: record.artifact.clone(),
+            module: record.module.to_string(),
+            artifact: record.artifact.to_string(),
             event: event.to_string(),
             level: worst.map_or("", |f| f.level.as_str()).to_string(),
             severity: worst

@@ -230,8 +230,10 @@ impl crate::artifacts::RecordSink for StreamingSink {
     }
 }
 
-/// Fewest records in a parallel piece of a batch (one zstd frame each).
-const MIN_PIECE: usize = 1024;
+/// Fewest records in a parallel piece of a batch (one zstd frame each): a
+/// batch of `SINK_BATCH` records is one piece, matched, encoded and freed
+/// on the thread that made it (its records still in that core's cache).
+const MIN_PIECE: usize = crate::options::SINK_BATCH;
 
 /// Adds the timeline rows of one batch of `module`'s records.
 fn timeline_rows(tl: &mut Timeline, module: &str, records: &[Record]) {

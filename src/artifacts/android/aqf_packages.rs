@@ -229,7 +229,7 @@ fn with_certificates(r: &mut Record, hashes: Vec<[String; 3]>) {
         .iter()
         .map(|[m, s1, s256]| serde_json::json!({"md5": m, "sha1": s1, "sha256": s256}))
         .collect();
-    r.fields.insert("certificates".to_string(), shown.into());
+    r.fields.insert("certificates".into(), shown.into());
     for h in hashes.into_iter().flatten() {
         r.push_observable(ObservableType::CertHash, h);
     }

@@ -621,8 +621,7 @@ pub(crate) fn localise(records: &mut [Record], zone: &DeviceZone) {
     for r in records {
         if let Some(ts) = r.timestamp {
             r.timestamp = zone.relocate(ts);
-            r.fields
-                .insert("time_zone".to_string(), zone.label().into());
+            r.fields.insert("time_zone".into(), zone.label().into());
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let mut records = rows(ctx)?;
     if ctx.backup.is_filesystem() {
         for r in &mut records {
-            r.artifact = FS_ARTIFACT.to_string();
+            r.artifact = FS_ARTIFACT.into();
         }
     }
     Ok(records)
