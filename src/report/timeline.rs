@@ -151,8 +151,11 @@ impl Timeline {
         self.error.take()
     }
 
-    /// Sorts the held rows in the order of [`TimelineRow`]'s `Ord`.
-    fn sort_held(&mut self) {
+    /// Sorts the held rows in the order of [`TimelineRow`]'s `Ord`; on the
+    /// current rayon pool when `parallel`. A spill sorts on its own thread:
+    /// it runs under the sink's lock, and a thread waiting in a rayon join
+    /// may take another job, one that would wait for that same lock.
+    fn sort_held(&mut self, parallel: bool) {
         // Names ranked by content, so rows compare ids, not strings.
         let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
         order.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
@@ -161,9 +164,7 @@ impl Timeline {
             rank[id as usize] = r as u32;
         }
         let text = self.text.as_bytes();
-        // On the scan's pool: the last held rows are sorted after the modules.
-        use rayon::slice::ParallelSliceMut;
-        self.rows.par_sort_unstable_by(|a, b| {
+        let order = |a: &Row, b: &Row| {
             a.time
                 .cmp(&b.time)
                 .then(rank[a.module as usize].cmp(&rank[b.module as usize]))
@@ -172,7 +173,13 @@ impl Timeline {
                     text[a.start as usize..a.end as usize]
                         .cmp(&text[b.start as usize..b.end as usize])
                 })
-        });
+        };
+        if parallel {
+            use rayon::slice::ParallelSliceMut;
+            self.rows.par_sort_unstable_by(order);
+        } else {
+            self.rows.sort_unstable_by(order);
+        }
     }
 
     /// Writes the held rows as a sorted run and empties the buffers
@@ -181,7 +188,7 @@ impl Timeline {
         if self.rows.is_empty() {
             return;
         }
-        self.sort_held();
+        self.sort_held(false);
         let written = self.write_run();
         self.rows.clear();
         self.text.clear();
@@ -247,7 +254,8 @@ impl Timeline {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.sort_held();
+        // After the modules (no lock held): on the scan's pool.
+        self.sort_held(true);
         let (rows, text) = (
             std::mem::take(&mut self.rows),
             std::mem::take(&mut self.text),
