@@ -26,7 +26,7 @@ use crate::model::TimelineRow;
 
 /// Bytes of rows (32 each) and descriptions held before a sorted run is
 /// written to disk.
-pub const MEMORY_BUDGET: usize = 8 << 20;
+pub const MEMORY_BUDGET: usize = 6 << 20;
 
 /// Runs on disk before they are merged into one.
 pub const MAX_RUNS: usize = 64;
