@@ -16,11 +16,12 @@ use crate::artifacts::ScanOptions;
 use crate::error::Error;
 use crate::evidence::private_tmp::PrivateTempDir;
 use crate::evidence::{InputKind, detect::expand_as};
-use crate::indicators::Matcher;
+use crate::indicators::LateMatcher;
 use crate::model::ModuleStatus;
 use crate::progress::Progress;
 use crate::report::{self, DeviceSummary, Report};
-use crate::scan::{DeviceReport, scan_device};
+use crate::scan::DeviceReport;
+use crate::scan::device::scan_device_late;
 
 #[derive(Args)]
 pub struct ScanArgs {
@@ -119,7 +120,7 @@ struct Scanned {
 fn scan_one(
     input: &Path,
     args: &ScanArgs,
-    matcher: &Arc<Matcher>,
+    matcher: &Arc<LateMatcher>,
     password: &Option<Zeroizing<String>>,
     multi: &indicatif::MultiProgress,
     allow: &AllowList,
@@ -140,7 +141,7 @@ fn scan_one(
         ..Default::default()
     };
     let records = staging.map(|s| s.join("records"));
-    let outcome = scan_device(
+    let outcome = scan_device_late(
         input,
         args.kind,
         matcher,
@@ -463,9 +464,14 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         .map_err(|e| Error::input("--jobs", e.to_string()))?;
     let load_clock = Instant::now();
     // On the run's one pool (the bundled sets are parsed in parallel), so
-    // that no second pool starts.
-    let matcher = Arc::new(pool.install(|| args.iocs.load().map(Matcher::new))?);
+    // that no second pool starts. The matcher is built on its own thread
+    // while the inputs are opened and their modules start (see
+    // `LateMatcher`); its builder's scratch space is returned after it.
+    let set = pool.install(|| args.iocs.load())?;
+    let (total, sources) = (set.total(), set.sources.len());
+    // The parse's scratch space back first, before the modules allocate.
     super::release_free_memory();
+    let matcher = LateMatcher::building(set, super::release_free_memory);
     let load_ms = load_clock.elapsed().as_millis();
     let (inputs, not_inputs) = enumerate(&args.paths, args.kind, args.quiet || args.json);
     let outdir = match &args.output {
@@ -493,8 +499,8 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
         eprintln!(
             "spydar {}: {} indicators from {} sources (loaded in {load_ms} ms); {} input(s){}",
             env!("CARGO_PKG_VERSION"),
-            matcher.set().total(),
-            matcher.set().sources.len(),
+            total,
+            sources,
             inputs.len(),
             match not_inputs.len() {
                 0 => String::new(),

@@ -4,6 +4,7 @@
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
+pub mod late;
 pub mod matcher;
 pub mod mvt;
 pub mod normalize;
@@ -13,6 +14,7 @@ pub mod roles;
 mod stix;
 pub mod stock;
 
+pub use late::LateMatcher;
 pub use matcher::{Hit, Matcher};
 
 use std::collections::{BTreeMap, HashMap};

@@ -8,6 +8,7 @@ pub mod records;
 pub mod saved;
 pub mod text;
 pub mod timeline;
+mod timeline_csv;
 pub mod timesketch;
 
 pub use records::write_records;
@@ -527,43 +528,46 @@ pub fn write_timelines(
     streamed: timeline::Timeline,
     mut held: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
-    use std::fmt::Write as _;
     held.sort();
-    let streamed = streamed
+    let mut streamed = streamed
         .into_sorted()
         .map_err(io_err(&std::env::temp_dir()))?;
     write_file(dir, "timeline.csv", |w| {
-        let mut csv = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(w);
-        csv.write_record(["time", "module", "event", "description"])?;
-        let mut held = held.into_iter().peekable();
-        let mut streamed = streamed.peekable();
-        let mut time = String::new();
+        // Rows formatted into one buffer, written when it is full.
+        const FLUSH_AT: usize = 256 << 10;
+        let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
+        out.extend_from_slice(b"time,module,event,description\n");
+        let mut times = timeline_csv::TimeCells::default();
+        let mut held = held.iter().peekable();
         loop {
             // The two sorted sequences merged (equal rows are identical).
-            let from_held = match (held.peek(), streamed.peek()) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (Some(h), Some(Ok(s))) => h <= s,
-                (_, Some(_)) => false,
-            };
-            let r = if from_held {
-                held.next().expect("peeked")
-            } else {
-                streamed.next().expect("peeked")?
-            };
-            time.clear();
-            write!(time, "{}", r.time).map_err(std::io::Error::other)?;
-            let cells = [
-                csv_cell(&time),
-                csv_cell(&r.module),
-                csv_cell(&r.event),
-                csv_cell(&r.description),
-            ];
-            csv.write_record(cells.iter().map(|c| c.as_bytes()))?;
+            let s = streamed.next_ref()?;
+            let s = s.map(|s| (s.time, [s.module, s.event, s.description]));
+            while let Some(h) = held.next_if(|h| {
+                s.is_none_or(|(t, c)| {
+                    (h.time, &*h.module, &*h.event, &*h.description) <= (t, c[0], c[1], c[2])
+                })
+            }) {
+                timeline_csv::row(
+                    &mut out,
+                    &mut times,
+                    h.time,
+                    [&h.module, &h.event, &h.description],
+                );
+                if out.len() >= FLUSH_AT {
+                    w.write_all(&out)?;
+                    out.clear();
+                }
+            }
+            let Some((t, cells)) = s else { break };
+            timeline_csv::row(&mut out, &mut times, t, cells);
+            if out.len() >= FLUSH_AT {
+                w.write_all(&out)?;
+                out.clear();
+            }
         }
-        csv.flush()
+        w.write_all(&out)?;
+        w.flush()
     })
 }
 

@@ -14,8 +14,7 @@
 //! 64 KiB read buffer a run while merging (runs are merged into one when
 //! there are [`MAX_RUNS`]).
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +26,7 @@ use crate::model::TimelineRow;
 
 /// Bytes of rows (32 each) and descriptions held before a sorted run is
 /// written to disk.
-pub const MEMORY_BUDGET: usize = 8 << 20;
+pub const MEMORY_BUDGET: usize = 6 << 20;
 
 /// Runs on disk before they are merged into one.
 pub const MAX_RUNS: usize = 64;
@@ -152,8 +151,11 @@ impl Timeline {
         self.error.take()
     }
 
-    /// Sorts the held rows in the order of [`TimelineRow`]'s `Ord`.
-    fn sort_held(&mut self) {
+    /// Sorts the held rows in the order of [`TimelineRow`]'s `Ord`; on the
+    /// current rayon pool when `parallel`. A spill sorts on its own thread:
+    /// it runs under the sink's lock, and a thread waiting in a rayon join
+    /// may take another job, one that would wait for that same lock.
+    fn sort_held(&mut self, parallel: bool) {
         // Names ranked by content, so rows compare ids, not strings.
         let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
         order.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
@@ -162,7 +164,7 @@ impl Timeline {
             rank[id as usize] = r as u32;
         }
         let text = self.text.as_bytes();
-        self.rows.sort_unstable_by(|a, b| {
+        let order = |a: &Row, b: &Row| {
             a.time
                 .cmp(&b.time)
                 .then(rank[a.module as usize].cmp(&rank[b.module as usize]))
@@ -171,7 +173,13 @@ impl Timeline {
                     text[a.start as usize..a.end as usize]
                         .cmp(&text[b.start as usize..b.end as usize])
                 })
-        });
+        };
+        if parallel {
+            use rayon::slice::ParallelSliceMut;
+            self.rows.par_sort_unstable_by(order);
+        } else {
+            self.rows.sort_unstable_by(order);
+        }
     }
 
     /// Writes the held rows as a sorted run and empties the buffers
@@ -180,7 +188,7 @@ impl Timeline {
         if self.rows.is_empty() {
             return;
         }
-        self.sort_held();
+        self.sort_held(false);
         let written = self.write_run();
         self.rows.clear();
         self.text.clear();
@@ -224,10 +232,12 @@ impl Timeline {
             return Ok(());
         }
         let old = std::mem::take(&mut self.runs);
-        let mut merge = Merge::new(&old, Vec::new(), &self.names)?;
+        let mut merge = Merge::new(&old, Vec::new(), String::new(), &self.names)?;
         let (path, mut w) = self.new_run()?;
-        while let Some((time, module, event, d)) = merge.next_raw()? {
-            write_row(&mut w, time, module, event, d.as_bytes())?;
+        while let Some(s) = merge.least() {
+            let c = merge.sources[s].cur.as_ref().expect("a current row");
+            write_row(&mut w, c.time, c.module_id, c.event_id, merge.desc(s))?;
+            merge.advance(s)?;
         }
         w.flush()?;
         drop(merge);
@@ -244,21 +254,17 @@ impl Timeline {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.sort_held();
-        let held: Vec<(Timestamp, u32, u32, Box<str>)> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let d = &self.text[r.start as usize..r.end as usize];
-                (r.time, r.module, r.event, d.into())
-            })
-            .collect();
-        self.rows = Vec::new();
-        self.text = String::new();
-        let merge = Merge::new(&self.runs, held, &self.names)?;
+        // After the modules (no lock held): on the scan's pool.
+        self.sort_held(true);
+        let (rows, text) = (
+            std::mem::take(&mut self.rows),
+            std::mem::take(&mut self.text),
+        );
+        let merge = Merge::new(&self.runs, rows, text, &self.names)?;
         Ok(Sorted {
             merge,
             names: self.names,
+            pending: None,
             _dir: self.dir,
         })
     }
@@ -295,69 +301,75 @@ fn write_row(
     w.write_all(description)
 }
 
-type Raw = (Timestamp, u32, u32, Box<str>);
+/// One row of a source of a [`Merge`]: its key and description.
+struct Cur {
+    time: Timestamp,
+    /// Ranks of the module and event names (see [`Merge::new`]).
+    module: u32,
+    event: u32,
+    /// Ids of the module and event names.
+    module_id: u32,
+    event_id: u32,
+}
 
-/// Reads one row of a run; `None` at its end.
-fn read_row(r: &mut impl Read) -> std::io::Result<Option<Raw>> {
+/// Reads one row of a run into `cur` and `desc` (reused); `false` at its end.
+fn read_row(r: &mut impl Read, cur: &mut Cur, desc: &mut Vec<u8>) -> std::io::Result<bool> {
     let mut head = [0u8; 24];
     match r.read_exact(&mut head[..1]) {
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
         other => other?,
     }
     r.read_exact(&mut head[1..])?;
     let le4 = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().expect("4 bytes"));
     let secs = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
     let nanos = le4(8) as i32;
-    let time = Timestamp::new(secs, nanos).map_err(std::io::Error::other)?;
-    let mut d = vec![0u8; le4(20) as usize];
-    r.read_exact(&mut d)?;
-    let d = String::from_utf8(d).map_err(std::io::Error::other)?;
-    Ok(Some((time, le4(12), le4(16), d.into_boxed_str())))
+    cur.time = Timestamp::new(secs, nanos).map_err(std::io::Error::other)?;
+    cur.module_id = le4(12);
+    cur.event_id = le4(16);
+    desc.clear();
+    desc.resize(le4(20) as usize, 0);
+    r.read_exact(desc)?;
+    if std::str::from_utf8(desc).is_err() {
+        return Err(std::io::Error::other(
+            "a timeline run holds text that is not UTF-8",
+        ));
+    }
+    Ok(true)
 }
 
-/// A k-way merge of sorted runs and the held rows.
+/// Where a source's rows come from.
+enum Feed {
+    Run(BufReader<std::fs::File>),
+    /// The held rows (sorted), at the index of the next.
+    Held(usize),
+}
+
+struct Source {
+    from: Feed,
+    /// The current row, `None` once the source is spent.
+    cur: Option<Cur>,
+    /// The current row's description (a run's), reused.
+    desc: Vec<u8>,
+}
+
+/// A k-way merge of sorted runs and the held rows, without a copy of a
+/// held row's text nor an allocation per row: the sources are few (at most
+/// [`MAX_RUNS`] and the held rows), so the next row is the least of the
+/// sources' current rows, found by a scan of them.
 struct Merge {
-    readers: Vec<BufReader<std::fs::File>>,
-    held: std::vec::IntoIter<Raw>,
-    /// Next row of each source (the held rows are source `readers.len()`).
-    heap: BinaryHeap<Reverse<Head>>,
-    rank: Arc<[u32]>,
-}
-
-struct Head {
-    raw: Raw,
-    source: usize,
-    rank: Arc<[u32]>,
-}
-
-impl Head {
-    fn key(&self) -> (Timestamp, u32, u32, &str) {
-        let (t, m, e, d) = &self.raw;
-        (*t, self.rank[*m as usize], self.rank[*e as usize], d)
-    }
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key()
-            .cmp(&other.key())
-            .then(self.source.cmp(&other.source))
-    }
+    sources: Vec<Source>,
+    rows: Vec<Row>,
+    text: String,
+    rank: Vec<u32>,
 }
 
 impl Merge {
-    fn new(runs: &[PathBuf], held: Vec<Raw>, names: &[Arc<str>]) -> std::io::Result<Self> {
+    fn new(
+        runs: &[PathBuf],
+        rows: Vec<Row>,
+        text: String,
+        names: &[Arc<str>],
+    ) -> std::io::Result<Self> {
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by(|a, b| names[*a].cmp(&names[*b]));
         let mut rank = vec![0u32; names.len()];
@@ -365,63 +377,154 @@ impl Merge {
             rank[id] = r as u32;
         }
         let mut m = Merge {
-            readers: Vec::with_capacity(runs.len()),
-            held: held.into_iter(),
-            heap: BinaryHeap::new(),
-            rank: rank.into(),
+            sources: Vec::with_capacity(runs.len() + 1),
+            rows,
+            text,
+            rank,
         };
         for p in runs {
-            m.readers
-                .push(BufReader::with_capacity(64 << 10, std::fs::File::open(p)?));
+            let r = BufReader::with_capacity(64 << 10, std::fs::File::open(p)?);
+            m.sources.push(Source {
+                from: Feed::Run(r),
+                cur: None,
+                desc: Vec::new(),
+            });
         }
-        for source in 0..=m.readers.len() {
-            m.refill(source)?;
+        m.sources.push(Source {
+            from: Feed::Held(0),
+            cur: None,
+            desc: Vec::new(),
+        });
+        for source in 0..m.sources.len() {
+            m.advance(source)?;
         }
         Ok(m)
     }
 
-    fn refill(&mut self, source: usize) -> std::io::Result<()> {
-        let next = match self.readers.get_mut(source) {
-            Some(r) => read_row(r)?,
-            None => self.held.next(),
+    /// Moves `source` to its next row.
+    fn advance(&mut self, source: usize) -> std::io::Result<()> {
+        let s = &mut self.sources[source];
+        let next = match &mut s.from {
+            Feed::Run(r) => {
+                let mut cur = Cur {
+                    time: Timestamp::UNIX_EPOCH,
+                    module: 0,
+                    event: 0,
+                    module_id: 0,
+                    event_id: 0,
+                };
+                read_row(r, &mut cur, &mut s.desc)?.then_some(cur)
+            }
+            Feed::Held(i) => {
+                let next = self.rows.get(*i).map(|r| Cur {
+                    time: r.time,
+                    module: 0,
+                    event: 0,
+                    module_id: r.module,
+                    event_id: r.event,
+                });
+                *i += 1;
+                next
+            }
         };
-        if let Some(raw) = next {
-            self.heap.push(Reverse(Head {
-                raw,
-                source,
-                rank: self.rank.clone(),
-            }));
-        }
+        s.cur = next.map(|mut c| {
+            c.module = self
+                .rank
+                .get(c.module_id as usize)
+                .copied()
+                .unwrap_or(u32::MAX);
+            c.event = self
+                .rank
+                .get(c.event_id as usize)
+                .copied()
+                .unwrap_or(u32::MAX);
+            c
+        });
         Ok(())
     }
 
-    fn next_raw(&mut self) -> std::io::Result<Option<Raw>> {
-        let Some(Reverse(head)) = self.heap.pop() else {
-            return Ok(None);
-        };
-        self.refill(head.source)?;
-        Ok(Some(head.raw))
+    /// The description of `source`'s current row.
+    fn desc(&self, source: usize) -> &[u8] {
+        let s = &self.sources[source];
+        match s.from {
+            Feed::Run(_) => &s.desc,
+            Feed::Held(i) => {
+                let r = &self.rows[i - 1];
+                &self.text.as_bytes()[r.start as usize..r.end as usize]
+            }
+        }
     }
+
+    /// The source whose current row comes first, if any is left.
+    fn least(&self) -> Option<usize> {
+        let mut best: Option<(usize, &Cur)> = None;
+        for (i, s) in self.sources.iter().enumerate() {
+            let Some(c) = &s.cur else { continue };
+            let better = match best {
+                None => true,
+                Some((b, bc)) => (c.time, c.module, c.event)
+                    .cmp(&(bc.time, bc.module, bc.event))
+                    .then_with(|| self.desc(i).cmp(self.desc(b)))
+                    .is_lt(),
+            };
+            if better {
+                best = Some((i, c));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+/// A row of [`Sorted`], borrowed.
+pub struct RowRef<'a> {
+    pub time: Timestamp,
+    pub module: &'a str,
+    pub event: &'a str,
+    pub description: &'a str,
 }
 
 /// The rows of a [`Timeline`], sorted; see [`Timeline::into_sorted`].
 pub struct Sorted {
     merge: Merge,
     names: Vec<Arc<str>>,
+    /// The source of the row last returned: advanced before the next.
+    pending: Option<usize>,
     /// Removed (with the runs) when the iteration is dropped.
     _dir: Option<PrivateTempDir>,
+}
+
+impl Sorted {
+    /// The next row, borrowed until the next call.
+    pub fn next_ref(&mut self) -> std::io::Result<Option<RowRef<'_>>> {
+        if let Some(s) = self.pending.take() {
+            self.merge.advance(s)?;
+        }
+        let Some(s) = self.merge.least() else {
+            return Ok(None);
+        };
+        self.pending = Some(s);
+        let c = self.merge.sources[s].cur.as_ref().expect("a current row");
+        let name = |id: u32| self.names.get(id as usize).map_or("", |n| &**n);
+        Ok(Some(RowRef {
+            time: c.time,
+            module: name(c.module_id),
+            event: name(c.event_id),
+            // Checked when read (runs) or a `str` slice at char boundaries (held).
+            description: std::str::from_utf8(self.merge.desc(s)).unwrap_or_default(),
+        }))
+    }
 }
 
 impl Iterator for Sorted {
     type Item = std::io::Result<TimelineRow>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.merge.next_raw() {
-            Ok(Some((time, m, e, description))) => Some(Ok(TimelineRow {
-                time,
-                module: self.names[m as usize].clone(),
-                event: self.names[e as usize].clone(),
-                description,
+        match self.next_ref() {
+            Ok(Some(r)) => Some(Ok(TimelineRow {
+                time: r.time,
+                module: r.module.into(),
+                event: r.event.into(),
+                description: r.description.into(),
             })),
             Ok(None) => None,
             Err(e) => Some(Err(e)),

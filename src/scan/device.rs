@@ -15,7 +15,7 @@ use crate::allow::AllowList;
 use crate::artifacts::{RecordSink, ScanOptions, TextSweep, android, ios, sysdiagnose};
 use crate::error::{Error, Result};
 use crate::evidence::{InputKind, detect};
-use crate::indicators::Matcher;
+use crate::indicators::{LateMatcher, Matcher};
 use crate::model::{DeviceScan, Finding, ModuleOutput, TimelineRow};
 use crate::report::saved::SavedDevice;
 use crate::report::timeline::Timeline;
@@ -84,7 +84,7 @@ struct Matched {
 fn read_matched(
     input: &Path,
     kind: Option<InputKind>,
-    matcher: &Arc<Matcher>,
+    matcher: &Arc<LateMatcher>,
     opts: &mut ScanOptions,
     records_dir: Option<&Path>,
 ) -> Result<Matched> {
@@ -153,6 +153,21 @@ pub fn scan_device(
     input: &Path,
     kind: Option<InputKind>,
     matcher: &Arc<Matcher>,
+    allow: &AllowList,
+    opts: ScanOptions,
+    records_dir: Option<&Path>,
+    ask_password: &dyn Fn(&Path) -> Option<Zeroizing<String>>,
+) -> Result<DeviceReport> {
+    let late = Arc::new(LateMatcher::ready(matcher.clone()));
+    scan_device_late(input, kind, &late, allow, opts, records_dir, ask_password)
+}
+
+/// [`scan_device`] with a matcher that may still be building: the input is
+/// opened and its modules start meanwhile (see [`LateMatcher`]).
+pub fn scan_device_late(
+    input: &Path,
+    kind: Option<InputKind>,
+    matcher: &Arc<LateMatcher>,
     allow: &AllowList,
     mut opts: ScanOptions,
     records_dir: Option<&Path>,

@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 
 use super::findings::{Aggregator, aggregate, record_findings};
 use crate::error::Error;
-use crate::indicators::Matcher;
+use crate::indicators::{LateMatcher, Matcher};
 use crate::model::{Finding, Record};
 use crate::report::records::{ModuleFile, RecordsWriter};
 use crate::report::timeline::Timeline;
 
 /// See the module documentation.
 pub struct StreamingSink {
-    matcher: Arc<Matcher>,
+    matcher: Arc<LateMatcher>,
     /// The records files, when records are written.
     files: Option<Mutex<RecordsWriter>>,
     state: Mutex<StreamState>,
@@ -51,7 +51,7 @@ pub struct Streamed {
 }
 
 impl StreamingSink {
-    pub fn new(matcher: Arc<Matcher>, records_dir: Option<PathBuf>) -> Self {
+    pub fn new(matcher: Arc<LateMatcher>, records_dir: Option<PathBuf>) -> Self {
         StreamingSink {
             matcher,
             files: records_dir.map(|d| Mutex::new(RecordsWriter::new(d))),

@@ -32,14 +32,6 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             .map_err(err)?;
         // Light rows first: the redirect heuristic needs every visit of a
         // database; records are built afterwards and handed over in batches.
-        struct Visit {
-            item: i64,
-            id: i64,
-            url: String,
-            time: f64,
-            source: Option<i64>,
-            dest: Option<i64>,
-        }
         // Columns by position, in the SELECT's order.
         let rows = stmt
             .query_map([], |r| {
@@ -67,7 +59,21 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 .ok()
                 .map(|i| &visits[i])
         };
-        for v in &visits {
+        // The rare fast redirects first, so the visits can then be consumed
+        // (each URL moved into its record, not copied again).
+        let mut alerts: Vec<(usize, String)> = Vec::new();
+        for (i, v) in visits.iter().enumerate() {
+            if let Some(msg) = v
+                .dest
+                .filter(|_| v.url.starts_with("http://"))
+                .and_then(by_id)
+                .and_then(|target| fast_redirect(v, target))
+            {
+                alerts.push((i, msg));
+            }
+        }
+        let mut alerts = alerts.into_iter().peekable();
+        for (i, v) in visits.into_iter().enumerate() {
             let mut description = String::with_capacity(16 + v.url.len());
             description.push_str("Safari visit to ");
             description.push_str(&v.url);
@@ -77,30 +83,44 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
                 .field("id", v.item)
                 .field("url", v.url.clone())
                 .field("visit_id", v.id)
-                .observe(ObservableType::Url, v.url.clone());
+                .observe(ObservableType::Url, v.url);
             if let Some(src) = v.source {
                 rec = rec.field("redirect_source", src);
             }
             if let Some(d) = v.dest {
                 rec = rec.field("redirect_destination", d);
             }
-            if let Some(target) = v.dest.and_then(by_id)
-                && v.url.starts_with("http://")
-            {
-                let (h1, h2) = (host(&v.url), host(&target.url));
-                let elapsed_ms = ((target.time - v.time) * 1000.0).round() as i64;
-                if h1 != h2 && (0..1000).contains(&elapsed_ms) {
-                    let msg = format!(
-                        "Redirect from {} to {} took less than a second ({elapsed_ms} ms): possible network injection",
-                        v.url, target.url
-                    );
-                    rec.push_alert(&crate::rules::SAFARI_HISTORY_FAST_REDIRECT, msg);
-                }
+            if let Some((_, msg)) = alerts.next_if(|(at, _)| *at == i) {
+                rec.push_alert(&crate::rules::SAFARI_HISTORY_FAST_REDIRECT, msg);
             }
             out.push(rec);
         }
     }
     Ok(out.finish())
+}
+
+/// A visit's light columns (the redirect heuristic needs every visit of a
+/// database before the records are built).
+struct Visit {
+    item: i64,
+    id: i64,
+    url: String,
+    time: f64,
+    source: Option<i64>,
+    dest: Option<i64>,
+}
+
+/// MVT's injection heuristic: an `http://` visit redirected in under a
+/// second to another domain; the alert's message.
+fn fast_redirect(v: &Visit, target: &Visit) -> Option<String> {
+    let (h1, h2) = (host(&v.url), host(&target.url));
+    let elapsed_ms = ((target.time - v.time) * 1000.0).round() as i64;
+    (h1 != h2 && (0..1000).contains(&elapsed_ms)).then(|| {
+        format!(
+            "Redirect from {} to {} took less than a second ({elapsed_ms} ms): possible network injection",
+            v.url, target.url
+        )
+    })
 }
 
 fn host(u: &str) -> String {
