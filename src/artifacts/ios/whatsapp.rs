@@ -19,17 +19,24 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
     let (entry, conn) = b.open_sqlite_at(DOMAIN, "ChatStorage.sqlite")?;
     let err = ModuleError::sqlite(|| b.describe(&entry));
     let artifact = entry.logical_path();
-    let mut out = messages(&conn, &artifact).map_err(err)?;
-    out.extend(sessions(&conn, &artifact).map_err(err)?);
+    // Streamed in batches: a large ChatStorage holds tens of thousands
+    // of messages, which would otherwise all be held until the module ends.
+    let mut out = ctx.opts.batches("whatsapp");
+    messages(&conn, &artifact, &mut out).map_err(err)?;
+    for r in sessions(&conn, &artifact).map_err(err)? {
+        out.push(r);
+    }
     match b.open_sqlite_at(DOMAIN, "LID.sqlite") {
         Ok((lid_entry, lid)) => {
             let lid_err = ModuleError::sqlite(|| b.describe(&lid_entry));
-            out.extend(lid_pairs(&lid, &lid_entry.logical_path()).map_err(lid_err)?);
+            for r in lid_pairs(&lid, &lid_entry.logical_path()).map_err(lid_err)? {
+                out.push(r);
+            }
         }
         Err(ModuleError::Missing) => {}
         Err(e) => return Err(e),
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn opt_col(conn: &rusqlite::Connection, table: &str, col: &str, alias: &str) -> String {
@@ -43,7 +50,11 @@ fn opt_col(conn: &rusqlite::Connection, table: &str, col: &str, alias: &str) -> 
     }
 }
 
-fn messages(conn: &rusqlite::Connection, artifact: &str) -> rusqlite::Result<Vec<Record>> {
+fn messages(
+    conn: &rusqlite::Connection,
+    artifact: &str,
+    out: &mut crate::options::Batches<'_>,
+) -> rusqlite::Result<()> {
     let has_media = crate::evidence::sqlite::has_table(conn, "ZWAMEDIAITEM");
     let has_data = crate::evidence::sqlite::has_table(conn, "ZWAMESSAGEDATAITEM");
     let sql = format!(
@@ -150,7 +161,10 @@ fn messages(conn: &rusqlite::Connection, artifact: &str) -> rusqlite::Result<Vec
         rec.push_observable(ObservableType::Text, text);
         Ok(rec)
     })?;
-    rows.collect()
+    for r in rows {
+        out.push(r?);
+    }
+    Ok(())
 }
 
 fn sessions(conn: &rusqlite::Connection, artifact: &str) -> rusqlite::Result<Vec<Record>> {
