@@ -161,7 +161,9 @@ impl Kind {
 pub struct Event {
     pub time: f64,
     pub kind: Kind,
-    pub subject: String,
+    /// Shared by the events of one row (a backup lists tens of thousands
+    /// of attachments, three events each).
+    pub subject: std::sync::Arc<str>,
 }
 
 /// The classes `triangle-check` counts in a window.
@@ -249,6 +251,7 @@ fn manifest_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
 
 /// The events of one Manifest row's times.
 fn push_file_events(out: &mut Vec<Event>, subject: &str, times: [Option<i64>; 3]) {
+    let subject: std::sync::Arc<str> = subject.into();
     for (t, kind) in times
         .into_iter()
         .zip([Kind::Modified, Kind::StatusChanged, Kind::Birth])
@@ -257,7 +260,7 @@ fn push_file_events(out: &mut Vec<Event>, subject: &str, times: [Option<i64>; 3]
             out.push(Event {
                 time: t as f64,
                 kind,
-                subject: subject.to_string(),
+                subject: subject.clone(),
             });
         }
     }
@@ -354,7 +357,7 @@ fn addaily_events(ctx: &Ctx<'_>, backup_agent: &mut Vec<Value>) -> Result<Vec<Ev
         out.push(Event {
             time: unix_seconds(t),
             kind: Kind::NetUsage,
-            subject: process.clone(),
+            subject: process.as_str().into(),
         });
     }
     Ok(out)
@@ -385,7 +388,7 @@ fn datausage_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
                 out.push(Event {
                     time,
                     kind,
-                    subject: name.clone(),
+                    subject: name.as_str().into(),
                 });
             }
         }
@@ -414,7 +417,7 @@ fn location_events(ctx: &Ctx<'_>) -> Result<Vec<Event>, ModuleError> {
             out.push(Event {
                 time,
                 kind: Kind::LocationStopped,
-                subject: key.clone(),
+                subject: key.as_str().into(),
             });
         }
     }
@@ -459,7 +462,7 @@ fn judge(window: &[Event]) -> Option<Vec<Class>> {
                 if depth != 3 && depth != 4 {
                     return None;
                 }
-                let seen = folders.entry(&e.subject).or_default();
+                let seen = folders.entry(&*e.subject).or_default();
                 seen.0 |= e.kind == Kind::Modified;
                 seen.1 |= e.kind == Kind::StatusChanged;
                 continue;
@@ -490,7 +493,7 @@ fn ts(t: f64) -> Option<jiff::Timestamp> {
 
 fn describe(e: &Event) -> String {
     let subject = if e.kind.is_file() {
-        e.subject.as_str()
+        &*e.subject
     } else {
         e.subject.rsplit('/').next().unwrap_or(&e.subject)
     };
@@ -509,7 +512,7 @@ fn window_record(events: &[Event], w: &Window) -> Record {
                 "time": jts(ts(e.time)),
                 "event": e.kind.as_str(),
                 "source": e.kind.source(),
-                "subject": e.subject,
+                "subject": &*e.subject,
             })
         })
         .collect();
@@ -582,7 +585,7 @@ mod tests {
         Event {
             time,
             kind,
-            subject: subject.to_string(),
+            subject: subject.into(),
         }
     }
 
