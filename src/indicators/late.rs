@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::{IndicatorSet, Matcher};
-use crate::artifacts::{SweptLine, TextSweep};
+use crate::options::{SweptLine, TextSweep};
 
 /// See the module documentation. Derefs to the [`Matcher`], waiting for it.
 pub struct LateMatcher {
