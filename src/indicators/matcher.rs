@@ -325,10 +325,9 @@ impl Matcher {
             }
             _ => h,
         };
-        // Only digits and dots (IPv4) or a colon (IPv6) can parse as an IP.
-        let may_be_ip = memchr::memchr(b':', h.as_bytes()).is_some()
-            || (!h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
-        if may_be_ip && let Ok(ip) = h.parse::<std::net::IpAddr>() {
+        if normalize::may_be_ip(h)
+            && let Ok(ip) = h.parse::<std::net::IpAddr>()
+        {
             let kind = if ip.is_ipv4() { T::Ipv4 } else { T::Ipv6 };
             self.hits(
                 out,

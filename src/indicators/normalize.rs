@@ -138,6 +138,13 @@ pub fn trim(s: &str) -> &str {
     }
 }
 
+/// Whether `h` could parse as an `IpAddr`: only digits and dots (IPv4) or
+/// something with a colon (IPv6) can, so other hosts skip the parser.
+pub fn may_be_ip(h: &str) -> bool {
+    memchr::memchr(b':', h.as_bytes()).is_some()
+        || (!h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
 /// `s.to_ascii_lowercase()`, borrowed when `s` has no upper case.
 fn ascii_lower(s: &str) -> Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -376,6 +383,30 @@ mod tests {
             assert_eq!(find_scheme_end(u), u.find("://"), "{u}");
             assert_eq!(before_byte(u, b':'), u.split(':').next().unwrap(), "{u}");
         }
+    }
+
+    #[test]
+    fn every_ip_passes_the_ip_gate() {
+        for h in [
+            "1.2.3.4",
+            "::",
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "fe80::1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "1:2:3:4:5:6:7:8",
+            "evil.com",
+            "1.2.3",
+            "a::b",
+            "1.2.3.4.5",
+        ] {
+            if h.parse::<std::net::IpAddr>().is_ok() {
+                assert!(may_be_ip(h), "{h}");
+            }
+        }
+        assert!(!may_be_ip("evil.com") && !may_be_ip("") && !may_be_ip("1.2.3.x"));
     }
 
     #[test]
