@@ -353,8 +353,8 @@ impl Matcher {
                 in_text,
                 how,
             );
-            match suffix.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => {
+            match memchr::memchr(b'.', suffix.as_bytes()).map(|i| &suffix[i + 1..]) {
+                Some(parent) if !parent.is_empty() => {
                     suffix = parent;
                     how = MatchHow::SubDomain;
                 }
@@ -438,7 +438,7 @@ impl Matcher {
             false,
             MatchHow::Exact,
         );
-        let trimmed = path.trim_end_matches('/');
+        let trimmed = normalize::trim_end_byte(path, b'/');
         if let Some(ids) = self.folders.get(trimmed) {
             self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
         }

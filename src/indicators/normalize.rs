@@ -98,7 +98,7 @@ pub fn domain(host: &str) -> Option<String> {
 /// [`domain`], borrowing `host` (a part of it) when it is already in normal
 /// form, so matching a lower-case host allocates nothing.
 pub fn domain_cow(host: &str) -> Option<Cow<'_, str>> {
-    let h = trim(host).trim_end_matches('.');
+    let h = trim_end_byte(trim(host), b'.');
     let h = h.strip_prefix("*.").unwrap_or(h);
     if h.is_empty() {
         return None;
@@ -236,6 +236,17 @@ fn find_scheme_end(u: &str) -> Option<usize> {
         from = i + 1;
     }
     None
+}
+
+/// `s.trim_end_matches(c as char)` for an ASCII `c`, without the char
+/// searcher.
+pub fn trim_end_byte(s: &str, c: u8) -> &str {
+    let b = s.as_bytes();
+    let mut n = b.len();
+    while n > 0 && b[n - 1] == c {
+        n -= 1;
+    }
+    &s[..n]
 }
 
 /// `s.split(c as char).next()` for an ASCII `c`: `s` up to the first `c`.
@@ -376,12 +387,15 @@ mod tests {
             "x:/y://z",
             "::",
             "a:",
+            "a//",
+            "é/",
             "https://h:1@u:2/p",
             "//x",
             "a://",
         ] {
             assert_eq!(find_scheme_end(u), u.find("://"), "{u}");
             assert_eq!(before_byte(u, b':'), u.split(':').next().unwrap(), "{u}");
+            assert_eq!(trim_end_byte(u, b'/'), u.trim_end_matches('/'), "{u}");
         }
     }
 
