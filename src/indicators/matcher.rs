@@ -325,10 +325,9 @@ impl Matcher {
             }
             _ => h,
         };
-        // Only digits and dots (IPv4) or a colon (IPv6) can parse as an IP.
-        let may_be_ip = memchr::memchr(b':', h.as_bytes()).is_some()
-            || (!h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
-        if may_be_ip && let Ok(ip) = h.parse::<std::net::IpAddr>() {
+        if normalize::may_be_ip(h)
+            && let Ok(ip) = h.parse::<std::net::IpAddr>()
+        {
             let kind = if ip.is_ipv4() { T::Ipv4 } else { T::Ipv6 };
             self.hits(
                 out,
@@ -354,8 +353,8 @@ impl Matcher {
                 in_text,
                 how,
             );
-            match suffix.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => {
+            match memchr::memchr(b'.', suffix.as_bytes()).map(|i| &suffix[i + 1..]) {
+                Some(parent) if !parent.is_empty() => {
                     suffix = parent;
                     how = MatchHow::SubDomain;
                 }
@@ -439,7 +438,7 @@ impl Matcher {
             false,
             MatchHow::Exact,
         );
-        let trimmed = path.trim_end_matches('/');
+        let trimmed = normalize::trim_end_byte(path, b'/');
         if let Some(ids) = self.folders.get(trimmed) {
             self.hits(out, ids, T::FilePath, path, false, MatchHow::Exact);
         }

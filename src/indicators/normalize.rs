@@ -98,7 +98,7 @@ pub fn domain(host: &str) -> Option<String> {
 /// [`domain`], borrowing `host` (a part of it) when it is already in normal
 /// form, so matching a lower-case host allocates nothing.
 pub fn domain_cow(host: &str) -> Option<Cow<'_, str>> {
-    let h = trim(host).trim_end_matches('.');
+    let h = trim_end_byte(trim(host), b'.');
     let h = h.strip_prefix("*.").unwrap_or(h);
     if h.is_empty() {
         return None;
@@ -136,6 +136,13 @@ pub fn trim(s: &str) -> &str {
     } else {
         s.trim()
     }
+}
+
+/// Whether `h` could parse as an `IpAddr`: only digits and dots (IPv4) or
+/// something with a colon (IPv6) can, so other hosts skip the parser.
+pub fn may_be_ip(h: &str) -> bool {
+    memchr::memchr(b':', h.as_bytes()).is_some()
+        || (!h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
 /// `s.to_ascii_lowercase()`, borrowed when `s` has no upper case.
@@ -229,6 +236,17 @@ fn find_scheme_end(u: &str) -> Option<usize> {
         from = i + 1;
     }
     None
+}
+
+/// `s.trim_end_matches(c as char)` for an ASCII `c`, without the char
+/// searcher.
+pub fn trim_end_byte(s: &str, c: u8) -> &str {
+    let b = s.as_bytes();
+    let mut n = b.len();
+    while n > 0 && b[n - 1] == c {
+        n -= 1;
+    }
+    &s[..n]
 }
 
 /// `s.split(c as char).next()` for an ASCII `c`: `s` up to the first `c`.
@@ -369,13 +387,40 @@ mod tests {
             "x:/y://z",
             "::",
             "a:",
+            "a//",
+            "é/",
             "https://h:1@u:2/p",
             "//x",
             "a://",
         ] {
             assert_eq!(find_scheme_end(u), u.find("://"), "{u}");
             assert_eq!(before_byte(u, b':'), u.split(':').next().unwrap(), "{u}");
+            assert_eq!(trim_end_byte(u, b'/'), u.trim_end_matches('/'), "{u}");
         }
+    }
+
+    #[test]
+    fn every_ip_passes_the_ip_gate() {
+        for h in [
+            "1.2.3.4",
+            "::",
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "fe80::1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "1:2:3:4:5:6:7:8",
+            "evil.com",
+            "1.2.3",
+            "a::b",
+            "1.2.3.4.5",
+        ] {
+            if h.parse::<std::net::IpAddr>().is_ok() {
+                assert!(may_be_ip(h), "{h}");
+            }
+        }
+        assert!(!may_be_ip("evil.com") && !may_be_ip("") && !may_be_ip("1.2.3.x"));
     }
 
     #[test]
