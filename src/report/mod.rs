@@ -529,46 +529,131 @@ pub fn write_timelines(
     mut held: Vec<TimelineRow>,
 ) -> crate::error::Result<()> {
     held.sort();
-    let mut streamed = streamed
+    let streamed = streamed
         .into_sorted()
         .map_err(io_err(&std::env::temp_dir()))?;
     write_file(dir, "timeline.csv", |w| {
-        // Rows formatted into one buffer, written when it is full.
-        const FLUSH_AT: usize = 256 << 10;
-        let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
-        out.extend_from_slice(b"time,module,event,description\n");
-        let mut times = timeline_csv::TimeCells::default();
-        let mut held = held.iter().peekable();
-        loop {
-            // The two sorted sequences merged (equal rows are identical).
-            let s = streamed.next_ref()?;
-            let s = s.map(|s| (s.time, [s.module, s.event, s.description]));
-            while let Some(h) = held.next_if(|h| {
-                s.is_none_or(|(t, c)| {
-                    (h.time, &*h.module, &*h.event, &*h.description) <= (t, c[0], c[1], c[2])
-                })
-            }) {
-                timeline_csv::row(
-                    &mut out,
-                    &mut times,
-                    h.time,
-                    [&h.module, &h.event, &h.description],
-                );
-                if out.len() >= FLUSH_AT {
-                    w.write_all(&out)?;
-                    out.clear();
-                }
-            }
-            let Some((t, cells)) = s else { break };
-            timeline_csv::row(&mut out, &mut times, t, cells);
+        // Two stages on two threads: the merge of the sorted runs (reading
+        // them back) hands rows over in batches, and this thread formats
+        // and writes them. Each stage is about half of the work, which
+        // runs after every module has ended, so nothing else is running;
+        // a plain scoped thread, as a rayon job blocking on a channel
+        // could wait for a job queued behind it.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<RowBatch>(4);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<RowBatch>();
+        std::thread::scope(|scope| {
+            let merge = scope.spawn(move || merge_rows(streamed, &held, &full_tx, &empty_rx));
+            let written = format_rows(w, &full_rx, &empty_tx);
+            // Ends the merge if writing failed: its next send fails.
+            drop(full_rx);
+            let merged = merge
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            written.and(merged)
+        })
+    })
+}
+
+/// Timeline rows in merge order, copied into one buffer (a batch is
+/// formatted while the next one is merged).
+#[derive(Default)]
+struct RowBatch {
+    times: Vec<jiff::Timestamp>,
+    /// Where each row's module, event and description end in `text`.
+    ends: Vec<[usize; 3]>,
+    text: String,
+}
+
+impl RowBatch {
+    /// Rows a batch holds before it is handed over.
+    const ROWS: usize = 4096;
+
+    fn push(&mut self, t: jiff::Timestamp, cells: [&str; 3]) {
+        self.times.push(t);
+        let mut ends = [0; 3];
+        for (end, c) in ends.iter_mut().zip(cells) {
+            self.text.push_str(c);
+            *end = self.text.len();
+        }
+        self.ends.push(ends);
+    }
+
+    fn clear(&mut self) {
+        self.times.clear();
+        self.ends.clear();
+        self.text.clear();
+    }
+}
+
+/// The merge stage of [`write_timelines`]: the streamed rows (sorted runs)
+/// and the held rows (sorted), merged, in batches to `full`.
+fn merge_rows(
+    mut streamed: timeline::Sorted,
+    held: &[TimelineRow],
+    full: &std::sync::mpsc::SyncSender<RowBatch>,
+    empty: &std::sync::mpsc::Receiver<RowBatch>,
+) -> std::io::Result<()> {
+    let stopped = || std::io::Error::other("timeline.csv: the writer stopped");
+    let mut batch = RowBatch::default();
+    let mut held = held.iter().peekable();
+    loop {
+        // The two sorted sequences merged (equal rows are identical).
+        let s = streamed.next_ref()?;
+        let s = s.map(|s| (s.time, [s.module, s.event, s.description]));
+        while let Some(h) = held.next_if(|h| {
+            s.is_none_or(|(t, c)| {
+                (h.time, &*h.module, &*h.event, &*h.description) <= (t, c[0], c[1], c[2])
+            })
+        }) {
+            batch.push(h.time, [&h.module, &h.event, &h.description]);
+        }
+        let Some((t, cells)) = s else { break };
+        batch.push(t, cells);
+        if batch.times.len() >= RowBatch::ROWS {
+            let mut next = empty.try_recv().unwrap_or_default();
+            next.clear();
+            full.send(std::mem::replace(&mut batch, next))
+                .map_err(|_| stopped())?;
+        }
+    }
+    if !batch.times.is_empty() {
+        full.send(batch).map_err(|_| stopped())?;
+    }
+    Ok(())
+}
+
+/// The writing stage of [`write_timelines`]: the header, then each batch's
+/// rows as CSV, written in 256 KiB pieces; batches go back to `empty`.
+fn format_rows(
+    w: &mut dyn std::io::Write,
+    full: &std::sync::mpsc::Receiver<RowBatch>,
+    empty: &std::sync::mpsc::Sender<RowBatch>,
+) -> std::io::Result<()> {
+    const FLUSH_AT: usize = 256 << 10;
+    let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
+    out.extend_from_slice(b"time,module,event,description\n");
+    let mut times = timeline_csv::TimeCells::default();
+    // Ends when the merge has sent its last batch (or stopped).
+    for batch in full {
+        let mut at = 0;
+        for (t, ends) in batch.times.iter().zip(&batch.ends) {
+            let cells = [
+                &batch.text[at..ends[0]],
+                &batch.text[ends[0]..ends[1]],
+                &batch.text[ends[1]..ends[2]],
+            ];
+            at = ends[2];
+            timeline_csv::row(&mut out, &mut times, *t, cells);
             if out.len() >= FLUSH_AT {
                 w.write_all(&out)?;
                 out.clear();
             }
         }
-        w.write_all(&out)?;
-        w.flush()
-    })
+        // The merge may have ended: then the batch is simply dropped.
+        let _ = empty.send(batch);
+    }
+    w.write_all(&out)?;
+    w.flush()
 }
 
 /// Whether `name` may name a records file: `[A-Za-z0-9_.-]`, not starting
