@@ -29,7 +29,12 @@ pub fn links(text: &str) -> Vec<String> {
 /// Text of a column, whether stored as TEXT or as a UTF-8 BLOB.
 pub fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        // Valid UTF-8 (nearly every value) is checked by `from_utf8`, which
+        // skips ASCII a word at a time; only invalid bytes take the lossy path.
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(f.to_string()),
         ValueRef::Null => None,
