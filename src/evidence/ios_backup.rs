@@ -58,7 +58,7 @@ impl FileEntry {
     }
 }
 
-pub use super::ios_domain::{device_path, domain_root, file_id};
+pub use super::ios_domain::{device_path, domain_root, file_id, is_file_id};
 
 /// Decrypts a file's bytes (the encrypted-backup support implements this).
 pub trait FileDecryptor: Send + Sync {
@@ -581,7 +581,7 @@ impl IosBackup {
             return Some(path);
         }
         let id = entry.file_id.as_str();
-        if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_file_id(id) {
             return None;
         }
         Some(self.root.join(&id[..2]).join(id))
@@ -631,7 +631,7 @@ impl IosBackup {
         let mut out = vec![false; file_ids.len()];
         let mut by_folder: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
         for (i, id) in file_ids.iter().enumerate() {
-            if id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if is_file_id(id) {
                 by_folder.entry(&id[..2]).or_default().push(i);
             }
         }

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-use super::ios_backup::{FileDecryptor, FileEntry, IosBackup, row_to_entry};
+use super::ios_backup::{FileDecryptor, FileEntry, IosBackup, is_file_id, row_to_entry};
 use super::ios_crypto::{self as crypto, ClassKeys, CryptoError, Key, KeyBag};
 use super::nskeyed::MbFile;
 use super::private_tmp::PrivateTempDir;
@@ -492,10 +492,6 @@ fn prepare_output(src: &Path, out: &Path) -> Result<()> {
         builder.mode(0o700);
     }
     builder.create(out).map_err(|e| Error::io(out, e))
-}
-
-fn is_file_id(id: &str) -> bool {
-    id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn decrypt_one(keys: &BackupKeys, src: &Path, out: &Path, entry: &FileEntry) -> Outcome {

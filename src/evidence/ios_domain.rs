@@ -43,6 +43,13 @@ pub fn file_id(domain: &str, relative_path: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// Whether `id` is a backup file name as [`file_id`] makes it: 40 hex
+/// digits (so nothing from the Manifest can name a path outside its
+/// `xx/` folder).
+pub fn is_file_id(id: &str) -> bool {
+    id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,7 +115,7 @@ fn is_attachment(row: &rusqlite::Row<'_>, path: &[u8]) -> bool {
         _ => 0,
     };
     let well_formed = matches!(row.get_ref(0), Ok(ValueRef::Text(id) | ValueRef::Blob(id))
-        if id.len() == 40 && id.iter().all(u8::is_ascii_hexdigit));
+        if std::str::from_utf8(id).is_ok_and(crate::evidence::ios_backup::is_file_id));
     well_formed && super::sms_attachments::sniffed(&String::from_utf8_lossy(path), flags)
 }
 
