@@ -407,6 +407,13 @@ impl Record {
         self
     }
 
+    /// Sets field `key`, which this record does not have yet (each of a
+    /// module's constant keys set once): in place, with no search for an
+    /// earlier value. For modules that make a record per row of a large table.
+    pub fn push_field(&mut self, key: impl IntoKey, value: impl Into<Value>) {
+        self.fields.push_new(key.into_key(), value.into());
+    }
+
     /// Adds an observable; empty values are dropped so modules need not check.
     pub fn observe(mut self, kind: ObservableType, value: impl Into<String>) -> Self {
         self.push_observable(kind, value);
@@ -475,6 +482,15 @@ impl Fields {
                 None
             }
         }
+    }
+
+    /// Adds `key`, which must not be set yet (see [`Record::push_field`]).
+    fn push_new(&mut self, key: Key, value: Value) {
+        debug_assert!(!self.contains_key(&key), "field {key} set twice");
+        if self.0.capacity() == 0 {
+            self.0.reserve_exact(FIELDS_ROOM);
+        }
+        self.0.push((key, value));
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {

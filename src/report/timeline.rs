@@ -4,13 +4,14 @@
 //! list 873k files, each a row). Rows are held compactly (time, two name
 //! ids, a range in a shared text buffer: 32 bytes plus the description)
 //! up to [`MEMORY_BUDGET`] bytes; beyond it the held rows are sorted and
-//! written as a run to a private temporary folder
+//! written as a run, on a thread of their own, to a private temporary folder
 //! ([`crate::evidence::private_tmp`], 0700, removed on exit), and the
 //! buffers are reused. `timeline.csv` is the merge of the runs and of the
 //! rows still held, in the same order a sort of every row gives, so the
 //! file is byte for byte what an in-memory sort writes.
 //!
-//! Memory: at most [`MEMORY_BUDGET`] for the held rows, plus one row and a
+//! Memory: at most [`MEMORY_BUDGET`] for the held rows and as much for the
+//! run being written, plus one row and a
 //! 64 KiB read buffer a run while merging (runs are merged into one when
 //! there are [`MAX_RUNS`]).
 
@@ -50,7 +51,12 @@ pub struct Timeline {
     len: usize,
     /// The first error writing a run; later rows are dropped.
     error: Option<std::io::Error>,
+    /// The run being sorted and written, with its buffers.
+    spilling: Option<Spilling>,
 }
+
+/// A spill's thread: it gives back the buffers and whether the run was written.
+type Spilling = std::thread::JoinHandle<(Vec<Row>, String, std::io::Result<()>)>;
 
 impl Default for Timeline {
     fn default() -> Self {
@@ -82,6 +88,7 @@ impl Timeline {
             made: 0,
             len: 0,
             error: None,
+            spilling: None,
         }
     }
 
@@ -151,50 +158,55 @@ impl Timeline {
         self.error.take()
     }
 
-    /// Sorts the held rows in the order of [`TimelineRow`]'s `Ord`; on the
-    /// current rayon pool when `parallel`. A spill sorts on its own thread:
-    /// it runs under the sink's lock, and a thread waiting in a rayon join
-    /// may take another job, one that would wait for that same lock.
-    fn sort_held(&mut self, parallel: bool) {
-        // Names ranked by content, so rows compare ids, not strings.
-        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
-        order.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
-        let mut rank = vec![0u32; order.len()];
-        for (r, id) in order.into_iter().enumerate() {
-            rank[id as usize] = r as u32;
-        }
-        let text = self.text.as_bytes();
-        let order = |a: &Row, b: &Row| {
-            a.time
-                .cmp(&b.time)
-                .then(rank[a.module as usize].cmp(&rank[b.module as usize]))
-                .then(rank[a.event as usize].cmp(&rank[b.event as usize]))
-                .then_with(|| {
-                    text[a.start as usize..a.end as usize]
-                        .cmp(&text[b.start as usize..b.end as usize])
-                })
-        };
-        if parallel {
-            use rayon::slice::ParallelSliceMut;
-            self.rows.par_sort_unstable_by(order);
-        } else {
-            self.rows.sort_unstable_by(order);
-        }
+    /// Sorts the held rows (on the current rayon pool: after the modules,
+    /// when nothing holds the sink's lock).
+    fn sort_held(&mut self) {
+        sort_rows(&mut self.rows, &self.text, &self.names, true);
     }
 
-    /// Writes the held rows as a sorted run and empties the buffers
-    /// (keeping their capacity).
+    /// Hands the held rows to a thread of their own, which sorts them and
+    /// writes them as a run, and goes on with empty buffers (the previous
+    /// spill's, once it is written): rows are pushed under the sink's lock,
+    /// which a spill on this thread would hold for milliseconds. At most one
+    /// spill is in flight, so at most twice [`MEMORY_BUDGET`] is held.
     fn spill(&mut self) {
         if self.rows.is_empty() {
             return;
         }
-        self.sort_held(false);
-        let written = self.write_run();
-        self.rows.clear();
-        self.text.clear();
+        let (mut rows, mut text) = self.finish_spill().unwrap_or_default();
+        rows.clear();
+        text.clear();
+        std::mem::swap(&mut rows, &mut self.rows);
+        std::mem::swap(&mut text, &mut self.text);
+        let (path, w) = match self.new_run() {
+            Ok(run) => run,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                return;
+            }
+        };
+        self.runs.push(path);
+        let names = self.names.clone();
+        self.spilling = Some(std::thread::spawn(move || {
+            // Not on the rayon pool: its workers may be waiting for the
+            // sink's lock.
+            sort_rows(&mut rows, &text, &names, false);
+            let written = write_run(w, &rows, &text);
+            (rows, text, written)
+        }));
+    }
+
+    /// Waits for the spill in flight, if any; gives back its buffers.
+    fn finish_spill(&mut self) -> Option<(Vec<Row>, String)> {
+        let (rows, text, written) = self
+            .spilling
+            .take()?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
         if let Err(e) = written.and_then(|()| self.merge_runs_if_many()) {
             self.error.get_or_insert(e);
         }
+        Some((rows, text))
     }
 
     fn new_run(&mut self) -> std::io::Result<(PathBuf, BufWriter<std::fs::File>)> {
@@ -214,17 +226,6 @@ impl Timeline {
         Ok((path, BufWriter::with_capacity(256 << 10, file)))
     }
 
-    fn write_run(&mut self) -> std::io::Result<()> {
-        let (path, mut w) = self.new_run()?;
-        for r in &self.rows {
-            let d = &self.text.as_bytes()[r.start as usize..r.end as usize];
-            write_row(&mut w, r.time, r.module, r.event, d)?;
-        }
-        w.flush()?;
-        self.runs.push(path);
-        Ok(())
-    }
-
     /// Merges every run into one when there are [`MAX_RUNS`] of them, so
     /// the final merge never opens more.
     fn merge_runs_if_many(&mut self) -> std::io::Result<()> {
@@ -236,7 +237,13 @@ impl Timeline {
         let (path, mut w) = self.new_run()?;
         while let Some(s) = merge.least() {
             let c = merge.sources[s].cur.as_ref().expect("a current row");
-            write_row(&mut w, c.time, c.module_id, c.event_id, merge.desc(s))?;
+            write_row(
+                &mut w,
+                c.time,
+                c.module_id,
+                c.event_id,
+                merge.desc(s).as_bytes(),
+            )?;
             merge.advance(s)?;
         }
         w.flush()?;
@@ -251,11 +258,12 @@ impl Timeline {
     /// Every row in sorted order (runs and held rows merged); an error
     /// reading a run back ends the iteration with it.
     pub fn into_sorted(mut self) -> std::io::Result<Sorted> {
+        self.finish_spill();
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         // After the modules (no lock held): on the scan's pool.
-        self.sort_held(true);
+        self.sort_held();
         let (rows, text) = (
             std::mem::take(&mut self.rows),
             std::mem::take(&mut self.text),
@@ -286,6 +294,43 @@ impl From<Vec<TimelineRow>> for Timeline {
     }
 }
 
+/// Sorts `rows` in the order of [`TimelineRow`]'s `Ord`; on the current
+/// rayon pool when `parallel`.
+fn sort_rows(rows: &mut [Row], text: &str, names: &[Arc<str>], parallel: bool) {
+    // Names ranked by content, so rows compare ids, not strings.
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+    let mut rank = vec![0u32; order.len()];
+    for (r, id) in order.into_iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
+    let text = text.as_bytes();
+    let order = |a: &Row, b: &Row| {
+        a.time
+            .cmp(&b.time)
+            .then(rank[a.module as usize].cmp(&rank[b.module as usize]))
+            .then(rank[a.event as usize].cmp(&rank[b.event as usize]))
+            .then_with(|| {
+                text[a.start as usize..a.end as usize].cmp(&text[b.start as usize..b.end as usize])
+            })
+    };
+    if parallel {
+        use rayon::slice::ParallelSliceMut;
+        rows.par_sort_unstable_by(order);
+    } else {
+        rows.sort_unstable_by(order);
+    }
+}
+
+/// Writes sorted rows as a run.
+fn write_run(mut w: BufWriter<std::fs::File>, rows: &[Row], text: &str) -> std::io::Result<()> {
+    for r in rows {
+        let d = &text.as_bytes()[r.start as usize..r.end as usize];
+        write_row(&mut w, r.time, r.module, r.event, d)?;
+    }
+    w.flush()
+}
+
 fn write_row(
     w: &mut impl Write,
     time: Timestamp,
@@ -312,8 +357,9 @@ struct Cur {
     event_id: u32,
 }
 
-/// Reads one row of a run into `cur` and `desc` (reused); `false` at its end.
-fn read_row(r: &mut impl Read, cur: &mut Cur, desc: &mut Vec<u8>) -> std::io::Result<bool> {
+/// Reads one row of a run into `cur` and `desc` (its buffer reused);
+/// `false` at its end. The text is checked to be UTF-8 here, once.
+fn read_row(r: &mut impl Read, cur: &mut Cur, desc: &mut String) -> std::io::Result<bool> {
     let mut head = [0u8; 24];
     match r.read_exact(&mut head[..1]) {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
@@ -326,14 +372,12 @@ fn read_row(r: &mut impl Read, cur: &mut Cur, desc: &mut Vec<u8>) -> std::io::Re
     cur.time = Timestamp::new(secs, nanos).map_err(std::io::Error::other)?;
     cur.module_id = le4(12);
     cur.event_id = le4(16);
-    desc.clear();
-    desc.resize(le4(20) as usize, 0);
-    r.read_exact(desc)?;
-    if std::str::from_utf8(desc).is_err() {
-        return Err(std::io::Error::other(
-            "a timeline run holds text that is not UTF-8",
-        ));
-    }
+    let mut bytes = std::mem::take(desc).into_bytes();
+    bytes.clear();
+    bytes.resize(le4(20) as usize, 0);
+    r.read_exact(&mut bytes)?;
+    *desc = String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::other("a timeline run holds text that is not UTF-8"))?;
     Ok(true)
 }
 
@@ -349,7 +393,7 @@ struct Source {
     /// The current row, `None` once the source is spent.
     cur: Option<Cur>,
     /// The current row's description (a run's), reused.
-    desc: Vec<u8>,
+    desc: String,
 }
 
 /// A k-way merge of sorted runs and the held rows, without a copy of a
@@ -387,13 +431,13 @@ impl Merge {
             m.sources.push(Source {
                 from: Feed::Run(r),
                 cur: None,
-                desc: Vec::new(),
+                desc: String::new(),
             });
         }
         m.sources.push(Source {
             from: Feed::Held(0),
             cur: None,
-            desc: Vec::new(),
+            desc: String::new(),
         });
         for source in 0..m.sources.len() {
             m.advance(source)?;
@@ -444,13 +488,17 @@ impl Merge {
     }
 
     /// The description of `source`'s current row.
-    fn desc(&self, source: usize) -> &[u8] {
+    fn desc(&self, source: usize) -> &str {
         let s = &self.sources[source];
         match s.from {
             Feed::Run(_) => &s.desc,
+            // Held rows are whole `str`s pushed one after another, so their
+            // ends are char boundaries.
             Feed::Held(i) => {
                 let r = &self.rows[i - 1];
-                &self.text.as_bytes()[r.start as usize..r.end as usize]
+                self.text
+                    .get(r.start as usize..r.end as usize)
+                    .unwrap_or_default()
             }
         }
     }
@@ -509,8 +557,7 @@ impl Sorted {
             time: c.time,
             module: name(c.module_id),
             event: name(c.event_id),
-            // Checked when read (runs) or a `str` slice at char boundaries (held).
-            description: std::str::from_utf8(self.merge.desc(s)).unwrap_or_default(),
+            description: self.merge.desc(s),
         }))
     }
 }

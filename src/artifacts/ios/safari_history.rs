@@ -79,16 +79,17 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Vec<Record>, ModuleError> {
             description.push_str(&v.url);
             let mut rec = Record::new("safari_history", &artifact)
                 .at(crate::time::from_apple_nonzero(v.time))
-                .event("safari_visit", description)
-                .field("id", v.item)
-                .field("url", v.url.clone())
-                .field("visit_id", v.id)
-                .observe(ObservableType::Url, v.url);
+                .event("safari_visit", description);
+            // Set in place, each once: this runs for every visit.
+            rec.push_field("id", v.item);
+            rec.push_field("url", v.url.clone());
+            rec.push_field("visit_id", v.id);
+            rec.push_observable(ObservableType::Url, v.url);
             if let Some(src) = v.source {
-                rec = rec.field("redirect_source", src);
+                rec.push_field("redirect_source", src);
             }
             if let Some(d) = v.dest {
-                rec = rec.field("redirect_destination", d);
+                rec.push_field("redirect_destination", d);
             }
             if let Some((_, msg)) = alerts.next_if(|(at, _)| *at == i) {
                 rec.push_alert(&crate::rules::SAFARI_HISTORY_FAST_REDIRECT, msg);

@@ -139,19 +139,18 @@ fn record(r: &rusqlite::Row<'_>, artifact: &str) -> Record {
         }
     }
     let description = describe(service.as_deref(), from_me, phone.as_deref(), &text);
-    let mut rec = Record::new("sms", artifact)
-        .at(date)
-        .event(
-            if from_me { "sms_sent" } else { "sms_received" },
-            description,
-        )
-        .field("id", get(col::ID).and_then(util::int).unwrap_or(0))
-        .field("text", text.clone())
-        .field("service", js(service))
-        .field("phone_number", js(phone))
-        .field("direction", if from_me { "sent" } else { "received" });
+    let mut rec = Record::new("sms", artifact).at(date).event(
+        if from_me { "sms_sent" } else { "sms_received" },
+        description,
+    );
+    // Set in place, each once: this runs for every message.
+    rec.push_field("id", get(col::ID).and_then(util::int).unwrap_or(0));
+    rec.push_field("text", text.clone());
+    rec.push_field("service", js(service));
+    rec.push_field("phone_number", js(phone));
+    rec.push_field("direction", if from_me { "sent" } else { "received" });
     if !found.is_empty() {
-        rec = rec.field("links", found.clone());
+        rec.push_field("links", found.clone());
     }
     for l in found {
         rec.push_observable(ObservableType::Url, l);

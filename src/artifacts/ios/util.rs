@@ -60,18 +60,18 @@ pub fn int(v: ValueRef<'_>) -> Option<i64> {
 }
 
 /// Column `name` of a row, as text (`None` if absent or NULL).
-pub fn col_text(row: &rusqlite::Row<'_>, name: &str) -> Option<String> {
+pub fn col_text(row: &rusqlite::Row<'_>, name: impl rusqlite::RowIndex) -> Option<String> {
     row.get_ref(name)
         .ok()
         .and_then(text)
         .filter(|s| !s.is_empty())
 }
 
-pub fn col_real(row: &rusqlite::Row<'_>, name: &str) -> Option<f64> {
+pub fn col_real(row: &rusqlite::Row<'_>, name: impl rusqlite::RowIndex) -> Option<f64> {
     row.get_ref(name).ok().and_then(real)
 }
 
-pub fn col_int(row: &rusqlite::Row<'_>, name: &str) -> Option<i64> {
+pub fn col_int(row: &rusqlite::Row<'_>, name: impl rusqlite::RowIndex) -> Option<i64> {
     row.get_ref(name).ok().and_then(int)
 }
 

@@ -50,6 +50,22 @@ fn opt_col(conn: &rusqlite::Connection, table: &str, col: &str, alias: &str) -> 
     }
 }
 
+/// Positions of the columns `messages` selects, in its SELECT's order.
+mod col {
+    pub const ID: usize = 0;
+    pub const TEXT: usize = 1;
+    pub const DATE: usize = 2;
+    pub const FROM_JID: usize = 3;
+    pub const TO_JID: usize = 4;
+    pub const FROM_ME: usize = 5;
+    pub const MEDIA_URL: usize = 6;
+    // 7: author, selected and not read.
+    pub const C1: usize = 8;
+    pub const C2: usize = 9;
+    pub const MATCHED: usize = 10;
+    pub const TITLE: usize = 11;
+}
+
 fn messages(
     conn: &rusqlite::Connection,
     artifact: &str,
@@ -104,30 +120,30 @@ fn messages(
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| {
-        let text = col_text(r, "text").unwrap_or_default();
-        let date = col_real(r, "date").and_then(crate::time::from_apple_nonzero);
+        let text = col_text(r, col::TEXT).unwrap_or_default();
+        let date = col_real(r, col::DATE).and_then(crate::time::from_apple_nonzero);
         let mut found: Vec<String> = Vec::new();
-        for src in [
-            Some(text.clone()),
-            col_text(r, "matched"),
-            col_text(r, "media_url"),
-            col_text(r, "c1"),
-            col_text(r, "c2"),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            for l in links(&src) {
+        let others = [
+            col_text(r, col::MATCHED),
+            col_text(r, col::MEDIA_URL),
+            col_text(r, col::C1),
+            col_text(r, col::C2),
+        ];
+        let sources =
+            std::iter::once(text.as_str()).chain(others.iter().flatten().map(String::as_str));
+        // `links` needs `://`: most messages have none and are not searched.
+        for src in sources.filter(|s| memchr::memmem::find(s.as_bytes(), b"://").is_some()) {
+            for l in links(src) {
                 if !MEDIA_HOSTS.iter().any(|h| l.starts_with(h)) && !found.contains(&l) {
                     found.push(l);
                 }
             }
         }
-        let from_me = col_int(r, "from_me").unwrap_or(0) != 0;
+        let from_me = col_int(r, col::FROM_ME).unwrap_or(0) != 0;
         let peer = if from_me {
-            col_text(r, "to_jid")
+            col_text(r, col::TO_JID)
         } else {
-            col_text(r, "from_jid")
+            col_text(r, col::FROM_JID)
         };
         let mut rec = Record::new("whatsapp", artifact)
             .at(date)
@@ -141,15 +157,15 @@ fn messages(
                 ),
             )
             .field("kind", "message")
-            .field("id", col_int(r, "id").unwrap_or(0))
+            .field("id", col_int(r, col::ID).unwrap_or(0))
             .field("text", text.clone())
-            .field("from_jid", js(col_text(r, "from_jid")))
-            .field("to_jid", js(col_text(r, "to_jid")))
+            .field("from_jid", js(col_text(r, col::FROM_JID)))
+            .field("to_jid", js(col_text(r, col::TO_JID)))
             .field("direction", if from_me { "sent" } else { "received" });
-        if let Some(m) = col_text(r, "media_url") {
+        if let Some(m) = col_text(r, col::MEDIA_URL) {
             rec = rec.field("media_url", m);
         }
-        if let Some(t) = col_text(r, "title") {
+        if let Some(t) = col_text(r, col::TITLE) {
             rec = rec.field("title", t);
         }
         if !found.is_empty() {

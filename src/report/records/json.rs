@@ -7,6 +7,12 @@
 use serde_json::Value;
 
 use crate::model::{Alert, FieldOrder, Observable, Record};
+use crate::report::timeline_csv::TimeCells;
+
+thread_local! {
+    /// The time formatter of this thread's records (it keeps the last day's date).
+    static TIMES: std::cell::RefCell<TimeCells> = std::cell::RefCell::new(TimeCells::default());
+}
 
 /// Appends `r` as JSON (no newline) to `out`; `order` is scratch space for
 /// the sorted field order, reused record after record.
@@ -19,10 +25,10 @@ pub fn write_record(out: &mut Vec<u8>, r: &Record, order: &mut FieldOrder) {
     match &r.timestamp {
         Some(t) => {
             // jiff serialises a timestamp with `collect_str` (its Display:
-            // RFC 3339, digits, `-`, `:`, `.`, `T`, `Z`; nothing to escape).
-            use std::io::Write as _;
+            // RFC 3339, digits, `-`, `:`, `.`, `T`, `Z`; nothing to escape),
+            // which `TimeCells` writes with the date part kept a day.
             out.push(b'"');
-            let _ = write!(out, "{t}");
+            TIMES.with_borrow_mut(|times| times.push(*t, out));
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
