@@ -126,46 +126,44 @@ fn push(map: &mut [Keys<Vec<u32>>], kind: T, value: String, i: u32) {
 
 impl Matcher {
     pub fn new(set: IndicatorSet) -> Self {
-        let mut exact: [Keys<Vec<u32>>; T::ALL.len()] = std::array::from_fn(|_| Keys::default());
-        let mut folders: Keys<Vec<u32>> = Keys::default();
-        let mut relative_paths: Keys<Vec<u32>> = Keys::default();
-        let mut processes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        let mut url_paths: Keys<Vec<(String, u32)>> = Keys::default();
-        let mut needle_index: HashMap<String, usize> = HashMap::new();
+        // The free-text needles first: their prefilter (the larger part of
+        // the build) is then built on a second thread while the exact
+        // tables are filled here. A scan waits for the matcher at its start.
+        let (needle_strings, needles) = Self::needles(&set);
+        let (tables, prefilter) = std::thread::scope(|scope| {
+            let prefilter = scope.spawn(|| Prefilter::new(&needle_strings));
+            let tables = Tables::new(&set);
+            let prefilter = prefilter
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (tables, prefilter)
+        });
+        Matcher {
+            exact: tables.exact,
+            folders: tables.folders,
+            relative_paths: tables.relative_paths,
+            processes: tables.processes,
+            url_paths: tables.url_paths,
+            set,
+            prefilter,
+            needles,
+            stock: StockNames::bundled(),
+        }
+    }
+
+    /// The distinct lower-cased values free text is searched for, and the
+    /// indicators of each.
+    fn needles(set: &IndicatorSet) -> (Vec<String>, Vec<Needle>) {
+        let mut needle_index: HashMap<String, usize, FixedState> = HashMap::default();
         let mut needle_strings: Vec<String> = Vec::new();
         let mut needles: Vec<Needle> = Vec::new();
         for (i, ind) in set.indicators.iter().enumerate() {
-            let i = i as u32;
-            let v = ind.value.clone();
-            match ind.kind {
-                T::FilePath if v.ends_with('/') => {
-                    folders.entry(v.trim_end_matches('/').to_string()).push(i);
-                }
-                T::FilePath if !v.starts_with('/') => {
-                    relative_paths.entry(v.clone()).push(i);
-                }
-                T::Process => {
-                    processes.entry(v.clone()).or_default().push(i);
-                    push(&mut exact, T::Process, v.clone(), i);
-                }
-                T::Url => {
-                    push(&mut exact, T::Url, v.clone(), i);
-                    if let Some((host, rest)) = normalize::url_host(&v)
-                        && !rest.is_empty()
-                    {
-                        url_paths
-                            .entry(host.to_string())
-                            .push((rest.to_string(), i));
-                    }
-                }
-                kind => push(&mut exact, kind, v.clone(), i),
-            }
             let searchable = match ind.kind {
                 T::Text => false,
-                _ => v.len() >= MIN_TEXT_LEN,
+                _ => ind.value.len() >= MIN_TEXT_LEN,
             };
             if searchable {
-                let key = v.to_ascii_lowercase();
+                let key = ind.value.to_ascii_lowercase();
                 let n = *needle_index.entry(key.clone()).or_insert_with(|| {
                     needle_strings.push(key);
                     needles.push(Needle {
@@ -173,21 +171,10 @@ impl Matcher {
                     });
                     needles.len() - 1
                 });
-                needles[n].indicators.push(i);
+                needles[n].indicators.push(i as u32);
             }
         }
-        let prefilter = Prefilter::new(&needle_strings);
-        Matcher {
-            set,
-            exact,
-            folders,
-            relative_paths,
-            processes,
-            url_paths,
-            prefilter,
-            needles,
-            stock: StockNames::bundled(),
-        }
+        (needle_strings, needles)
     }
 
     /// Replaces the stock-name list (the bundled one is the default).
@@ -703,5 +690,58 @@ impl TextSweep for Matcher {
             });
         }
         out
+    }
+}
+
+/// The exact-value tables of a [`Matcher`], filled from its indicators.
+struct Tables {
+    exact: [Keys<Vec<u32>>; T::ALL.len()],
+    folders: Keys<Vec<u32>>,
+    relative_paths: Keys<Vec<u32>>,
+    processes: BTreeMap<String, Vec<u32>>,
+    url_paths: Keys<Vec<(String, u32)>>,
+}
+
+impl Tables {
+    fn new(set: &IndicatorSet) -> Self {
+        let mut exact: [Keys<Vec<u32>>; T::ALL.len()] = std::array::from_fn(|_| Keys::default());
+        let mut folders: Keys<Vec<u32>> = Keys::default();
+        let mut relative_paths: Keys<Vec<u32>> = Keys::default();
+        let mut processes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut url_paths: Keys<Vec<(String, u32)>> = Keys::default();
+        for (i, ind) in set.indicators.iter().enumerate() {
+            let i = i as u32;
+            let v = ind.value.clone();
+            match ind.kind {
+                T::FilePath if v.ends_with('/') => {
+                    folders.entry(v.trim_end_matches('/').to_string()).push(i);
+                }
+                T::FilePath if !v.starts_with('/') => {
+                    relative_paths.entry(v).push(i);
+                }
+                T::Process => {
+                    processes.entry(v.clone()).or_default().push(i);
+                    push(&mut exact, T::Process, v, i);
+                }
+                T::Url => {
+                    if let Some((host, rest)) = normalize::url_host(&v)
+                        && !rest.is_empty()
+                    {
+                        url_paths
+                            .entry(host.to_string())
+                            .push((rest.to_string(), i));
+                    }
+                    push(&mut exact, T::Url, v, i);
+                }
+                kind => push(&mut exact, kind, v, i),
+            }
+        }
+        Tables {
+            exact,
+            folders,
+            relative_paths,
+            processes,
+            url_paths,
+        }
     }
 }

@@ -349,19 +349,17 @@ impl Prefilter {
                 avx2,
             )
         });
-        // The grams of COMMON, sorted for binary search.
-        let common: Vec<u32> = {
+        // The grams of COMMON, in a set: asked for every window of every
+        // needle (a binary search was half of the matcher's build).
+        let common: std::collections::HashSet<u32, foldhash::fast::FixedState> = {
             let c = COMMON.as_bytes();
-            let mut v: Vec<u32> = (0..c.len().saturating_sub(3))
+            (0..c.len().saturating_sub(3))
                 .map(|i| gram_at(c, i))
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
+                .collect()
         };
         // Cost of storing the window at o: common words first.
         let window_cost = |b: &[u8], o: usize| -> u32 {
-            if common.binary_search(&gram_at(b, o)).is_ok() {
+            if common.contains(&gram_at(b, o)) {
                 1000
             } else {
                 b[o..o + 4].iter().map(|&c| byte_cost(c)).sum()
