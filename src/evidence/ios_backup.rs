@@ -433,6 +433,17 @@ impl IosBackup {
         }
     }
 
+    /// Whether a query for a domain and `glob` should read the
+    /// `relativePath` index's range of the glob's literal prefix rather than
+    /// the domain index (`+domain` keeps SQLite, which has no statistics of
+    /// an immutable Manifest.db, from choosing the latter): a domain such as
+    /// HomeDomain holds tens of thousands of rows, each a read of the table,
+    /// where the prefix holds a few. The rows found are the same either way.
+    /// A dump's index (a virtual table) plans its own lookups.
+    fn by_path_prefix(&self, glob: &str) -> bool {
+        !matches!(self.backend, Backend::Filesystem { .. }) && glob_has_prefix(glob)
+    }
+
     fn with_lookup<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -490,9 +501,11 @@ impl IosBackup {
             let mut out = Vec::new();
             match domain {
                 Some(d) => {
-                    let mut stmt = c.prepare_cached(
-                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
-                    )?;
+                    let mut stmt = c.prepare_cached(if self.by_path_prefix(relative_glob) {
+                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE +domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
+                    } else {
+                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
+                    })?;
                     for r in stmt.query_map([d, relative_glob], row_to_entry)? {
                         out.push(r?);
                     }
@@ -519,7 +532,7 @@ impl IosBackup {
         relative_glob: &str,
     ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
         self.with_lookup(|c| {
-            let mut stmt = c.prepare_cached(PATHS_QUERY)?;
+            let mut stmt = c.prepare_cached(paths_query(self.by_path_prefix(relative_glob)))?;
             let rows = stmt.query_map([domain, relative_glob], row_to_entry)?;
             rows.collect()
         })
@@ -540,7 +553,9 @@ impl IosBackup {
         let failed = |e: rusqlite::Error| {
             ModuleError::Failed(format!("{}: {e}", self.root.join("Manifest.db").display()))
         };
-        let mut stmt = conn.prepare(PATHS_QUERY).map_err(failed)?;
+        let mut stmt = conn
+            .prepare(paths_query(self.by_path_prefix(relative_glob)))
+            .map_err(failed)?;
         let mut rows = stmt.query([domain, relative_glob]).map_err(failed)?;
         while let Some(row) = rows.next().map_err(failed)? {
             f(row_to_entry(row).map_err(failed)?)?;
@@ -944,6 +959,28 @@ pub fn row_text(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
 /// The rows of one domain whose relative path matches a GLOB (no `file`
 /// column), for [`IosBackup::find_paths`] and [`IosBackup::each_path`].
 const PATHS_QUERY: &str = "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath";
+
+/// [`PATHS_QUERY`], with the domain index left out when `by_path_prefix`
+/// (see [`IosBackup::by_path_prefix`]).
+fn paths_query(by_path_prefix: bool) -> &'static str {
+    if by_path_prefix {
+        "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE +domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
+    } else {
+        PATHS_QUERY
+    }
+}
+
+/// Whether a glob starts with a literal character. A query for a domain and
+/// such a glob then reads the `relativePath` index's range of that prefix
+/// (`+domain` keeps SQLite, which has no statistics of an immutable
+/// Manifest, from choosing the domain index): a domain such as HomeDomain
+/// holds tens of thousands of rows, each a read of the table, where the
+/// prefix holds a few. The rows found are the same either way.
+fn glob_has_prefix(glob: &str) -> bool {
+    glob.chars()
+        .next()
+        .is_some_and(|c| !matches!(c, '*' | '?' | '['))
+}
 
 /// A plist scalar as text (dates in RFC 3339 UTC).
 pub fn plist_scalar(v: &plist::Value) -> Option<String> {
