@@ -20,6 +20,7 @@ pub use late::LateMatcher;
 pub use matcher::{Hit, Matcher};
 pub use parsed::{Described, SourceInfo};
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -38,13 +39,13 @@ pub struct IndicatorSet {
     /// By indicator id, for the indicators whose bundle describes them
     /// (hashed with foldhash: SipHash was a tenth of loading the bundled
     /// sets).
-    pub descriptions: HashMap<String, Described, foldhash::fast::RandomState>,
+    pub descriptions: HashMap<Cow<'static, str>, Described, foldhash::fast::RandomState>,
 }
 
 impl IndicatorSet {
     /// What the bundle says about `ind`, if anything.
     pub fn described(&self, ind: &Indicator) -> Option<&Described> {
-        self.descriptions.get(&ind.id)
+        self.descriptions.get(ind.id.as_str())
     }
 }
 
@@ -202,6 +203,13 @@ mod tests {
                 "{name}: descriptions differ"
             );
             assert!(decoded == parsed, "{name}");
+            // The descriptions' text is the binary's, not a copy.
+            assert!(decoded.descriptions.iter().all(|(id, d)| {
+                [Some(id), d.indicator.as_ref(), d.malware.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .all(|s| matches!(s, Cow::Borrowed(_)))
+            }));
             assert_eq!(precompiled::encode(&decoded), blob, "{name}");
         }
     }
@@ -282,10 +290,10 @@ mod tests {
             }
             let mut longer = blob.to_vec();
             longer.push(0);
-            assert!(precompiled::decode(&longer).is_err(), "{name}");
+            assert!(precompiled::decode_copy(&longer).is_err(), "{name}");
             let mut bad = blob.to_vec();
             bad[0] ^= 1;
-            assert!(precompiled::decode(&bad).is_err(), "{name}");
+            assert!(precompiled::decode_copy(&bad).is_err(), "{name}");
             // Garbled bytes (lengths, counts, tags or text): no panic.
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
             for _ in 0..200 {
@@ -295,7 +303,7 @@ mod tests {
                 let mut bad = blob.to_vec();
                 let at = (x % bad.len() as u64) as usize;
                 bad[at] = bad[at].wrapping_add((x >> 32) as u8 | 1);
-                let _ = precompiled::decode(&bad);
+                let _ = precompiled::decode_copy(&bad);
             }
         }
         assert!(seen > 10_000);

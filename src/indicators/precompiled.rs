@@ -5,134 +5,167 @@
 //! normalisation work (a few milliseconds instead of ~55 ms of CPU at every
 //! start, issue 15). A test compares the two for every bundled file.
 //!
-//! The form: the magic `MAGIC` (which holds the version), then the source
-//! info, the indicators and the descriptions, every string as a 32-bit
-//! little-endian length and its UTF-8 bytes, an `Option` as a byte 0 or 1
-//! before its value, a list as a 32-bit count before its items. The decoder
-//! checks every length against what is left and the end of the blob, and
-//! refuses (never panics on) a truncated or garbled blob.
+//! The form, all integers little-endian: the magic `MAGIC` (which holds the
+//! version); a string table (a 32-bit count, the 32-bit end offset of each
+//! string, a 32-bit length and the UTF-8 text of them all, each string
+//! once); then the source info, the indicators and the descriptions, each
+//! string as its 32-bit index in the table (`NONE` for an absent `Option`),
+//! a list as a 32-bit count before its items. The decoder checks the text
+//! once, every offset, index and count against the blob, and refuses
+//! (never panics on) a truncated or garbled blob. The descriptions borrow
+//! their text from the blob (it is in the binary), the rest is copied.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use super::parsed::{Described, Parsed, SourceInfo};
 use crate::model::{Indicator, ObservableType};
 
 /// The first bytes of a blob; the last digit is the version of the form.
-pub const MAGIC: &[u8; 8] = b"spydar:1";
+pub const MAGIC: &[u8; 8] = b"spydar:2";
+
+/// The index of an absent `Option<String>`.
+const NONE: u32 = u32::MAX;
 
 /// The blob of one parsed bundle.
 #[allow(dead_code)] // Used by build.rs and the tests.
 pub fn encode(p: &Parsed) -> Vec<u8> {
-    let mut w = Writer(MAGIC.to_vec());
+    let mut t = Table::default();
+    let mut w = Vec::new();
     let info = &p.info;
-    w.str(&info.name);
-    w.str(&info.sha256);
-    w.u64(info.indicators as u64);
-    w.count(info.malware.len());
+    put(&mut w, t.id(&info.name));
+    put(&mut w, t.id(&info.sha256));
+    w.extend_from_slice(&(info.indicators as u64).to_le_bytes());
+    count(&mut w, info.malware.len());
     for m in &info.malware {
-        w.str(m);
+        put(&mut w, t.id(m));
     }
-    w.opt(info.date.as_deref());
-    w.count(info.skipped.len());
+    put(&mut w, t.opt(info.date.as_deref()));
+    count(&mut w, info.skipped.len());
     for (pattern, reason) in &info.skipped {
-        w.str(pattern);
-        w.str(reason);
+        put(&mut w, t.id(pattern));
+        put(&mut w, t.id(reason));
     }
-    w.count(info.per_key.len());
+    count(&mut w, info.per_key.len());
     for (key, n) in &info.per_key {
-        w.str(key);
-        w.u64(*n as u64);
+        put(&mut w, t.id(key));
+        w.extend_from_slice(&(*n as u64).to_le_bytes());
     }
-    w.count(p.indicators.len());
+    count(&mut w, p.indicators.len());
     for ind in &p.indicators {
-        let kind = ObservableType::ALL
-            .iter()
-            .position(|k| *k == ind.kind)
-            .unwrap_or(usize::MAX);
-        w.0.push(u8::try_from(kind).unwrap_or(u8::MAX));
-        w.str(&ind.value);
-        w.str(&ind.pattern);
-        w.str(&ind.id);
-        w.opt(ind.malware.as_deref());
-        w.str(&ind.source);
+        let kind = ObservableType::ALL.iter().position(|k| *k == ind.kind);
+        w.push(kind.and_then(|k| u8::try_from(k).ok()).unwrap_or(u8::MAX));
+        for s in [&ind.value, &ind.pattern, &ind.id] {
+            put(&mut w, t.id(s));
+        }
+        put(&mut w, t.opt(ind.malware.as_deref()));
+        put(&mut w, t.id(&ind.source));
     }
-    w.count(p.descriptions.len());
+    count(&mut w, p.descriptions.len());
     for (id, d) in &p.descriptions {
-        w.str(id);
-        w.opt(d.indicator.as_deref());
-        w.opt(d.malware.as_deref());
+        put(&mut w, t.id(id));
+        put(&mut w, t.opt(d.indicator.as_deref()));
+        put(&mut w, t.opt(d.malware.as_deref()));
     }
-    w.0
+    let mut out = MAGIC.to_vec();
+    count(&mut out, t.ends.len());
+    for end in &t.ends {
+        put(&mut out, *end);
+    }
+    count(&mut out, t.text.len());
+    out.extend_from_slice(t.text.as_bytes());
+    out.extend_from_slice(&w);
+    out
 }
 
-struct Writer(Vec<u8>);
+/// Each string once, by first use.
+#[derive(Default)]
+struct Table<'a> {
+    index: HashMap<&'a str, u32>,
+    ends: Vec<u32>,
+    text: String,
+}
 
 #[allow(dead_code)] // Used by build.rs and the tests.
-impl Writer {
-    fn u32(&mut self, n: u32) {
-        self.0.extend_from_slice(&n.to_le_bytes());
-    }
-
-    fn u64(&mut self, n: u64) {
-        self.0.extend_from_slice(&n.to_le_bytes());
-    }
-
-    /// A length or a count; one over 4 GiB cannot be stored (nor bundled).
-    fn count(&mut self, n: usize) {
-        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
-    }
-
-    fn str(&mut self, s: &str) {
-        self.count(s.len());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    fn opt(&mut self, s: Option<&str>) {
-        match s {
-            None => self.0.push(0),
-            Some(s) => {
-                self.0.push(1);
-                self.str(s);
-            }
+impl<'a> Table<'a> {
+    fn id(&mut self, s: &'a str) -> u32 {
+        let next = u32::try_from(self.ends.len()).unwrap_or(NONE);
+        let id = *self.index.entry(s).or_insert(next);
+        if id == next {
+            self.text.push_str(s);
+            self.ends
+                .push(u32::try_from(self.text.len()).unwrap_or(NONE));
         }
+        id
+    }
+
+    fn opt(&mut self, s: Option<&'a str>) -> u32 {
+        s.map_or(NONE, |s| self.id(s))
     }
 }
 
-/// What [`encode`] gave, back; an error says where the blob is bad.
-pub fn decode(blob: &[u8]) -> Result<Parsed, String> {
+#[allow(dead_code)] // Used by build.rs and the tests.
+fn put(w: &mut Vec<u8>, n: u32) {
+    w.extend_from_slice(&n.to_le_bytes());
+}
+
+/// A length or a count; one over 4 GiB cannot be stored (nor bundled).
+#[allow(dead_code)] // Used by build.rs and the tests.
+fn count(w: &mut Vec<u8>, n: usize) {
+    put(w, u32::try_from(n).unwrap_or(NONE));
+}
+
+/// What [`encode`] gave, back, the descriptions borrowing from `blob`; an
+/// error says where the blob is bad.
+pub fn decode(blob: &'static [u8]) -> Result<Parsed, String> {
+    decode_with(blob, Cow::Borrowed)
+}
+
+/// [`decode`] of a blob that is not `'static` (the tests' garbled copies).
+#[cfg(test)]
+pub fn decode_copy(blob: &[u8]) -> Result<Parsed, String> {
+    decode_with(blob, |s| Cow::Owned(s.to_owned()))
+}
+
+fn decode_with<'a>(
+    blob: &'a [u8],
+    keep: impl Fn(&'a str) -> Cow<'static, str>,
+) -> Result<Parsed, String> {
     let mut r = Reader { b: blob, i: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return Err("not a precompiled indicator set of this version".into());
     }
-    let name = r.string()?;
-    let sha256 = r.string()?;
+    let strings = r.table()?;
+    let s = Strings(&strings);
+    let name = s.owned(r.u32()?)?;
+    let sha256 = s.owned(r.u32()?)?;
     let indicators = r.usize()?;
-    let malware = r.list(4, Reader::string)?;
-    let date = r.opt()?;
-    let skipped = r.list(8, |r| Ok((r.string()?, r.string()?)))?;
+    let malware = r.list(4, |r| s.owned(r.u32()?))?;
+    let date = s.opt(r.u32()?)?.map(str::to_owned);
+    let skipped = r.list(8, |r| Ok((s.owned(r.u32()?)?, s.owned(r.u32()?)?)))?;
     let per_key: BTreeMap<String, usize> = r
-        .list(12, |r| Ok((r.string()?, r.usize()?)))?
+        .list(12, |r| Ok((s.owned(r.u32()?)?, r.usize()?)))?
         .into_iter()
         .collect();
-    let list = r.list(18, |r| {
+    let list = r.list(21, |r| {
         let kind = *ObservableType::ALL
             .get(usize::from(r.u8()?))
             .ok_or("unknown observable type")?;
         Ok(Indicator {
             kind,
-            value: r.string()?,
-            pattern: r.string()?,
-            id: r.string()?,
-            malware: r.opt()?,
-            source: r.string()?,
+            value: s.owned(r.u32()?)?,
+            pattern: s.owned(r.u32()?)?,
+            id: s.owned(r.u32()?)?,
+            malware: s.opt(r.u32()?)?.map(str::to_owned),
+            source: s.owned(r.u32()?)?,
         })
     })?;
-    let descriptions = r.list(6, |r| {
+    let descriptions = r.list(12, |r| {
         Ok((
-            r.string()?,
+            keep(s.get(r.u32()?)?),
             Described {
-                indicator: r.opt()?,
-                malware: r.opt()?,
+                indicator: s.opt(r.u32()?)?.map(&keep),
+                malware: s.opt(r.u32()?)?.map(&keep),
             },
         ))
     })?;
@@ -152,6 +185,30 @@ pub fn decode(blob: &[u8]) -> Result<Parsed, String> {
         indicators: list,
         descriptions,
     })
+}
+
+/// The string table, by index.
+struct Strings<'s, 'a>(&'s [&'a str]);
+
+impl<'a> Strings<'_, 'a> {
+    fn get(&self, id: u32) -> Result<&'a str, String> {
+        self.0
+            .get(id as usize)
+            .copied()
+            .ok_or_else(|| format!("string {id} is not in the table"))
+    }
+
+    fn owned(&self, id: u32) -> Result<String, String> {
+        self.get(id).map(str::to_owned)
+    }
+
+    fn opt(&self, id: u32) -> Result<Option<&'a str>, String> {
+        if id == NONE {
+            Ok(None)
+        } else {
+            self.get(id).map(Some)
+        }
+    }
 }
 
 struct Reader<'a> {
@@ -185,21 +242,24 @@ impl<'a> Reader<'a> {
         usize::try_from(n).map_err(|_| format!("count {n} too large at byte {}", self.i))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    /// The string table: the text checked as UTF-8 once, then cut at the
+    /// end offsets (each checked to be in order and on a char boundary).
+    fn table(&mut self) -> Result<Vec<&'a str>, String> {
+        let ends = self.list(4, Reader::u32)?;
         let len = self.u32()? as usize;
         let at = self.i;
-        let bytes = self.take(len)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| format!("string at byte {at} is not UTF-8"))
-    }
-
-    fn opt(&mut self) -> Result<Option<String>, String> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => self.string().map(Some),
-            t => Err(format!("option tag {t} at byte {}", self.i - 1)),
-        }
+        let text = std::str::from_utf8(self.take(len)?)
+            .map_err(|e| format!("string table at byte {at}: {e}"))?;
+        let mut start = 0;
+        ends.iter()
+            .map(|&end| {
+                let s = text.get(start..end as usize).ok_or_else(|| {
+                    format!("string end {end} out of order or inside a character")
+                })?;
+                start = end as usize;
+                Ok(s)
+            })
+            .collect()
     }
 
     /// A counted list of items of at least `min` bytes each: the count is
