@@ -51,39 +51,64 @@ impl IndicatorSet {
 
 impl IndicatorSet {
     /// The bundles embedded in the binary (`indicators/` at build time,
-    /// precompiled by build.rs: see [`precompiled`]), decoded in parallel
-    /// on the current rayon pool, added in order.
+    /// precompiled by build.rs: see [`precompiled`]), decoded on the
+    /// current rayon pool: the blobs checked in parallel, then every
+    /// indicator decoded in parallel straight into the set's one vector
+    /// while the descriptions are added, all in the bundles' order.
     pub fn bundled() -> Self {
         use rayon::prelude::*;
-        let parsed: Vec<Parsed> = bundled::BUNDLED
+        // The blobs are checked by the test suite; a bad one is a build
+        // defect, reported as a skipped source, not a panic.
+        let blobs: Vec<_> = bundled::BUNDLED
             .par_iter()
-            .map(|&(name, blob)| {
-                // The blobs are checked by the test suite; a bad one is a
-                // build defect, reported as a skipped source, not a panic.
-                precompiled::decode(blob).unwrap_or_else(|e| {
-                    let e = Error::Indicators(format!("{name}: precompiled: {e}"));
-                    Parsed::failed(SourceInfo {
-                        name: name.to_string(),
-                        sha256: String::new(),
-                        indicators: 0,
-                        malware: Vec::new(),
-                        date: None,
-                        skipped: vec![(String::new(), e.to_string())],
-                        per_key: BTreeMap::new(),
-                    })
+            .map(|&(_, blob)| precompiled::Blob::open(blob))
+            .collect();
+        let good: Vec<&precompiled::Blob> = blobs.iter().filter_map(|b| b.as_ref().ok()).collect();
+        // Where each blob's indicators start in the set.
+        let starts: Vec<usize> = good
+            .iter()
+            .scan(0, |n, b| {
+                let start = *n;
+                *n += b.indicator_count();
+                Some(start)
+            })
+            .collect();
+        let total = good.iter().map(|b| b.indicator_count()).sum();
+        let mut set = IndicatorSet::default();
+        let descriptions = || {
+            let mut map = HashMap::<_, _, foldhash::fast::RandomState>::default();
+            map.reserve(good.iter().map(|b| b.description_count()).sum());
+            for b in &good {
+                map.extend(b.descriptions(Cow::Borrowed));
+            }
+            map
+        };
+        let indicators = |out: &mut Vec<Indicator>| {
+            (0..total)
+                .into_par_iter()
+                .map(|g| {
+                    let b = starts.partition_point(|&s| s <= g).saturating_sub(1);
+                    good[b].indicator(g - starts[b])
+                })
+                .collect_into_vec(out)
+        };
+        (set.descriptions, ()) = rayon::join(descriptions, || indicators(&mut set.indicators));
+        set.sources = (blobs.into_iter().zip(bundled::BUNDLED))
+            .map(|(b, &(name, _))| {
+                b.map(|b| b.info).unwrap_or_else(|e| SourceInfo {
+                    name: name.to_string(),
+                    sha256: String::new(),
+                    indicators: 0,
+                    malware: Vec::new(),
+                    date: None,
+                    skipped: vec![(
+                        String::new(),
+                        Error::Indicators(format!("{name}: precompiled: {e}")).to_string(),
+                    )],
+                    per_key: BTreeMap::new(),
                 })
             })
             .collect();
-        // Sized once: no growth (each a copy of what came before) and no
-        // rehash while the bundles are added.
-        let mut set = IndicatorSet::default();
-        set.indicators
-            .reserve_exact(parsed.iter().map(|p| p.indicators.len()).sum());
-        set.descriptions
-            .reserve(parsed.iter().map(|p| p.descriptions.len()).sum());
-        for p in parsed {
-            set.add_parsed(p);
-        }
         set
     }
 
@@ -189,6 +214,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("indicators");
         let names: Vec<&str> = bundled::BUNDLED.iter().map(|&(n, _)| n).collect();
         assert_eq!(names, bundled_files());
+        let mut from_files = IndicatorSet::default();
         for &(name, blob) in bundled::BUNDLED {
             let file = std::fs::read(root.join(name)).unwrap();
             let parsed = Parsed::new(name, &file, hex::encode(Sha256::digest(&file))).unwrap();
@@ -211,7 +237,14 @@ mod tests {
                     .all(|s| matches!(s, Cow::Borrowed(_)))
             }));
             assert_eq!(precompiled::encode(&decoded), blob, "{name}");
+            from_files.add_parsed(parsed);
         }
+        // The set as a whole (decoded by another path: every indicator
+        // straight into one vector) is the files loaded one by one.
+        let set = IndicatorSet::bundled();
+        assert_eq!(set.sources, from_files.sources);
+        assert!(set.indicators == from_files.indicators);
+        assert!(set.descriptions == from_files.descriptions);
     }
 
     /// The bundled set: 11,311 indicators from 17 sources, as parsing the

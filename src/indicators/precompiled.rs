@@ -118,73 +118,156 @@ fn count(w: &mut Vec<u8>, n: usize) {
 /// What [`encode`] gave, back, the descriptions borrowing from `blob`; an
 /// error says where the blob is bad.
 pub fn decode(blob: &'static [u8]) -> Result<Parsed, String> {
-    decode_with(blob, Cow::Borrowed)
+    let b = Blob::open(blob)?;
+    Ok(Parsed {
+        indicators: (0..b.indicator_count()).map(|i| b.indicator(i)).collect(),
+        descriptions: b.descriptions(Cow::Borrowed).collect(),
+        info: b.info,
+    })
 }
 
 /// [`decode`] of a blob that is not `'static` (the tests' garbled copies).
 #[cfg(test)]
 pub fn decode_copy(blob: &[u8]) -> Result<Parsed, String> {
-    decode_with(blob, |s| Cow::Owned(s.to_owned()))
+    let b = Blob::open(blob)?;
+    Ok(Parsed {
+        indicators: (0..b.indicator_count()).map(|i| b.indicator(i)).collect(),
+        descriptions: b.descriptions(|s| Cow::Owned(s.to_owned())).collect(),
+        info: b.info,
+    })
 }
 
-fn decode_with<'a>(
-    blob: &'a [u8],
-    keep: impl Fn(&'a str) -> Cow<'static, str>,
-) -> Result<Parsed, String> {
-    let mut r = Reader { b: blob, i: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
-        return Err("not a precompiled indicator set of this version".into());
-    }
-    let strings = r.table()?;
-    let s = Strings(&strings);
-    let name = s.owned(r.u32()?)?;
-    let sha256 = s.owned(r.u32()?)?;
-    let indicators = r.usize()?;
-    let malware = r.list(4, |r| s.owned(r.u32()?))?;
-    let date = s.opt(r.u32()?)?.map(str::to_owned);
-    let skipped = r.list(8, |r| Ok((s.owned(r.u32()?)?, s.owned(r.u32()?)?)))?;
-    let per_key: BTreeMap<String, usize> = r
-        .list(12, |r| Ok((s.owned(r.u32()?)?, r.usize()?)))?
-        .into_iter()
-        .collect();
-    let list = r.list(21, |r| {
-        let kind = *ObservableType::ALL
-            .get(usize::from(r.u8()?))
-            .ok_or("unknown observable type")?;
-        Ok(Indicator {
-            kind,
-            value: s.owned(r.u32()?)?,
-            pattern: s.owned(r.u32()?)?,
-            id: s.owned(r.u32()?)?,
-            malware: s.opt(r.u32()?)?.map(str::to_owned),
-            source: s.owned(r.u32()?)?,
-        })
-    })?;
-    let descriptions = r.list(12, |r| {
-        Ok((
-            keep(s.get(r.u32()?)?),
-            Described {
-                indicator: s.opt(r.u32()?)?.map(&keep),
-                malware: s.opt(r.u32()?)?.map(&keep),
+/// Bytes of one indicator: its type, then value, pattern, id, malware and
+/// source as string indices.
+const RECORD: usize = 1 + 5 * 4;
+/// Bytes of one description: the indicator id, its and its malware's text.
+const DESCRIPTION: usize = 3 * 4;
+
+/// A blob, checked whole (every index of every record in the table): its
+/// indicators can then be decoded one by one, in any order, on any thread,
+/// with nothing left to fail (`IndicatorSet::bundled` decodes them
+/// straight into the set's one vector).
+pub struct Blob<'a> {
+    pub info: SourceInfo,
+    strings: Vec<&'a str>,
+    records: &'a [u8],
+    descriptions: &'a [u8],
+}
+
+impl<'a> Blob<'a> {
+    pub fn open(blob: &'a [u8]) -> Result<Self, String> {
+        let mut r = Reader { b: blob, i: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err("not a precompiled indicator set of this version".into());
+        }
+        let strings = r.table()?;
+        let s = Strings(&strings);
+        let name = s.owned(r.u32()?)?;
+        let sha256 = s.owned(r.u32()?)?;
+        let indicators = r.usize()?;
+        let malware = r.list(4, |r| s.owned(r.u32()?))?;
+        let date = s.opt(r.u32()?)?.map(str::to_owned);
+        let skipped = r.list(8, |r| Ok((s.owned(r.u32()?)?, s.owned(r.u32()?)?)))?;
+        let per_key: BTreeMap<String, usize> = r
+            .list(12, |r| Ok((s.owned(r.u32()?)?, r.usize()?)))?
+            .into_iter()
+            .collect();
+        let records = r.counted(RECORD)?;
+        for rec in records.chunks_exact(RECORD) {
+            ObservableType::ALL
+                .get(usize::from(rec[0]))
+                .ok_or("unknown observable type")?;
+            for (k, id) in rec[1..].chunks_exact(4).enumerate() {
+                let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+                // The malware name (the fourth string) may be absent.
+                if !(k == 3 && id == NONE) {
+                    s.get(id)?;
+                }
+            }
+        }
+        let descriptions = r.counted(DESCRIPTION)?;
+        for d in descriptions.chunks_exact(DESCRIPTION) {
+            for (k, id) in d.chunks_exact(4).enumerate() {
+                let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+                if !(k > 0 && id == NONE) {
+                    s.get(id)?;
+                }
+            }
+        }
+        if r.i != blob.len() {
+            return Err(format!("{} bytes after the end", blob.len() - r.i));
+        }
+        Ok(Blob {
+            info: SourceInfo {
+                name,
+                sha256,
+                indicators,
+                malware,
+                date,
+                skipped,
+                per_key,
             },
-        ))
-    })?;
-    if r.i != blob.len() {
-        return Err(format!("{} bytes after the end", blob.len() - r.i));
+            strings,
+            records,
+            descriptions,
+        })
     }
-    Ok(Parsed {
-        info: SourceInfo {
-            name,
-            sha256,
-            indicators,
-            malware,
-            date,
-            skipped,
-            per_key,
-        },
-        indicators: list,
-        descriptions,
-    })
+
+    /// Indicators in the blob.
+    pub fn indicator_count(&self) -> usize {
+        self.records.len() / RECORD
+    }
+
+    /// Descriptions in the blob.
+    pub fn description_count(&self) -> usize {
+        self.descriptions.len() / DESCRIPTION
+    }
+
+    /// Indicator `i` (`i < indicator_count()`). Checked by `open`: the fallbacks here
+    /// (an empty string, the first type) are never taken.
+    pub fn indicator(&self, i: usize) -> Indicator {
+        let rec = self
+            .records
+            .get(i * RECORD..(i + 1) * RECORD)
+            .unwrap_or_default();
+        let at = |k: usize| self.at(rec, 1 + 4 * k);
+        Indicator {
+            kind: rec
+                .first()
+                .and_then(|&k| ObservableType::ALL.get(usize::from(k)))
+                .copied()
+                .unwrap_or(ObservableType::ALL[0]),
+            value: at(0).unwrap_or_default().to_owned(),
+            pattern: at(1).unwrap_or_default().to_owned(),
+            id: at(2).unwrap_or_default().to_owned(),
+            malware: at(3).map(str::to_owned),
+            source: at(4).unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// The descriptions, in order, their text given by `keep`.
+    pub fn descriptions<'k>(
+        &'k self,
+        keep: impl Fn(&'a str) -> Cow<'static, str> + 'k,
+    ) -> impl Iterator<Item = (Cow<'static, str>, Described)> + 'k {
+        self.descriptions.chunks_exact(DESCRIPTION).map(move |d| {
+            (
+                keep(self.at(d, 0).unwrap_or_default()),
+                Described {
+                    indicator: self.at(d, 4).map(&keep),
+                    malware: self.at(d, 8).map(&keep),
+                },
+            )
+        })
+    }
+
+    /// The string whose index is at `bytes[at..at + 4]`; `None` for `NONE`
+    /// (and for what `open` refused).
+    fn at(&self, bytes: &[u8], at: usize) -> Option<&'a str> {
+        let id = bytes.get(at..at + 4)?;
+        let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+        self.strings.get(id as usize).copied()
+    }
 }
 
 /// The string table, by index.
@@ -227,10 +310,6 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-
     fn u32(&mut self) -> Result<u32, String> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -260,6 +339,14 @@ impl<'a> Reader<'a> {
                 Ok(s)
             })
             .collect()
+    }
+
+    /// A counted run of items of `size` bytes each.
+    fn counted(&mut self, size: usize) -> Result<&'a [u8], String> {
+        let n = self.u32()? as usize;
+        n.checked_mul(size)
+            .ok_or_else(|| format!("count {n} at byte {} overruns the blob", self.i - 4))
+            .and_then(|len| self.take(len))
     }
 
     /// A counted list of items of at least `min` bytes each: the count is
