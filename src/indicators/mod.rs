@@ -10,7 +10,7 @@ pub mod mvt;
 pub mod normalize;
 mod parsed;
 pub mod pattern;
-pub mod precompiled;
+mod precompiled;
 pub mod prefilter;
 pub mod roles;
 mod stix;
@@ -51,7 +51,7 @@ impl IndicatorSet {
 
 impl IndicatorSet {
     /// The bundles embedded in the binary (`indicators/` at build time,
-    /// precompiled by build.rs: see [`precompiled`]), decoded on the
+    /// precompiled by build.rs: see `precompiled`), decoded on the
     /// current rayon pool: the blobs checked in parallel, then every
     /// indicator decoded in parallel straight into the set's one vector
     /// while the descriptions are added, all in the bundles' order.
