@@ -151,7 +151,7 @@ const DESCRIPTION: usize = 3 * 4;
 /// straight into the set's one vector).
 pub struct Blob<'a> {
     pub info: SourceInfo,
-    strings: Vec<&'a str>,
+    strings: Strings<'a>,
     records: &'a [u8],
     descriptions: &'a [u8],
 }
@@ -163,7 +163,7 @@ impl<'a> Blob<'a> {
             return Err("not a precompiled indicator set of this version".into());
         }
         let strings = r.table()?;
-        let s = Strings(&strings);
+        let s = strings;
         let name = s.owned(r.u32()?)?;
         let sha256 = s.owned(r.u32()?)?;
         let indicators = r.usize()?;
@@ -269,18 +269,35 @@ impl<'a> Blob<'a> {
     fn at(&self, bytes: &[u8], at: usize) -> Option<&'a str> {
         let id = bytes.get(at..at + 4)?;
         let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
-        self.strings.get(id as usize).copied()
+        self.strings.lookup(id)
     }
 }
 
-/// The string table, by index.
-struct Strings<'s, 'a>(&'s [&'a str]);
+/// The string table: the end offset of each string in `text`, as 32-bit
+/// words (checked by `Reader::table`: looking a string up allocates
+/// nothing, and only a bad index fails).
+#[derive(Clone, Copy)]
+struct Strings<'a> {
+    ends: &'a [u8],
+    text: &'a str,
+}
 
-impl<'a> Strings<'_, 'a> {
+/// The 32-bit word `i` of `words`.
+fn word(words: &[u8], i: usize) -> Option<u32> {
+    let w = words.get(i.checked_mul(4)?..)?.get(..4)?;
+    Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+impl<'a> Strings<'a> {
+    fn lookup(&self, id: u32) -> Option<&'a str> {
+        let i = id as usize;
+        let end = word(self.ends, i)?;
+        let start = if i == 0 { 0 } else { word(self.ends, i - 1)? };
+        self.text.get(start as usize..end as usize)
+    }
+
     fn get(&self, id: u32) -> Result<&'a str, String> {
-        self.0
-            .get(id as usize)
-            .copied()
+        self.lookup(id)
             .ok_or_else(|| format!("string {id} is not in the table"))
     }
 
@@ -324,24 +341,25 @@ impl<'a> Reader<'a> {
         usize::try_from(n).map_err(|_| format!("count {n} too large at byte {}", self.i))
     }
 
-    /// The string table: the text checked as UTF-8 once, then cut at the
-    /// end offsets (each checked to be in order and on a char boundary).
-    fn table(&mut self) -> Result<Vec<&'a str>, String> {
-        let ends = self.list(4, Reader::u32)?;
+    /// The string table: the text checked as UTF-8 once, and the end
+    /// offsets (each checked to be in order and on a char boundary).
+    fn table(&mut self) -> Result<Strings<'a>, String> {
+        let ends = self.counted(4)?;
         let len = self.u32()? as usize;
         let at = self.i;
         let text = std::str::from_utf8(self.take(len)?)
             .map_err(|e| format!("string table at byte {at}: {e}"))?;
         let mut start = 0;
-        ends.iter()
-            .map(|&end| {
-                let s = text.get(start..end as usize).ok_or_else(|| {
-                    format!("string end {end} out of order or inside a character")
-                })?;
-                start = end as usize;
-                Ok(s)
-            })
-            .collect()
+        for end in ends.chunks_exact(4) {
+            let end = u32::from_le_bytes([end[0], end[1], end[2], end[3]]) as usize;
+            if end < start || !text.is_char_boundary(end) {
+                return Err(format!(
+                    "string end {end} out of order or inside a character"
+                ));
+            }
+            start = end;
+        }
+        Ok(Strings { ends, text })
     }
 
     /// A counted run of items of `size` bytes each.
