@@ -95,8 +95,8 @@ mod tests {
 
     fn d(indicator: Option<&str>, malware: Option<&str>) -> Described {
         Described {
-            indicator: indicator.map(str::to_string),
-            malware: malware.map(str::to_string),
+            indicator: indicator.map(|s| s.to_string().into()),
+            malware: malware.map(|s| s.to_string().into()),
         }
     }
 

@@ -6,21 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Level, Observable, ObservableType, Record, Severity};
-
-/// One published indicator, normalised for matching; also what a finding
-/// names (REPORT.md `indicator`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Indicator {
-    #[serde(rename = "type")]
-    pub kind: ObservableType,
-    /// Normalised value (lower-cased where matching ignores case).
-    pub value: String,
-    pub pattern: String,
-    pub id: String,
-    pub malware: Option<String>,
-    pub source: String,
-}
+use super::{Indicator, Level, Observable, Record, Severity};
 
 /// An indicator as a finding names it (REPORT.md `indicator`).
 pub type IndicatorRef = Indicator;
