@@ -599,7 +599,10 @@ pub fn run(args: ScanArgs) -> Result<u8, Error> {
     // Freeing the indicators and the matcher (tens of thousands of small
     // allocations, ~5 ms) on a thread of its own: the binary exits without
     // waiting for it; a caller that goes on (a test) has them freed all the same.
-    std::thread::spawn(move || drop(matcher));
+    // (If no thread can start, the closure and the matcher are dropped here.)
+    let _ = std::thread::Builder::new()
+        .name("spydar-free".into())
+        .spawn(move || drop(matcher));
     if scanned == 0
         || write_errors > 0
         || (args.strict && (failed_inputs > 0 || module_errors > 0 || nothing_read))

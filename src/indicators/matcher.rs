@@ -131,11 +131,15 @@ impl Matcher {
         // tables are filled here. A scan waits for the matcher at its start.
         let (needle_strings, needles) = Self::needles(&set);
         let (tables, prefilter) = std::thread::scope(|scope| {
-            let prefilter = scope.spawn(|| Prefilter::new(&needle_strings));
+            let prefilter = std::thread::Builder::new()
+                .name("spydar-prefilter".into())
+                .spawn_scoped(scope, || Prefilter::new(&needle_strings));
             let tables = Tables::new(&set);
-            let prefilter = prefilter
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let prefilter = match prefilter {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread to be had: built here, after the tables.
+                Err(_) => Prefilter::new(&needle_strings),
+            };
             (tables, prefilter)
         });
         Matcher {

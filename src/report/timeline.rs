@@ -186,14 +186,35 @@ impl Timeline {
             }
         };
         self.runs.push(path);
-        let names = self.names.clone();
-        self.spilling = Some(std::thread::spawn(move || {
-            // Not on the rayon pool: its workers may be waiting for the
-            // sink's lock.
-            sort_rows(&mut rows, &text, &names, false);
-            let written = write_run(w, &rows, &text);
-            (rows, text, written)
-        }));
+        let job = SpillJob {
+            rows,
+            text,
+            names: self.names.clone(),
+            w,
+        };
+        // Not on the rayon pool: its workers may be waiting for the sink's
+        // lock. The job goes over a channel, so that it is still here to be
+        // done on this thread if no thread can be started.
+        let (tx, rx) = std::sync::mpsc::channel::<SpillJob>();
+        let started = std::thread::Builder::new()
+            .name("spydar-timeline".into())
+            .spawn(move || match rx.recv() {
+                Ok(job) => job.run(),
+                Err(_) => (Vec::new(), String::new(), Ok(())),
+            });
+        match started {
+            Ok(handle) => {
+                // The thread holds the receiver until it has the job.
+                let _ = tx.send(job);
+                self.spilling = Some(handle);
+            }
+            Err(_) => {
+                let (_, _, written) = job.run();
+                if let Err(e) = written.and_then(|()| self.merge_runs_if_many()) {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
     }
 
     /// Waits for the spill in flight, if any; gives back its buffers.
@@ -319,6 +340,23 @@ fn sort_rows(rows: &mut [Row], text: &str, names: &[Arc<str>], parallel: bool) {
         rows.par_sort_unstable_by(order);
     } else {
         rows.sort_unstable_by(order);
+    }
+}
+
+/// Held rows handed over to be sorted and written as a run.
+struct SpillJob {
+    rows: Vec<Row>,
+    text: String,
+    names: Vec<Arc<str>>,
+    w: BufWriter<std::fs::File>,
+}
+
+impl SpillJob {
+    /// Sorts and writes; gives back the buffers and whether the run was written.
+    fn run(mut self) -> (Vec<Row>, String, std::io::Result<()>) {
+        sort_rows(&mut self.rows, &self.text, &self.names, false);
+        let written = write_run(self.w, &self.rows, &self.text);
+        (self.rows, self.text, written)
     }
 }
 
