@@ -403,10 +403,7 @@ impl Fields {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
             None => {
-                if self.0.capacity() == 0 {
-                    self.0.reserve_exact(FIELDS_ROOM);
-                }
-                self.0.push((key, value));
+                self.push_unchecked(key, value);
                 None
             }
         }
@@ -415,6 +412,10 @@ impl Fields {
     /// Adds `key`, which must not be set yet (see [`Record::push_field`]).
     fn push_new(&mut self, key: Key, value: Value) {
         debug_assert!(!self.contains_key(&key), "field {key} set twice");
+        self.push_unchecked(key, value);
+    }
+
+    fn push_unchecked(&mut self, key: Key, value: Value) {
         if self.0.capacity() == 0 {
             self.0.reserve_exact(FIELDS_ROOM);
         }

@@ -433,15 +433,25 @@ impl IosBackup {
         }
     }
 
-    /// Whether a query for a domain and `glob` should read the
-    /// `relativePath` index's range of the glob's literal prefix rather than
-    /// the domain index (`+domain` keeps SQLite, which has no statistics of
-    /// an immutable Manifest.db, from choosing the latter): a domain such as
+    /// The rows of one domain whose relativePath matches `?2`, in
+    /// `row_to_entry`'s columns (`file_column`: `file`, or `NULL` where the
+    /// `MBFile` blobs are not wanted). When `glob` starts with a literal,
+    /// `+domain` keeps SQLite — which has no statistics of an immutable
+    /// Manifest.db — from choosing the domain index, so it reads the
+    /// `relativePath` index's range of that prefix instead: a domain such as
     /// HomeDomain holds tens of thousands of rows, each a read of the table,
     /// where the prefix holds a few. The rows found are the same either way.
     /// A dump's index (a virtual table) plans its own lookups.
-    fn by_path_prefix(&self, glob: &str) -> bool {
-        !matches!(self.backend, Backend::Filesystem { .. }) && glob_has_prefix(glob)
+    fn domain_glob_query(&self, file_column: &str, glob: &str) -> String {
+        let by_prefix = !matches!(self.backend, Backend::Filesystem { .. })
+            && glob
+                .chars()
+                .next()
+                .is_some_and(|c| !matches!(c, '*' | '?' | '['));
+        format!(
+            "SELECT fileID, domain, relativePath, flags, {file_column} FROM Files WHERE {}domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath",
+            if by_prefix { "+" } else { "" }
+        )
     }
 
     fn with_lookup<T>(
@@ -501,11 +511,7 @@ impl IosBackup {
             let mut out = Vec::new();
             match domain {
                 Some(d) => {
-                    let mut stmt = c.prepare_cached(if self.by_path_prefix(relative_glob) {
-                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE +domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
-                    } else {
-                        "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
-                    })?;
+                    let mut stmt = c.prepare_cached(&self.domain_glob_query("file", relative_glob))?;
                     for r in stmt.query_map([d, relative_glob], row_to_entry)? {
                         out.push(r?);
                     }
@@ -532,7 +538,7 @@ impl IosBackup {
         relative_glob: &str,
     ) -> std::result::Result<Vec<FileEntry>, ModuleError> {
         self.with_lookup(|c| {
-            let mut stmt = c.prepare_cached(paths_query(self.by_path_prefix(relative_glob)))?;
+            let mut stmt = c.prepare_cached(&self.domain_glob_query("NULL", relative_glob))?;
             let rows = stmt.query_map([domain, relative_glob], row_to_entry)?;
             rows.collect()
         })
@@ -554,7 +560,7 @@ impl IosBackup {
             ModuleError::Failed(format!("{}: {e}", self.root.join("Manifest.db").display()))
         };
         let mut stmt = conn
-            .prepare(paths_query(self.by_path_prefix(relative_glob)))
+            .prepare(&self.domain_glob_query("NULL", relative_glob))
             .map_err(failed)?;
         let mut rows = stmt.query([domain, relative_glob]).map_err(failed)?;
         while let Some(row) = rows.next().map_err(failed)? {
@@ -956,32 +962,6 @@ pub fn row_text(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
     })
 }
 
-/// The rows of one domain whose relative path matches a GLOB (no `file`
-/// column), for [`IosBackup::find_paths`] and [`IosBackup::each_path`].
-const PATHS_QUERY: &str = "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath";
-
-/// [`PATHS_QUERY`], with the domain index left out when `by_path_prefix`
-/// (see [`IosBackup::by_path_prefix`]).
-fn paths_query(by_path_prefix: bool) -> &'static str {
-    if by_path_prefix {
-        "SELECT fileID, domain, relativePath, flags, NULL FROM Files WHERE +domain = ?1 AND relativePath GLOB ?2 ORDER BY domain, relativePath"
-    } else {
-        PATHS_QUERY
-    }
-}
-
-/// Whether a glob starts with a literal character. A query for a domain and
-/// such a glob then reads the `relativePath` index's range of that prefix
-/// (`+domain` keeps SQLite, which has no statistics of an immutable
-/// Manifest, from choosing the domain index): a domain such as HomeDomain
-/// holds tens of thousands of rows, each a read of the table, where the
-/// prefix holds a few. The rows found are the same either way.
-fn glob_has_prefix(glob: &str) -> bool {
-    glob.chars()
-        .next()
-        .is_some_and(|c| !matches!(c, '*' | '?' | '['))
-}
-
 /// A plist scalar as text (dates in RFC 3339 UTC).
 pub fn plist_scalar(v: &plist::Value) -> Option<String> {
     Some(match v {
@@ -1059,6 +1039,58 @@ mod tests {
             .collect();
         assert_eq!(held, want);
         assert!(held.iter().filter(|h| **h).count() >= 3);
+    }
+
+    /// A lookup of a domain and a path with a literal start reads the
+    /// path index's range, not every row of the domain, and finds the same
+    /// rows as a lookup by the domain index.
+    #[test]
+    fn domain_and_path_lookups_read_the_path_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let conn = Connection::open(root.join("Manifest.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+             CREATE INDEX FilesDomainIdx ON Files(domain);
+             CREATE INDEX FilesRelativePathIdx ON Files(relativePath);
+             CREATE INDEX FilesFlagsIdx ON Files(flags);",
+        )
+        .unwrap();
+        let add = |i: u32, domain: &str, path: &str| {
+            conn.execute(
+                "INSERT INTO Files VALUES (?1, ?2, ?3, 1, NULL)",
+                rusqlite::params![format!("{i:040x}"), domain, path],
+            )
+            .unwrap();
+        };
+        for i in 0..3000 {
+            add(i, "HomeDomain", &format!("Library/Other/{i}"));
+        }
+        let glob = "Library/WebClips/*/Storage/x.plist";
+        add(5000, "HomeDomain", "Library/WebClips/A/Storage/x.plist");
+        add(5001, "AppDomain-a", "Library/WebClips/B/Storage/x.plist");
+        drop(conn);
+        let backup = IosBackup::open(root).unwrap();
+        let found = backup.find(Some("HomeDomain"), glob).unwrap();
+        let paths: Vec<String> = found.iter().map(FileEntry::logical_path).collect();
+        assert_eq!(paths, ["HomeDomain/Library/WebClips/A/Storage/x.plist"]);
+        let steps = |sql: &str| {
+            let conn = crate::evidence::sqlite::open_immutable(&root.join("Manifest.db")).unwrap();
+            let mut stmt = conn.prepare(sql).unwrap();
+            let n = stmt
+                .query_map(["HomeDomain", glob], |_| Ok(()))
+                .unwrap()
+                .count();
+            assert_eq!(n, 1);
+            stmt.get_status(rusqlite::StatementStatus::VmStep)
+        };
+        let query = backup.domain_glob_query("file", glob);
+        assert!(query.contains("+domain"), "{query}");
+        let by_path = steps(&query);
+        // The same query as SQLite plans it with the domain index allowed.
+        let by_domain = steps(&query.replace("+domain", "domain"));
+        assert!(by_path < 200, "{by_path} steps");
+        assert!(by_domain > 3000, "{by_domain} steps");
     }
 
     #[test]

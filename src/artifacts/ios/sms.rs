@@ -103,12 +103,6 @@ mod col {
     pub const PHONE_NUMBER: usize = 6;
 }
 
-/// Whether `bytes` may hold a link (`LINK` needs `://`): most messages do
-/// not, and are then not searched for links at all.
-fn may_link(bytes: &[u8]) -> bool {
-    memchr::memmem::find(bytes, b"://").is_some()
-}
-
 fn record(r: &rusqlite::Row<'_>, artifact: &str) -> Record {
     let get = |i: usize| r.get_ref(i).ok();
     let text = get(col::TEXT).and_then(util::text).unwrap_or_default();
@@ -122,15 +116,12 @@ fn record(r: &rusqlite::Row<'_>, artifact: &str) -> Record {
     let service = get(col::SERVICE)
         .and_then(util::text)
         .filter(|s| !s.is_empty());
-    let mut found = if may_link(text.as_bytes()) {
-        links(&text)
-    } else {
-        Vec::new()
-    };
+    let mut found = links(&text);
     // attributedBody is an NSAttributedString typedstream; links sit in it
-    // as plain UTF-8, so a byte scan finds them.
+    // as plain UTF-8, so a byte scan finds them (checked before the blob is
+    // made text).
     if let Some(rusqlite::types::ValueRef::Blob(body)) = get(col::ATTRIBUTED_BODY)
-        && may_link(body)
+        && util::may_link(body)
     {
         for l in links(&String::from_utf8_lossy(body)) {
             if !found.contains(&l) {

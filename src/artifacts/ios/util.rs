@@ -12,6 +12,9 @@ use crate::strings::LINK;
 /// there, so `"https://a"https://b` gives both.
 pub fn links(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    if !may_link(text.as_bytes()) {
+        return out;
+    }
     let mut from = 0;
     while let Some(m) = LINK.find_at(text, from) {
         let scheme = m.as_str().find("://").map_or(0, |i| i + 3);
@@ -24,6 +27,12 @@ pub fn links(text: &str) -> Vec<String> {
         from = end;
     }
     out
+}
+
+/// Whether `bytes` may hold a link (`LINK` needs `://`): most texts (a
+/// message, a bplist blob) do not, and are then not searched at all.
+pub fn may_link(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"://").is_some()
 }
 
 /// Text of a column, whether stored as TEXT or as a UTF-8 BLOB.
@@ -218,6 +227,10 @@ mod tests {
             vec!["https://badbadbad.example.org/", "http://x.y/z"]
         );
         assert!(links("no link http:// here").is_empty());
+        // Searched only where `://` occurs; the scheme in any case.
+        assert!(!may_link(b"www.example.org https:/x"));
+        assert!(links("www.example.org https:/x").is_empty());
+        assert_eq!(links("HTTPS://A.EXAMPLE/x"), vec!["HTTPS://A.EXAMPLE/x"]);
         // Stops at quotes and angle brackets and searches on from there
         // (what the pattern `https?://[^\s<>"']+` found before it was
         // shared with Android's).

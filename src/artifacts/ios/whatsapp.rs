@@ -131,8 +131,7 @@ fn messages(
         ];
         let sources =
             std::iter::once(text.as_str()).chain(others.iter().flatten().map(String::as_str));
-        // `links` needs `://`: most messages have none and are not searched.
-        for src in sources.filter(|s| memchr::memmem::find(s.as_bytes(), b"://").is_some()) {
+        for src in sources {
             for l in links(src) {
                 if !MEDIA_HOSTS.iter().any(|h| l.starts_with(h)) && !found.contains(&l) {
                     found.push(l);
