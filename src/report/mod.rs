@@ -7,6 +7,7 @@ pub mod merge;
 pub mod records;
 pub mod saved;
 pub mod text;
+mod time_text;
 pub mod timeline;
 mod timeline_csv;
 pub mod timesketch;
@@ -632,7 +633,7 @@ fn format_rows(
     const FLUSH_AT: usize = 256 << 10;
     let mut out = Vec::with_capacity(FLUSH_AT + (64 << 10));
     out.extend_from_slice(b"time,module,event,description\n");
-    let mut times = timeline_csv::TimeCells::default();
+    let mut times = time_text::TimeCells::default();
     // Ends when the merge has sent its last batch (or stopped).
     for batch in full {
         let mut at = 0;

@@ -1,65 +1,12 @@
 //! `timeline.csv`'s bytes, written by hand: what the `csv` crate writes
 //! (comma, `\n` terminator, a cell quoted when it holds `,` `"` `\r` or
 //! `\n`, quotes doubled) for the cells of [`super::csv_cell`], with the
-//! time formatted as jiff's `Display` does (`YYYY-MM-DDTHH:MM:SS[.f]Z`,
-//! fraction without trailing zeros), the date taken from jiff once a day.
-//! Tests check both against the crates on hostile cells and many times.
+//! time written by [`TimeCells`]. Tests check both against the crates on
+//! hostile cells and many times.
 
 use jiff::Timestamp;
 
-/// Formats times; the date part of the last day formatted is kept.
-#[derive(Default)]
-pub struct TimeCells {
-    /// The day (seconds / 86,400, floored) of `prefix`.
-    day: Option<i64>,
-    /// `YYYY-MM-DDT` of `day`, as jiff writes it.
-    prefix: Vec<u8>,
-}
-
-impl TimeCells {
-    /// Appends `t` as jiff's `Display` writes it.
-    pub fn push(&mut self, t: Timestamp, out: &mut Vec<u8>) {
-        let secs = t.as_second();
-        let nanos = t.subsec_nanosecond();
-        if nanos < 0 {
-            // Before 1970 with a fraction: rare, jiff's own formatting.
-            use std::io::Write as _;
-            let _ = write!(out, "{t}");
-            return;
-        }
-        let day = secs.div_euclid(86_400);
-        if self.day != Some(day) {
-            let midnight = Timestamp::from_second(day * 86_400).unwrap_or(t);
-            let s = midnight.to_string();
-            let end = s.find('T').map_or(s.len(), |i| i + 1);
-            self.prefix.clear();
-            self.prefix.extend_from_slice(&s.as_bytes()[..end]);
-            self.day = Some(day);
-        }
-        out.extend_from_slice(&self.prefix);
-        let sod = secs.rem_euclid(86_400) as u32;
-        let two = |out: &mut Vec<u8>, v: u32| {
-            out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
-        };
-        two(out, sod / 3600);
-        out.push(b':');
-        two(out, sod / 60 % 60);
-        out.push(b':');
-        two(out, sod % 60);
-        if nanos > 0 {
-            let mut digits = [0u8; 9];
-            let mut n = nanos as u32;
-            for d in digits.iter_mut().rev() {
-                *d = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            let len = 9 - digits.iter().rev().take_while(|&&d| d == b'0').count();
-            out.push(b'.');
-            out.extend_from_slice(&digits[..len]);
-        }
-        out.push(b'Z');
-    }
-}
+use super::time_text::TimeCells;
 
 /// Appends one cell: `'` first when [`super::csv_cell`] adds it, quoted
 /// when the `csv` crate would quote it.

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::model::{Alert, FieldOrder, Observable, Record};
-use crate::report::timeline_csv::TimeCells;
+use crate::report::time_text::TimeCells;
 
 thread_local! {
     /// The time formatter of this thread's records (it keeps the last day's date).
