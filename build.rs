@@ -75,10 +75,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The precompiled form of one bundled file, named `rel`.
 fn precompile(rel: &str, path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).expect("read a bundled indicator file");
-    let sha: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = hex::encode(Sha256::digest(&bytes));
     let parsed = parsed::Parsed::new(rel, &bytes, sha)
         .unwrap_or_else(|e| panic!("a bundled indicator file does not parse: {e}"));
     precompiled::encode(&parsed)
