@@ -981,6 +981,9 @@ pub fn plist_scalar(v: &plist::Value) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Manifest.db's `Files` table, as iOS creates it.
+    const FILES: &str = "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);";
+
     #[cfg(feature = "fixtures")]
     #[test]
     fn each_path_streams_what_find_paths_lists() {
@@ -1010,7 +1013,7 @@ mod tests {
         let root = dir.path();
         Connection::open(root.join("Manifest.db"))
             .unwrap()
-            .execute_batch("CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);")
+            .execute_batch(FILES)
             .unwrap();
         let ids: Vec<String> = (0..40u32)
             .map(|i| format!("{:02x}{:038x}", i % 3, i))
@@ -1049,12 +1052,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let conn = Connection::open(root.join("Manifest.db")).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+        conn.execute_batch(&format!(
+            "{FILES}
              CREATE INDEX FilesDomainIdx ON Files(domain);
              CREATE INDEX FilesRelativePathIdx ON Files(relativePath);
-             CREATE INDEX FilesFlagsIdx ON Files(flags);",
-        )
+             CREATE INDEX FilesFlagsIdx ON Files(flags);"
+        ))
         .unwrap();
         let add = |i: u32, domain: &str, path: &str| {
             conn.execute(
@@ -1154,12 +1157,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let conn = Connection::open(root.join("Manifest.db")).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+        conn.execute_batch(&format!(
+            "{FILES}
              INSERT INTO Files VALUES ('../../../../etc/passwd', 'HomeDomain', 'Library/SMS/sms.db', 1, x'00');
              INSERT INTO Files VALUES ('abc', 'HomeDomain', 'Library/x', 1, 'not a plist');
-             INSERT INTO Files VALUES (NULL, NULL, NULL, NULL, NULL);",
-        )
+             INSERT INTO Files VALUES (NULL, NULL, NULL, NULL, NULL);"
+        ))
         .unwrap();
         drop(conn);
         let backup = IosBackup::open(root).unwrap();

@@ -715,29 +715,29 @@ impl Tables {
         let mut url_paths: Keys<Vec<(String, u32)>> = Keys::default();
         for (i, ind) in set.indicators.iter().enumerate() {
             let i = i as u32;
-            let v = ind.value.clone();
+            let v = ind.value.as_str();
             match ind.kind {
                 T::FilePath if v.ends_with('/') => {
                     folders.entry(v.trim_end_matches('/').to_string()).push(i);
                 }
                 T::FilePath if !v.starts_with('/') => {
-                    relative_paths.entry(v).push(i);
+                    relative_paths.entry(v.to_string()).push(i);
                 }
                 T::Process => {
-                    processes.entry(v.clone()).or_default().push(i);
-                    push(&mut exact, T::Process, v, i);
+                    processes.entry(v.to_string()).or_default().push(i);
+                    push(&mut exact, T::Process, v.to_string(), i);
                 }
                 T::Url => {
-                    if let Some((host, rest)) = normalize::url_host(&v)
+                    if let Some((host, rest)) = normalize::url_host(v)
                         && !rest.is_empty()
                     {
                         url_paths
                             .entry(host.to_string())
                             .push((rest.to_string(), i));
                     }
-                    push(&mut exact, T::Url, v, i);
+                    push(&mut exact, T::Url, v.to_string(), i);
                 }
-                kind => push(&mut exact, kind, v, i),
+                kind => push(&mut exact, kind, v.to_string(), i),
             }
         }
         Tables {

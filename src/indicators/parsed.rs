@@ -35,11 +35,11 @@ pub struct SourceInfo {
 /// indicator's own description and its malware's. Echap's stalkerware set
 /// says there which domains are vendor websites and which applications are
 /// watchware; `artifacts::indicator_roles` turns that into levels.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
 ///
 /// Text borrowed from the binary for the bundled sets (no allocation: the
 /// stalkerware set describes nearly all of its 5,598 indicators), owned for
 /// a set loaded at run time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Described {
     pub indicator: Option<Cow<'static, str>>,
     pub malware: Option<Cow<'static, str>>,

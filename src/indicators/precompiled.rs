@@ -179,8 +179,8 @@ impl<'a> Blob<'a> {
             ObservableType::ALL
                 .get(usize::from(rec[0]))
                 .ok_or("unknown observable type")?;
-            for (k, id) in rec[1..].chunks_exact(4).enumerate() {
-                let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+            for k in 0..5 {
+                let id = word(&rec[1..], k).ok_or("truncated indicator")?;
                 // The malware name (the fourth string) may be absent.
                 if !(k == 3 && id == NONE) {
                     s.get(id)?;
@@ -189,8 +189,8 @@ impl<'a> Blob<'a> {
         }
         let descriptions = r.counted(DESCRIPTION)?;
         for d in descriptions.chunks_exact(DESCRIPTION) {
-            for (k, id) in d.chunks_exact(4).enumerate() {
-                let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+            for k in 0..3 {
+                let id = word(d, k).ok_or("truncated description")?;
                 if !(k > 0 && id == NONE) {
                     s.get(id)?;
                 }
@@ -267,9 +267,7 @@ impl<'a> Blob<'a> {
     /// The string whose index is at `bytes[at..at + 4]`; `None` for `NONE`
     /// (and for what `open` refused).
     fn at(&self, bytes: &[u8], at: usize) -> Option<&'a str> {
-        let id = bytes.get(at..at + 4)?;
-        let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
-        self.strings.lookup(id)
+        self.strings.lookup(word(bytes.get(at..)?, 0)?)
     }
 }
 
@@ -331,8 +329,8 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, String> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        let at = self.i;
+        word(self.take(4)?, 0).ok_or_else(|| format!("truncated at byte {at}"))
     }
 
     fn usize(&mut self) -> Result<usize, String> {
@@ -350,8 +348,8 @@ impl<'a> Reader<'a> {
         let text = std::str::from_utf8(self.take(len)?)
             .map_err(|e| format!("string table at byte {at}: {e}"))?;
         let mut start = 0;
-        for end in ends.chunks_exact(4) {
-            let end = u32::from_le_bytes([end[0], end[1], end[2], end[3]]) as usize;
+        for i in 0..ends.len() / 4 {
+            let end = word(ends, i).unwrap_or(NONE) as usize;
             if end < start || !text.is_char_boundary(end) {
                 return Err(format!(
                     "string end {end} out of order or inside a character"

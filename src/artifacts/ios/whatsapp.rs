@@ -123,15 +123,18 @@ fn messages(
         let text = col_text(r, col::TEXT).unwrap_or_default();
         let date = col_real(r, col::DATE).and_then(crate::time::from_apple_nonzero);
         let mut found: Vec<String> = Vec::new();
-        let others = [
-            col_text(r, col::MATCHED),
-            col_text(r, col::MEDIA_URL),
-            col_text(r, col::C1),
-            col_text(r, col::C2),
+        // Each column read once: this runs for every message.
+        let media_url = col_text(r, col::MEDIA_URL);
+        let matched = col_text(r, col::MATCHED);
+        let (c1, c2) = (col_text(r, col::C1), col_text(r, col::C2));
+        let sources = [
+            Some(&text),
+            matched.as_ref(),
+            media_url.as_ref(),
+            c1.as_ref(),
+            c2.as_ref(),
         ];
-        let sources =
-            std::iter::once(text.as_str()).chain(others.iter().flatten().map(String::as_str));
-        for src in sources {
+        for src in sources.into_iter().flatten() {
             for l in links(src) {
                 if !MEDIA_HOSTS.iter().any(|h| l.starts_with(h)) && !found.contains(&l) {
                     found.push(l);
@@ -139,11 +142,9 @@ fn messages(
             }
         }
         let from_me = col_int(r, col::FROM_ME).unwrap_or(0) != 0;
-        let peer = if from_me {
-            col_text(r, col::TO_JID)
-        } else {
-            col_text(r, col::FROM_JID)
-        };
+        let from_jid = col_text(r, col::FROM_JID);
+        let to_jid = col_text(r, col::TO_JID);
+        let peer = if from_me { &to_jid } else { &from_jid };
         let mut rec = Record::new("whatsapp", artifact)
             .at(date)
             .event(
@@ -158,10 +159,10 @@ fn messages(
             .field("kind", "message")
             .field("id", col_int(r, col::ID).unwrap_or(0))
             .field("text", text.clone())
-            .field("from_jid", js(col_text(r, col::FROM_JID)))
-            .field("to_jid", js(col_text(r, col::TO_JID)))
+            .field("from_jid", js(from_jid))
+            .field("to_jid", js(to_jid))
             .field("direction", if from_me { "sent" } else { "received" });
-        if let Some(m) = col_text(r, col::MEDIA_URL) {
+        if let Some(m) = media_url {
             rec = rec.field("media_url", m);
         }
         if let Some(t) = col_text(r, col::TITLE) {
